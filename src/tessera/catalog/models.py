@@ -1,0 +1,103 @@
+"""The things codes unlock: courses, their sessions (runs), exams and enrollments."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Course(models.Model):
+    slug = models.SlugField(unique=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class CourseSession(models.Model):
+    """One run of a course: the thing an enrollment, a proctoring booking or a reactivation is for."""
+
+    class State(models.TextChoices):
+        PREPARATION = "preparation", "Preparation"
+        ACTIVE = "active", "Active"
+        ARCHIVED = "archived", "Archived"
+
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="sessions")
+    slug = models.SlugField(unique=True)
+    title = models.CharField(max_length=200, blank=True)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    enrollment_opens_at = models.DateTimeField(null=True, blank=True)
+    enrollment_closes_at = models.DateTimeField(null=True, blank=True)
+    capacity = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: unlimited.")
+    state = models.CharField(max_length=16, choices=State, default=State.PREPARATION)
+    reactivation_enabled = models.BooleanField(default=False)
+    reactivation_weeks = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Empty: the configured default (TESSERA_REACTIVATION_WEEKS)."
+    )
+    offers_proctored_certificate = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["course__title", "starts_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gte=models.F("starts_at")), name="session_ends_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.course.title}: {self.title or self.slug}"
+
+    @property
+    def reactivation_period(self) -> timedelta:
+        weeks = self.reactivation_weeks or settings.TESSERA_REACTIVATION_WEEKS
+        return timedelta(weeks=weeks)
+
+    def has_started(self, now: datetime) -> bool:
+        return self.starts_at <= now
+
+    def has_ended(self, now: datetime) -> bool:
+        return self.ends_at <= now
+
+    def enrollment_open(self, now: datetime) -> bool:
+        opens = self.enrollment_opens_at
+        closes = self.enrollment_closes_at or self.ends_at
+        return (opens is None or opens <= now) and now < closes
+
+
+class Exam(models.Model):
+    session = models.ForeignKey(CourseSession, on_delete=models.CASCADE, related_name="exams")
+    title = models.CharField(max_length=200)
+    submission_deadline = models.DateTimeField()
+    proctored = models.BooleanField(default=False)
+    graded = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["submission_deadline", "pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Enrollment(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrollments")
+    session = models.ForeignKey(CourseSession, on_delete=models.PROTECT, related_name="enrollments")
+    active = models.BooleanField(default=True)
+    proctored = models.BooleanField(default=False)
+    reactivated_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "session"], name="one_enrollment_per_user_and_session"),
+        ]
+        indexes = [models.Index(fields=["session", "active"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.session}"
+
+    def is_reactivated(self, now: datetime) -> bool:
+        return self.reactivated_until is not None and self.reactivated_until > now

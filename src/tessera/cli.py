@@ -1,0 +1,22 @@
+"""The `tessera` console script: Tessera's management commands, with dashed names.
+
+`tessera create-batch ...` runs the `create_batch` management command; every Django command
+(migrate, createsuperuser, ...) is there too.
+"""
+
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tessera.settings")
+    args = list(sys.argv if argv is None else argv)
+    if len(args) > 1 and not args[1].startswith("-"):
+        args[1] = args[1].replace("-", "_")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+import os
+import shutil
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = "Serve Tessera with gunicorn at HOST:PORT (default 127.0.0.1:8000)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
+        parser.add_argument("--workers", default=os.environ.get("TESSERA_WORKERS", "3"))
+
+    def handle(self, *args: Any, host: str, port: str, workers: str, **options: Any) -> None:
+        gunicorn = shutil.which("gunicorn")
+        if gunicorn is None:
+            raise CommandError("gunicorn is not installed in this environment.")
+        self.stdout.write(f"Serving Tessera at http://{host}:{port}/ (admin at /admin/)")
+        self.stdout.flush()
+        argv = ["gunicorn", "tessera.wsgi", "--bind", f"{host}:{port}", "--workers", str(workers),
+                "--access-logfile", "-"]  # fmt: skip
+        os.execv(gunicorn, argv)  # noqa: S606 - replaces this process with the server, by design

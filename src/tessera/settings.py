@@ -1,0 +1,146 @@
+"""Tessera's settings, all read from the environment (see README, "Configuration")."""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent
+VAR_DIR = Path(os.environ.get("TESSERA_VAR_DIR", Path.cwd() / "var"))
+
+
+def env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def local_secret_key() -> str:
+    """A key made once per machine and kept in var/ (never in the repository), so that every
+    server process and every restart signs sessions alike."""
+    path = VAR_DIR / "secret_key"
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as key_file:
+            key_file.write(os.urandom(32).hex())
+    except FileExistsError:
+        pass  # made before, or by a process starting at the same moment
+    return path.read_text().strip()
+
+
+DEBUG = env_flag("TESSERA_DEBUG", False)
+SECRET_KEY = os.environ.get("TESSERA_SECRET_KEY") or local_secret_key()
+ALLOWED_HOSTS = env_list("TESSERA_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "tessera.core",
+    "tessera.catalog",
+    "tessera.vouchers",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "tessera.core.middleware.VoucherSurfaceMiddleware",
+]
+
+ROOT_URLCONF = "tessera.urls"
+WSGI_APPLICATION = "tessera.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def database_config() -> dict:
+    """SQLite by default; DATABASE_URL switches to PostgreSQL (or any URL dj-database-url reads)."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        if config["ENGINE"] == "django.db.backends.postgresql":
+            config["TEST"] = {"NAME": os.environ.get("TESSERA_TEST_DB_NAME", "test_tessera")}
+        return config
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("TESSERA_SQLITE_PATH", str(VAR_DIR / "tessera.sqlite3")),
+        # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue for it instead
+        # of failing half way with "database is locked" when a reader upgrades to a writer.
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+        # A file, not :memory:, so that threads in concurrency tests share one database.
+        "TEST": {"NAME": str(VAR_DIR / "test_tessera.sqlite3")},
+    }
+
+
+DATABASES = {"default": database_config()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serves admin assets straight from the installed apps, so `tessera run` needs no collectstatic.
+WHITENOISE_USE_FINDERS = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("TESSERA_LOG_LEVEL", "INFO")},
+}
+
+# --- Tessera's own configuration (README, "Configuration") ---
+TESSERA_VOUCHERS_ENABLED = env_flag("TESSERA_VOUCHERS", True)
+TESSERA_PRODUCTS_ENABLED = env_list("TESSERA_PRODUCTS", ["enrollment", "proctoring", "reactivation"])
+TESSERA_REACTIVATION_WEEKS = int(os.environ.get("TESSERA_REACTIVATION_WEEKS", "8"))
+TESSERA_CODE_LENGTH = int(os.environ.get("TESSERA_CODE_LENGTH", "16"))
+TESSERA_CODE_PREFIX = os.environ.get("TESSERA_CODE_PREFIX", "")
+# Paths that exist only while vouchers are on; with vouchers off they answer 404.
+TESSERA_VOUCHER_PATHS = ["/admin/vouchers/"]

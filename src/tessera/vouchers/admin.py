@@ -1,0 +1,115 @@
+"""Staff views of offers, batches, codes, redemptions and the audit log.
+
+Creating batches happens through `tessera create-batch` (and the staff pages), because a million
+codes is no form submit; the admin shows and revokes. Actions call services and nothing else.
+"""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from tessera.core.errors import DomainError
+from tessera.vouchers.audit import actor_of
+from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Redemption
+from tessera.vouchers.services import batch_revoke, code_revoke, redemption_reverse
+
+
+def _run_each(request: HttpRequest, items: QuerySet, action: object, done: str) -> None:
+    count = 0
+    for item in items:
+        try:
+            action(item)  # type: ignore[operator]
+            count += 1
+        except DomainError as error:
+            messages.error(request, f"{item}: {error.message}")
+    messages.success(request, done.format(count=count))
+
+
+@admin.register(Offer)
+class OfferAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "product",
+        "session",
+        "price",
+        "currency",
+        "sale_starts_at",
+        "sale_ends_at",
+        "auto_subscribe",
+    )
+    list_filter = ("product", "auto_subscribe")
+    search_fields = ("name", "session__slug")
+    list_select_related = ("session__course",)
+
+
+@admin.register(Batch)
+class BatchAdmin(admin.ModelAdmin):
+    list_display = ("pk", "offer", "count", "uses_per_code", "tag", "country", "expires_at", "created_at", "revoked_at")
+    list_filter = ("tag", "offer__product")
+    list_select_related = ("offer__session__course",)
+    readonly_fields = [f.name for f in Batch._meta.fields]
+    actions = ["revoke_batches"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Revoke all codes of the selected batches")
+    def revoke_batches(self, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
+        _run_each(
+            request, queryset, lambda b: batch_revoke(batch=b, actor=actor_of(request.user)), "Revoked {count} batches."
+        )
+
+
+@admin.register(Code)
+class CodeAdmin(admin.ModelAdmin):
+    list_display = ("code", "batch", "uses", "max_uses", "revoked_at")
+    search_fields = ("=code",)  # exact match on the primary key: no scan of a million rows
+    readonly_fields = ("code", "batch", "uses", "max_uses", "revoked_at")
+    list_select_related = ("batch",)
+    show_full_result_count = False
+    actions = ["revoke_codes"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected codes")
+    def revoke_codes(self, request: HttpRequest, queryset: QuerySet[Code]) -> None:
+        _run_each(
+            request, queryset, lambda c: code_revoke(code=c, actor=actor_of(request.user)), "Revoked {count} codes."
+        )
+
+
+@admin.register(Redemption)
+class RedemptionAdmin(admin.ModelAdmin):
+    list_display = ("code", "user", "session", "product", "redeemed_at", "client_ip", "reversed_at")
+    list_filter = ("product",)
+    search_fields = ("=code__code", "user__username")
+    list_select_related = ("user", "session__course")
+    readonly_fields = [f.name for f in Redemption._meta.fields]
+    actions = ["reverse_redemptions"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Reverse (refund) the selected redemptions")
+    def reverse_redemptions(self, request: HttpRequest, queryset: QuerySet[Redemption]) -> None:
+        _run_each(
+            request, queryset, lambda r: redemption_reverse(redemption=r, actor=actor_of(request.user)),
+            "Reversed {count} redemptions.",
+        )  # fmt: skip
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ("at", "actor", "action", "code", "batch", "detail")
+    list_filter = ("action",)
+    search_fields = ("=code", "actor")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

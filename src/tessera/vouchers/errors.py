@@ -1,0 +1,91 @@
+"""Refusals of a redemption and bad voucher input, each with a stable code (see DOMAIN.md)."""
+
+from tessera.core.errors import DomainError, InvalidInput
+
+
+class VouchersDisabled(DomainError):
+    code = "vouchers_disabled"
+    http_status = 404
+    default_message = "Vouchers are disabled on this platform."
+
+
+class RedemptionRefused(DomainError):
+    """A code that cannot be redeemed here and now; nothing was changed."""
+
+    http_status = 409
+
+
+class CodeNotFound(RedemptionRefused):
+    code = "not_found"
+    http_status = 404
+    default_message = "There is no such code. Check that you typed it as printed."
+
+
+class CodeMistyped(RedemptionRefused):
+    code = "mistyped"
+    http_status = 422
+    default_message = "This code has a typo: one of its characters is wrong or two are swapped."
+
+
+class WrongProduct(RedemptionRefused):
+    code = "wrong_product"
+    default_message = "This code is for something else."
+
+
+class ProductUnavailable(RedemptionRefused):
+    code = "product_unavailable"
+    default_message = "This product is not available here."
+
+
+class NotEligible(RedemptionRefused):
+    code = "not_eligible"
+    default_message = "You cannot get this product for this course right now."
+
+
+class CodeExpired(RedemptionRefused):
+    code = "expired"
+    default_message = "This code has expired."
+
+
+class CodeExhausted(RedemptionRefused):
+    code = "exhausted"
+    default_message = "This code has been used as often as it may be."
+
+
+class AlreadyRedeemed(RedemptionRefused):
+    code = "already_redeemed"
+    default_message = "You have already redeemed this code."
+
+
+class WrongUser(RedemptionRefused):
+    code = "wrong_user"
+    default_message = "This code was issued to someone else."
+
+
+class CodeRevoked(RedemptionRefused):
+    code = "revoked"
+    default_message = "This code has been revoked."
+
+
+class AlreadyReversed(DomainError):
+    code = "already_reversed"
+    http_status = 409
+    default_message = "This redemption has already been reversed."
+
+
+__all__ = [
+    "AlreadyRedeemed",
+    "AlreadyReversed",
+    "CodeExhausted",
+    "CodeExpired",
+    "CodeMistyped",
+    "CodeNotFound",
+    "CodeRevoked",
+    "InvalidInput",
+    "NotEligible",
+    "ProductUnavailable",
+    "RedemptionRefused",
+    "VouchersDisabled",
+    "WrongProduct",
+    "WrongUser",
+]

@@ -1,0 +1,42 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from tessera.catalog.demo import demo_catalog_load, demo_users_reset
+from tessera.vouchers import config
+from tessera.vouchers.models import Offer, Product
+from tessera.vouchers.selectors import display_code
+from tessera.vouchers.services import batch_create, offer_create
+
+DEMO_CODES = 3
+
+
+class Command(BaseCommand):
+    help = "Load the demo catalog, users (passwords printed) and, with vouchers on, offers and codes."
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        with transaction.atomic():
+            sessions = demo_catalog_load()
+            passwords = demo_users_reset()
+        self.stdout.write("Demo users (passwords are new on every run):")
+        for username, password in passwords.items():
+            self.stdout.write(f"  {username:<6} {password}")
+        if not config.vouchers_enabled():
+            self.stdout.write("Vouchers are disabled: no demo offers or codes.")
+            return
+        running, ended, _ = sessions
+        for product, session in ((Product.ENROLLMENT, running), (Product.PROCTORING, running),
+                                 (Product.REACTIVATION, ended)):  # fmt: skip
+            if config.product_enabled(product):
+                self._offer_with_codes(product, session)
+
+    def _offer_with_codes(self, product: str, session: Any) -> None:
+        offer = Offer.objects.filter(product=product, session=session).first()
+        if offer is None:
+            offer = offer_create(name=f"{session.course.title}: {product}", product=product, session=session)
+            batch_create(offer=offer, count=DEMO_CODES, uses_per_code=2, country="DE", tag="demo", actor="demo")
+        self.stdout.write(f"Offer {offer.pk} ({product} of {session.slug}), codes with 2 uses each:")
+        for batch in offer.batches.all():
+            for code in batch.codes.order_by("code").values_list("code", flat=True)[:DEMO_CODES]:
+                self.stdout.write(f"  {display_code(code, batch.prefix)}")

@@ -1,0 +1,168 @@
+"""Offers own batches of codes; a code is redeemed by users; every change is audited."""
+
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from tessera.catalog.models import CourseSession
+
+
+class Product(models.TextChoices):
+    ENROLLMENT = "enrollment", "Enrollment"
+    PROCTORING = "proctoring", "Proctoring"
+    REACTIVATION = "reactivation", "Reactivation"
+
+
+class Offer(models.Model):
+    """What seed 000 calls an event: a product of a course session, sold offline through codes.
+
+    An offer without a session is valid for any session that offers its product, as Xikolo's
+    vouchers are (a reactivation voucher is not bound to one course).
+    """
+
+    class PaymentMode(models.TextChoices):
+        OFFLINE = "offline", "Offline"
+
+    name = models.CharField(max_length=200)
+    product = models.CharField(max_length=16, choices=Product)
+    session = models.ForeignKey(CourseSession, on_delete=models.PROTECT, null=True, blank=True, related_name="offers")
+    price = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    currency = models.CharField(max_length=3, default="EUR")
+    payment_mode = models.CharField(max_length=16, choices=PaymentMode, default=PaymentMode.OFFLINE)
+    sale_starts_at = models.DateTimeField(null=True, blank=True)
+    sale_ends_at = models.DateTimeField(null=True, blank=True)
+    auto_subscribe = models.BooleanField(default=True, help_text="Redeeming a code activates the product at once.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_product_display()})"
+
+
+class Batch(models.Model):
+    class RefundPolicy(models.TextChoices):
+        RETURN_USE = "return_use", "A reversed redemption gives the use back"
+        KEEP_USE = "keep_use", "A reversed redemption keeps the use spent"
+
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="batches")
+    count = models.PositiveIntegerField()
+    uses_per_code = models.PositiveIntegerField(default=1)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    tag = models.CharField(max_length=100, default="untagged")
+    country = models.CharField(max_length=2, blank=True)
+    restricted_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(blank=True)
+    prefix = models.CharField(max_length=8, blank=True)
+    refund_policy = models.CharField(max_length=16, choices=RefundPolicy, default=RefundPolicy.RETURN_USE)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "batches"
+        indexes = [models.Index(fields=["tag"])]
+
+    def __str__(self) -> str:
+        return f"Batch {self.pk}: {self.count} codes of {self.offer}"
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+
+class Code(models.Model):
+    """One code. Stored normalised (no dashes); the code is the primary key, so its uniqueness
+    across the whole database is the primary key's unique index and no second index is paid for
+    on a million-row insert."""
+
+    code = models.CharField(max_length=31, primary_key=True)
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="codes")
+    uses = models.PositiveIntegerField(default=0)
+    max_uses = models.PositiveIntegerField(default=1)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(uses__lte=F("max_uses")), name="code_uses_within_max"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Redemption(models.Model):
+    code = models.ForeignKey(Code, on_delete=models.PROTECT, related_name="redemptions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="redemptions")
+    session = models.ForeignKey(CourseSession, on_delete=models.PROTECT, related_name="redemptions")
+    product = models.CharField(max_length=16, choices=Product)
+    redeemed_at = models.DateTimeField()
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    reversed_at = models.DateTimeField(null=True, blank=True)
+    reversed_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["redeemed_at", "pk"]
+        constraints = [
+            # A user redeems a code once; a refunded (reversed) redemption frees the pair again.
+            models.UniqueConstraint(
+                fields=["code", "user"],
+                condition=Q(reversed_at__isnull=True),
+                name="one_live_redemption_per_code_and_user",
+            ),
+        ]
+        indexes = [models.Index(fields=["redeemed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.code_id} by {self.user_id}"
+
+
+class AuditQuerySet(models.QuerySet["AuditEvent"]):
+    def update(self, **kwargs: Any) -> int:
+        raise TypeError("The audit log is append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("The audit log is append-only.")
+
+
+class AuditEvent(models.Model):
+    """Append-only: the model refuses updates and deletes; on PostgreSQL a trigger does too."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Created"
+        REDEEMED = "redeemed", "Redeemed"
+        REFUSED = "refused", "Refused attempt"
+        REVOKED = "revoked", "Revoked"
+        REVERSED = "reversed", "Reversed"
+
+    at = models.DateTimeField()
+    actor = models.CharField(max_length=150)
+    action = models.CharField(max_length=16, choices=Action)
+    batch = models.ForeignKey(
+        Batch, on_delete=models.DO_NOTHING, null=True, blank=True, db_constraint=False, related_name="+"
+    )
+    code = models.CharField(max_length=64, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["code"]), models.Index(fields=["action", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.code}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise TypeError("The audit log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise TypeError("The audit log is append-only.")

@@ -1,0 +1,129 @@
+"""The three products a code can unlock, each with its own eligibility rules and effect.
+
+A product answers three questions: does this session offer me at all (`offered_by`), may this
+user get me here and now (`refusal`, a plain-words reason or None), and how am I activated or
+ended (`activate`, `deactivate`). The rules are the table in DOMAIN.md.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from tessera.catalog import selectors as catalog
+from tessera.catalog import services as enrollments
+from tessera.catalog.models import CourseSession
+from tessera.core.errors import InvalidInput
+from tessera.vouchers.errors import NotEligible
+from tessera.vouchers.models import Product as ProductName
+
+
+@dataclass(frozen=True)
+class Product:
+    name: str
+
+    def offered_by(self, session: CourseSession) -> bool:
+        raise NotImplementedError
+
+    def refusal(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> str | None:
+        raise NotImplementedError
+
+    def activate(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> bool:
+        raise NotImplementedError
+
+    def deactivate(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> bool:
+        raise NotImplementedError
+
+    def ensure_eligible(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> None:
+        reason = self.refusal(user=user, session=session, now=now)
+        if reason:
+            raise NotEligible(reason)
+
+
+class Enrollment(Product):
+    def offered_by(self, session: CourseSession) -> bool:
+        return True
+
+    def refusal(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> str | None:
+        if session.state == CourseSession.State.ARCHIVED or session.has_ended(now):
+            return "This course session has ended."
+        if not session.enrollment_open(now):
+            return "Enrollment for this course session is not open."
+        enrollment = catalog.enrollment_for(user=user, session=session)
+        if enrollment and enrollment.active:
+            return "You are already enrolled in this course session."
+        if session.capacity is not None and self._is_full(session):
+            return "This course session is full."
+        return None
+
+    def _is_full(self, session: CourseSession) -> bool:
+        # The session row lock makes concurrent enrollments into the last seats queue up, so the
+        # count below cannot be stale by the time the enrollment is written (no-op on SQLite,
+        # whose IMMEDIATE transactions already run one writer at a time).
+        CourseSession.objects.select_for_update().filter(pk=session.pk).first()
+        return catalog.active_enrollment_count(session) >= (session.capacity or 0)
+
+    def activate(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> bool:
+        return enrollments.enrollment_enroll(user=user, session=session)
+
+    def deactivate(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> bool:
+        return enrollments.enrollment_withdraw(user=user, session=session)
+
+
+class Proctoring(Product):
+    def offered_by(self, session: CourseSession) -> bool:
+        return session.offers_proctored_certificate
+
+    def refusal(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> str | None:
+        enrollment = catalog.enrollment_for(user=user, session=session)
+        if enrollment is None or not enrollment.active:
+            return "Enroll in this course session before booking proctoring."
+        if enrollment.proctored:
+            return "You have already booked proctoring for this course session."
+        deadline = catalog.first_proctored_deadline(session)
+        if deadline is not None and deadline <= now:
+            return "The submission deadline of the first proctored exam has passed."
+        return None
+
+    def activate(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> bool:
+        return enrollments.proctoring_book(user=user, session=session)
+
+    def deactivate(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> bool:
+        return enrollments.proctoring_cancel(user=user, session=session)
+
+
+class Reactivation(Product):
+    def offered_by(self, session: CourseSession) -> bool:
+        return session.reactivation_enabled
+
+    def refusal(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> str | None:
+        if session.state == CourseSession.State.PREPARATION:
+            return "This course session is still in preparation."
+        if not (session.has_started(now) and session.has_ended(now)):
+            return "Only a course session that has ended can be reactivated."
+        enrollment = catalog.enrollment_for(user=user, session=session)
+        if enrollment and enrollment.is_reactivated(now):
+            return f"This course is already reactivated for you until {enrollment.reactivated_until:%Y-%m-%d}."
+        return None
+
+    def activate(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> bool:
+        until = now + session.reactivation_period
+        return enrollments.reactivation_start(user=user, session=session, now=now, until=until)
+
+    def deactivate(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> bool:
+        return enrollments.reactivation_end(user=user, session=session, now=now)
+
+
+PRODUCTS: dict[str, Product] = {
+    ProductName.ENROLLMENT: Enrollment(ProductName.ENROLLMENT),
+    ProductName.PROCTORING: Proctoring(ProductName.PROCTORING),
+    ProductName.REACTIVATION: Reactivation(ProductName.REACTIVATION),
+}
+
+
+def product_named(name: str) -> Product:
+    try:
+        return PRODUCTS[name]
+    except KeyError:
+        choices = ", ".join(PRODUCTS)
+        raise InvalidInput(f"Unknown product {name!r}; choose one of {choices}.", field="product") from None

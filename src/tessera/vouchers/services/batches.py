@@ -1,0 +1,157 @@
+"""Offers and batches of codes: creating them, and revoking codes."""
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from tessera.catalog.models import CourseSession
+from tessera.core.countries import country_code
+from tessera.core.errors import InvalidInput
+from tessera.vouchers import codes as codebook
+from tessera.vouchers import config
+from tessera.vouchers.audit import audit_record
+from tessera.vouchers.bulk import codes_insert
+from tessera.vouchers.models import AuditEvent, Batch, Code, Offer
+from tessera.vouchers.products import product_named
+
+MAX_BATCH = 1_000_000
+MAX_USES_PER_CODE = 1_000_000
+# Codes are generated and written in chunks of this size so a progress bar can move.
+CHUNK = 50_000
+# A collision with an existing code needs ~2^37 live codes at 75 bits; retrying is for
+# correctness, not because it is expected.
+ATTEMPTS = 3
+
+Progress = Callable[[int], None]
+
+
+def offer_create(
+    *,
+    name: str,
+    product: str,
+    session: CourseSession | None = None,
+    price: Decimal = Decimal("0"),
+    currency: str = "EUR",
+    sale_starts_at: datetime | None = None,
+    sale_ends_at: datetime | None = None,
+    auto_subscribe: bool = True,
+) -> Offer:
+    config.require_vouchers()
+    _check_product_offered(product, session)
+    if not name.strip():
+        raise InvalidInput("An offer needs a name.", field="name")
+    if price < 0:
+        raise InvalidInput("The price cannot be negative.", field="price")
+    if len(currency) != 3 or not currency.isalpha():
+        raise InvalidInput("The currency is a three-letter ISO 4217 code.", field="currency")
+    if sale_starts_at and sale_ends_at and sale_ends_at <= sale_starts_at:
+        raise InvalidInput("The sale window ends before it starts.", field="sale_ends_at")
+    return Offer.objects.create(
+        name=name.strip(), product=product, session=session, price=price, currency=currency.upper(),
+        sale_starts_at=sale_starts_at, sale_ends_at=sale_ends_at, auto_subscribe=auto_subscribe,
+    )  # fmt: skip
+
+
+def _check_product_offered(product: str, session: CourseSession | None) -> None:
+    handler = product_named(product)
+    if session is not None and not handler.offered_by(session):
+        raise InvalidInput(f"The course session {session.slug!r} does not offer {product}.", field="product")
+
+
+def batch_create(
+    *,
+    offer: Offer,
+    count: int,
+    country: str,
+    uses_per_code: int = 1,
+    expires_at: datetime | None = None,
+    tag: str = "untagged",
+    restricted_to: AbstractBaseUser | None = None,
+    note: str = "",
+    prefix: str | None = None,
+    refund_policy: str = Batch.RefundPolicy.RETURN_USE,
+    actor: str = "system",
+    progress: Progress | None = None,
+) -> Batch:
+    """Creates `count` codes for `offer`, all or nothing: any error leaves no code behind."""
+    config.require_vouchers()
+    config.require_product(offer.product)
+    prefix = _valid_prefix(config.code_prefix() if prefix is None else prefix)
+    _check_batch_input(offer=offer, count=count, uses_per_code=uses_per_code, expires_at=expires_at)
+    with transaction.atomic():
+        batch = Batch.objects.create(
+            offer=offer, count=count, uses_per_code=uses_per_code, expires_at=expires_at,
+            tag=(tag or "").strip() or "untagged", country=country_code(country),
+            restricted_to=restricted_to, note=note, prefix=prefix,
+            refund_policy=refund_policy, created_by=actor,
+        )  # fmt: skip
+        _fill_batch(batch, progress)
+        audit_record(action=AuditEvent.Action.CREATED, actor=actor, batch=batch, count=count)
+    return batch
+
+
+def _valid_prefix(prefix: str) -> str:
+    try:
+        return codebook.normalize_prefix(prefix)
+    except ValueError as error:
+        raise InvalidInput(str(error), field="prefix") from None
+
+
+def _check_batch_input(*, offer: Offer, count: int, uses_per_code: int, expires_at: datetime | None) -> None:
+    now = timezone.now()
+    _check_product_offered(offer.product, offer.session)
+    if not 1 <= count <= MAX_BATCH:
+        raise InvalidInput(f"A batch has from 1 to {MAX_BATCH:,} codes.", field="count")
+    if not 1 <= uses_per_code <= MAX_USES_PER_CODE:
+        raise InvalidInput(f"Uses per code run from 1 to {MAX_USES_PER_CODE:,}.", field="uses_per_code")
+    if expires_at is not None and expires_at <= now:
+        raise InvalidInput("The expiry date has already passed.", field="expires_at")
+    if offer.sale_ends_at is not None and offer.sale_ends_at <= now:
+        raise InvalidInput("The offer's sale window has ended.", field="offer")
+
+
+def _fill_batch(batch: Batch, progress: Progress | None) -> None:
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                _insert_codes(batch, progress)
+            return
+        except IntegrityError:
+            if attempt == ATTEMPTS:
+                raise
+
+
+def _insert_codes(batch: Batch, progress: Progress | None) -> None:
+    length = config.code_length()
+    fresh = codebook.generate(batch.count, length=length, prefix=batch.prefix)
+    for start in range(0, len(fresh), CHUNK):
+        chunk = fresh[start : start + CHUNK]
+        codes_insert(codes=chunk, batch_id=batch.pk, max_uses=batch.uses_per_code)
+        if progress:
+            progress(len(chunk))
+
+
+def code_revoke(*, code: Code, actor: str) -> Code:
+    config.require_vouchers()
+    with transaction.atomic():
+        now = timezone.now()
+        Code.objects.filter(pk=code.pk, revoked_at__isnull=True).update(revoked_at=now)
+        audit_record(action=AuditEvent.Action.REVOKED, actor=actor, code=code.code, batch=code.batch)
+    code.refresh_from_db()
+    return code
+
+
+def batch_revoke(*, batch: Batch, actor: str) -> int:
+    """Revokes every code of the batch still live; answers how many."""
+    config.require_vouchers()
+    with transaction.atomic():
+        now = timezone.now()
+        Batch.objects.filter(pk=batch.pk, revoked_at__isnull=True).update(revoked_at=now)
+        revoked = Code.objects.filter(batch=batch, revoked_at__isnull=True).update(revoked_at=now)
+        audit_record(action=AuditEvent.Action.REVOKED, actor=actor, batch=batch, codes=revoked)
+    batch.refresh_from_db()
+    return revoked

@@ -1,0 +1,175 @@
+"""Redeeming a code, and reversing a redemption (a refund).
+
+The count of uses is kept by one conditional UPDATE (`uses = uses + 1 WHERE uses < max_uses`),
+never by reading, checking and saving: PostgreSQL re-checks the WHERE clause against the newest
+row version under READ COMMITTED, and SQLite runs one IMMEDIATE writer at a time, so uses can
+never exceed max_uses; a CHECK constraint backs it up.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from tessera.catalog.models import CourseSession
+from tessera.vouchers import codes as codebook
+from tessera.vouchers import config
+from tessera.vouchers.audit import actor_of, audit_record
+from tessera.vouchers.errors import (
+    AlreadyRedeemed,
+    AlreadyReversed,
+    CodeExhausted,
+    CodeExpired,
+    CodeMistyped,
+    CodeNotFound,
+    CodeRevoked,
+    NotEligible,
+    ProductUnavailable,
+    RedemptionRefused,
+    WrongProduct,
+    WrongUser,
+)
+from tessera.vouchers.models import AuditEvent, Batch, Code, Redemption
+from tessera.vouchers.products import product_named
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One call to redeem: who, where, what for, from which address, when."""
+
+    user: AbstractBaseUser
+    session: CourseSession
+    product: str | None
+    client_ip: str | None
+    now: datetime
+
+
+def voucher_redeem(
+    *,
+    code: str,
+    user: AbstractBaseUser,
+    session: CourseSession,
+    product: str | None = None,
+    client_ip: str | None = None,
+) -> Redemption:
+    """Redeems `code` for `user` on `session` and activates its product, or refuses and changes
+    nothing but the audit log. `product`, when given, is what the user asked for (the form they
+    used); a code for another product is refused rather than activating something unexpected."""
+    config.require_vouchers()
+    attempt = Attempt(user=user, session=session, product=product, client_ip=client_ip, now=timezone.now())
+    try:
+        normalized = parse_code(code)
+        with transaction.atomic():
+            return _redeem(normalized, attempt)
+    except RedemptionRefused as refusal:
+        # Written after the rollback, in its own transaction, so the refusal is kept.
+        audit_record(
+            action=AuditEvent.Action.REFUSED, actor=actor_of(user), code=code, at=attempt.now,
+            reason=refusal.code, session=session.slug, client_ip=client_ip,
+        )  # fmt: skip
+        raise
+
+
+def parse_code(text: str) -> str:
+    """The normalised code, or a refusal before any database lookup."""
+    try:
+        return codebook.parse(text)
+    except codebook.InvalidCode as error:
+        raise CodeMistyped(str(error) or None) from None
+
+
+def _redeem(normalized: str, attempt: Attempt) -> Redemption:
+    code = Code.objects.select_related("batch__offer__session").filter(pk=normalized).first()
+    if code is None:
+        raise CodeNotFound()
+    _check_code(code, attempt)
+    handler = product_named(code.batch.offer.product)
+    handler.ensure_eligible(user=attempt.user, session=attempt.session, now=attempt.now)
+    _count_use(code)
+    redemption = _record(code, attempt)
+    if not handler.activate(user=attempt.user, session=attempt.session, now=attempt.now):
+        # Lost a race with a concurrent activation; the transaction rolls back the use.
+        handler.ensure_eligible(user=attempt.user, session=attempt.session, now=attempt.now)
+        raise NotEligible("This product is already active for you.")
+    audit_record(
+        action=AuditEvent.Action.REDEEMED, actor=actor_of(attempt.user), code=code.code,
+        batch=code.batch, at=attempt.now, session=attempt.session.slug, client_ip=attempt.client_ip,
+    )  # fmt: skip
+    return redemption
+
+
+def _check_code(code: Code, attempt: Attempt) -> None:
+    """Refusals that follow from the code itself, cheapest and most specific first."""
+    batch: Batch = code.batch
+    offer = batch.offer
+    if code.revoked_at or batch.revoked_at:
+        raise CodeRevoked()
+    if batch.is_expired(attempt.now):
+        raise CodeExpired(f"This code expired on {batch.expires_at:%Y-%m-%d}.")
+    if batch.restricted_to_id is not None and batch.restricted_to_id != attempt.user.pk:
+        raise WrongUser()
+    if attempt.product is not None and attempt.product != offer.product:
+        raise WrongProduct(f"This code is for {offer.product}, not {attempt.product}.")
+    if offer.session_id is not None and offer.session_id != attempt.session.pk:
+        raise WrongProduct(f"This code is for the course session {offer.session}.")
+    _check_product_available(code, attempt.session)
+    if Redemption.objects.filter(code=code, user_id=attempt.user.pk, reversed_at__isnull=True).exists():
+        raise AlreadyRedeemed()
+    if code.uses >= code.max_uses:
+        raise CodeExhausted()
+
+
+def _check_product_available(code: Code, session: CourseSession) -> None:
+    offer = code.batch.offer
+    config.require_product(offer.product)
+    if not offer.auto_subscribe:
+        raise ProductUnavailable("This offer is not active: its codes do not subscribe anyone yet.")
+    if not product_named(offer.product).offered_by(session):
+        raise ProductUnavailable(f"This course session does not offer {offer.product}.")
+
+
+def _count_use(code: Code) -> None:
+    counted = Code.objects.filter(pk=code.pk, uses__lt=F("max_uses"), revoked_at__isnull=True).update(
+        uses=F("uses") + 1
+    )
+    if not counted:
+        # Someone else took the last use, or revoked the code, between our read and now.
+        raise CodeRevoked() if Code.objects.filter(pk=code.pk, revoked_at__isnull=False).exists() else CodeExhausted()
+
+
+def _record(code: Code, attempt: Attempt) -> Redemption:
+    try:
+        with transaction.atomic():
+            return Redemption.objects.create(
+                code=code, user_id=attempt.user.pk, session=attempt.session, product=code.batch.offer.product,
+                redeemed_at=attempt.now, client_ip=attempt.client_ip,
+            )  # fmt: skip
+    except IntegrityError:
+        raise AlreadyRedeemed() from None
+
+
+def redemption_reverse(*, redemption: Redemption, actor: str, give_back_use: bool | None = None) -> Redemption:
+    """Ends the entitlement a redemption gave. The batch's refund policy decides whether the
+    code gets its use back, unless `give_back_use` says so explicitly."""
+    config.require_vouchers()
+    now = timezone.now()
+    with transaction.atomic():
+        if not Redemption.objects.filter(pk=redemption.pk, reversed_at__isnull=True).update(
+            reversed_at=now, reversed_by=actor[:150]
+        ):
+            raise AlreadyReversed()
+        code = Code.objects.select_related("batch").get(pk=redemption.code_id)
+        product_named(redemption.product).deactivate(user=redemption.user, session=redemption.session, now=now)
+        if give_back_use is None:
+            give_back_use = code.batch.refund_policy == Batch.RefundPolicy.RETURN_USE
+        if give_back_use:
+            Code.objects.filter(pk=code.pk, uses__gt=0).update(uses=F("uses") - 1)
+        audit_record(
+            action=AuditEvent.Action.REVERSED, actor=actor, code=code.code, batch=code.batch, at=now,
+            user=redemption.user.get_username(), use_returned=give_back_use,
+        )  # fmt: skip
+    redemption.refresh_from_db()
+    return redemption

@@ -1,0 +1,175 @@
+"""Personas and catalog fixtures shared by every test, and the PostgreSQL run's gate.
+
+`make test` runs the suite twice: on SQLite, then with DATABASE_URL pointing at PostgreSQL, where
+only the tests that touch the database run again. PostgreSQL that cannot be reached fails the run
+under CI=true and is skipped, in one line, elsewhere.
+"""
+
+import os
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from tessera.catalog.models import Course, CourseSession, Exam
+from tessera.vouchers.models import Batch, Offer, Product
+from tessera.vouchers.services import batch_create, offer_create
+
+DB_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback"}
+
+
+def _on_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+def _postgres_unreachable() -> str | None:
+    import psycopg
+
+    db = settings.DATABASES["default"]
+    try:
+        psycopg.connect(
+            host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"] or None,
+            dbname=db["NAME"], connect_timeout=5,
+        ).close()  # fmt: skip
+    except psycopg.OperationalError as error:
+        return f"{db['HOST']}:{db['PORT'] or 5432}: {str(error).strip().splitlines()[0]}"
+    return None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not _on_postgres():
+        return
+    reason = _postgres_unreachable()
+    if reason is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.exit(f"PostgreSQL is required under CI=true and cannot be reached ({reason})", returncode=1)
+    pytest.exit(f"PostgreSQL run skipped: cannot connect to {reason}", returncode=0)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On the PostgreSQL run only database tests run again; pure tests ran on the first pass."""
+    if not _on_postgres():
+        return
+    keep, drop = [], []
+    for item in items:
+        uses_db = item.get_closest_marker("django_db") or DB_FIXTURES & set(getattr(item, "fixturenames", ()))
+        (keep if uses_db else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+# --- personas ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def staff(db: None) -> User:
+    return User.objects.create_user("staff", password="staff-pass-1", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def learner(db: None) -> User:
+    return User.objects.create_user("learner", password="learner-pass-1")
+
+
+@pytest.fixture
+def other_learner(db: None) -> User:
+    return User.objects.create_user("other_learner", password="other-pass-1")
+
+
+@pytest.fixture
+def make_learners(db: None) -> Callable[[int], list[User]]:
+    def make(count: int, prefix: str = "learner") -> list[User]:
+        return User.objects.bulk_create(User(username=f"{prefix}{i}") for i in range(count))
+
+    return make
+
+
+# --- catalog ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def now() -> datetime:
+    return timezone.now()
+
+
+@pytest.fixture
+def course(db: None) -> Course:
+    return Course.objects.create(slug="python", title="Python", description="A course")
+
+
+@pytest.fixture
+def running_session(course: Course, now: datetime) -> CourseSession:
+    """Running, enrollment open, offers a proctored certificate; first proctored exam in 2 weeks."""
+    session = CourseSession.objects.create(
+        course=course, slug="python-2026", state=CourseSession.State.ACTIVE,
+        starts_at=now - timedelta(weeks=1), ends_at=now + timedelta(weeks=7),
+        offers_proctored_certificate=True,
+    )  # fmt: skip
+    Exam.objects.create(session=session, title="Midterm", submission_deadline=now + timedelta(weeks=2), proctored=True)
+    Exam.objects.create(session=session, title="Final", submission_deadline=now + timedelta(weeks=6), proctored=True)
+    return session
+
+
+@pytest.fixture
+def ended_session(course: Course, now: datetime) -> CourseSession:
+    """Ended, archived, reactivation on (default period), one graded exam long past."""
+    session = CourseSession.objects.create(
+        course=course, slug="python-2025", state=CourseSession.State.ARCHIVED,
+        starts_at=now - timedelta(weeks=20), ends_at=now - timedelta(weeks=8), reactivation_enabled=True,
+    )  # fmt: skip
+    Exam.objects.create(session=session, title="Final", submission_deadline=now - timedelta(weeks=9), graded=True)
+    return session
+
+
+# --- vouchers ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_offer(db: None) -> Callable[..., Offer]:
+    def make(product: str, session: CourseSession | None, **fields: Any) -> Offer:
+        return offer_create(name=f"{product} offer", product=product, session=session, **fields)
+
+    return make
+
+
+@pytest.fixture
+def make_batch() -> Callable[..., Batch]:
+    def make(offer: Offer, count: int = 1, **fields: Any) -> Batch:
+        fields.setdefault("country", "DE")
+        return batch_create(offer=offer, count=count, **fields)
+
+    return make
+
+
+@pytest.fixture
+def make_code(make_batch: Callable[..., Batch]) -> Callable[..., str]:
+    """One code of a fresh batch of `offer`, returned as people see it (with dashes)."""
+
+    def make(offer: Offer, **fields: Any) -> str:
+        from tessera.vouchers.selectors import display_code
+
+        batch = make_batch(offer, count=1, **fields)
+        return display_code(batch.codes.get().code, batch.prefix)
+
+    return make
+
+
+@pytest.fixture
+def enrollment_offer(make_offer: Callable[..., Offer], running_session: CourseSession) -> Offer:
+    return make_offer(Product.ENROLLMENT, running_session)
+
+
+@pytest.fixture
+def proctoring_offer(make_offer: Callable[..., Offer], running_session: CourseSession) -> Offer:
+    return make_offer(Product.PROCTORING, running_session)
+
+
+@pytest.fixture
+def reactivation_offer(make_offer: Callable[..., Offer], ended_session: CourseSession) -> Offer:
+    return make_offer(Product.REACTIVATION, ended_session)

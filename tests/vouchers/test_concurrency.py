@@ -1,0 +1,91 @@
+"""Concurrent redeemers, for real: threads with their own database connections, exact counts.
+
+The claim (uses never exceed max uses) is PostgreSQL's to prove; the same tests run on SQLite too,
+where IMMEDIATE transactions queue the writers.
+"""
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from django.db import connections
+
+from tessera.catalog.models import Enrollment
+from tessera.core.errors import DomainError
+from tessera.vouchers.models import Code, Redemption
+from tessera.vouchers.services import voucher_redeem
+
+REDEEMERS = 16
+
+
+def race(attempts: list[Callable[[], object]]) -> Counter[str]:
+    """Runs every attempt in its own thread, all released at once; counts outcomes by code."""
+    outcomes: Counter[str] = Counter()
+    lock = threading.Lock()
+    start = threading.Barrier(len(attempts))
+
+    def run(attempt: Callable[[], object]) -> None:
+        try:
+            start.wait()
+            attempt()
+            outcome = "redeemed"
+        except DomainError as error:
+            outcome = error.code
+        except Exception as error:  # an unexpected failure must show in the counts
+            outcome = f"crash: {error!r}"
+        finally:
+            connections.close_all()
+        with lock:
+            outcomes[outcome] += 1
+
+    threads = [threading.Thread(target=run, args=(attempt,)) for attempt in attempts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return outcomes
+
+
+@pytest.mark.django_db(transaction=True)
+class TestConcurrentRedemption:
+    def test_sixteen_redeemers_of_a_five_use_code_make_exactly_five_redemptions(
+        self, enrollment_offer, make_code, make_learners, running_session
+    ):
+        code = make_code(enrollment_offer, uses_per_code=5)
+        learners = make_learners(REDEEMERS)
+        outcomes = race([
+            lambda user=user: voucher_redeem(code=code, user=user, session=running_session) for user in learners
+        ])  # fmt: skip
+        assert outcomes == Counter({"redeemed": 5, "exhausted": REDEEMERS - 5})
+        assert Code.objects.get().uses == 5
+        assert Redemption.objects.count() == 5
+        assert Enrollment.objects.filter(session=running_session, active=True).count() == 5
+
+    def test_the_last_seats_of_a_session_go_to_exactly_as_many_learners(
+        self, enrollment_offer, make_batch, make_learners, running_session
+    ):
+        running_session.capacity = 3
+        running_session.save()
+        codes = list(make_batch(enrollment_offer, count=REDEEMERS).codes.values_list("code", flat=True))
+        learners = make_learners(REDEEMERS)
+        outcomes = race([
+            lambda user=user, code=code: voucher_redeem(code=code, user=user, session=running_session)
+            for user, code in zip(learners, codes, strict=True)
+        ])  # fmt: skip
+        assert outcomes == Counter({"redeemed": 3, "not_eligible": REDEEMERS - 3})
+        assert Enrollment.objects.filter(session=running_session).count() == 3
+        assert Code.objects.filter(uses=1).count() == 3
+
+    def test_one_learner_racing_with_several_codes_enrolls_once_and_spends_one_code(
+        self, enrollment_offer, make_batch, learner, running_session
+    ):
+        codes = list(make_batch(enrollment_offer, count=8).codes.values_list("code", flat=True))
+        outcomes = race([
+            lambda code=code: voucher_redeem(code=code, user=learner, session=running_session) for code in codes
+        ])  # fmt: skip
+        assert outcomes["redeemed"] == 1
+        assert sum(outcomes.values()) == 8
+        assert set(outcomes) <= {"redeemed", "not_eligible"}
+        assert Enrollment.objects.filter(user=learner).count() == 1
+        assert Code.objects.filter(uses=1).count() == 1

@@ -1,0 +1,318 @@
+"""voucher_redeem and redemption_reverse: every product rule and every refusal code."""
+
+from datetime import timedelta
+
+import pytest
+from django.db.models import Sum
+
+from tessera.catalog.models import CourseSession, Enrollment, Exam
+from tessera.core.errors import DomainError
+from tessera.vouchers import codes as codebook
+from tessera.vouchers.models import AuditEvent, Batch, Code, Product, Redemption
+from tessera.vouchers.services import batch_revoke, redemption_reverse, voucher_redeem
+
+
+def _nothing_redeemed() -> bool:
+    return not Redemption.objects.exists() and not (Code.objects.aggregate(total=Sum("uses"))["total"] or 0)
+
+
+def _refusal(code: str, user, session, **kwargs) -> str:
+    with pytest.raises(DomainError) as caught:
+        voucher_redeem(code=code, user=user, session=session, **kwargs)
+    return caught.value.code
+
+
+class TestEnrollmentCodes:
+    def test_a_code_enrolls_the_learner_at_once(self, enrollment_offer, make_code, learner, running_session):
+        code = make_code(enrollment_offer)
+        redemption = voucher_redeem(code=code, user=learner, session=running_session, client_ip="203.0.113.9")
+        enrollment = Enrollment.objects.get(user=learner, session=running_session)
+        assert enrollment.active
+        assert redemption.session == running_session
+        assert redemption.client_ip == "203.0.113.9"
+        assert Code.objects.get().uses == 1
+
+    def test_the_code_is_read_however_it_is_typed(self, enrollment_offer, make_code, learner, running_session):
+        code = make_code(enrollment_offer)
+        sloppy = code.lower().replace("-", " ").replace("0", "o").replace("1", "l")
+        voucher_redeem(code=sloppy, user=learner, session=running_session)
+        assert Enrollment.objects.filter(user=learner, active=True).exists()
+
+    def test_an_enrolled_learner_is_not_eligible(self, enrollment_offer, make_code, learner, running_session):
+        Enrollment.objects.create(user=learner, session=running_session)
+        code = make_code(enrollment_offer)
+        assert _refusal(code, learner, running_session) == "not_eligible"
+        assert _nothing_redeemed()
+
+    def test_a_full_session_is_not_eligible(self, enrollment_offer, make_code, learner, other_learner, running_session):
+        running_session.capacity = 1
+        running_session.save()
+        Enrollment.objects.create(user=other_learner, session=running_session)
+        code = make_code(enrollment_offer)
+        assert _refusal(code, learner, running_session) == "not_eligible"
+
+    @pytest.mark.parametrize("change", ["archived", "ended", "window_closed", "window_not_open"])
+    def test_a_closed_session_is_not_eligible(self, change, enrollment_offer, make_code, learner, running_session, now):
+        if change == "archived":
+            running_session.state = CourseSession.State.ARCHIVED
+        elif change == "ended":
+            running_session.ends_at = now - timedelta(minutes=1)
+            running_session.starts_at = now - timedelta(weeks=2)
+        elif change == "window_closed":
+            running_session.enrollment_closes_at = now - timedelta(minutes=1)
+        else:
+            running_session.enrollment_opens_at = now + timedelta(days=1)
+        running_session.save()
+        code = make_code(enrollment_offer)
+        assert _refusal(code, learner, running_session) == "not_eligible"
+        assert not Enrollment.objects.exists()
+
+    def test_a_withdrawn_enrollment_is_restored(self, enrollment_offer, make_code, learner, running_session):
+        Enrollment.objects.create(user=learner, session=running_session, active=False)
+        voucher_redeem(code=make_code(enrollment_offer), user=learner, session=running_session)
+        assert Enrollment.objects.get(user=learner).active
+
+
+class TestProctoringCodes:
+    def test_an_enrolled_learner_books_proctoring(self, proctoring_offer, make_code, learner, running_session):
+        Enrollment.objects.create(user=learner, session=running_session)
+        voucher_redeem(code=make_code(proctoring_offer), user=learner, session=running_session)
+        assert Enrollment.objects.get(user=learner).proctored
+
+    def test_a_learner_not_enrolled_is_not_eligible(self, proctoring_offer, make_code, learner, running_session):
+        assert _refusal(make_code(proctoring_offer), learner, running_session) == "not_eligible"
+        assert _nothing_redeemed()
+
+    def test_booking_twice_is_not_eligible(self, proctoring_offer, make_code, learner, running_session):
+        Enrollment.objects.create(user=learner, session=running_session, proctored=True)
+        assert _refusal(make_code(proctoring_offer), learner, running_session) == "not_eligible"
+
+    def test_after_the_first_proctored_deadline_it_is_too_late(
+        self, proctoring_offer, make_code, learner, running_session, now
+    ):
+        Enrollment.objects.create(user=learner, session=running_session)
+        Exam.objects.filter(session=running_session, title="Midterm").update(
+            submission_deadline=now - timedelta(hours=1)
+        )
+        with pytest.raises(DomainError) as caught:
+            voucher_redeem(code=make_code(proctoring_offer), user=learner, session=running_session)
+        assert caught.value.code == "not_eligible"
+        assert "deadline" in caught.value.message
+        assert not Enrollment.objects.get(user=learner).proctored
+
+    def test_a_session_without_certificate_does_not_offer_proctoring(
+        self, make_offer, make_code, learner, course, running_session, now
+    ):
+        offer = make_offer(Product.PROCTORING, None)
+        plain = CourseSession.objects.create(
+            course=course, slug="plain", starts_at=now, ends_at=now + timedelta(weeks=1)
+        )
+        Enrollment.objects.create(user=learner, session=plain)
+        assert _refusal(make_code(offer), learner, plain) == "product_unavailable"
+
+
+class TestReactivationCodes:
+    def test_reactivation_enrolls_and_opens_graded_exams_for_the_period(
+        self, reactivation_offer, make_code, learner, ended_session
+    ):
+        voucher_redeem(code=make_code(reactivation_offer), user=learner, session=ended_session)
+        enrollment = Enrollment.objects.get(user=learner, session=ended_session)
+        assert enrollment.active
+        expected = enrollment.created_at + timedelta(weeks=8)
+        assert abs(enrollment.reactivated_until - expected) < timedelta(seconds=5)
+
+    def test_reactivation_restores_an_existing_enrollment(self, reactivation_offer, make_code, learner, ended_session):
+        Enrollment.objects.create(user=learner, session=ended_session, active=False)
+        voucher_redeem(code=make_code(reactivation_offer), user=learner, session=ended_session)
+        assert Enrollment.objects.get(user=learner).active
+
+    def test_a_reactivated_learner_cannot_reactivate_again_until_it_ends(
+        self, reactivation_offer, make_code, learner, ended_session, now
+    ):
+        Enrollment.objects.create(user=learner, session=ended_session, reactivated_until=now + timedelta(days=3))
+        assert _refusal(make_code(reactivation_offer), learner, ended_session) == "not_eligible"
+
+    def test_after_the_period_ends_a_learner_may_reactivate_again(
+        self, reactivation_offer, make_code, learner, ended_session, now
+    ):
+        Enrollment.objects.create(user=learner, session=ended_session, reactivated_until=now - timedelta(days=1))
+        voucher_redeem(code=make_code(reactivation_offer), user=learner, session=ended_session)
+        assert Enrollment.objects.get(user=learner).reactivated_until > now + timedelta(weeks=7)
+
+    def test_a_session_that_has_not_ended_cannot_be_reactivated(self, make_offer, make_code, learner, running_session):
+        running_session.reactivation_enabled = True
+        running_session.save()
+        offer = make_offer(Product.REACTIVATION, running_session)
+        assert _refusal(make_code(offer), learner, running_session) == "not_eligible"
+
+    def test_a_session_in_preparation_cannot_be_reactivated(
+        self, reactivation_offer, make_code, learner, ended_session
+    ):
+        code = make_code(reactivation_offer)
+        ended_session.state = CourseSession.State.PREPARATION
+        ended_session.save()
+        assert _refusal(code, learner, ended_session) == "not_eligible"
+
+    def test_the_period_follows_the_session(self, reactivation_offer, make_code, learner, ended_session, now):
+        ended_session.reactivation_weeks = 2
+        ended_session.save()
+        voucher_redeem(code=make_code(reactivation_offer), user=learner, session=ended_session)
+        assert Enrollment.objects.get(user=learner).reactivated_until < now + timedelta(weeks=2, minutes=1)
+
+
+class TestRefusals:
+    def test_an_unknown_code_is_not_found(self, running_session, learner):
+        assert _refusal(codebook.generate(1)[0], learner, running_session) == "not_found"
+
+    def test_a_mistyped_code_is_caught_before_the_database(
+        self, enrollment_offer, make_code, learner, running_session, django_assert_num_queries
+    ):
+        code = make_code(enrollment_offer)
+        first = "1" if code[0] != "1" else "2"
+        with django_assert_num_queries(1):  # the refusal's audit row only; no lookup
+            assert _refusal(first + code[1:], learner, running_session) == "mistyped"
+
+    @pytest.mark.parametrize("garbage", ["", "short", "ÜBER-CODE-####", "x" * 500])
+    def test_malformed_input_is_mistyped(self, garbage, learner, running_session):
+        assert _refusal(garbage, learner, running_session) == "mistyped"
+
+    def test_a_code_for_another_product_is_wrong_product(self, enrollment_offer, make_code, learner, running_session):
+        code = make_code(enrollment_offer)
+        assert _refusal(code, learner, running_session, product=Product.PROCTORING) == "wrong_product"
+        assert _nothing_redeemed()
+
+    def test_a_code_for_another_session_is_wrong_product(self, reactivation_offer, make_code, learner, running_session):
+        assert _refusal(make_code(reactivation_offer), learner, running_session) == "wrong_product"
+
+    def test_a_product_switched_off_is_unavailable(
+        self, enrollment_offer, make_code, learner, running_session, settings
+    ):
+        code = make_code(enrollment_offer)
+        settings.TESSERA_PRODUCTS_ENABLED = ["proctoring", "reactivation"]
+        assert _refusal(code, learner, running_session) == "product_unavailable"
+
+    def test_an_offer_without_auto_subscribe_is_unavailable(
+        self, enrollment_offer, make_code, learner, running_session
+    ):
+        code = make_code(enrollment_offer)
+        enrollment_offer.auto_subscribe = False
+        enrollment_offer.save()
+        assert _refusal(code, learner, running_session) == "product_unavailable"
+
+    def test_an_expired_code_is_refused(self, enrollment_offer, make_code, learner, running_session, now):
+        code = make_code(enrollment_offer, expires_at=now + timedelta(hours=1))
+        Batch.objects.update(expires_at=now - timedelta(seconds=1))
+        assert _refusal(code, learner, running_session) == "expired"
+
+    def test_a_used_up_code_is_exhausted(self, enrollment_offer, make_code, learner, other_learner, running_session):
+        code = make_code(enrollment_offer)
+        voucher_redeem(code=code, user=other_learner, session=running_session)
+        assert _refusal(code, learner, running_session) == "exhausted"
+        assert not Enrollment.objects.filter(user=learner).exists()
+
+    def test_a_user_redeems_a_code_once(self, enrollment_offer, make_code, learner, running_session):
+        code = make_code(enrollment_offer, uses_per_code=3)
+        voucher_redeem(code=code, user=learner, session=running_session)
+        assert _refusal(code, learner, running_session) == "already_redeemed"
+        assert Code.objects.get().uses == 1
+
+    def test_a_code_restricted_to_someone_else_is_wrong_user(
+        self, enrollment_offer, make_code, learner, other_learner, running_session
+    ):
+        code = make_code(enrollment_offer, restricted_to=other_learner)
+        assert _refusal(code, learner, running_session) == "wrong_user"
+        voucher_redeem(code=code, user=other_learner, session=running_session)
+
+    def test_a_revoked_code_is_refused(self, enrollment_offer, make_batch, learner, running_session):
+        batch = make_batch(enrollment_offer)
+        batch_revoke(batch=batch, actor="test")
+        assert _refusal(batch.codes.get().code, learner, running_session) == "revoked"
+
+    def test_vouchers_off_refuses_everything(self, enrollment_offer, make_code, learner, running_session, settings):
+        code = make_code(enrollment_offer)
+        settings.TESSERA_VOUCHERS_ENABLED = False
+        assert _refusal(code, learner, running_session) == "vouchers_disabled"
+        assert _nothing_redeemed()
+
+    def test_a_refusal_is_audited_with_its_reason(self, running_session, learner):
+        unknown = codebook.generate(1)[0]
+        _refusal(unknown, learner, running_session, client_ip="198.51.100.7")
+        event = AuditEvent.objects.get(action=AuditEvent.Action.REFUSED)
+        assert event.detail["reason"] == "not_found"
+        assert event.actor == "user:learner"
+        assert event.detail["client_ip"] == "198.51.100.7"
+
+
+class TestMultiUseCodes:
+    def test_a_code_is_shared_until_its_uses_run_out(self, enrollment_offer, make_code, make_learners, running_session):
+        code = make_code(enrollment_offer, uses_per_code=2)
+        first, second, third = make_learners(3)
+        voucher_redeem(code=code, user=first, session=running_session)
+        voucher_redeem(code=code, user=second, session=running_session)
+        assert _refusal(code, third, running_session) == "exhausted"
+        assert Code.objects.get().uses == 2
+        assert Enrollment.objects.count() == 2
+
+    def test_a_failing_activation_leaves_the_code_unredeemed(
+        self, enrollment_offer, make_code, learner, running_session, monkeypatch
+    ):
+        from tessera.vouchers.products import PRODUCTS
+
+        code = make_code(enrollment_offer)
+
+        def explode(**kwargs):
+            raise RuntimeError("the enrollment system is down")
+
+        monkeypatch.setattr(type(PRODUCTS["enrollment"]), "activate", lambda self, **kw: explode(**kw))
+        with pytest.raises(RuntimeError):
+            voucher_redeem(code=code, user=learner, session=running_session)
+        assert _nothing_redeemed()
+        assert not Enrollment.objects.exists()
+
+
+class TestReversal:
+    def test_reversing_an_enrollment_ends_it_and_gives_the_use_back(
+        self, enrollment_offer, make_code, learner, running_session
+    ):
+        redemption = voucher_redeem(code=make_code(enrollment_offer), user=learner, session=running_session)
+        redemption_reverse(redemption=redemption, actor="staff")
+        assert not Enrollment.objects.get(user=learner).active
+        assert Code.objects.get().uses == 0
+        assert Redemption.objects.get().reversed_at is not None
+
+    def test_a_keep_use_batch_keeps_the_use_spent(self, enrollment_offer, make_code, learner, running_session):
+        code = make_code(enrollment_offer, refund_policy="keep_use")
+        redemption = voucher_redeem(code=code, user=learner, session=running_session)
+        redemption_reverse(redemption=redemption, actor="staff")
+        assert Code.objects.get().uses == 1
+
+    def test_reversing_proctoring_cancels_the_booking(self, proctoring_offer, make_code, learner, running_session):
+        Enrollment.objects.create(user=learner, session=running_session)
+        redemption = voucher_redeem(code=make_code(proctoring_offer), user=learner, session=running_session)
+        redemption_reverse(redemption=redemption, actor="staff")
+        enrollment = Enrollment.objects.get(user=learner)
+        assert enrollment.active
+        assert not enrollment.proctored
+
+    def test_reversing_a_reactivation_ends_it_now(self, reactivation_offer, make_code, learner, ended_session, now):
+        redemption = voucher_redeem(code=make_code(reactivation_offer), user=learner, session=ended_session)
+        redemption_reverse(redemption=redemption, actor="staff")
+        assert Enrollment.objects.get(user=learner).reactivated_until < now + timedelta(minutes=1)
+
+    def test_a_redemption_is_reversed_once(self, enrollment_offer, make_code, learner, running_session):
+        redemption = voucher_redeem(code=make_code(enrollment_offer), user=learner, session=running_session)
+        redemption_reverse(redemption=redemption, actor="staff")
+        with pytest.raises(DomainError) as caught:
+            redemption_reverse(redemption=redemption, actor="staff")
+        assert caught.value.code == "already_reversed"
+        assert Code.objects.get().uses == 0
+
+    def test_after_a_refund_the_learner_may_redeem_the_code_again(
+        self, enrollment_offer, make_code, learner, running_session
+    ):
+        code = make_code(enrollment_offer)
+        redemption = voucher_redeem(code=code, user=learner, session=running_session)
+        redemption_reverse(redemption=redemption, actor="staff")
+        voucher_redeem(code=code, user=learner, session=running_session)
+        assert Enrollment.objects.get(user=learner).active
+        assert Redemption.objects.count() == 2
