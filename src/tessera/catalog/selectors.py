@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Min
 
 from tessera.catalog.models import CourseSession, Enrollment, Exam
@@ -16,7 +16,7 @@ def session_by_slug(slug: str) -> CourseSession:
     return session
 
 
-def enrollment_for(*, user: AbstractBaseUser | AnonymousUser, session: CourseSession) -> Enrollment | None:
+def enrollment_for(*, user: AbstractBaseUser, session: CourseSession) -> Enrollment | None:
     return Enrollment.objects.filter(user_id=user.pk, session=session).first()
 
 

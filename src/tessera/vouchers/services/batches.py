@@ -4,7 +4,7 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -26,7 +26,7 @@ CHUNK = 50_000
 # correctness, not because it is expected.
 ATTEMPTS = 3
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], object]
 
 
 def offer_create(
@@ -70,7 +70,7 @@ def batch_create(
     uses_per_code: int = 1,
     expires_at: datetime | None = None,
     tag: str = "untagged",
-    restricted_to: AbstractBaseUser | None = None,
+    restricted_to: User | None = None,
     note: str = "",
     prefix: str | None = None,
     refund_policy: str = Batch.RefundPolicy.RETURN_USE,
@@ -96,9 +96,12 @@ def batch_create(
 
 def _valid_prefix(prefix: str) -> str:
     try:
-        return codebook.normalize_prefix(prefix)
+        normalized = codebook.normalize_prefix(prefix)
     except ValueError as error:
         raise InvalidInput(str(error), field="prefix") from None
+    if len(normalized) + config.code_length() > codebook.MAX_TOTAL:
+        raise InvalidInput(f"A prefix this long makes codes longer than {codebook.MAX_TOTAL} symbols.", field="prefix")
+    return normalized
 
 
 def _check_batch_input(*, offer: Offer, count: int, uses_per_code: int, expires_at: datetime | None) -> None:
