@@ -130,7 +130,9 @@ def _fill_batch(batch: Batch, progress: Progress | None) -> None:
 
 def _insert_codes(batch: Batch, progress: Progress | None) -> None:
     length = config.code_length()
-    fresh = codebook.generate(batch.count, length=length, prefix=batch.prefix)
+    # Sorted once, so each chunk is a contiguous key range of the primary-key index: inserting
+    # in key order is about twice as fast as random order on SQLite and helps PostgreSQL too.
+    fresh = sorted(codebook.generate(batch.count, length=length, prefix=batch.prefix))
     for start in range(0, len(fresh), CHUNK):
         chunk = fresh[start : start + CHUNK]
         codes_insert(codes=chunk, batch_id=batch.pk, max_uses=batch.uses_per_code)
