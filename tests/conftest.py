@@ -67,6 +67,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # --- personas ---------------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """The personas' passwords need no slow, deliberately costly hashing in tests."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def staff(db: None) -> User:
     return User.objects.create_user("staff", password="staff-pass-1", is_staff=True, is_superuser=True)

@@ -11,8 +11,10 @@ import sys
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tessera.settings")
     args = list(sys.argv if argv is None else argv)
-    if len(args) > 1 and not args[1].startswith("-"):
-        args[1] = args[1].replace("-", "_")
+    # The command name is the first argument, or the second after `help`.
+    position = 2 if args[1:2] == ["help"] else 1
+    if len(args) > position and not args[position].startswith("-"):
+        args[position] = args[position].replace("-", "_")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(args)

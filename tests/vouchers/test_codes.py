@@ -157,17 +157,13 @@ class TestParse:
 
     @settings(max_examples=100)
     @given(valid_codes(), st.data())
-    def test_reads_back_codes_retyped_by_people(
-        self, code_and_prefix: tuple[str, int], data: st.DataObject
-    ) -> None:
+    def test_reads_back_codes_retyped_by_people(self, code_and_prefix: tuple[str, int], data: st.DataObject) -> None:
         code, _ = code_and_prefix
         assert parse(mangle(data, code)) == code
 
     @settings(max_examples=100)
     @given(valid_codes(), st.integers(1, 8))
-    def test_reads_back_any_display_grouping(
-        self, code_and_prefix: tuple[str, int], group: int
-    ) -> None:
+    def test_reads_back_any_display_grouping(self, code_and_prefix: tuple[str, int], group: int) -> None:
         code, prefix_length = code_and_prefix
         assert parse(format_code(code, prefix_length=prefix_length, group=group)) == code
 
@@ -226,9 +222,7 @@ class TestIsWellFormed:
 class TestTypoDetection:
     @settings(max_examples=60, deadline=None)
     @given(valid_codes())
-    def test_every_single_symbol_substitution_is_caught(
-        self, code_and_prefix: tuple[str, int]
-    ) -> None:
+    def test_every_single_symbol_substitution_is_caught(self, code_and_prefix: tuple[str, int]) -> None:
         code, _ = code_and_prefix
         for position, original in enumerate(code):
             for typo in ALPHABET.replace(original, ""):
@@ -237,9 +231,7 @@ class TestTypoDetection:
 
     @settings(max_examples=100, deadline=None)
     @given(valid_codes())
-    def test_every_swap_of_neighbouring_different_symbols_is_caught(
-        self, code_and_prefix: tuple[str, int]
-    ) -> None:
+    def test_every_swap_of_neighbouring_different_symbols_is_caught(self, code_and_prefix: tuple[str, int]) -> None:
         code, _ = code_and_prefix
         for left in range(len(code) - 1):
             if code[left] != code[left + 1]:
@@ -248,9 +240,7 @@ class TestTypoDetection:
 
     @settings(max_examples=60, deadline=None)
     @given(valid_codes())
-    def test_every_swap_of_any_two_different_symbols_is_caught(
-        self, code_and_prefix: tuple[str, int]
-    ) -> None:
+    def test_every_swap_of_any_two_different_symbols_is_caught(self, code_and_prefix: tuple[str, int]) -> None:
         code, _ = code_and_prefix
         for left in range(len(code)):
             for right in range(left + 1, len(code)):
@@ -335,9 +325,7 @@ class TestGenerate:
         assert drawn.count(SEVENS) == 1
         assert all(is_well_formed(code) for code in drawn)
 
-    def test_replacements_do_not_repeat_codes_of_earlier_draws(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
+    def test_replacements_do_not_repeat_codes_of_earlier_draws(self, monkeypatch: pytest.MonkeyPatch) -> None:
         entropy = RepeatingEntropy(repeated_calls=3)
         monkeypatch.setattr(codes, "_random_bytes", entropy)
         drawn = generate(50)
@@ -345,9 +333,7 @@ class TestGenerate:
         assert len(set(drawn)) == 50
         assert drawn.count(SEVENS) == 1
 
-    def test_gives_up_on_an_entropy_source_that_only_repeats(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
+    def test_gives_up_on_an_entropy_source_that_only_repeats(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(codes, "_random_bytes", RepeatingEntropy(repeated_calls=10**9))
         with pytest.raises(RuntimeError, match="repeating"):
             generate(2)

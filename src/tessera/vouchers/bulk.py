@@ -31,7 +31,9 @@ def _copy_postgresql(codes: Sequence[str], batch_id: int, max_uses: int) -> None
     row_end = f"\t{batch_id}\t0\t{max_uses}\n"
     payload = row_end.join(codes) + row_end
     statement = f"COPY {Code._meta.db_table} ({COLUMNS}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+    # The raw psycopg cursor bypasses Django's error translation; wrap_database_errors restores
+    # it, so a duplicate code is an IntegrityError that batch_create can retry.
+    with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(statement) as copy:
         copy.write(payload)
 
 

@@ -147,8 +147,7 @@ def _weights() -> list[int]:
 
 # _WEIGHTED_VALUE[position][symbol] == weight(position) * value(symbol), in GF(32).
 _WEIGHTED_VALUE = tuple(
-    {symbol: _gf_multiply(weight, value) for value, symbol in enumerate(ALPHABET)}
-    for weight in _weights()
+    {symbol: _gf_multiply(weight, value) for value, symbol in enumerate(ALPHABET)} for weight in _weights()
 )
 _ALPHABET_SET = frozenset(ALPHABET)
 
@@ -189,8 +188,7 @@ def normalize(text: str) -> str:
     if unknown:
         shown = ", ".join(repr(char) for char in sorted(unknown))
         raise MalformedCode(
-            f"Not a voucher code: it contains {shown}. Codes use only digits "
-            "and the letters A to Z except U."
+            f"Not a voucher code: it contains {shown}. Codes use only digits and the letters A to Z except U."
         )
     return normalised
 
@@ -216,11 +214,7 @@ def check_symbol(symbols: str) -> str:
 
 def is_well_formed(code: str) -> bool:
     """Whether a normalised code has a legal length, only alphabet symbols and a valid check."""
-    return (
-        MIN_LENGTH <= len(code) <= MAX_TOTAL
-        and set(code) <= _ALPHABET_SET
-        and _weighted_sum(code) == 0
-    )
+    return MIN_LENGTH <= len(code) <= MAX_TOTAL and set(code) <= _ALPHABET_SET and _weighted_sum(code) == 0
 
 
 def parse(text: str) -> str:
@@ -234,8 +228,7 @@ def parse(text: str) -> str:
     code = normalize(text)
     if not MIN_LENGTH <= len(code) <= MAX_TOTAL:
         raise MalformedCode(
-            f"Not a voucher code: a code has {MIN_LENGTH} to {MAX_TOTAL} symbols, "
-            f"this has {len(code)}."
+            f"Not a voucher code: a code has {MIN_LENGTH} to {MAX_TOTAL} symbols, this has {len(code)}."
         )
     if _weighted_sum(code) != 0:
         raise MistypedCode(
@@ -254,9 +247,7 @@ def normalize_prefix(prefix: str) -> str:
             f"Invalid prefix {prefix!r}: prefixes use only digits and the letters A to Z except U."
         ) from error
     if len(normalised) > MAX_PREFIX:
-        raise InvalidPrefix(
-            f"Invalid prefix {prefix!r}: at most {MAX_PREFIX} symbols, not {len(normalised)}."
-        )
+        raise InvalidPrefix(f"Invalid prefix {prefix!r}: at most {MAX_PREFIX} symbols, not {len(normalised)}.")
     return normalised
 
 
@@ -285,14 +276,9 @@ def _check_generate_arguments(count: int, length: int, prefix: str) -> None:
     if count < 0:
         raise ValueError(f"count must be 0 or more, not {count}")
     if length < MIN_LENGTH:
-        raise ValueError(
-            f"length must be at least {MIN_LENGTH} ({random_bits(MIN_LENGTH)} random bits), "
-            f"not {length}"
-        )
+        raise ValueError(f"length must be at least {MIN_LENGTH} ({random_bits(MIN_LENGTH)} random bits), not {length}")
     if len(prefix) + length > MAX_TOTAL:
-        raise ValueError(
-            f"prefix plus length must be at most {MAX_TOTAL} symbols, not {len(prefix)} + {length}"
-        )
+        raise ValueError(f"prefix plus length must be at most {MAX_TOTAL} symbols, not {len(prefix)} + {length}")
 
 
 def _top_up(codes: list[str], count: int, length: int, prefix: str) -> list[str]:

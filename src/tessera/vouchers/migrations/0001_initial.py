@@ -6,118 +6,228 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0001_initial'),
+        ("catalog", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Batch',
+            name="Batch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('count', models.PositiveIntegerField()),
-                ('uses_per_code', models.PositiveIntegerField(default=1)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('tag', models.CharField(default='untagged', max_length=100)),
-                ('country', models.CharField(blank=True, max_length=2)),
-                ('note', models.TextField(blank=True)),
-                ('prefix', models.CharField(blank=True, max_length=8)),
-                ('refund_policy', models.CharField(choices=[('return_use', 'A reversed redemption gives the use back'), ('keep_use', 'A reversed redemption keeps the use spent')], default='return_use', max_length=16)),
-                ('created_by', models.CharField(blank=True, max_length=150)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('restricted_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("count", models.PositiveIntegerField()),
+                ("uses_per_code", models.PositiveIntegerField(default=1)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("tag", models.CharField(default="untagged", max_length=100)),
+                ("country", models.CharField(blank=True, max_length=2)),
+                ("note", models.TextField(blank=True)),
+                ("prefix", models.CharField(blank=True, max_length=8)),
+                (
+                    "refund_policy",
+                    models.CharField(
+                        choices=[
+                            ("return_use", "A reversed redemption gives the use back"),
+                            ("keep_use", "A reversed redemption keeps the use spent"),
+                        ],
+                        default="return_use",
+                        max_length=16,
+                    ),
+                ),
+                ("created_by", models.CharField(blank=True, max_length=150)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "restricted_to",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'batches',
-                'ordering': ['-created_at', '-pk'],
+                "verbose_name_plural": "batches",
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='Code',
+            name="Code",
             fields=[
-                ('code', models.CharField(max_length=31, primary_key=True, serialize=False)),
-                ('uses', models.PositiveIntegerField(default=0)),
-                ('max_uses', models.PositiveIntegerField(default=1)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('batch', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.PROTECT, related_name='codes', to='vouchers.batch')),
+                ("code", models.CharField(max_length=31, primary_key=True, serialize=False)),
+                ("uses", models.PositiveIntegerField(default=0)),
+                ("max_uses", models.PositiveIntegerField(default=1)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="codes",
+                        to="vouchers.batch",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Offer',
+            name="Offer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('product', models.CharField(choices=[('enrollment', 'Enrollment'), ('proctoring', 'Proctoring'), ('reactivation', 'Reactivation')], max_length=16)),
-                ('price', models.DecimalField(decimal_places=2, default=0, max_digits=10)),
-                ('currency', models.CharField(default='EUR', max_length=3)),
-                ('payment_mode', models.CharField(choices=[('offline', 'Offline')], default='offline', max_length=16)),
-                ('sale_starts_at', models.DateTimeField(blank=True, null=True)),
-                ('sale_ends_at', models.DateTimeField(blank=True, null=True)),
-                ('auto_subscribe', models.BooleanField(default=True, help_text='Redeeming a code activates the product at once.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('session', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='offers', to='catalog.coursesession')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "product",
+                    models.CharField(
+                        choices=[
+                            ("enrollment", "Enrollment"),
+                            ("proctoring", "Proctoring"),
+                            ("reactivation", "Reactivation"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("price", models.DecimalField(decimal_places=2, default=0, max_digits=10)),
+                ("currency", models.CharField(default="EUR", max_length=3)),
+                ("payment_mode", models.CharField(choices=[("offline", "Offline")], default="offline", max_length=16)),
+                ("sale_starts_at", models.DateTimeField(blank=True, null=True)),
+                ("sale_ends_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "auto_subscribe",
+                    models.BooleanField(default=True, help_text="Redeeming a code activates the product at once."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "session",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="offers",
+                        to="catalog.coursesession",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.AddField(
-            model_name='batch',
-            name='offer',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='batches', to='vouchers.offer'),
+            model_name="batch",
+            name="offer",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="batches", to="vouchers.offer"
+            ),
         ),
         migrations.CreateModel(
-            name='Redemption',
+            name="Redemption",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('product', models.CharField(choices=[('enrollment', 'Enrollment'), ('proctoring', 'Proctoring'), ('reactivation', 'Reactivation')], max_length=16)),
-                ('redeemed_at', models.DateTimeField()),
-                ('client_ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('reversed_at', models.DateTimeField(blank=True, null=True)),
-                ('reversed_by', models.CharField(blank=True, max_length=150)),
-                ('code', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='redemptions', to='vouchers.code')),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='redemptions', to='catalog.coursesession')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='redemptions', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "product",
+                    models.CharField(
+                        choices=[
+                            ("enrollment", "Enrollment"),
+                            ("proctoring", "Proctoring"),
+                            ("reactivation", "Reactivation"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("redeemed_at", models.DateTimeField()),
+                ("client_ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("reversed_at", models.DateTimeField(blank=True, null=True)),
+                ("reversed_by", models.CharField(blank=True, max_length=150)),
+                (
+                    "code",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="redemptions", to="vouchers.code"
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="redemptions",
+                        to="catalog.coursesession",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="redemptions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['redeemed_at', 'pk'],
+                "ordering": ["redeemed_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField()),
-                ('actor', models.CharField(max_length=150)),
-                ('action', models.CharField(choices=[('created', 'Created'), ('redeemed', 'Redeemed'), ('refused', 'Refused attempt'), ('revoked', 'Revoked'), ('reversed', 'Reversed')], max_length=16)),
-                ('code', models.CharField(blank=True, max_length=64)),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('batch', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='vouchers.batch')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("at", models.DateTimeField()),
+                ("actor", models.CharField(max_length=150)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("created", "Created"),
+                            ("redeemed", "Redeemed"),
+                            ("refused", "Refused attempt"),
+                            ("revoked", "Revoked"),
+                            ("reversed", "Reversed"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("code", models.CharField(blank=True, max_length=64)),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="vouchers.batch",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'pk'],
-                'indexes': [models.Index(fields=['code'], name='vouchers_au_code_f04dd6_idx'), models.Index(fields=['action', 'at'], name='vouchers_au_action_405f6f_idx')],
+                "ordering": ["at", "pk"],
+                "indexes": [
+                    models.Index(fields=["code"], name="vouchers_au_code_f04dd6_idx"),
+                    models.Index(fields=["action", "at"], name="vouchers_au_action_405f6f_idx"),
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='code',
-            constraint=models.CheckConstraint(condition=models.Q(('uses__lte', models.F('max_uses'))), name='code_uses_within_max'),
+            model_name="code",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("uses__lte", models.F("max_uses"))), name="code_uses_within_max"
+            ),
         ),
         migrations.AddIndex(
-            model_name='batch',
-            index=models.Index(fields=['tag'], name='vouchers_ba_tag_23101e_idx'),
+            model_name="batch",
+            index=models.Index(fields=["tag"], name="vouchers_ba_tag_23101e_idx"),
         ),
         migrations.AddIndex(
-            model_name='redemption',
-            index=models.Index(fields=['redeemed_at'], name='vouchers_re_redeeme_afaf0d_idx'),
+            model_name="redemption",
+            index=models.Index(fields=["redeemed_at"], name="vouchers_re_redeeme_afaf0d_idx"),
         ),
         migrations.AddConstraint(
-            model_name='redemption',
-            constraint=models.UniqueConstraint(condition=models.Q(('reversed_at__isnull', True)), fields=('code', 'user'), name='one_live_redemption_per_code_and_user'),
+            model_name="redemption",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("reversed_at__isnull", True)),
+                fields=("code", "user"),
+                name="one_live_redemption_per_code_and_user",
+            ),
         ),
     ]

@@ -141,11 +141,11 @@ def _insert_codes(batch: Batch, progress: Progress | None) -> None:
 
 
 def code_revoke(*, code: Code, actor: str) -> Code:
+    """Revokes a live code; revoking it again changes nothing and logs nothing."""
     config.require_vouchers()
     with transaction.atomic():
-        now = timezone.now()
-        Code.objects.filter(pk=code.pk, revoked_at__isnull=True).update(revoked_at=now)
-        audit_record(action=AuditEvent.Action.REVOKED, actor=actor, code=code.code, batch=code.batch)
+        if Code.objects.filter(pk=code.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()):
+            audit_record(action=AuditEvent.Action.REVOKED, actor=actor, code=code.code, batch=code.batch)
     code.refresh_from_db()
     return code
 
@@ -155,8 +155,9 @@ def batch_revoke(*, batch: Batch, actor: str) -> int:
     config.require_vouchers()
     with transaction.atomic():
         now = timezone.now()
-        Batch.objects.filter(pk=batch.pk, revoked_at__isnull=True).update(revoked_at=now)
+        batch_changed = Batch.objects.filter(pk=batch.pk, revoked_at__isnull=True).update(revoked_at=now)
         revoked = Code.objects.filter(batch=batch, revoked_at__isnull=True).update(revoked_at=now)
-        audit_record(action=AuditEvent.Action.REVOKED, actor=actor, batch=batch, codes=revoked)
+        if batch_changed or revoked:
+            audit_record(action=AuditEvent.Action.REVOKED, actor=actor, batch=batch, codes=revoked)
     batch.refresh_from_db()
     return revoked

@@ -1,5 +1,4 @@
 import csv
-import sys
 from typing import Any
 
 from django.core.management.base import CommandError
@@ -29,7 +28,7 @@ class Command(VoucherCommand):
                 count = self._write(target, rows)
             self.stderr.write(f"Wrote {count:,} rows to {opts['output']}.")
         else:
-            self._write(sys.stdout, rows)
+            self._write(self.stdout, rows)
 
     def _write(self, target: Any, rows: Any) -> int:
         writer = csv.writer(target)

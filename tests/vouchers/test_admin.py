@@ -1,0 +1,193 @@
+"""Tests for tessera.vouchers.admin: what staff see and do, and what everyone else cannot."""
+
+import pytest
+from django.contrib import admin
+from django.test import RequestFactory
+from django.urls import reverse
+
+from tessera.catalog.models import Enrollment
+from tessera.vouchers.models import AuditEvent, Code, Redemption
+from tessera.vouchers.services import redemption_reverse, voucher_redeem
+
+CHANGELISTS = ["offer", "batch", "code", "redemption", "auditevent"]
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+def changelist(model: str) -> str:
+    return reverse(f"admin:vouchers_{model}_changelist")
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+class TestChangelists:
+    @pytest.mark.parametrize("model", CHANGELISTS)
+    def test_staff_can_open_every_changelist(self, staff_client, enrollment_offer, make_batch, model):
+        make_batch(enrollment_offer, count=3)
+        response = staff_client.get(changelist(model))
+        assert response.status_code == 200
+
+    def test_the_code_changelist_lists_codes(self, staff_client, enrollment_offer, make_batch):
+        batch = make_batch(enrollment_offer, count=3)
+        content = staff_client.get(changelist("code")).content.decode()
+        assert all(code in content for code in batch.codes.values_list("code", flat=True))
+
+    def test_code_search_finds_the_exact_code_only(self, staff_client, enrollment_offer, make_batch):
+        wanted, other = make_batch(enrollment_offer, count=2).codes.order_by("code")
+        response = staff_client.get(changelist("code"), {"q": wanted.code})
+        assert response.status_code == 200
+        assert list(response.context["cl"].result_list) == [wanted]
+        assert other.code not in response.content.decode()
+
+    def test_code_search_does_not_match_part_of_a_code(self, staff_client, enrollment_offer, make_batch):
+        code = make_batch(enrollment_offer, count=1).codes.get()
+        response = staff_client.get(changelist("code"), {"q": code.code[:8]})
+        assert list(response.context["cl"].result_list) == []
+
+
+class TestActions:
+    def test_the_revoke_action_revokes_the_selected_codes(self, staff_client, enrollment_offer, make_batch):
+        chosen, spared = make_batch(enrollment_offer, count=2).codes.order_by("code")
+        response = staff_client.post(
+            changelist("code"), {"action": "revoke_codes", "_selected_action": [chosen.pk]}, follow=True
+        )
+        assert response.status_code == 200
+        assert "Revoked 1 codes." in messages_of(response)
+        chosen.refresh_from_db()
+        spared.refresh_from_db()
+        assert chosen.revoked_at is not None
+        assert spared.revoked_at is None
+        event = AuditEvent.objects.get(action=AuditEvent.Action.REVOKED)
+        assert (event.actor, event.code) == ("user:staff", chosen.code)
+
+    def test_the_revoke_action_revokes_whole_batches(self, staff_client, enrollment_offer, make_batch):
+        batch = make_batch(enrollment_offer, count=3)
+        other = make_batch(enrollment_offer, count=2)
+        response = staff_client.post(
+            changelist("batch"), {"action": "revoke_batches", "_selected_action": [batch.pk]}, follow=True
+        )
+        assert "Revoked 1 batches." in messages_of(response)
+        assert not batch.codes.filter(revoked_at__isnull=True).exists()
+        assert not other.codes.filter(revoked_at__isnull=False).exists()
+
+    def test_the_reverse_action_reverses_the_selected_redemptions(
+        self, staff_client, enrollment_offer, make_code, learner, running_session
+    ):
+        redemption = voucher_redeem(code=make_code(enrollment_offer), user=learner, session=running_session)
+        response = staff_client.post(
+            changelist("redemption"),
+            {"action": "reverse_redemptions", "_selected_action": [redemption.pk]},
+            follow=True,
+        )
+        assert "Reversed 1 redemptions." in messages_of(response)
+        redemption.refresh_from_db()
+        assert redemption.reversed_at is not None
+        assert redemption.reversed_by == "user:staff"
+        assert not Enrollment.objects.get(user=learner, session=running_session).active
+        assert Code.objects.get(pk=redemption.code_id).uses == 0
+
+    def test_a_refused_reversal_is_reported_and_not_counted(
+        self, staff_client, enrollment_offer, make_code, learner, running_session
+    ):
+        redemption = voucher_redeem(code=make_code(enrollment_offer), user=learner, session=running_session)
+        redemption_reverse(redemption=redemption, actor="cli")
+        response = staff_client.post(
+            changelist("redemption"),
+            {"action": "reverse_redemptions", "_selected_action": [redemption.pk]},
+            follow=True,
+        )
+        shown = messages_of(response)
+        assert "Reversed 0 redemptions." in shown
+        assert any("already been reversed" in message for message in shown)
+        assert Redemption.objects.get().reversed_by == "cli"
+
+
+class TestAccess:
+    @pytest.mark.parametrize("model", CHANGELISTS)
+    def test_a_learner_is_sent_to_the_admin_login(self, client, learner, model):
+        client.force_login(learner)
+        response = client.get(changelist(model))
+        assert response.status_code == 302
+        assert response["Location"] == f"{reverse('admin:login')}?next={changelist(model)}"
+
+    def test_an_anonymous_visitor_is_sent_to_the_admin_login(self, client, db):
+        response = client.get(changelist("code"))
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("admin:login"))
+
+    def test_a_learner_cannot_run_the_revoke_action(self, client, learner, enrollment_offer, make_batch):
+        code = make_batch(enrollment_offer, count=1).codes.get()
+        client.force_login(learner)
+        response = client.post(changelist("code"), {"action": "revoke_codes", "_selected_action": [code.pk]})
+        assert response.status_code == 302
+        code.refresh_from_db()
+        assert code.revoked_at is None
+
+
+class TestVouchersOff:
+    @pytest.mark.parametrize("model", CHANGELISTS)
+    def test_voucher_pages_answer_not_found(self, staff_client, settings, model):
+        settings.TESSERA_VOUCHERS_ENABLED = False
+        assert staff_client.get(changelist(model)).status_code == 404
+
+    def test_the_vouchers_app_index_answers_not_found(self, staff_client, settings):
+        settings.TESSERA_VOUCHERS_ENABLED = False
+        assert staff_client.get(reverse("admin:app_list", args=["vouchers"])).status_code == 404
+
+    def test_the_catalog_stays_open(self, staff_client, settings):
+        settings.TESSERA_VOUCHERS_ENABLED = False
+        assert staff_client.get(reverse("admin:catalog_course_changelist")).status_code == 200
+        assert staff_client.get(reverse("admin:index")).status_code == 200
+
+    def test_actions_cannot_run(self, staff_client, settings, enrollment_offer, make_batch):
+        code = make_batch(enrollment_offer, count=1).codes.get()
+        settings.TESSERA_VOUCHERS_ENABLED = False
+        response = staff_client.post(changelist("code"), {"action": "revoke_codes", "_selected_action": [code.pk]})
+        assert response.status_code == 404
+        code.refresh_from_db()
+        assert code.revoked_at is None
+
+
+@pytest.fixture
+def audit_event(enrollment_offer, make_batch) -> AuditEvent:
+    make_batch(enrollment_offer, count=1)
+    return AuditEvent.objects.get()
+
+
+class TestAuditLogAdmin:
+    def test_no_add_change_or_delete_permission_even_for_a_superuser(self, staff, audit_event):
+        request = RequestFactory().get("/admin/")
+        request.user = staff
+        model_admin = admin.site._registry[AuditEvent]
+        assert not model_admin.has_add_permission(request)
+        assert not model_admin.has_change_permission(request, audit_event)
+        assert not model_admin.has_delete_permission(request, audit_event)
+        assert model_admin.has_view_permission(request, audit_event)
+
+    def test_the_add_page_is_forbidden(self, staff_client, db):
+        assert staff_client.get(reverse("admin:vouchers_auditevent_add")).status_code == 403
+
+    def test_an_event_can_be_viewed_but_a_change_is_forbidden(self, staff_client, audit_event):
+        url = reverse("admin:vouchers_auditevent_change", args=[audit_event.pk])
+        assert staff_client.get(url).status_code == 200
+        response = staff_client.post(url, {"actor": "someone else", "action": "refused", "code": "X"})
+        assert response.status_code == 403
+        assert AuditEvent.objects.get().actor == audit_event.actor
+
+    def test_the_delete_page_is_forbidden(self, staff_client, audit_event):
+        url = reverse("admin:vouchers_auditevent_delete", args=[audit_event.pk])
+        assert staff_client.get(url).status_code == 403
+        assert staff_client.post(url, {"post": "yes"}).status_code == 403
+        assert AuditEvent.objects.filter(pk=audit_event.pk).exists()
+
+    def test_the_changelist_offers_no_bulk_delete(self, staff_client, audit_event):
+        response = staff_client.get(changelist("auditevent"))
+        assert response.context["action_form"] is None  # no action at all, delete_selected included
+        staff_client.post(changelist("auditevent"), {"action": "delete_selected", "_selected_action": [audit_event.pk]})
+        assert AuditEvent.objects.filter(pk=audit_event.pk).exists()

@@ -1,0 +1,205 @@
+"""Tests for the append-only audit log (tessera.vouchers.audit and AuditEvent) and what writes it."""
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.db import DatabaseError, connection, transaction
+
+from tessera.catalog import services as catalog_services
+from tessera.catalog.models import Enrollment
+from tessera.vouchers import codes
+from tessera.vouchers.audit import MAX_CODE_TEXT, actor_of, audit_record
+from tessera.vouchers.errors import CodeMistyped, CodeNotFound, CodeRevoked, NotEligible
+from tessera.vouchers.models import AuditEvent, Code, Redemption
+from tessera.vouchers.services import batch_revoke, code_revoke, redemption_reverse, voucher_redeem
+
+Action = AuditEvent.Action
+
+
+@pytest.fixture
+def event(db) -> AuditEvent:
+    return audit_record(action=Action.CREATED, actor="cli", count=3)
+
+
+class TestAppendOnly:
+    def test_a_new_event_is_written(self, event):
+        stored = AuditEvent.objects.get()
+        assert (stored.action, stored.actor, stored.detail) == ("created", "cli", {"count": 3})
+        assert stored.at is not None
+
+    def test_saving_an_existing_event_raises(self, event):
+        event.actor = "someone else"
+        with pytest.raises(TypeError, match="append-only"):
+            event.save()
+        assert AuditEvent.objects.get().actor == "cli"
+
+    def test_a_queryset_update_raises(self, event):
+        with pytest.raises(TypeError, match="append-only"):
+            AuditEvent.objects.filter(pk=event.pk).update(actor="someone else")
+        assert AuditEvent.objects.get().actor == "cli"
+
+    def test_a_bulk_update_raises(self, event):
+        event.actor = "someone else"
+        # bulk_update runs in an atomic block of its own; a savepoint keeps the test's transaction usable.
+        with pytest.raises(TypeError, match="append-only"), transaction.atomic():
+            AuditEvent.objects.bulk_update([event], ["actor"])
+        assert AuditEvent.objects.get().actor == "cli"
+
+    def test_deleting_an_event_raises(self, event):
+        with pytest.raises(TypeError, match="append-only"):
+            event.delete()
+        assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+    def test_a_queryset_delete_raises(self, event):
+        with pytest.raises(TypeError, match="append-only"):
+            AuditEvent.objects.all().delete()
+        assert AuditEvent.objects.count() == 1
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the trigger that refuses UPDATE and DELETE (migration 0002) is PostgreSQL's",
+)
+class TestDatabaseTrigger:
+    def test_a_raw_update_is_refused_by_the_database(self, event):
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute("UPDATE vouchers_auditevent SET actor = %s", ["someone else"])
+        assert AuditEvent.objects.get().actor == "cli"
+
+    def test_a_raw_delete_is_refused_by_the_database(self, event):
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute("DELETE FROM vouchers_auditevent")
+        assert AuditEvent.objects.count() == 1
+
+
+class TestActor:
+    def test_a_user_is_named_by_username(self, learner):
+        assert actor_of(learner) == "user:learner"
+
+    def test_nobody_signed_in_is_anonymous(self):
+        assert actor_of(AnonymousUser()) == "anonymous"
+        assert actor_of(None) == "anonymous"
+
+
+def events(action: str) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(action=action))
+
+
+class TestWhatIsAudited:
+    def test_a_created_batch_is_audited_once(self, enrollment_offer, make_batch):
+        batch = make_batch(enrollment_offer, count=4)
+        [created] = events(Action.CREATED)
+        assert created.batch_id == batch.pk
+        assert created.detail == {"count": 4}
+
+    def test_a_redemption_writes_redeemed(self, enrollment_offer, make_code, learner, running_session):
+        text = make_code(enrollment_offer)
+        redemption = voucher_redeem(code=text, user=learner, session=running_session, client_ip="198.51.100.4")
+        [redeemed] = events(Action.REDEEMED)
+        assert redeemed.actor == "user:learner"
+        assert redeemed.code == codes.parse(text)
+        assert redeemed.batch_id == Code.objects.get(pk=redemption.code_id).batch_id
+        assert redeemed.at == redemption.redeemed_at
+        assert redeemed.detail == {"session": "python-2026", "client_ip": "198.51.100.4"}
+        assert not events(Action.REFUSED)
+
+    def test_an_unknown_code_writes_refused_with_the_reason(self, learner, running_session):
+        unknown = codes.format_code(codes.generate(1)[0])
+        with pytest.raises(CodeNotFound):
+            voucher_redeem(code=unknown, user=learner, session=running_session, client_ip="198.51.100.4")
+        [refused] = events(Action.REFUSED)
+        assert refused.actor == "user:learner"
+        assert refused.code == unknown
+        assert refused.batch_id is None
+        assert refused.detail == {"reason": "not_found", "session": "python-2026", "client_ip": "198.51.100.4"}
+        assert not Redemption.objects.exists()
+
+    def test_a_mistyped_code_writes_refused_with_the_reason(
+        self, enrollment_offer, make_code, learner, running_session
+    ):
+        text = make_code(enrollment_offer)
+        typo = text[:-1] + ("0" if text[-1] != "0" else "1")
+        with pytest.raises(CodeMistyped):
+            voucher_redeem(code=typo, user=learner, session=running_session)
+        [refused] = events(Action.REFUSED)
+        assert refused.detail["reason"] == "mistyped"
+        assert refused.code == typo
+        assert Code.objects.get(pk=codes.parse(text)).uses == 0
+
+    def test_garbage_input_is_kept_short_in_the_log(self, learner, running_session):
+        with pytest.raises(CodeMistyped):
+            voucher_redeem(code="x" * 500, user=learner, session=running_session)
+        [refused] = events(Action.REFUSED)
+        assert len(refused.code) == MAX_CODE_TEXT
+
+    def test_a_refusal_of_a_real_code_changes_nothing_but_the_log(
+        self, enrollment_offer, make_code, learner, running_session
+    ):
+        text = make_code(enrollment_offer)
+        code_revoke(code=Code.objects.get(pk=codes.parse(text)), actor="cli")
+        with pytest.raises(CodeRevoked):
+            voucher_redeem(code=text, user=learner, session=running_session)
+        assert events(Action.REFUSED)[0].detail["reason"] == "revoked"
+        assert Code.objects.get(pk=codes.parse(text)).uses == 0
+        assert not Enrollment.objects.exists()
+
+    @pytest.mark.django_db(transaction=True)
+    def test_a_refusal_after_the_use_was_counted_rolls_back_but_stays_in_the_log(
+        self, enrollment_offer, make_code, learner, running_session, monkeypatch
+    ):
+        text = make_code(enrollment_offer)
+        real_enroll = catalog_services.enrollment_enroll
+
+        def another_request_enrolls_first(*, user, session):
+            # A concurrent redemption wins the race between the eligibility check and activation.
+            Enrollment.objects.create(user=user, session=session)
+            return real_enroll(user=user, session=session)
+
+        monkeypatch.setattr(catalog_services, "enrollment_enroll", another_request_enrolls_first)
+        with pytest.raises(NotEligible):
+            voucher_redeem(code=text, user=learner, session=running_session)
+        assert Code.objects.get(pk=codes.parse(text)).uses == 0
+        assert not Redemption.objects.exists()
+        assert not events(Action.REDEEMED)
+        [refused] = events(Action.REFUSED)
+        assert refused.detail["reason"] == "not_eligible"
+
+    def test_a_reversal_writes_reversed(self, enrollment_offer, make_code, learner, running_session):
+        redemption = voucher_redeem(code=make_code(enrollment_offer), user=learner, session=running_session)
+        redemption_reverse(redemption=redemption, actor="user:staff")
+        [reversed_] = events(Action.REVERSED)
+        assert reversed_.actor == "user:staff"
+        assert reversed_.code == redemption.code_id
+        assert reversed_.at == Redemption.objects.get().reversed_at
+        assert reversed_.detail == {"user": "learner", "use_returned": True}
+
+    def test_revoking_a_code_writes_revoked(self, enrollment_offer, make_batch):
+        batch = make_batch(enrollment_offer, count=2)
+        code = batch.codes.first()
+        code_revoke(code=code, actor="cli")
+        [revoked] = events(Action.REVOKED)
+        assert (revoked.actor, revoked.code, revoked.batch_id) == ("cli", code.code, batch.pk)
+
+    def test_revoking_a_batch_writes_revoked_with_the_number_of_codes(self, enrollment_offer, make_batch):
+        batch = make_batch(enrollment_offer, count=3)
+        batch_revoke(batch=batch, actor="cli")
+        [revoked] = events(Action.REVOKED)
+        assert (revoked.actor, revoked.code, revoked.batch_id) == ("cli", "", batch.pk)
+        assert revoked.detail == {"codes": 3}
+
+    def test_the_log_reads_in_order(self, enrollment_offer, make_code, learner, running_session):
+        text = make_code(enrollment_offer)
+        redemption = voucher_redeem(code=text, user=learner, session=running_session)
+        with pytest.raises(NotEligible):
+            voucher_redeem(code=make_code(enrollment_offer), user=learner, session=running_session)
+        redemption_reverse(redemption=redemption, actor="cli")
+        assert [event.action for event in AuditEvent.objects.all()] == [
+            "created", "redeemed", "created", "refused", "reversed",
+        ]  # fmt: skip
