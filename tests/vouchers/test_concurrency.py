@@ -77,6 +77,16 @@ class TestConcurrentRedemption:
         assert Enrollment.objects.filter(session=running_session).count() == 3
         assert Code.objects.filter(uses=1).count() == 3
 
+    def test_one_learner_racing_with_one_multi_use_code_redeems_it_once(
+        self, reactivation_offer, make_code, learner, ended_session
+    ):
+        code = make_code(reactivation_offer, uses_per_code=5)
+        outcomes = race([lambda: voucher_redeem(code=code, user=learner, session=ended_session)] * 8)
+        assert outcomes["redeemed"] == 1
+        assert set(outcomes) <= {"redeemed", "already_redeemed", "not_eligible"}
+        assert Code.objects.get().uses == 1
+        assert Redemption.objects.count() == 1
+
     def test_one_learner_racing_with_several_codes_enrolls_once_and_spends_one_code(
         self, enrollment_offer, make_batch, learner, running_session
     ):

@@ -141,12 +141,13 @@ def _count_use(code: Code) -> None:
 
 
 def _record(code: Code, attempt: Attempt) -> Redemption:
+    # No savepoint: a conflict (the same user redeeming the same code concurrently) ends the
+    # whole redemption, so the outer transaction rolls back and nothing is left to recover.
     try:
-        with transaction.atomic():
-            return Redemption.objects.create(
-                code=code, user_id=attempt.user.pk, session=attempt.session, product=code.batch.offer.product,
-                redeemed_at=attempt.now, client_ip=attempt.client_ip,
-            )  # fmt: skip
+        return Redemption.objects.create(
+            code=code, user_id=attempt.user.pk, session=attempt.session, product=code.batch.offer.product,
+            redeemed_at=attempt.now, client_ip=attempt.client_ip,
+        )  # fmt: skip
     except IntegrityError:
         raise AlreadyRedeemed() from None
 
