@@ -1,8 +1,16 @@
 import os
-import shutil
+import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
+
+
+def gunicorn_argv(*, host: str, port: str, workers: str) -> list[str]:
+    """The server command line, run by this very interpreter so no PATH lookup can miss it."""
+    return [
+        sys.executable, "-m", "gunicorn", "tessera.wsgi",
+        "--bind", f"{host}:{port}", "--workers", workers, "--access-logfile", "-",
+    ]  # fmt: skip
 
 
 class Command(BaseCommand):
@@ -14,11 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--workers", default=os.environ.get("TESSERA_WORKERS", "3"))
 
     def handle(self, *args: Any, host: str, port: str, workers: str, **options: Any) -> None:
-        gunicorn = shutil.which("gunicorn")
-        if gunicorn is None:
-            raise CommandError("gunicorn is not installed in this environment.")
         self.stdout.write(f"Serving Tessera at http://{host}:{port}/ (admin at /admin/)")
         self.stdout.flush()
-        argv = ["gunicorn", "tessera.wsgi", "--bind", f"{host}:{port}", "--workers", str(workers),
-                "--access-logfile", "-"]  # fmt: skip
-        os.execv(gunicorn, argv)  # noqa: S606 - replaces this process with the server, by design
+        argv = gunicorn_argv(host=host, port=str(port), workers=str(workers))
+        os.execv(argv[0], argv)  # noqa: S606 - replaces this process with the server, by design
