@@ -6,7 +6,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from tessera.catalog.models import Enrollment
-from tessera.vouchers.models import AuditEvent, Code, Redemption
+from tessera.vouchers.models import AuditEvent, Code, Offer, Redemption
 from tessera.vouchers.services import redemption_reverse, voucher_redeem
 
 CHANGELISTS = ["offer", "batch", "code", "redemption", "auditevent"]
@@ -191,3 +191,34 @@ class TestAuditLogAdmin:
         assert response.context["action_form"] is None  # no action at all, delete_selected included
         staff_client.post(changelist("auditevent"), {"action": "delete_selected", "_selected_action": [audit_event.pk]})
         assert AuditEvent.objects.filter(pk=audit_event.pk).exists()
+
+
+class TestOfferForm:
+    """The admin's offer form applies the same rules as offer_create."""
+
+    def _post(self, client, session, product):
+        return client.post(
+            "/admin/vouchers/offer/add/",
+            {
+                "name": "Certificates",
+                "product": product,
+                "session": session.pk,
+                "price": "10.00",
+                "currency": "EUR",
+                "payment_mode": "offline",
+                "auto_subscribe": "on",
+            },
+        )
+
+    def test_a_product_the_session_does_not_offer_is_refused(self, client, staff, ended_session):
+        client.force_login(staff)
+        response = self._post(client, ended_session, "proctoring")
+        assert response.status_code == 200
+        assert "does not offer proctoring" in response.content.decode()
+        assert not Offer.objects.exists()
+
+    def test_a_valid_offer_is_saved(self, client, staff, running_session):
+        client.force_login(staff)
+        response = self._post(client, running_session, "proctoring")
+        assert response.status_code == 302
+        assert Offer.objects.get().product == "proctoring"

@@ -4,14 +4,17 @@ Creating batches happens through `tessera create-batch` (and the staff pages), b
 codes is no form submit; the admin shows and revokes. Actions call services and nothing else.
 """
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from tessera.core.errors import DomainError
+from tessera.core.errors import DomainError, InvalidInput
 from tessera.vouchers.audit import actor_of
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Redemption
-from tessera.vouchers.services import batch_revoke, code_revoke, redemption_reverse
+from tessera.vouchers.services import batch_revoke, code_revoke, offer_validate, redemption_reverse
 
 
 def _run_each(request: HttpRequest, items: QuerySet, action: object, done: str) -> None:
@@ -25,8 +28,29 @@ def _run_each(request: HttpRequest, items: QuerySet, action: object, done: str) 
     messages.success(request, done.format(count=count))
 
 
+class OfferForm(forms.ModelForm):
+    class Meta:
+        model = Offer
+        fields = (
+            "name", "product", "session", "price", "currency", "payment_mode",
+            "sale_starts_at", "sale_ends_at", "auto_subscribe",
+        )  # fmt: skip
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        candidate = Offer(**data)  # cleaned_data holds exactly the offer's editable fields
+        try:
+            offer_validate(candidate)
+        except InvalidInput as error:
+            self.add_error(error.field if error.field in self.fields else None, error.message)
+        return data
+
+
 @admin.register(Offer)
 class OfferAdmin(admin.ModelAdmin):
+    form = OfferForm
     list_display = (
         "name",
         "product",

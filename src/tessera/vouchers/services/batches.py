@@ -41,19 +41,26 @@ def offer_create(
     auto_subscribe: bool = True,
 ) -> Offer:
     config.require_vouchers()
-    _check_product_offered(product, session)
-    if not name.strip():
-        raise InvalidInput("An offer needs a name.", field="name")
-    if price < 0:
-        raise InvalidInput("The price cannot be negative.", field="price")
-    if len(currency) != 3 or not currency.isalpha():
-        raise InvalidInput("The currency is a three-letter ISO 4217 code.", field="currency")
-    if sale_starts_at and sale_ends_at and sale_ends_at <= sale_starts_at:
-        raise InvalidInput("The sale window ends before it starts.", field="sale_ends_at")
-    return Offer.objects.create(
+    offer = Offer(
         name=name.strip(), product=product, session=session, price=price, currency=currency.upper(),
         sale_starts_at=sale_starts_at, sale_ends_at=sale_ends_at, auto_subscribe=auto_subscribe,
     )  # fmt: skip
+    offer_validate(offer)
+    offer.save()
+    return offer
+
+
+def offer_validate(offer: Offer) -> None:
+    """The rules of a well-formed offer, shared by offer_create and the admin's offer form."""
+    _check_product_offered(offer.product, offer.session)
+    if not offer.name.strip():
+        raise InvalidInput("An offer needs a name.", field="name")
+    if offer.price < 0:
+        raise InvalidInput("The price cannot be negative.", field="price")
+    if len(offer.currency) != 3 or not offer.currency.isalpha():
+        raise InvalidInput("The currency is a three-letter ISO 4217 code.", field="currency")
+    if offer.sale_starts_at and offer.sale_ends_at and offer.sale_ends_at <= offer.sale_starts_at:
+        raise InvalidInput("The sale window ends before it starts.", field="sale_ends_at")
 
 
 def _check_product_offered(product: str, session: CourseSession | None) -> None:
