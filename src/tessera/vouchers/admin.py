@@ -48,6 +48,13 @@ class OfferForm(forms.ModelForm):
         return data
 
 
+class CreatedByServicesAdmin(admin.ModelAdmin):
+    """Rows that only services create (batches, codes, redemptions): the admin shows and acts."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
 @admin.register(Offer)
 class OfferAdmin(admin.ModelAdmin):
     form = OfferForm
@@ -67,16 +74,12 @@ class OfferAdmin(admin.ModelAdmin):
 
 
 @admin.register(Batch)
-class BatchAdmin(admin.ModelAdmin):
+class BatchAdmin(CreatedByServicesAdmin):
     list_display = ("pk", "offer", "count", "uses_per_code", "tag", "country", "expires_at", "created_at", "revoked_at")
     list_filter = ("tag", "offer__product")
     list_select_related = ("offer__session__course",)
     readonly_fields = [f.name for f in Batch._meta.fields]
     actions = ["revoke_batches"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
     @admin.action(description="Revoke all codes of the selected batches")
     def revoke_batches(self, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
         _run_each(
@@ -85,17 +88,13 @@ class BatchAdmin(admin.ModelAdmin):
 
 
 @admin.register(Code)
-class CodeAdmin(admin.ModelAdmin):
+class CodeAdmin(CreatedByServicesAdmin):
     list_display = ("code", "batch", "uses", "max_uses", "revoked_at")
     search_fields = ("=code",)  # exact match on the primary key: no scan of a million rows
     readonly_fields = ("code", "batch", "uses", "max_uses", "revoked_at")
     list_select_related = ("batch",)
     show_full_result_count = False
     actions = ["revoke_codes"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
     @admin.action(description="Revoke the selected codes")
     def revoke_codes(self, request: HttpRequest, queryset: QuerySet[Code]) -> None:
         _run_each(
@@ -104,17 +103,13 @@ class CodeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(admin.ModelAdmin):
+class RedemptionAdmin(CreatedByServicesAdmin):
     list_display = ("code", "user", "session", "product", "redeemed_at", "client_ip", "reversed_at")
     list_filter = ("product",)
     search_fields = ("=code__code", "user__username")
     list_select_related = ("user", "session__course")
     readonly_fields = [f.name for f in Redemption._meta.fields]
     actions = ["reverse_redemptions"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
     @admin.action(description="Reverse (refund) the selected redemptions")
     def reverse_redemptions(self, request: HttpRequest, queryset: QuerySet[Redemption]) -> None:
         _run_each(
