@@ -157,10 +157,10 @@ class TestWhatIsAudited:
         text = make_code(enrollment_offer)
         real_enroll = catalog_services.enrollment_enroll
 
-        def another_request_enrolls_first(*, user, session):
+        def another_request_enrolls_first(*, user, session, enrollment):
             # A concurrent redemption wins the race between the eligibility check and activation.
             Enrollment.objects.create(user=user, session=session)
-            return real_enroll(user=user, session=session)
+            return real_enroll(user=user, session=session, enrollment=enrollment)
 
         monkeypatch.setattr(catalog_services, "enrollment_enroll", another_request_enrolls_first)
         with pytest.raises(NotEligible):

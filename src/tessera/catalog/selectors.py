@@ -17,7 +17,10 @@ def session_by_slug(slug: str) -> CourseSession:
 
 
 def enrollment_for(*, user: AbstractBaseUser, session: CourseSession) -> Enrollment | None:
-    return Enrollment.objects.filter(user_id=user.pk, session=session).first()
+    try:
+        return Enrollment.objects.get(user_id=user.pk, session=session)
+    except Enrollment.DoesNotExist:
+        return None
 
 
 def active_enrollment_count(session: CourseSession) -> int:

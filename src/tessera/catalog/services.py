@@ -1,62 +1,66 @@
-"""Changes to enrollments. Each is one conditional write, so a concurrent second attempt finds
-nothing to change (it returns False) instead of writing twice.
+"""Changes to enrollments, inside the caller's transaction.
+
+Each takes the enrollment the caller has just read (or None) and makes one conditional write:
+an UPDATE guarded by the state that was read, or an INSERT guarded by the one-enrollment-per-user
+unique constraint. A concurrent request that got there first makes the write find nothing, and
+EnrollmentConflict is raised, so the caller's transaction rolls back instead of writing twice.
 
 Rules about who may do what live with the products (tessera.vouchers.products); these functions
-only carry the change out, inside the caller's transaction.
+only carry the change out.
 """
 
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Q
 
+from tessera.catalog.errors import EnrollmentConflict
 from tessera.catalog.models import CourseSession, Enrollment
 
 
-def enrollment_enroll(*, user: AbstractBaseUser, session: CourseSession) -> bool:
-    """Enroll, or restore an ended enrollment. False if the user is already actively enrolled."""
-    restored = Enrollment.objects.filter(user_id=user.pk, session=session, active=False).update(active=True)
-    if restored:
-        return True
+def _create(*, user: AbstractBaseUser, session: CourseSession, **fields: object) -> None:
+    # No savepoint: a conflict ends the caller's transaction, which is rolled back as a whole.
     try:
-        with transaction.atomic():
-            Enrollment.objects.create(user_id=user.pk, session=session)
+        Enrollment.objects.create(user_id=user.pk, session=session, **fields)
     except IntegrityError:
-        return False
-    return True
+        raise EnrollmentConflict() from None
+
+
+def _update(enrollment: Enrollment, guard: Q, **fields: object) -> None:
+    if not Enrollment.objects.filter(guard, pk=enrollment.pk).update(**fields):
+        raise EnrollmentConflict()
+
+
+def enrollment_enroll(*, user: AbstractBaseUser, session: CourseSession, enrollment: Enrollment | None) -> None:
+    """Enrolls, or restores an ended enrollment."""
+    if enrollment is None:
+        _create(user=user, session=session)
+    else:
+        _update(enrollment, Q(active=False), active=True)
 
 
 def enrollment_withdraw(*, user: AbstractBaseUser, session: CourseSession) -> bool:
     return bool(Enrollment.objects.filter(user_id=user.pk, session=session, active=True).update(active=False))
 
 
-def proctoring_book(*, user: AbstractBaseUser, session: CourseSession) -> bool:
-    return bool(
-        Enrollment.objects.filter(user_id=user.pk, session=session, active=True, proctored=False).update(proctored=True)
-    )
+def proctoring_book(*, enrollment: Enrollment) -> None:
+    _update(enrollment, Q(active=True, proctored=False), proctored=True)
 
 
 def proctoring_cancel(*, user: AbstractBaseUser, session: CourseSession) -> bool:
     return bool(Enrollment.objects.filter(user_id=user.pk, session=session, proctored=True).update(proctored=False))
 
 
-def reactivation_start(*, user: AbstractBaseUser, session: CourseSession, now: datetime, until: datetime) -> bool:
-    """Create or restore the enrollment and open it until `until`. False if already reactivated."""
-    not_reactivated = Q(reactivated_until__isnull=True) | Q(reactivated_until__lte=now)
-    updated = Enrollment.objects.filter(not_reactivated, user_id=user.pk, session=session).update(
-        active=True, reactivated_until=until
-    )
-    if updated:
-        return True
-    if Enrollment.objects.filter(user_id=user.pk, session=session).exists():
-        return False
-    try:
-        with transaction.atomic():
-            Enrollment.objects.create(user_id=user.pk, session=session, reactivated_until=until)
-    except IntegrityError:
-        return False
-    return True
+def reactivation_start(
+    *, user: AbstractBaseUser, session: CourseSession, enrollment: Enrollment | None, now: datetime, until: datetime
+) -> None:
+    """Creates or restores the enrollment and opens it until `until`."""
+    if enrollment is None:
+        _create(user=user, session=session, reactivated_until=until)
+    else:
+        not_reactivated = Q(reactivated_until__isnull=True) | Q(reactivated_until__lte=now)
+        _update(enrollment, not_reactivated, active=True, reactivated_until=until)
 
 
 def reactivation_end(*, user: AbstractBaseUser, session: CourseSession, now: datetime) -> bool:

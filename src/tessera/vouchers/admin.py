@@ -80,6 +80,7 @@ class BatchAdmin(CreatedByServicesAdmin):
     list_select_related = ("offer__session__course",)
     readonly_fields = [f.name for f in Batch._meta.fields]
     actions = ["revoke_batches"]
+
     @admin.action(description="Revoke all codes of the selected batches")
     def revoke_batches(self, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
         _run_each(
@@ -95,6 +96,7 @@ class CodeAdmin(CreatedByServicesAdmin):
     list_select_related = ("batch",)
     show_full_result_count = False
     actions = ["revoke_codes"]
+
     @admin.action(description="Revoke the selected codes")
     def revoke_codes(self, request: HttpRequest, queryset: QuerySet[Code]) -> None:
         _run_each(
@@ -110,6 +112,7 @@ class RedemptionAdmin(CreatedByServicesAdmin):
     list_select_related = ("user", "session__course")
     readonly_fields = [f.name for f in Redemption._meta.fields]
     actions = ["reverse_redemptions"]
+
     @admin.action(description="Reverse (refund) the selected redemptions")
     def reverse_redemptions(self, request: HttpRequest, queryset: QuerySet[Redemption]) -> None:
         _run_each(

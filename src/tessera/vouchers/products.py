@@ -3,6 +3,10 @@
 A product answers three questions: does this session offer me at all (`offered_by`), may this
 user get me here and now (`refusal`, a plain-words reason or None), and how am I activated or
 ended (`activate`, `deactivate`). The rules are the table in DOMAIN.md.
+
+`refusal` and `activate` take the user's enrollment in the session as the caller read it (or
+None), so one redemption reads it once; `activate` writes only if it is still as read, and
+raises EnrollmentConflict otherwise.
 """
 
 from dataclasses import dataclass
@@ -12,7 +16,9 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from tessera.catalog import selectors as catalog
 from tessera.catalog import services as enrollments
+from tessera.catalog.errors import EnrollmentConflict
 from tessera.catalog.models import CourseSession
+from tessera.catalog.models import Enrollment as EnrollmentRow
 from tessera.core.errors import InvalidInput
 from tessera.vouchers.errors import NotEligible
 from tessera.vouchers.models import Product as ProductName
@@ -25,17 +31,23 @@ class Product:
     def offered_by(self, session: CourseSession) -> bool:
         raise NotImplementedError
 
-    def refusal(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> str | None:
+    def refusal(
+        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: EnrollmentRow | None, now: datetime
+    ) -> str | None:
         raise NotImplementedError
 
-    def activate(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> bool:
+    def activate(
+        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: EnrollmentRow | None, now: datetime
+    ) -> None:
         raise NotImplementedError
 
     def deactivate(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> bool:
         raise NotImplementedError
 
-    def ensure_eligible(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> None:
-        reason = self.refusal(user=user, session=session, now=now)
+    def ensure_eligible(
+        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: EnrollmentRow | None, now: datetime
+    ) -> None:
+        reason = self.refusal(user=user, session=session, enrollment=enrollment, now=now)
         if reason:
             raise NotEligible(reason)
 
@@ -44,12 +56,13 @@ class Enrollment(Product):
     def offered_by(self, session: CourseSession) -> bool:
         return True
 
-    def refusal(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> str | None:
+    def refusal(
+        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: EnrollmentRow | None, now: datetime
+    ) -> str | None:
         if session.state == CourseSession.State.ARCHIVED or session.has_ended(now):
             return "This course session has ended."
         if not session.enrollment_open(now):
             return "Enrollment for this course session is not open."
-        enrollment = catalog.enrollment_for(user=user, session=session)
         if enrollment and enrollment.active:
             return "You are already enrolled in this course session."
         if session.capacity is not None and self._is_full(session):
@@ -63,8 +76,10 @@ class Enrollment(Product):
         CourseSession.objects.select_for_update().filter(pk=session.pk).first()
         return catalog.active_enrollment_count(session) >= (session.capacity or 0)
 
-    def activate(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> bool:
-        return enrollments.enrollment_enroll(user=user, session=session)
+    def activate(
+        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: EnrollmentRow | None, now: datetime
+    ) -> None:
+        enrollments.enrollment_enroll(user=user, session=session, enrollment=enrollment)
 
     def deactivate(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> bool:
         return enrollments.enrollment_withdraw(user=user, session=session)
@@ -74,8 +89,9 @@ class Proctoring(Product):
     def offered_by(self, session: CourseSession) -> bool:
         return session.offers_proctored_certificate
 
-    def refusal(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> str | None:
-        enrollment = catalog.enrollment_for(user=user, session=session)
+    def refusal(
+        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: EnrollmentRow | None, now: datetime
+    ) -> str | None:
         if enrollment is None or not enrollment.active:
             return "Enroll in this course session before booking proctoring."
         if enrollment.proctored:
@@ -85,8 +101,12 @@ class Proctoring(Product):
             return "The submission deadline of the first proctored exam has passed."
         return None
 
-    def activate(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> bool:
-        return enrollments.proctoring_book(user=user, session=session)
+    def activate(
+        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: EnrollmentRow | None, now: datetime
+    ) -> None:
+        if enrollment is None:  # refusal() let it through, so someone withdrew it meanwhile
+            raise EnrollmentConflict()
+        enrollments.proctoring_book(enrollment=enrollment)
 
     def deactivate(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> bool:
         return enrollments.proctoring_cancel(user=user, session=session)
@@ -96,19 +116,22 @@ class Reactivation(Product):
     def offered_by(self, session: CourseSession) -> bool:
         return session.reactivation_enabled
 
-    def refusal(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> str | None:
+    def refusal(
+        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: EnrollmentRow | None, now: datetime
+    ) -> str | None:
         if session.state == CourseSession.State.PREPARATION:
             return "This course session is still in preparation."
         if not (session.has_started(now) and session.has_ended(now)):
             return "Only a course session that has ended can be reactivated."
-        enrollment = catalog.enrollment_for(user=user, session=session)
         if enrollment and enrollment.is_reactivated(now):
             return f"This course is already reactivated for you until {enrollment.reactivated_until:%Y-%m-%d}."
         return None
 
-    def activate(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> bool:
+    def activate(
+        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: EnrollmentRow | None, now: datetime
+    ) -> None:
         until = now + session.reactivation_period
-        return enrollments.reactivation_start(user=user, session=session, now=now, until=until)
+        enrollments.reactivation_start(user=user, session=session, enrollment=enrollment, now=now, until=until)
 
     def deactivate(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> bool:
         return enrollments.reactivation_end(user=user, session=session, now=now)

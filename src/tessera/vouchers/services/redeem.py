@@ -14,7 +14,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from tessera.catalog.errors import EnrollmentConflict
 from tessera.catalog.models import CourseSession
+from tessera.catalog.selectors import enrollment_for
 from tessera.vouchers import codes as codebook
 from tessera.vouchers import config
 from tessera.vouchers.audit import actor_of, audit_record
@@ -82,18 +84,23 @@ def parse_code(text: str) -> str:
 
 
 def _redeem(normalized: str, attempt: Attempt) -> Redemption:
-    code = Code.objects.select_related("batch__offer__session").filter(pk=normalized).first()
-    if code is None:
-        raise CodeNotFound()
+    try:
+        # Not the offer's session: only its id is compared, and the caller passes the session.
+        code = Code.objects.select_related("batch__offer").get(pk=normalized)
+    except Code.DoesNotExist:
+        raise CodeNotFound() from None
     _check_code(code, attempt)
     handler = product_named(code.batch.offer.product)
-    handler.ensure_eligible(user=attempt.user, session=attempt.session, now=attempt.now)
+    enrollment = enrollment_for(user=attempt.user, session=attempt.session)
+    handler.ensure_eligible(user=attempt.user, session=attempt.session, enrollment=enrollment, now=attempt.now)
     _count_use(code)
     redemption = _record(code, attempt)
-    if not handler.activate(user=attempt.user, session=attempt.session, now=attempt.now):
-        # Lost a race with a concurrent activation; the transaction rolls back the use.
-        handler.ensure_eligible(user=attempt.user, session=attempt.session, now=attempt.now)
-        raise NotEligible("This product is already active for you.")
+    try:
+        handler.activate(user=attempt.user, session=attempt.session, enrollment=enrollment, now=attempt.now)
+    except EnrollmentConflict as conflict:
+        # A concurrent request changed the enrollment since we read it; the transaction rolls
+        # back the use and the redemption.
+        raise NotEligible(conflict.message) from None
     audit_record(
         action=AuditEvent.Action.REDEEMED, actor=actor_of(attempt.user), code=code.code,
         batch=code.batch, at=attempt.now, session=attempt.session.slug, client_ip=attempt.client_ip,
@@ -114,9 +121,10 @@ def _check_code(code: Code, attempt: Attempt) -> None:
     if attempt.product is not None and attempt.product != offer.product:
         raise WrongProduct(f"This code is for {offer.product}, not {attempt.product}.")
     if offer.session_id is not None and offer.session_id != attempt.session.pk:
-        raise WrongProduct(f"This code is for the course session {offer.session}.")
+        raise WrongProduct("This code is for another course session.")
     _check_product_available(code, attempt.session)
-    if Redemption.objects.filter(code=code, user_id=attempt.user.pk, reversed_at__isnull=True).exists():
+    # A code nobody has used cannot have been used by this user: skip the query on the common path.
+    if code.uses and Redemption.objects.filter(code=code, user_id=attempt.user.pk, reversed_at__isnull=True).exists():
         raise AlreadyRedeemed()
     if code.uses >= code.max_uses:
         raise CodeExhausted()
