@@ -2,10 +2,13 @@
 
 import pytest
 from django.contrib import admin
+from django.db import connection
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tessera.catalog.models import Enrollment
+from tessera.core.errors import DomainError
 from tessera.vouchers.models import AuditEvent, Code, Offer, Redemption
 from tessera.vouchers.services import redemption_reverse, voucher_redeem
 
@@ -222,3 +225,39 @@ class TestOfferForm:
         response = self._post(client, running_session, "proctoring")
         assert response.status_code == 302
         assert Offer.objects.get().product == "proctoring"
+
+
+class TestCodeSearchUsesTheIndex:
+    def test_a_code_typed_with_dashes_and_lower_case_is_found(self, client, staff, enrollment_offer, make_code):
+        client.force_login(staff)
+        shown = make_code(enrollment_offer)
+        response = client.get("/admin/vouchers/code/", {"q": shown.lower()})
+        assert shown.replace("-", "") in response.content.decode()
+        assert response.context["cl"].result_count == 1
+
+    def test_the_search_is_an_exact_primary_key_match(self, client, staff, enrollment_offer, make_code):
+        client.force_login(staff)
+        shown = make_code(enrollment_offer)
+        with CaptureQueriesContext(connection) as queries:
+            client.get("/admin/vouchers/code/", {"q": shown})
+        code_queries = [q["sql"] for q in queries.captured_queries if 'FROM "vouchers_code"' in q["sql"]]
+        assert code_queries
+        assert all("UPPER" not in sql and "LIKE" not in sql for sql in code_queries)
+
+    def test_redemptions_are_still_searched_by_username(
+        self, client, staff, learner, enrollment_offer, make_code, running_session
+    ):
+        client.force_login(staff)
+        voucher_redeem(code=make_code(enrollment_offer), user=learner, session=running_session)
+        response = client.get("/admin/vouchers/redemption/", {"q": "learner"})
+        assert response.context["cl"].result_count == 1
+
+    def test_a_refused_attempt_is_found_by_its_code(self, client, staff, learner, running_session):
+        from tessera.vouchers import codes
+
+        unknown = codes.format_code(codes.generate(1)[0])
+        with pytest.raises(DomainError):
+            voucher_redeem(code=unknown.lower(), user=learner, session=running_session)
+        client.force_login(staff)
+        response = client.get("/admin/vouchers/auditevent/", {"q": unknown})
+        assert response.context["cl"].result_count == 1

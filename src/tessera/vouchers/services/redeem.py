@@ -69,10 +69,18 @@ def voucher_redeem(
     except RedemptionRefused as refusal:
         # Written after the rollback, in its own transaction, so the refusal is kept.
         audit_record(
-            action=AuditEvent.Action.REFUSED, actor=actor_of(user), code=code, at=attempt.now,
+            action=AuditEvent.Action.REFUSED, actor=actor_of(user), code=_as_logged(code), at=attempt.now,
             reason=refusal.code, session=session.slug, client_ip=client_ip,
         )  # fmt: skip
         raise
+
+
+def _as_logged(text: str) -> str:
+    """What the audit log keeps of a typed code: normalised if it can be, so searches find it."""
+    try:
+        return codebook.normalize(text)
+    except codebook.InvalidCode:
+        return text
 
 
 def parse_code(text: str) -> str:
