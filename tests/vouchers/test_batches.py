@@ -216,27 +216,24 @@ class TestBatchCreateRefusesBadInput:
         assert batch_create(offer=enrollment_offer, count=2, country="DE").codes.count() == 2
 
 
-class FailingInsert:
-    """Writes the first chunk with the real insert, then fails like a full disk."""
+class FailAfterFirstChunk:
+    """A progress callback that fails like a full disk once the second chunk is written."""
 
-    def __init__(self, real):
-        self.real = real
+    def __init__(self):
         self.calls = 0
 
-    def __call__(self, **kwargs):
+    def __call__(self, done):
         self.calls += 1
         if self.calls > 1:
             raise OSError("No space left on device")
-        self.real(**kwargs)
 
 
 class TestBatchCreateIsAllOrNothing:
     def test_a_failure_after_the_first_chunk_leaves_no_batch_and_no_code(self, enrollment_offer, monkeypatch):
         monkeypatch.setattr(batches_module, "CHUNK", 10)
-        failing = FailingInsert(batches_module.codes_insert)
-        monkeypatch.setattr(batches_module, "codes_insert", failing)
+        failing = FailAfterFirstChunk()
         with pytest.raises(OSError, match="No space left"):
-            batch_create(offer=enrollment_offer, count=25, country="DE")
+            batch_create(offer=enrollment_offer, count=25, country="DE", progress=failing)
         assert failing.calls == 2
         assert not Batch.objects.exists()
         assert not Code.objects.exists()

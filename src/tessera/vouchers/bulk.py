@@ -1,14 +1,16 @@
 """Writes many code rows fast, inside the caller's transaction.
 
-PostgreSQL gets COPY (about 15 times faster than INSERTs). SQLite gets one INSERT ... SELECT over
-json_each() of the whole chunk, which keeps the per-row work in C: binding a million rows one by
-one through executemany costs about twice as long.
+PostgreSQL gets one COPY for the whole batch, fed chunk by chunk (about 15 times faster than
+INSERTs, and one COPY rather than one a chunk saves a further ~10%). SQLite gets an
+INSERT ... SELECT over json_each() of each chunk, which keeps the per-row work in C: binding a
+million rows one by one through executemany costs about twice as long.
 
 Codes come from our own alphabet and the other columns are integers, so both payloads are built
-by plain joins without escaping.
+by plain joins without escaping. Sorted input fills the primary-key index in order.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from django.db import connection
 
@@ -16,28 +18,32 @@ from tessera.vouchers.models import Code
 
 COLUMNS = "code, batch_id, uses, max_uses"
 
+Write = Callable[[Sequence[str]], None]
 
-def codes_insert(*, codes: Sequence[str], batch_id: int, max_uses: int) -> None:
-    """Inserts fresh codes with no uses. Sorted input fills the primary-key index in order."""
-    if not codes:
-        return
+
+@contextmanager
+def codes_writer(*, batch_id: int, max_uses: int) -> Iterator[Write]:
+    """Yields a function that writes a chunk of fresh codes (no uses) of one batch."""
     if connection.vendor == "postgresql":
-        _copy_postgresql(codes, batch_id, max_uses)
+        with _copy_postgresql(batch_id, max_uses) as write:
+            yield write
     else:
-        _insert_from_json(codes, batch_id, max_uses)
+        yield lambda codes: _insert_from_json(codes, batch_id, max_uses)
 
 
-def _copy_postgresql(codes: Sequence[str], batch_id: int, max_uses: int) -> None:
+@contextmanager
+def _copy_postgresql(batch_id: int, max_uses: int) -> Iterator[Write]:
     row_end = f"\t{batch_id}\t0\t{max_uses}\n"
-    payload = row_end.join(codes) + row_end
     statement = f"COPY {Code._meta.db_table} ({COLUMNS}) FROM STDIN"
     # The raw psycopg cursor bypasses Django's error translation; wrap_database_errors restores
     # it, so a duplicate code is an IntegrityError that batch_create can retry.
     with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(statement) as copy:
-        copy.write(payload)
+        yield lambda codes: copy.write(row_end.join(codes) + row_end) if codes else None
 
 
 def _insert_from_json(codes: Sequence[str], batch_id: int, max_uses: int) -> None:
+    if not codes:
+        return
     array = '["' + '","'.join(codes) + '"]'
     statement = f"INSERT INTO {Code._meta.db_table} ({COLUMNS}) SELECT value, %s, 0, %s FROM json_each(%s)"  # noqa: S608 - table name from the model, values bound
     with connection.cursor() as cursor:

@@ -78,22 +78,24 @@ class Batch(models.Model):
 
 
 class Code(models.Model):
-    """One code. Stored normalised (no dashes); the code is the primary key, so its uniqueness
-    across the whole database is the primary key's unique index and no second index is paid for
-    on a million-row insert."""
+    """One code, stored normalised (no dashes). The code is the primary key, so its uniqueness
+    across the whole database is the primary key's unique index; the only other index is on
+    batch_id, for listing a batch's codes."""
 
     code = models.CharField(max_length=31, primary_key=True)
     # No database-level foreign key: PostgreSQL checks one with a trigger per row, which costs
     # more than the whole rest of a million-row COPY. The only writer of codes is batch_create,
     # inside the transaction that creates their batch, and batches are never deleted.
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="codes", db_constraint=False)
-    uses = models.PositiveIntegerField(default=0)
-    max_uses = models.PositiveIntegerField(default=1)
+    # Plain integers with one combined CHECK: PositiveIntegerField would add a CHECK of its own
+    # per column, each evaluated for every row of a million-row COPY.
+    uses = models.IntegerField(default=0)
+    max_uses = models.IntegerField(default=1)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(uses__lte=F("max_uses")), name="code_uses_within_max"),
+            models.CheckConstraint(condition=Q(uses__gte=0, uses__lte=F("max_uses")), name="code_uses_within_max"),
         ]
 
     def __str__(self) -> str:
