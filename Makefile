@@ -31,5 +31,10 @@ test-sqlite: $(STAMP)
 test-postgres: $(STAMP)
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/pytest
 
+# Benchmarks print tables; they are never part of `make test`. Results: docs/benchmarks.md.
+bench: $(STAMP)
+	$(BIN)/python bench/bench_batch.py --db both
+	$(BIN)/python bench/bench_redeem.py --db both
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
