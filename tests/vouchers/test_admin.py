@@ -261,3 +261,12 @@ class TestCodeSearchUsesTheIndex:
         client.force_login(staff)
         response = client.get("/admin/vouchers/auditevent/", {"q": unknown})
         assert response.context["cl"].result_count == 1
+
+
+class TestNothingIsDeleted:
+    @pytest.mark.parametrize("model", ["batch", "code", "redemption"])
+    def test_service_rows_cannot_be_deleted_in_the_admin(self, client, staff, model):
+        client.force_login(staff)
+        response = client.get(f"/admin/vouchers/{model}/")
+        assert response.status_code == 200
+        assert "delete_selected" not in response.content.decode()

@@ -50,9 +50,13 @@ class OfferForm(forms.ModelForm):
 
 
 class CreatedByServicesAdmin(admin.ModelAdmin):
-    """Rows that only services create (batches, codes, redemptions): the admin shows and acts."""
+    """Rows that only services create (batches, codes, redemptions): the admin shows them and acts
+    on them through services; it neither adds nor deletes them (revoke and reverse instead)."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
+from tessera.core.errors import DoesNotExist
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.errors import CodeNotFound
 from tessera.vouchers.models import Batch, Code, Redemption
@@ -60,6 +61,14 @@ def code_details(text: str) -> CodeDetails:
     )  # fmt: skip
     redemptions = list(code.redemptions.select_related("user", "session__course").order_by("redeemed_at", "pk"))
     return CodeDetails(code=code, status=status, redemptions=redemptions)
+
+
+def live_redemption(details: CodeDetails, username: str) -> Redemption:
+    """The user's redemption of this code that has not been reversed."""
+    for redemption in details.redemptions:
+        if redemption.user.get_username() == username and redemption.reversed_at is None:
+            return redemption
+    raise DoesNotExist(f"{username!r} has no live redemption of {details.display}.")
 
 
 EXPORT_HEADER = (

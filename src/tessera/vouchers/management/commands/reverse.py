@@ -1,9 +1,7 @@
 from typing import Any
 
-from django.core.management.base import CommandError
-
 from tessera.vouchers.management.base import VoucherCommand
-from tessera.vouchers.selectors import code_details
+from tessera.vouchers.selectors import code_details, live_redemption
 from tessera.vouchers.services import redemption_reverse
 
 
@@ -19,8 +17,5 @@ class Command(VoucherCommand):
 
     def handle(self, *args: Any, code: str, user: str, give_back: bool | None, **opts: Any) -> None:
         details = code_details(code)
-        live = [r for r in details.redemptions if r.user.get_username() == user and r.reversed_at is None]
-        if not live:
-            raise CommandError(f"not_found: {user!r} has no live redemption of {details.display}.")
-        redemption_reverse(redemption=live[0], actor="cli", give_back_use=give_back)
+        redemption_reverse(redemption=live_redemption(details, user), actor="cli", give_back_use=give_back)
         self.stdout.write(f"Reversed {user}'s redemption of {details.display}.")
