@@ -373,3 +373,21 @@ class TestConsoleScript:
         assert exited.value.code == 1
         assert "invalid_input" in capsys.readouterr().err
         assert not Batch.objects.exists()
+
+
+class TestCreateBatchProgress:
+    def test_a_large_batch_shows_a_progress_bar_that_reaches_the_count(self, enrollment_offer):
+        err = StringIO()
+        call_command(
+            "create_batch", "--offer", str(enrollment_offer.pk), "--count", "10000", "--country", "DE",
+            stdout=StringIO(), stderr=err,
+        )  # fmt: skip
+        assert "10000/10000" in err.getvalue()
+
+    def test_a_small_batch_shows_none(self, enrollment_offer):
+        err = StringIO()
+        call_command(
+            "create_batch", "--offer", str(enrollment_offer.pk), "--count", "5", "--country", "DE",
+            stdout=StringIO(), stderr=err,
+        )  # fmt: skip
+        assert err.getvalue() == ""

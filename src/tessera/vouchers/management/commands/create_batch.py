@@ -34,7 +34,8 @@ class Command(VoucherCommand):
         offer = Offer.objects.filter(pk=opts["offer"]).first()
         if offer is None:
             raise CommandError(f"not_found: there is no offer {opts['offer']}.")
-        bar = None if opts["no_progress"] or opts["count"] < PROGRESS_FROM else tqdm(total=opts["count"], unit="code")
+        show_progress = not opts["no_progress"] and opts["count"] >= PROGRESS_FROM
+        bar = tqdm(total=opts["count"], unit="code", file=self.stderr) if show_progress else None
         started = time.perf_counter()
         try:
             batch = batch_create(
