@@ -1,6 +1,7 @@
 """Tests for tessera.vouchers.services.batches: offers, batches of codes, and revoking them."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError
@@ -335,3 +336,37 @@ class TestRevoke:
         with pytest.raises(VouchersDisabled):
             code_revoke(code=batch.codes.get(), actor="cli")
         assert not Code.objects.filter(revoked_at__isnull=False).exists()
+
+
+class TestValuesOutsideTheColumns:
+    """Values the database would refuse (PostgreSQL) or keep silently (SQLite) are refused first."""
+
+    @pytest.mark.parametrize("price", ["NaN", "Infinity", "1e12", "12.345", "-1"])
+    def test_a_price_that_does_not_fit_is_refused(self, running_session, price):
+        with pytest.raises(InvalidInput) as caught:
+            offer_create(name="Seats", product="enrollment", session=running_session, price=Decimal(price))
+        assert caught.value.field == "price"
+        assert not Offer.objects.exists()
+
+    def test_an_offer_name_over_its_column_is_refused(self, running_session):
+        with pytest.raises(InvalidInput) as caught:
+            offer_create(name="x" * 201, product="enrollment", session=running_session)
+        assert caught.value.field == "name"
+
+    def test_a_tag_over_its_column_is_refused(self, enrollment_offer):
+        with pytest.raises(InvalidInput) as caught:
+            batch_create(offer=enrollment_offer, count=1, country="DE", tag="t" * 101)
+        assert caught.value.field == "tag"
+        assert not Batch.objects.exists()
+
+    def test_an_unknown_refund_policy_is_refused(self, enrollment_offer):
+        with pytest.raises(InvalidInput) as caught:
+            batch_create(offer=enrollment_offer, count=1, country="DE", refund_policy="maybe")
+        assert caught.value.field == "refund_policy"
+        assert not Batch.objects.exists()
+
+    def test_an_offer_for_a_product_switched_off_is_refused(self, running_session, settings):
+        settings.TESSERA_PRODUCTS_ENABLED = ["proctoring"]
+        with pytest.raises(ProductUnavailable):
+            offer_create(name="Seats", product="enrollment", session=running_session)
+        assert not Offer.objects.exists()

@@ -157,10 +157,20 @@ class TestReactivationCodes:
         ended_session.reactivation_weeks = 2
         ended_session.save()
         voucher_redeem(code=make_code(reactivation_offer), user=learner, session=ended_session)
-        assert Enrollment.objects.get(user=learner).reactivated_until < now + timedelta(weeks=2, minutes=1)
+        until = Enrollment.objects.get(user=learner).reactivated_until
+        assert now + timedelta(weeks=2) <= until < now + timedelta(weeks=2, minutes=1)
 
 
 class TestRefusals:
+    def test_an_anonymous_user_is_refused_and_nothing_changes(self, enrollment_offer, make_code, running_session):
+        from django.contrib.auth.models import AnonymousUser
+
+        code = make_code(enrollment_offer)
+        with pytest.raises(DomainError) as caught:
+            voucher_redeem(code=code, user=AnonymousUser(), session=running_session)
+        assert (caught.value.code, caught.value.field) == ("invalid_input", "user")
+        assert _nothing_redeemed()
+
     def test_an_unknown_code_is_not_found(self, running_session, learner):
         assert _refusal(codebook.generate(1)[0], learner, running_session) == "not_found"
 
@@ -298,6 +308,21 @@ class TestReversal:
         redemption = voucher_redeem(code=make_code(reactivation_offer), user=learner, session=ended_session)
         redemption_reverse(redemption=redemption, actor="staff")
         assert Enrollment.objects.get(user=learner).reactivated_until < now + timedelta(minutes=1)
+
+    def test_reversing_a_reactivation_ends_the_enrollment_it_created(
+        self, reactivation_offer, make_code, learner, ended_session
+    ):
+        redemption = voucher_redeem(code=make_code(reactivation_offer), user=learner, session=ended_session)
+        redemption_reverse(redemption=redemption, actor="staff")
+        assert not Enrollment.objects.get(user=learner).active
+
+    def test_reversing_a_reactivation_keeps_an_enrollment_that_was_there_before(
+        self, reactivation_offer, make_code, learner, ended_session
+    ):
+        Enrollment.objects.create(user=learner, session=ended_session)
+        redemption = voucher_redeem(code=make_code(reactivation_offer), user=learner, session=ended_session)
+        redemption_reverse(redemption=redemption, actor="staff")
+        assert Enrollment.objects.get(user=learner).active
 
     def test_a_redemption_is_reversed_once(self, enrollment_offer, make_code, learner, running_session):
         redemption = voucher_redeem(code=make_code(enrollment_offer), user=learner, session=running_session)

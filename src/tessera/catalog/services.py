@@ -17,14 +17,17 @@ from django.db.models import Q
 
 from tessera.catalog.errors import EnrollmentConflict
 from tessera.catalog.models import CourseSession, Enrollment
+from tessera.core.db import violates_unique
 
 
 def _create(*, user: AbstractBaseUser, session: CourseSession, **fields: object) -> None:
     # No savepoint: a conflict ends the caller's transaction, which is rolled back as a whole.
     try:
         Enrollment.objects.create(user_id=user.pk, session=session, **fields)
-    except IntegrityError:
-        raise EnrollmentConflict() from None
+    except IntegrityError as error:
+        if violates_unique(error, "one_enrollment_per_user_and_session"):
+            raise EnrollmentConflict() from None
+        raise
 
 
 def _update(enrollment: Enrollment, guard: Q, **fields: object) -> None:
@@ -63,9 +66,7 @@ def reactivation_start(
         _update(enrollment, not_reactivated, active=True, reactivated_until=until)
 
 
-def reactivation_end(*, user: AbstractBaseUser, session: CourseSession, now: datetime) -> bool:
-    return bool(
-        Enrollment.objects.filter(user_id=user.pk, session=session, reactivated_until__gt=now).update(
-            reactivated_until=now
-        )
-    )
+def reactivation_end(*, user: AbstractBaseUser, session: CourseSession, now: datetime, keep_enrolled: bool) -> bool:
+    """Ends a reactivation now; unless the learner was enrolled before it, the enrollment ends too."""
+    ended = Enrollment.objects.filter(user_id=user.pk, session=session, reactivated_until__gt=now)
+    return bool(ended.update(reactivated_until=now, active=keep_enrolled))

@@ -109,6 +109,9 @@ class Redemption(models.Model):
     product = models.CharField(max_length=16, choices=Product)
     redeemed_at = models.DateTimeField()
     client_ip = models.GenericIPAddressField(null=True, blank=True)
+    # Whether the learner was actively enrolled before this redemption: a reversal puts that back,
+    # so refunding a reactivation also ends the enrollment the reactivation created or restored.
+    had_active_enrollment = models.BooleanField(default=False)
     reversed_at = models.DateTimeField(null=True, blank=True)
     reversed_by = models.CharField(max_length=150, blank=True)
 

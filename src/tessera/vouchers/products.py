@@ -22,6 +22,7 @@ from tessera.catalog.models import Enrollment as EnrollmentRow
 from tessera.core.errors import InvalidInput
 from tessera.vouchers.errors import NotEligible
 from tessera.vouchers.models import Product as ProductName
+from tessera.vouchers.models import Redemption
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Product:
     ) -> None:
         raise NotImplementedError
 
-    def deactivate(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> bool:
+    def deactivate(self, *, redemption: Redemption, now: datetime) -> bool:
         raise NotImplementedError
 
     def ensure_eligible(
@@ -81,8 +82,8 @@ class Enrollment(Product):
     ) -> None:
         enrollments.enrollment_enroll(user=user, session=session, enrollment=enrollment)
 
-    def deactivate(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> bool:
-        return enrollments.enrollment_withdraw(user=user, session=session)
+    def deactivate(self, *, redemption: Redemption, now: datetime) -> bool:
+        return enrollments.enrollment_withdraw(user=redemption.user, session=redemption.session)
 
 
 class Proctoring(Product):
@@ -108,8 +109,8 @@ class Proctoring(Product):
             raise EnrollmentConflict()
         enrollments.proctoring_book(enrollment=enrollment)
 
-    def deactivate(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> bool:
-        return enrollments.proctoring_cancel(user=user, session=session)
+    def deactivate(self, *, redemption: Redemption, now: datetime) -> bool:
+        return enrollments.proctoring_cancel(user=redemption.user, session=redemption.session)
 
 
 class Reactivation(Product):
@@ -133,8 +134,10 @@ class Reactivation(Product):
         until = now + session.reactivation_period
         enrollments.reactivation_start(user=user, session=session, enrollment=enrollment, now=now, until=until)
 
-    def deactivate(self, *, user: AbstractBaseUser, session: CourseSession, now: datetime) -> bool:
-        return enrollments.reactivation_end(user=user, session=session, now=now)
+    def deactivate(self, *, redemption: Redemption, now: datetime) -> bool:
+        return enrollments.reactivation_end(
+            user=redemption.user, session=redemption.session, now=now, keep_enrolled=redemption.had_active_enrollment
+        )
 
 
 PRODUCTS: dict[str, Product] = {

@@ -1,5 +1,6 @@
 """Offers and batches of codes: creating them, and revoking codes."""
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -11,6 +12,7 @@ from django.utils import timezone
 from tessera.catalog.models import CourseSession
 from tessera.core.countries import country_code
 from tessera.core.errors import InvalidInput
+from tessera.core.validation import fits_decimal, fits_text, one_of
 from tessera.vouchers import codes as codebook
 from tessera.vouchers import config
 from tessera.vouchers.audit import audit_record
@@ -53,12 +55,16 @@ def offer_create(
 def offer_validate(offer: Offer) -> None:
     """The rules of a well-formed offer, shared by offer_create and the admin's offer form."""
     _check_product_offered(offer.product, offer.session)
+    config.require_product(offer.product)
     if not offer.name.strip():
         raise InvalidInput("An offer needs a name.", field="name")
+    fits_text(Offer, "name", offer.name)
+    fits_decimal(Offer, "price", offer.price)
     if offer.price < 0:
         raise InvalidInput("The price cannot be negative.", field="price")
-    if len(offer.currency) != 3 or not offer.currency.isalpha():
+    if not re.fullmatch(r"[A-Z]{3}", offer.currency):
         raise InvalidInput("The currency is a three-letter ISO 4217 code.", field="currency")
+    one_of(Offer.PaymentMode, "payment_mode", offer.payment_mode)
     if offer.sale_starts_at and offer.sale_ends_at and offer.sale_ends_at <= offer.sale_starts_at:
         raise InvalidInput("The sale window ends before it starts.", field="sale_ends_at")
 
@@ -89,12 +95,13 @@ def batch_create(
     config.require_product(offer.product)
     prefix = _valid_prefix(config.code_prefix() if prefix is None else prefix)
     _check_batch_input(offer=offer, count=count, uses_per_code=uses_per_code, expires_at=expires_at)
+    tag = fits_text(Batch, "tag", (tag or "").strip() or "untagged")
+    one_of(Batch.RefundPolicy, "refund_policy", refund_policy)
     with transaction.atomic():
         batch = Batch.objects.create(
-            offer=offer, count=count, uses_per_code=uses_per_code, expires_at=expires_at,
-            tag=(tag or "").strip() or "untagged", country=country_code(country),
-            restricted_to=restricted_to, note=note, prefix=prefix,
-            refund_policy=refund_policy, created_by=actor,
+            offer=offer, count=count, uses_per_code=uses_per_code, expires_at=expires_at, tag=tag,
+            country=country_code(country), restricted_to=restricted_to, note=note, prefix=prefix,
+            refund_policy=refund_policy, created_by=actor[:150],
         )  # fmt: skip
         _fill_batch(batch, progress)
         audit_record(action=AuditEvent.Action.CREATED, actor=actor, batch=batch, count=count)

@@ -17,6 +17,8 @@ from django.utils import timezone
 from tessera.catalog.errors import EnrollmentConflict
 from tessera.catalog.models import CourseSession
 from tessera.catalog.selectors import enrollment_for
+from tessera.core.db import violates_unique
+from tessera.core.errors import InvalidInput
 from tessera.vouchers import codes as codebook
 from tessera.vouchers import config
 from tessera.vouchers.audit import actor_of, audit_record
@@ -61,6 +63,8 @@ def voucher_redeem(
     nothing but the audit log. `product`, when given, is what the user asked for (the form they
     used); a code for another product is refused rather than activating something unexpected."""
     config.require_vouchers()
+    if not user.is_authenticated:
+        raise InvalidInput("Sign in to redeem a code.", field="user")
     attempt = Attempt(user=user, session=session, product=product, client_ip=client_ip, now=timezone.now())
     try:
         normalized = parse_code(code)
@@ -102,7 +106,7 @@ def _redeem(normalized: str, attempt: Attempt) -> Redemption:
     enrollment = enrollment_for(user=attempt.user, session=attempt.session)
     handler.ensure_eligible(user=attempt.user, session=attempt.session, enrollment=enrollment, now=attempt.now)
     _count_use(code)
-    redemption = _record(code, attempt)
+    redemption = _record(code, attempt, had_active_enrollment=bool(enrollment and enrollment.active))
     try:
         handler.activate(user=attempt.user, session=attempt.session, enrollment=enrollment, now=attempt.now)
     except EnrollmentConflict as conflict:
@@ -156,16 +160,18 @@ def _count_use(code: Code) -> None:
         raise CodeRevoked() if Code.objects.filter(pk=code.pk, revoked_at__isnull=False).exists() else CodeExhausted()
 
 
-def _record(code: Code, attempt: Attempt) -> Redemption:
+def _record(code: Code, attempt: Attempt, *, had_active_enrollment: bool) -> Redemption:
     # No savepoint: a conflict (the same user redeeming the same code concurrently) ends the
     # whole redemption, so the outer transaction rolls back and nothing is left to recover.
     try:
         return Redemption.objects.create(
             code=code, user_id=attempt.user.pk, session=attempt.session, product=code.batch.offer.product,
-            redeemed_at=attempt.now, client_ip=attempt.client_ip,
+            redeemed_at=attempt.now, client_ip=attempt.client_ip, had_active_enrollment=had_active_enrollment,
         )  # fmt: skip
-    except IntegrityError:
-        raise AlreadyRedeemed() from None
+    except IntegrityError as error:
+        if violates_unique(error, "one_live_redemption_per_code_and_user"):
+            raise AlreadyRedeemed() from None
+        raise
 
 
 def redemption_reverse(*, redemption: Redemption, actor: str, give_back_use: bool | None = None) -> Redemption:
@@ -179,7 +185,7 @@ def redemption_reverse(*, redemption: Redemption, actor: str, give_back_use: boo
         ):
             raise AlreadyReversed()
         code = Code.objects.select_related("batch").get(pk=redemption.code_id)
-        product_named(redemption.product).deactivate(user=redemption.user, session=redemption.session, now=now)
+        product_named(redemption.product).deactivate(redemption=redemption, now=now)
         if give_back_use is None:
             give_back_use = code.batch.refund_policy == Batch.RefundPolicy.RETURN_USE
         if give_back_use:
