@@ -5,16 +5,33 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(os.environ.get("TESSERA_VAR_DIR", Path.cwd() / "var"))
 
 
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off"}
+
+
 def env_flag(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value not in TRUE_WORDS | FALSE_WORDS:
+        raise ImproperlyConfigured(f"{name} is on or off, not {value!r}.")
+    return value in TRUE_WORDS
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} is a whole number, not {value!r}.") from None
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -142,8 +159,8 @@ LOGGING = {
 # --- Tessera's own configuration (README, "Configuration") ---
 TESSERA_VOUCHERS_ENABLED = env_flag("TESSERA_VOUCHERS", True)
 TESSERA_PRODUCTS_ENABLED = env_list("TESSERA_PRODUCTS", ["enrollment", "proctoring", "reactivation"])
-TESSERA_REACTIVATION_WEEKS = int(os.environ.get("TESSERA_REACTIVATION_WEEKS", "8"))
-TESSERA_CODE_LENGTH = int(os.environ.get("TESSERA_CODE_LENGTH", "16"))
+TESSERA_REACTIVATION_WEEKS = env_int("TESSERA_REACTIVATION_WEEKS", 8)
+TESSERA_CODE_LENGTH = env_int("TESSERA_CODE_LENGTH", 16)
 TESSERA_CODE_PREFIX = os.environ.get("TESSERA_CODE_PREFIX", "")
 # Paths that exist only while vouchers are on; with vouchers off they answer 404.
 TESSERA_VOUCHER_PATHS = ["/admin/vouchers/"]

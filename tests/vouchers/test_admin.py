@@ -270,3 +270,53 @@ class TestNothingIsDeleted:
         response = client.get(f"/admin/vouchers/{model}/")
         assert response.status_code == 200
         assert "delete_selected" not in response.content.decode()
+
+
+class TestVouchersOffHidesTheAdminModule:
+    def test_the_admin_index_lists_no_voucher_pages(self, client, staff, settings):
+        client.force_login(staff)
+        settings.TESSERA_VOUCHERS_ENABLED = False
+        content = client.get("/admin/").content.decode()
+        assert "/admin/vouchers/" not in content
+        assert "/admin/catalog/" in content
+
+    def test_with_vouchers_on_it_lists_them(self, client, staff):
+        client.force_login(staff)
+        assert "/admin/vouchers/code/" in client.get("/admin/").content.decode()
+
+
+class TestAnOfferWithCodesIsFrozen:
+    def test_product_and_session_cannot_change_once_codes_exist(self, client, staff, enrollment_offer, make_batch):
+        make_batch(enrollment_offer)
+        client.force_login(staff)
+        form = client.get(f"/admin/vouchers/offer/{enrollment_offer.pk}/change/").context["adminform"].form
+        assert "product" not in form.fields
+        assert "session" not in form.fields
+        assert "name" in form.fields
+
+    def test_an_offer_without_codes_can_still_change(self, client, staff, enrollment_offer):
+        client.force_login(staff)
+        form = client.get(f"/admin/vouchers/offer/{enrollment_offer.pk}/change/").context["adminform"].form
+        assert "product" in form.fields
+
+
+class TestAuditSearch:
+    def test_a_mistyped_attempt_is_found_by_what_was_typed(
+        self, client, staff, learner, enrollment_offer, make_code, running_session
+    ):
+        shown = make_code(enrollment_offer)
+        typo = ("1" if shown[0] != "1" else "2") + shown[1:]
+        with pytest.raises(DomainError):
+            voucher_redeem(code=typo, user=learner, session=running_session)
+        client.force_login(staff)
+        response = client.get("/admin/vouchers/auditevent/", {"q": typo.lower()})
+        assert response.context["cl"].result_count == 1
+
+    def test_a_short_term_searches_the_actor(self, client, staff, learner, running_session):
+        from tessera.vouchers import codes
+
+        with pytest.raises(DomainError):
+            voucher_redeem(code=codes.generate(1)[0], user=learner, session=running_session)
+        client.force_login(staff)
+        response = client.get("/admin/vouchers/auditevent/", {"q": "learner"})
+        assert response.context["cl"].result_count == 1

@@ -391,3 +391,11 @@ class TestCreateBatchProgress:
             stdout=StringIO(), stderr=err,
         )  # fmt: skip
         assert err.getvalue() == ""
+
+
+class TestRevokeAList:
+    def test_a_typo_in_the_list_revokes_nothing(self, enrollment_offer, make_code):
+        good = make_code(enrollment_offer)
+        with pytest.raises(CommandError):
+            run("revoke", good, "0000-0000-0000-0000")
+        assert not Code.objects.filter(revoked_at__isnull=False).exists()

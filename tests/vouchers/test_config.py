@@ -67,3 +67,29 @@ class TestStartupCheck:
     def test_a_broken_setting_is_reported_at_startup(self, settings, setting, value, error_id):
         setattr(settings, setting, value)
         assert error_id in {error.id for error in run_checks()}
+
+
+class TestEnvironmentValues:
+    """Settings are read once at start-up; a value that cannot be read stops it with one line."""
+
+    def _settings_with(self, **env):
+        import subprocess
+        import sys
+
+        code = "import tessera.settings"
+        return subprocess.run(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-c", code], env={**__import__("os").environ, **env}, capture_output=True, text=True
+        )
+
+    def test_a_non_number_is_refused_by_name(self):
+        result = self._settings_with(TESSERA_CODE_LENGTH="sixteen")
+        assert result.returncode != 0
+        assert "TESSERA_CODE_LENGTH is a whole number, not 'sixteen'." in result.stderr
+
+    def test_an_unknown_switch_word_is_refused_rather_than_read_as_off(self):
+        result = self._settings_with(TESSERA_VOUCHERS="enabled")
+        assert result.returncode != 0
+        assert "TESSERA_VOUCHERS is on or off, not 'enabled'." in result.stderr
+
+    def test_plain_values_are_read(self):
+        assert self._settings_with(TESSERA_VOUCHERS="off", TESSERA_CODE_LENGTH="20").returncode == 0

@@ -4,6 +4,7 @@ Creating batches happens through `tessera create-batch` (and the staff pages), b
 codes is no form submit; the admin shows and revokes. Actions call services and nothing else.
 """
 
+import copy
 from typing import Any
 
 from django import forms
@@ -13,6 +14,7 @@ from django.http import HttpRequest
 
 from tessera.core.errors import DomainError, InvalidInput
 from tessera.vouchers import codes as codebook
+from tessera.vouchers import config
 from tessera.vouchers.audit import actor_of
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Redemption
 from tessera.vouchers.services import batch_revoke, code_revoke, offer_validate, redemption_reverse
@@ -41,7 +43,9 @@ class OfferForm(forms.ModelForm):
         data = super().clean() or {}
         if self.errors:
             return data
-        candidate = Offer(**data)  # cleaned_data holds exactly the offer's editable fields
+        candidate = copy.copy(self.instance)  # with the fields this form does not edit
+        for name, value in data.items():
+            setattr(candidate, name, value)
         try:
             offer_validate(candidate)
         except InvalidInput as error:
@@ -49,7 +53,15 @@ class OfferForm(forms.ModelForm):
         return data
 
 
-class CreatedByServicesAdmin(admin.ModelAdmin):
+class VoucherAdmin(admin.ModelAdmin):
+    """With vouchers off, the voucher admin is not listed (its pages answer 404, see
+    VoucherSurfaceMiddleware)."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return config.vouchers_enabled() and super().has_module_permission(request)
+
+
+class CreatedByServicesAdmin(VoucherAdmin):
     """Rows that only services create (batches, codes, redemptions): the admin shows them and acts
     on them through services; it neither adds nor deletes them (revoke and reverse instead)."""
 
@@ -60,7 +72,7 @@ class CreatedByServicesAdmin(admin.ModelAdmin):
         return False
 
 
-class ExactCodeSearch(admin.ModelAdmin):
+class ExactCodeSearch(VoucherAdmin):
     """Searching by code: the term is normalised like a typed code and matched exactly on the
     indexed column. Django's "=field" search is case-insensitive and cannot use the index, which
     means reading a million-row table for every search."""
@@ -74,17 +86,27 @@ class ExactCodeSearch(admin.ModelAdmin):
         if not search_term.strip():
             return queryset, False
         try:
-            normalized = codebook.parse(search_term)
+            normalized = self.searchable_code(search_term)
         except codebook.InvalidCode:
             if self.codes_only:
                 return queryset.none(), False
             return super().get_search_results(request, queryset, search_term)
         return queryset.filter(**{self.code_lookup: normalized}), False
 
+    def searchable_code(self, term: str) -> str:
+        return codebook.parse(term)
+
 
 @admin.register(Offer)
-class OfferAdmin(admin.ModelAdmin):
+class OfferAdmin(VoucherAdmin):
     form = OfferForm
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Offer | None = None) -> list[str]:
+        # Codes already issued unlock the offer's product in its session: changing either would
+        # silently change what people bought.
+        frozen = ["product", "session"] if obj is not None and obj.batches.exists() else []
+        return [*super().get_readonly_fields(request, obj), *frozen]
+
     list_display = (
         "name",
         "product",
@@ -155,6 +177,14 @@ class AuditEventAdmin(ExactCodeSearch):
     list_display = ("at", "actor", "action", "code", "batch", "detail")
     list_filter = ("action",)
     search_fields = ("actor",)
+
+    def searchable_code(self, term: str) -> str:
+        """Refused attempts include mistyped codes, logged normalised: anything code-shaped is
+        matched as logged; shorter terms (a username) search the actor instead."""
+        normalized = codebook.normalize(term)
+        if len(normalized) < codebook.MIN_LENGTH:
+            raise codebook.MalformedCode("too short to be a code")
+        return normalized
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -21,7 +21,7 @@ from tessera.core.db import violates_unique
 from tessera.core.errors import InvalidInput
 from tessera.vouchers import codes as codebook
 from tessera.vouchers import config
-from tessera.vouchers.audit import actor_of, audit_record
+from tessera.vouchers.audit import MAX_CODE_TEXT, actor_of, audit_record
 from tessera.vouchers.errors import (
     AlreadyRedeemed,
     AlreadyReversed,
@@ -81,6 +81,7 @@ def voucher_redeem(
 
 def _as_logged(text: str) -> str:
     """What the audit log keeps of a typed code: normalised if it can be, so searches find it."""
+    text = text[:MAX_CODE_TEXT]
     try:
         return codebook.normalize(text)
     except codebook.InvalidCode:
@@ -127,7 +128,7 @@ def _check_code(code: Code, attempt: Attempt) -> None:
     if code.revoked_at or batch.revoked_at:
         raise CodeRevoked()
     if batch.is_expired(attempt.now):
-        raise CodeExpired(f"This code expired on {batch.expires_at:%Y-%m-%d}.")
+        raise CodeExpired(f"This code expired at {batch.expires_at:%Y-%m-%d %H:%M} UTC.")
     if batch.restricted_to_id is not None and batch.restricted_to_id != attempt.user.pk:
         raise WrongUser()
     if attempt.product is not None and attempt.product != offer.product:

@@ -24,7 +24,7 @@ class Command(VoucherCommand):
                 raise CommandError(f"not_found: there is no batch {opts['batch']}.")
             revoked = batch_revoke(batch=batch, actor="cli")
             self.stdout.write(f"Revoked batch {batch.pk}: {revoked:,} codes.")
-        for text in codes:
-            details = code_details(text)
+        # Every code is looked up before any is revoked, so a typo in the list changes nothing.
+        for details in [code_details(text) for text in codes]:
             code_revoke(code=details.code, actor="cli")
             self.stdout.write(f"Revoked {details.display}.")
