@@ -283,7 +283,7 @@ class TestVouchersOff:
 
 
 DEMO_USER_LINE = re.compile(r"^  (staff|alice|bob)\s+(\S+)$", re.MULTILINE)
-CODE_LINE = re.compile(r"^  ([0-9A-Z]{4}(?:-[0-9A-Z]{4}){3})$", re.MULTILINE)
+CODE_LINE = re.compile(r"^  ([0-9A-Z]{4}(?:-[0-9A-Z]{4}){3})  \(\d+ of \d+ uses left\)$", re.MULTILINE)
 
 
 class TestDemo:
@@ -399,3 +399,39 @@ class TestRevokeAList:
         with pytest.raises(CommandError):
             run("revoke", good, "0000-0000-0000-0000")
         assert not Code.objects.filter(revoked_at__isnull=False).exists()
+
+
+class TestRedeem:
+    def test_a_code_is_redeemed_for_the_named_learner(self, enrollment_offer, make_code, learner, running_session):
+        out = run("redeem", make_code(enrollment_offer), "--user", "learner", "--session", running_session.slug)
+        assert "Redeemed for learner: enrollment" in out
+        assert Enrollment.objects.get(user=learner).active
+
+    def test_a_refusal_prints_its_code(self, enrollment_offer, make_code, learner, running_session):
+        code = make_code(enrollment_offer)
+        run("redeem", code, "--user", "learner", "--session", running_session.slug)
+        with pytest.raises(CommandError, match=r"^already_redeemed: "):
+            run("redeem", code, "--user", "learner", "--session", running_session.slug)
+
+    def test_an_unknown_session_is_invalid_input(self, enrollment_offer, make_code, learner):
+        with pytest.raises(CommandError, match=r"^invalid_input: "):
+            run("redeem", make_code(enrollment_offer), "--user", "learner", "--session", "nope")
+        assert not Redemption.objects.exists()
+
+
+class TestDemoStaysCurrent:
+    def test_an_exhausted_demo_code_is_no_longer_printed(self, db):
+        first = CODE_LINE.findall(run("demo"))
+        Code.objects.filter(pk=codes.parse(first[0])).update(uses=2)
+        assert first[0] not in CODE_LINE.findall(run("demo"))
+
+    def test_a_second_run_moves_the_dates_to_today(self, db):
+        from tessera.catalog.models import CourseSession
+
+        run("demo")
+        CourseSession.objects.filter(slug="python-basics-2026").update(
+            starts_at=datetime(2020, 1, 1, tzinfo=UTC), ends_at=datetime(2020, 3, 1, tzinfo=UTC)
+        )
+        run("demo")
+        running = CourseSession.objects.get(slug="python-basics-2026")
+        assert running.starts_at < datetime.now(UTC) < running.ends_at

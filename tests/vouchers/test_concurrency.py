@@ -87,6 +87,20 @@ class TestConcurrentRedemption:
         assert Code.objects.get().uses == 1
         assert Redemption.objects.count() == 1
 
+    def test_only_the_unique_index_stops_one_learner_redeeming_a_code_twice(
+        self, enrollment_offer, make_code, learner, running_session, monkeypatch
+    ):
+        """With activation a no-op, no enrollment constraint helps: the partial unique index on
+        (code, user) alone must turn the losers away."""
+        from tessera.vouchers.products import PRODUCTS
+
+        monkeypatch.setattr(type(PRODUCTS["enrollment"]), "activate", lambda self, **kwargs: None)
+        code = make_code(enrollment_offer, uses_per_code=5)
+        outcomes = race([lambda: voucher_redeem(code=code, user=learner, session=running_session)] * 8)
+        assert outcomes == Counter({"redeemed": 1, "already_redeemed": 7})
+        assert Code.objects.get().uses == 1
+        assert Redemption.objects.count() == 1
+
     def test_one_learner_racing_with_several_codes_enrolls_once_and_spends_one_code(
         self, enrollment_offer, make_batch, learner, running_session
     ):

@@ -1,6 +1,8 @@
 """A small demo catalog: three courses whose sessions show every product's rules at work.
 
-Idempotent: running it again keeps what exists (matched by slug) and resets the demo passwords.
+Idempotent: running it again matches what exists by slug, moves the dates so they stay relative
+to today (the running session keeps running, the ended one stays ended), and resets the demo
+passwords.
 """
 
 import secrets
@@ -66,11 +68,11 @@ def _course(slug: str, title: str, description: str) -> Course:
 
 
 def _session(course: Course, *, slug: str, **fields: object) -> CourseSession:
-    session, _ = CourseSession.objects.get_or_create(slug=slug, defaults={"course": course, **fields})
+    session, _ = CourseSession.objects.update_or_create(slug=slug, defaults={"course": course, **fields})
     return session
 
 
 def _exam(session: CourseSession, title: str, deadline: datetime, *, proctored: bool) -> None:
-    Exam.objects.get_or_create(
+    Exam.objects.update_or_create(
         session=session, title=title, defaults={"submission_deadline": deadline, "proctored": proctored}
     )

@@ -4,13 +4,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from tessera.core.errors import DoesNotExist
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.errors import CodeNotFound
-from tessera.vouchers.models import Batch, Code, Redemption
+from tessera.vouchers.models import Batch, Code, Offer, Redemption
 from tessera.vouchers.services.redeem import parse_code
 
 
@@ -61,6 +61,17 @@ def code_details(text: str) -> CodeDetails:
     )  # fmt: skip
     redemptions = list(code.redemptions.select_related("user", "session__course").order_by("redeemed_at", "pk"))
     return CodeDetails(code=code, status=status, redemptions=redemptions)
+
+
+def live_codes(offer: Offer) -> QuerySet[Code]:
+    """The offer's codes that can still be redeemed: not revoked, not expired, uses left."""
+    now = timezone.now()
+    return (
+        Code.objects.select_related("batch")
+        .filter(batch__offer=offer, revoked_at__isnull=True, batch__revoked_at__isnull=True, uses__lt=F("max_uses"))
+        .exclude(batch__expires_at__lte=now)
+        .order_by("batch_id", "code")
+    )
 
 
 def live_redemption(details: CodeDetails, username: str) -> Redemption:

@@ -6,7 +6,7 @@ from django.db import transaction
 from tessera.catalog.demo import demo_catalog_load, demo_users_reset
 from tessera.vouchers import config
 from tessera.vouchers.models import Offer, Product
-from tessera.vouchers.selectors import display_code
+from tessera.vouchers.selectors import display_code, live_codes
 from tessera.vouchers.services import batch_create, offer_create
 
 DEMO_CODES = 3
@@ -35,8 +35,11 @@ class Command(BaseCommand):
         offer = Offer.objects.filter(product=product, session=session).first()
         if offer is None:
             offer = offer_create(name=f"{session.course.title}: {product}", product=product, session=session)
+        live = live_codes(offer)[:DEMO_CODES]
+        if not live:
             batch_create(offer=offer, count=DEMO_CODES, uses_per_code=2, country="DE", tag="demo", actor="demo")
-        self.stdout.write(f"Offer {offer.pk} ({product} of {session.slug}), codes with 2 uses each:")
-        for batch in offer.batches.all():
-            for code in batch.codes.order_by("code").values_list("code", flat=True)[:DEMO_CODES]:
-                self.stdout.write(f"  {display_code(code, batch.prefix)}")
+            live = live_codes(offer)[:DEMO_CODES]
+        self.stdout.write(f"Offer {offer.pk} ({product} of {session.slug}), codes with uses left:")
+        for code in live:
+            left = code.max_uses - code.uses
+            self.stdout.write(f"  {display_code(code.code, code.batch.prefix)}  ({left} of {code.max_uses} uses left)")

@@ -1,0 +1,26 @@
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import CommandError
+
+from tessera.catalog.selectors import session_by_slug
+from tessera.vouchers.management.base import VoucherCommand
+from tessera.vouchers.models import Product
+from tessera.vouchers.services import voucher_redeem
+
+
+class Command(VoucherCommand):
+    help = "Redeem a code for a user in a course session, as the course page does (for support staff)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("code")
+        parser.add_argument("--user", required=True, help="username of the learner")
+        parser.add_argument("--session", required=True, help="course session slug")
+        parser.add_argument("--product", choices=Product.values, help="refuse a code for another product")
+
+    def handle(self, *args: Any, code: str, user: str, session: str, product: str | None, **opts: Any) -> None:
+        learner = get_user_model().objects.filter(username=user).first()
+        if learner is None:
+            raise CommandError(f"invalid_input: there is no user {user!r}.")
+        redemption = voucher_redeem(code=code, user=learner, session=session_by_slug(session), product=product)
+        self.stdout.write(f"Redeemed for {user}: {redemption.product} in {session}.")
