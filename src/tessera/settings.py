@@ -79,7 +79,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "tessera.core.middleware.VoucherSurfaceMiddleware",
+    "tessera.vouchers.middleware.VoucherSurfaceMiddleware",
 ]
 
 ROOT_URLCONF = "tessera.urls"

@@ -5,7 +5,7 @@ an UPDATE guarded by the state that was read, or an INSERT guarded by the one-en
 unique constraint. A concurrent request that got there first makes the write find nothing, and
 EnrollmentConflict is raised, so the caller's transaction rolls back instead of writing twice.
 
-Rules about who may do what live with the products (tessera.vouchers.products); these functions
+Rules about who may do what live with the callers; these functions
 only carry the change out.
 """
 

@@ -2,7 +2,8 @@
 
 Every refusal or bad input in Tessera is a DomainError: `code` is stable and machine-readable,
 `message` is for people, `http_status` is what an HTTP surface answers. Each surface renders them
-in exactly one place (the API handler, a form error, CommandError in the CLI).
+in exactly one place: the CLI in VoucherCommand (as CommandError), the admin in its action helper
+and offer form.
 """
 
 from typing import ClassVar

@@ -1,7 +1,7 @@
 """Staff views of offers, batches, codes, redemptions and the audit log.
 
-Creating batches happens through `tessera create-batch` (and the staff pages), because a million
-codes is no form submit; the admin shows and revokes. Actions call services and nothing else.
+Creating batches happens through `tessera create-batch`, because a million codes is no form
+submit; the admin shows and revokes. Actions call services and nothing else.
 """
 
 import copy

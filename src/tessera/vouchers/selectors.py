@@ -9,9 +9,16 @@ from django.utils import timezone
 
 from tessera.core.errors import DoesNotExist
 from tessera.vouchers import codes as codebook
-from tessera.vouchers.errors import CodeNotFound
+from tessera.vouchers.errors import CodeMistyped, CodeNotFound
 from tessera.vouchers.models import Batch, Code, Offer, Redemption
-from tessera.vouchers.services.redeem import parse_code
+
+
+def parse_code(text: str) -> str:
+    """The normalised code, or a refusal before any database lookup."""
+    try:
+        return codebook.parse(text)
+    except codebook.InvalidCode as error:
+        raise CodeMistyped(str(error) or None) from None
 
 
 class Status:

@@ -27,7 +27,6 @@ from tessera.vouchers.errors import (
     AlreadyReversed,
     CodeExhausted,
     CodeExpired,
-    CodeMistyped,
     CodeNotFound,
     CodeRevoked,
     NotEligible,
@@ -38,6 +37,7 @@ from tessera.vouchers.errors import (
 )
 from tessera.vouchers.models import AuditEvent, Batch, Code, Redemption
 from tessera.vouchers.products import product_named
+from tessera.vouchers.selectors import parse_code
 
 
 @dataclass(frozen=True)
@@ -86,14 +86,6 @@ def _as_logged(text: str) -> str:
         return codebook.normalize(text)
     except codebook.InvalidCode:
         return text
-
-
-def parse_code(text: str) -> str:
-    """The normalised code, or a refusal before any database lookup."""
-    try:
-        return codebook.parse(text)
-    except codebook.InvalidCode as error:
-        raise CodeMistyped(str(error) or None) from None
 
 
 def _redeem(normalized: str, attempt: Attempt) -> Redemption:
