@@ -65,9 +65,11 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # serves the API docs' Swagger UI from its own static files, not a CDN
     "tessera.core",
     "tessera.catalog",
     "tessera.vouchers",
+    "tessera.shop",
 ]
 
 MIDDLEWARE = [
@@ -163,4 +165,4 @@ TESSERA_REACTIVATION_WEEKS = env_int("TESSERA_REACTIVATION_WEEKS", 8)
 TESSERA_CODE_LENGTH = env_int("TESSERA_CODE_LENGTH", 16)
 TESSERA_CODE_PREFIX = os.environ.get("TESSERA_CODE_PREFIX", "")
 # Paths that exist only while vouchers are on; with vouchers off they answer 404.
-TESSERA_VOUCHER_PATHS = ["/admin/vouchers/"]
+TESSERA_VOUCHER_PATHS = ["/admin/vouchers/", "/admin/shop/", "/bridges/shop"]

@@ -1,0 +1,58 @@
+"""Tessera's one NinjaAPI, and the one place where errors become HTTP answers.
+
+The shop bridge answers in Xikolo's shapes ({"errors": {field: [word]}}, problem+json 401s);
+everything else answers {"error": code, "detail": message}.
+"""
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from tessera.core.errors import DomainError, InvalidInput
+from tessera.shop.auth import unauthorized
+from tessera.shop.bridge import router as shop_bridge
+from tessera.shop.wire import WireErrors
+
+BRIDGE = "/bridges/shop"
+# Service field names as the bridge calls them.
+BRIDGE_FIELDS = {"uses_per_code": "uses", "session": "course_session"}
+
+api = NinjaAPI(
+    title="Tessera",
+    version="1",
+    description="The shop bridge (Xikolo shop API v1 compatible, with extensions).",
+    urls_namespace="tessera-api",
+)
+api.add_router(BRIDGE, shop_bridge)
+
+
+def render_error(request: HttpRequest, error: Exception) -> HttpResponse:
+    if isinstance(error, AuthenticationError):
+        return unauthorized(request)
+    if request.path.startswith(BRIDGE):
+        return _bridge_error(error)
+    if isinstance(error, DomainError):
+        return JsonResponse({"error": error.code, "detail": error.message}, status=error.http_status)
+    if isinstance(error, ValidationError):
+        return JsonResponse({"error": "invalid_input", "detail": error.errors}, status=422)
+    status = error.status_code if isinstance(error, HttpError) else 400
+    return JsonResponse({"error": "bad_request", "detail": str(error)}, status=status)
+
+
+def _bridge_error(error: Exception) -> JsonResponse:
+    if isinstance(error, WireErrors):
+        return JsonResponse({"errors": error.errors}, status=422)
+    if isinstance(error, InvalidInput):
+        if error.field == "qty":
+            return JsonResponse({"errors": {"base": [error.message]}}, status=422)
+        return JsonResponse({"errors": {BRIDGE_FIELDS.get(error.field, error.field): ["invalid"]}}, status=422)
+    if isinstance(error, DomainError):
+        return JsonResponse({"errors": {"base": [error.message]}, "error": error.code}, status=error.http_status)
+    if isinstance(error, ValidationError):
+        return JsonResponse({"errors": {"base": ["invalid request"]}}, status=422)
+    status = error.status_code if isinstance(error, HttpError) else 400
+    return JsonResponse({"errors": {"base": [str(error)]}}, status=status)
+
+
+for error_class in (DomainError, WireErrors, AuthenticationError, ValidationError, HttpError):
+    api.add_exception_handler(error_class, render_error)  # type: ignore[arg-type]  # ninja types it loosely

@@ -1,0 +1,157 @@
+"""The shop bridge at /bridges/shop: Xikolo's shop API v1, so Xikolo shop integrations work
+unchanged, plus documented extensions (one voucher, void, session/expiry/uses on create).
+
+Routes parse the wire, call one service or selector, and shape the answer; errors are rendered
+by the API's one exception handler (tessera.api)."""
+
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from ninja import Router
+
+from tessera.catalog.models import CourseSession
+from tessera.core.countries import COUNTRY_CODES
+from tessera.shop import wire
+from tessera.shop.auth import ShopToken
+from tessera.shop.models import Shop
+from tessera.shop.selectors import shop_code, shop_codes
+from tessera.shop.services import check_qty, shop_voucher_void, shop_vouchers_create
+from tessera.vouchers.errors import CodeNotFound
+from tessera.vouchers.models import Code
+from tessera.vouchers.selectors import code_details, display_code, parse_code
+
+router = Router(auth=ShopToken(), tags=["shop bridge"])
+
+PER_PAGE = 50
+MAX_PER_PAGE = 100
+VOUCHER_FIELDS = ("code", "batch__prefix", "batch__country", "batch__offer__product", "batch__tag", "batch__created_at")
+
+
+@router.post("/vouchers", summary="Create vouchers (Xikolo: bulk create)")
+def vouchers_create(request: HttpRequest) -> JsonResponse:
+    batch = shop_vouchers_create(shop=_shop(request), **_create_arguments(wire.request_params(request)))
+    rows = batch.codes.order_by("code").values_list("code", flat=True)
+    product, created_at = wire.PRODUCT_ON_WIRE[batch.offer.product], wire.wire_time(batch.created_at)
+    vouchers = [
+        {"id": display_code(code, batch.prefix), "country": batch.country, "product": product,
+         "tag": batch.tag, "created_at": created_at}
+        for code in rows
+    ]  # fmt: skip
+    return JsonResponse(vouchers, safe=False)
+
+
+def _create_arguments(params: dict[str, Any]) -> dict[str, Any]:
+    """The create request's fields, checked in Xikolo's order: qty first, then the rest at once."""
+    qty = wire.ruby_integer(params.get("qty"))
+    check_qty(qty)
+    errors: dict[str, list[str]] = {}
+    product = wire.text(params.get("product") or params.get("product_type"))
+    country = wire.text(params.get("country")).upper()
+    if not product or product not in wire.WIRE_PRODUCTS:
+        errors["product"] = ["invalid" if product else "required"]
+    if not country or country not in COUNTRY_CODES:
+        errors["country"] = ["invalid" if country else "required"]
+    arguments = {"qty": qty, "product": wire.WIRE_PRODUCTS.get(product, ""), "country": country,
+                 "tag": wire.text(params.get("tag")), **_extensions(params, errors)}  # fmt: skip
+    if errors:
+        raise wire.WireErrors(errors)
+    return arguments
+
+
+def _extensions(params: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
+    """Tessera's additions: a course session, an expiry and uses per code."""
+    found: dict[str, Any] = {}
+    if slug := wire.text(params.get("course_session")):
+        found["session"] = CourseSession.objects.filter(slug=slug).first()
+        if found["session"] is None:
+            errors["course_session"] = ["invalid"]
+    if expires := wire.text(params.get("expires_at")):
+        found["expires_at"] = wire.moment(expires)
+        if found["expires_at"] is None:
+            errors["expires_at"] = ["invalid"]
+    if params.get("uses") not in (None, ""):
+        found["uses_per_code"] = wire.ruby_integer(params.get("uses"))
+    return found
+
+
+@router.api_operation(["GET", "HEAD"], "/vouchers", summary="List vouchers (Xikolo: index)")
+def vouchers_list(
+    request: HttpRequest,
+    tag: str | None = None,
+    claimed: str | None = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    page: str | None = None,
+    per_page: str | None = None,
+) -> HttpResponse:
+    codes = shop_codes(
+        _shop(request),
+        tag=tag or None,
+        claimed=wire.flag(claimed, "claimed"),
+        claimed_from=wire.day_start(start_date, "start_date") if start_date else None,
+        claimed_before=wire.day_after(end_date, "end_date") if end_date else None,
+    )
+    size = min(max(wire.ruby_integer(per_page) or PER_PAGE, 1), MAX_PER_PAGE)
+    current = Paginator(codes.values(*VOUCHER_FIELDS, "claimed_at", "claimant_ip"), size).get_page(page)
+    body = [] if request.method == "HEAD" else [_listed(row) for row in current.object_list]
+    response = JsonResponse(body, safe=False)
+    for name, value in wire.paging_headers(request, current, size).items():
+        response[name] = value
+    if request.method == "HEAD":
+        response.content = b""
+    return response
+
+
+def _listed(row: dict[str, Any]) -> dict[str, Any]:
+    item = {
+        "id": display_code(row["code"], row["batch__prefix"]), "country": row["batch__country"],
+        "product": wire.PRODUCT_ON_WIRE[row["batch__offer__product"]], "tag": row["batch__tag"],
+        "created_at": wire.wire_time(row["batch__created_at"]),
+    }  # fmt: skip
+    if row["claimed_at"] is not None:
+        item.update(
+            claimed_at=wire.wire_time(row["claimed_at"]),
+            claimant_ip=row["claimant_ip"] or "",
+            claimant_country=wire.UNKNOWN_COUNTRY,
+        )
+    return item
+
+
+@router.get("/vouchers/{code}", summary="One voucher, with every redemption (Tessera extension)")
+def voucher_show(request: HttpRequest, code: str) -> JsonResponse:
+    return JsonResponse(_voucher_details(_own_code(request, code)))
+
+
+@router.post("/vouchers/{code}/void", summary="Void a voucher for a refund (Tessera extension)")
+def voucher_void(request: HttpRequest, code: str) -> JsonResponse:
+    voided = shop_voucher_void(shop=_shop(request), code=_own_code(request, code))
+    return JsonResponse(_voucher_details(voided))
+
+
+def _shop(request: HttpRequest) -> Shop:
+    shop: Shop = request.auth  # type: ignore[attr-defined]  # set by ShopToken authentication
+    return shop
+
+
+def _own_code(request: HttpRequest, text: str) -> Code:
+    code = shop_code(_shop(request), parse_code(text))
+    if code is None:
+        raise CodeNotFound()
+    return code
+
+
+def _voucher_details(code: Code) -> dict[str, Any]:
+    details = code_details(code.code)
+    batch = details.code.batch
+    return {
+        "id": details.display, "country": batch.country, "product": wire.PRODUCT_ON_WIRE[batch.offer.product],
+        "tag": batch.tag, "created_at": wire.wire_time(batch.created_at), "status": details.status,
+        "uses": details.code.uses, "max_uses": details.code.max_uses, "expires_at": wire.wire_time(batch.expires_at),
+        "redemptions": [
+            {"claimed_at": wire.wire_time(r.redeemed_at), "claimant_ip": r.client_ip or "",
+             "course_session": r.session.slug, "course": r.session.course.slug,
+             "reversed_at": wire.wire_time(r.reversed_at)}
+            for r in details.redemptions
+        ],
+    }  # fmt: skip

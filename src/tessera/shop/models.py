@@ -1,0 +1,73 @@
+"""Shops sell codes through the bridge API; each sees only the vouchers it created.
+
+Ownership lives here, not in vouchers: the bridge sits on top of the voucher service, which
+knows nothing of shops.
+"""
+
+from django.db import models
+
+from tessera.catalog.models import CourseSession
+from tessera.vouchers.models import Batch, Offer, Product
+
+
+class Shop(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ShopToken(models.Model):
+    """A bearer token, shown once at creation and stored only as its SHA-256 digest."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="tokens")
+    label = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=8, help_text="The first characters, to tell tokens apart.")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.shop}: {self.prefix}…"
+
+
+class ShopOffer(models.Model):
+    """The offer a shop's bridge vouchers of one product (and optional session) belong to."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="offers")
+    product = models.CharField(max_length=16, choices=Product)
+    session = models.ForeignKey(CourseSession, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    offer = models.OneToOneField(Offer, on_delete=models.PROTECT, related_name="shop_offer")
+
+    class Meta:
+        # Two partial constraints rather than NULLS NOT DISTINCT, which SQLite lacks.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "product"], condition=models.Q(session__isnull=True),
+                name="one_any_session_offer_per_shop",
+            ),
+            models.UniqueConstraint(
+                fields=["shop", "product", "session"], condition=models.Q(session__isnull=False),
+                name="one_session_offer_per_shop",
+            ),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"{self.shop}: {self.offer}"
+
+
+class ShopBatch(models.Model):
+    """Marks a batch as created by a shop, so the shop sees its codes and no other's."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="batches")
+    batch = models.OneToOneField(Batch, on_delete=models.PROTECT, related_name="shop_batch")
+
+    def __str__(self) -> str:
+        return f"{self.shop}: {self.batch}"

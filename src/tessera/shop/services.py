@@ -1,0 +1,93 @@
+"""Shops, their bearer tokens, and the vouchers they create through the bridge."""
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from tessera.catalog.models import CourseSession
+from tessera.core.errors import InvalidInput
+from tessera.core.validation import fits_text
+from tessera.shop.models import Shop, ShopBatch, ShopOffer, ShopToken
+from tessera.vouchers.models import Batch, Code, Offer
+from tessera.vouchers.services import batch_create, code_revoke, offer_create, redemption_reverse
+
+MAX_QTY = 500  # Xikolo's limit per request, kept so shop integrations see the same answers
+
+
+def token_digest(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def shop_create(*, name: str) -> Shop:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("A shop needs a name.", field="name")
+    fits_text(Shop, "name", name)
+    if Shop.objects.filter(name=name).exists():
+        raise InvalidInput(f"There is a shop named {name!r} already.", field="name")
+    return Shop.objects.create(name=name)
+
+
+def token_issue(*, shop: Shop, label: str = "") -> tuple[ShopToken, str]:
+    """A new token for `shop`; the plaintext is returned here once and never stored."""
+    plaintext = secrets.token_hex(32)  # 64 hex characters, the shape Xikolo shops already handle
+    token = ShopToken.objects.create(
+        shop=shop, label=fits_text(ShopToken, "label", label), prefix=plaintext[:8], digest=token_digest(plaintext)
+    )
+    return token, plaintext
+
+
+def token_revoke(*, token: ShopToken) -> None:
+    ShopToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def check_qty(qty: int) -> None:
+    """Xikolo's limits and words, checked before anything else about a request."""
+    if qty < 1:
+        raise InvalidInput("Number must at least be 1", field="qty")
+    if qty > MAX_QTY:
+        raise InvalidInput("Too many vouchers requested", field="qty")
+
+
+def shop_vouchers_create(
+    *,
+    shop: Shop,
+    qty: int,
+    product: str,
+    country: str,
+    tag: str = "",
+    session: CourseSession | None = None,
+    expires_at: datetime | None = None,
+    uses_per_code: int = 1,
+) -> Batch:
+    """`qty` codes for `shop`, all or nothing, in the shop's own offer for the product."""
+    check_qty(qty)
+    with transaction.atomic():
+        batch = batch_create(
+            offer=_shop_offer(shop, product, session), count=qty, country=country, tag=tag or "untagged",
+            expires_at=expires_at, uses_per_code=uses_per_code, actor=f"shop:{shop.name}",
+        )  # fmt: skip
+        ShopBatch.objects.create(shop=shop, batch=batch)
+    return batch
+
+
+def _shop_offer(shop: Shop, product: str, session: CourseSession | None) -> Offer:
+    link = ShopOffer.objects.select_related("offer").filter(shop=shop, product=product, session=session).first()
+    if link is None:
+        where = f" in {session.slug}" if session else ""
+        offer = offer_create(name=f"{shop.name}: {product}{where}", product=product, session=session)
+        link = ShopOffer.objects.create(shop=shop, product=product, session=session, offer=offer)
+    return link.offer
+
+
+def shop_voucher_void(*, shop: Shop, code: Code) -> Code:
+    """A refund through the shop: every live redemption is reversed (the entitlement ends, the
+    use stays spent) and the code is revoked, so it can never be redeemed again."""
+    actor = f"shop:{shop.name}"
+    with transaction.atomic():
+        for redemption in code.redemptions.select_related("user", "session").filter(reversed_at__isnull=True):
+            redemption_reverse(redemption=redemption, actor=actor, give_back_use=False)
+        return code_revoke(code=code, actor=actor)

@@ -1,0 +1,123 @@
+"""The Xikolo shop bridge's wire format: reading its parameters, writing its vouchers.
+
+Shops written for Xikolo send form-encoded or JSON bodies, numbers as strings, and expect
+Xikolo's product names, field order and ISO 8601 times with milliseconds in UTC.
+"""
+
+import json
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from django.http import HttpRequest
+
+from tessera.core.errors import InvalidInput
+from tessera.vouchers.models import Product
+
+# Xikolo's product names where one exists; enrollment is Tessera's own.
+WIRE_PRODUCTS = {
+    "course_reactivation": Product.REACTIVATION,
+    "proctoring_smowl": Product.PROCTORING,
+    "course_enrollment": Product.ENROLLMENT,
+}
+PRODUCT_ON_WIRE: dict[str, str] = {str(product): wire for wire, product in WIRE_PRODUCTS.items()}
+UNKNOWN_COUNTRY = "AAA"  # what Xikolo answers when it cannot place a claimant's address
+
+
+class WireErrors(Exception):
+    """Field errors in Xikolo's shape: {"errors": {field: [word, ...]}}."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def request_params(request: HttpRequest) -> dict[str, Any]:
+    """The body's parameters, JSON or form-encoded, as one flat dict."""
+    if request.content_type == "application/json":
+        try:
+            body = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise WireErrors({"base": ["invalid JSON"]}) from None
+        if not isinstance(body, dict):
+            raise WireErrors({"base": ["invalid JSON"]})
+        return body
+    return {key: request.POST.get(key) for key in request.POST}
+
+
+def ruby_integer(value: object) -> int:
+    """Reads a count as Xikolo does ("5" → 5, "2.7" → 2, "abc" or nothing → 0)."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value)
+    match = re.match(r"\s*([+-]?\d+)", str(value or ""))
+    return int(match.group(1)) if match else 0
+
+
+def text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def wire_time(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def day_start(value: str, field: str) -> datetime:
+    """The start of the (UTC) day a date or date-time falls on, as Xikolo counts claim periods."""
+    try:
+        day = date.fromisoformat(value[:10])
+    except ValueError:
+        raise InvalidInput(f"{field} is not an ISO 8601 date.", field=field) from None
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def day_after(value: str, field: str) -> datetime:
+    return day_start(value, field) + timedelta(days=1)
+
+
+def moment(value: str) -> datetime | None:
+    """An ISO 8601 date-time (naive means UTC), or None if it is not one."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+TRUE_WORDS = {"true", "1", "yes"}
+FALSE_WORDS = {"false", "0", "no"}
+
+
+def flag(value: str | None, field: str) -> bool | None:
+    """claimed=true / claimed=false; unlike Xikolo, false means unclaimed."""
+    word = (value or "").strip().lower()
+    if not word:
+        return None
+    if word not in TRUE_WORDS | FALSE_WORDS:
+        raise InvalidInput(f"{field} is true or false.", field=field)
+    return word in TRUE_WORDS
+
+
+def paging_headers(request: HttpRequest, page: Any, size: int) -> dict[str, str]:
+    """Link (first, prev, next, last) and X-Total-* headers, as Xikolo's paginate responder."""
+    last = page.paginator.num_pages
+    links = {"first": 1, "prev": page.number - 1 if page.has_previous() else None,
+             "next": page.number + 1 if page.has_next() else None, "last": last}  # fmt: skip
+    return {
+        "Link": ", ".join(f'<{_page_url(request, n)}>; rel="{rel}"' for rel, n in links.items() if n),
+        "X-Total-Pages": str(last),
+        "X-Total-Count": str(page.paginator.count),
+        "X-Per-Page": str(size),
+        "X-Current-Page": str(page.number),
+    }
+
+
+def _page_url(request: HttpRequest, number: int) -> str:
+    query = request.GET.copy()
+    query["page"] = str(number)
+    return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
