@@ -14,6 +14,7 @@ from tessera.catalog.models import CourseSession
 from tessera.core.countries import COUNTRY_CODES
 from tessera.shop import wire
 from tessera.shop.auth import ShopToken
+from tessera.shop.idempotency import idempotent
 from tessera.shop.models import Shop
 from tessera.shop.selectors import shop_code, shop_codes
 from tessera.shop.services import check_qty, shop_voucher_void, shop_vouchers_create
@@ -29,6 +30,7 @@ VOUCHER_FIELDS = ("code", "batch__prefix", "batch__country", "batch__offer__prod
 
 
 @router.post("/vouchers", summary="Create vouchers (Xikolo: bulk create)")
+@idempotent
 def vouchers_create(request: HttpRequest) -> JsonResponse:
     batch = shop_vouchers_create(shop=_shop(request), **_create_arguments(wire.request_params(request)))
     rows = batch.codes.order_by("code").values_list("code", flat=True)
@@ -124,6 +126,7 @@ def voucher_show(request: HttpRequest, code: str) -> JsonResponse:
 
 
 @router.post("/vouchers/{code}/void", summary="Void a voucher for a refund (Tessera extension)")
+@idempotent
 def voucher_void(request: HttpRequest, code: str) -> JsonResponse:
     voided = shop_voucher_void(shop=_shop(request), code=_own_code(request, code))
     return JsonResponse(_voucher_details(voided))

@@ -71,3 +71,22 @@ class ShopBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.shop}: {self.batch}"
+
+
+class IdempotencyKey(models.Model):
+    """A POST's Idempotency-Key: claimed before the work starts, then holding its response."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    created_at = models.DateTimeField()
+    completed = models.BooleanField(default=False)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.BinaryField(null=True)
+    response_type = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "key"], name="one_idempotency_key_per_shop")]
+
+    def __str__(self) -> str:
+        return f"{self.shop}: {self.key}"
