@@ -10,8 +10,9 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router
 
-from tessera.catalog.models import CourseSession
+from tessera.catalog.selectors import session_by_slug
 from tessera.core.countries import COUNTRY_CODES
+from tessera.core.errors import InvalidInput
 from tessera.shop import wire
 from tessera.shop.auth import ShopToken
 from tessera.shop.idempotency import idempotent
@@ -20,7 +21,7 @@ from tessera.shop.selectors import shop_code, shop_codes
 from tessera.shop.services import check_qty, shop_voucher_void, shop_vouchers_create
 from tessera.vouchers.errors import CodeNotFound
 from tessera.vouchers.models import Code
-from tessera.vouchers.selectors import code_details, display_code, parse_code
+from tessera.vouchers.selectors import details_of, display_code, parse_code
 
 router = Router(auth=ShopToken(), tags=["shop bridge"])
 
@@ -65,8 +66,9 @@ def _extensions(params: dict[str, Any], errors: dict[str, list[str]]) -> dict[st
     """Tessera's additions: a course session, an expiry and uses per code."""
     found: dict[str, Any] = {}
     if slug := wire.text(params.get("course_session")):
-        found["session"] = CourseSession.objects.filter(slug=slug).first()
-        if found["session"] is None:
+        try:
+            found["session"] = session_by_slug(slug)
+        except InvalidInput:
             errors["course_session"] = ["invalid"]
     if expires := wire.text(params.get("expires_at")):
         found["expires_at"] = wire.moment(expires)
@@ -145,7 +147,7 @@ def _own_code(request: HttpRequest, text: str) -> Code:
 
 
 def _voucher_details(code: Code) -> dict[str, Any]:
-    details = code_details(code.code)
+    details = details_of(code)
     batch = details.code.batch
     return {
         "id": details.display, "country": batch.country, "product": wire.PRODUCT_ON_WIRE[batch.offer.product],

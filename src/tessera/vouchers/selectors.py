@@ -62,6 +62,10 @@ def code_details(text: str) -> CodeDetails:
     )
     if code is None:
         raise CodeNotFound()
+    return details_of(code)
+
+
+def details_of(code: Code) -> CodeDetails:
     status = code_status(
         uses=code.uses, max_uses=code.max_uses, revoked=bool(code.revoked_at or code.batch.revoked_at),
         expires_at=code.batch.expires_at, now=timezone.now(),

@@ -3,6 +3,8 @@
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError
 
 from tessera.core.errors import DomainError
@@ -29,3 +31,10 @@ def parse_moment(text: str, *, field: str) -> datetime:
     except ValueError:
         raise CommandError(f"invalid_input: {field} {text!r} is not an ISO date (YYYY-MM-DD).") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def user_named(username: str) -> User:
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise CommandError(f"invalid_input: there is no user {username!r}.")
+    return user

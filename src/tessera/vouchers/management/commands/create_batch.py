@@ -1,11 +1,10 @@
 import time
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
-from tessera.vouchers.management.base import VoucherCommand, parse_moment
+from tessera.vouchers.management.base import VoucherCommand, parse_moment, user_named
 from tessera.vouchers.models import Batch, Offer
 from tessera.vouchers.selectors import display_code
 from tessera.vouchers.services import batch_create
@@ -41,7 +40,8 @@ class Command(VoucherCommand):
             batch = batch_create(
                 offer=offer, count=opts["count"], uses_per_code=opts["uses"], country=opts["country"],
                 expires_at=parse_moment(opts["expires"], field="expires") if opts["expires"] else None,
-                tag=opts["tag"], restricted_to=self._user(opts["user"]), note=opts["note"], prefix=opts["prefix"],
+                tag=opts["tag"], note=opts["note"], prefix=opts["prefix"],
+                restricted_to=user_named(opts["user"]) if opts["user"] else None,
                 refund_policy=opts["refund_policy"], actor="cli", progress=bar.update if bar else None,
             )  # fmt: skip
         finally:
@@ -52,11 +52,3 @@ class Command(VoucherCommand):
         if opts["print_codes"]:
             for code in batch.codes.order_by("code").values_list("code", flat=True).iterator():
                 self.stdout.write(display_code(code, batch.prefix))
-
-    def _user(self, username: str | None) -> Any:
-        if not username:
-            return None
-        user = get_user_model().objects.filter(username=username).first()
-        if user is None:
-            raise CommandError(f"invalid_input: there is no user {username!r}.")
-        return user

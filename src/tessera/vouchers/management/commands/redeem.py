@@ -1,10 +1,7 @@
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.core.management.base import CommandError
-
 from tessera.catalog.selectors import session_by_slug
-from tessera.vouchers.management.base import VoucherCommand
+from tessera.vouchers.management.base import VoucherCommand, user_named
 from tessera.vouchers.models import Product
 from tessera.vouchers.services import voucher_redeem
 
@@ -19,8 +16,5 @@ class Command(VoucherCommand):
         parser.add_argument("--product", choices=Product.values, help="refuse a code for another product")
 
     def handle(self, *args: Any, code: str, user: str, session: str, product: str | None, **opts: Any) -> None:
-        learner = get_user_model().objects.filter(username=user).first()
-        if learner is None:
-            raise CommandError(f"invalid_input: there is no user {user!r}.")
-        redemption = voucher_redeem(code=code, user=learner, session=session_by_slug(session), product=product)
+        redemption = voucher_redeem(code=code, user=user_named(user), session=session_by_slug(session), product=product)
         self.stdout.write(f"Redeemed for {user}: {redemption.product} in {session}.")
