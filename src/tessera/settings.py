@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
     "ninja",  # serves the API docs' Swagger UI from its own static files, not a CDN
     "tessera.core",
     "tessera.catalog",
@@ -157,6 +159,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("TESSERA_LOG_LEVEL", "INFO")},
 }
+
+# Background jobs (webhook deliveries, big batches) run in `tessera db_worker`, fed through the
+# database, so they work alike on SQLite and PostgreSQL with no broker to run.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# Optional: with REDIS_URL set, shared counters (rate limits) live in Redis, not the database.
+REDIS_URL = os.environ.get("REDIS_URL", "")
 
 # --- Tessera's own configuration (README, "Configuration") ---
 TESSERA_VOUCHERS_ENABLED = env_flag("TESSERA_VOUCHERS", True)

@@ -39,6 +39,8 @@ class Offer(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        # Staff pages and the staff API let in only holders of this permission (or superusers).
+        permissions = [("manage_vouchers", "Can manage offers, batches, codes and redemptions")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_product_display()})"

@@ -38,6 +38,7 @@ from tessera.vouchers.errors import (
 from tessera.vouchers.models import AuditEvent, Batch, Code, Redemption
 from tessera.vouchers.products import product_named
 from tessera.vouchers.selectors import parse_code
+from tessera.vouchers.signals import redemption_reversed, voucher_redeemed
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ def _redeem(normalized: str, attempt: Attempt) -> Redemption:
         action=AuditEvent.Action.REDEEMED, actor=actor_of(attempt.user), code=code.code,
         batch=code.batch, at=attempt.now, session=attempt.session.slug, client_ip=attempt.client_ip,
     )  # fmt: skip
+    transaction.on_commit(lambda: voucher_redeemed.send(sender=Redemption, redemption=redemption))
     return redemption
 
 
@@ -187,5 +189,9 @@ def redemption_reverse(*, redemption: Redemption, actor: str, give_back_use: boo
             action=AuditEvent.Action.REVERSED, actor=actor, code=code.code, batch=code.batch, at=now,
             user=redemption.user.get_username(), use_returned=give_back_use,
         )  # fmt: skip
-    redemption.refresh_from_db()
+        redemption.refresh_from_db()
+        returned = give_back_use
+        transaction.on_commit(
+            lambda: redemption_reversed.send(sender=Redemption, redemption=redemption, use_returned=returned)
+        )
     return redemption
