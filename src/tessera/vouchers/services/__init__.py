@@ -1,14 +1,16 @@
 """Everything that changes vouchers. Entry points (CLI, admin, API, pages) call these only."""
 
 from tessera.vouchers.services.batches import batch_create, batch_revoke, code_revoke, offer_create, offer_validate
-from tessera.vouchers.services.redeem import redemption_reverse, voucher_redeem
+from tessera.vouchers.services.redeem import Preview, redemption_reverse, voucher_check, voucher_redeem
 
 __all__ = [
+    "Preview",
     "batch_create",
     "batch_revoke",
     "code_revoke",
     "offer_create",
     "offer_validate",
     "redemption_reverse",
+    "voucher_check",
     "voucher_redeem",
 ]

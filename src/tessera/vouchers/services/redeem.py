@@ -80,6 +80,41 @@ def voucher_redeem(
         raise
 
 
+@dataclass(frozen=True)
+class Preview:
+    """What a code would unlock for this user on this session, were it redeemed now."""
+
+    code: Code
+    product: str
+    session: CourseSession
+    uses_left: int
+
+
+def voucher_check(
+    *, code: str, user: AbstractBaseUser, session: CourseSession, product: str | None = None
+) -> Preview:
+    """Runs every check `voucher_redeem` runs, changes nothing, and raises the same refusal the
+    redemption would; the answer may of course change before the learner redeems."""
+    config.require_vouchers()
+    if not user.is_authenticated:
+        raise InvalidInput("Sign in to check a code.", field="user")
+    attempt = Attempt(user=user, session=session, product=product, client_ip=None, now=timezone.now())
+    found = _code_for_redemption(parse_code(code))
+    _check_code(found, attempt)
+    offered = found.batch.offer.product
+    enrollment = enrollment_for(user=user, session=session)
+    product_named(offered).ensure_eligible(user=user, session=session, enrollment=enrollment, now=attempt.now)
+    return Preview(code=found, product=offered, session=session, uses_left=found.max_uses - found.uses)
+
+
+def _code_for_redemption(normalized: str) -> Code:
+    try:
+        # Not the offer's session: only its id is compared, and the caller passes the session.
+        return Code.objects.select_related("batch__offer").get(pk=normalized)
+    except Code.DoesNotExist:
+        raise CodeNotFound() from None
+
+
 def _as_logged(text: str) -> str:
     """What the audit log keeps of a typed code: normalised if it can be, so searches find it."""
     text = text[:MAX_CODE_TEXT]
@@ -90,11 +125,7 @@ def _as_logged(text: str) -> str:
 
 
 def _redeem(normalized: str, attempt: Attempt) -> Redemption:
-    try:
-        # Not the offer's session: only its id is compared, and the caller passes the session.
-        code = Code.objects.select_related("batch__offer").get(pk=normalized)
-    except Code.DoesNotExist:
-        raise CodeNotFound() from None
+    code = _code_for_redemption(normalized)
     _check_code(code, attempt)
     handler = product_named(code.batch.offer.product)
     enrollment = enrollment_for(user=attempt.user, session=attempt.session)
