@@ -9,21 +9,29 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from tessera.core.errors import DomainError, InvalidInput
+from tessera.platform.learner import router as learner_api
+from tessera.platform.staff import router as staff_api
 from tessera.shop.auth import unauthorized
 from tessera.shop.bridge import router as shop_bridge
 from tessera.shop.wire import WireErrors
 
 BRIDGE = "/bridges/shop"
+PLATFORM = "/api/v1"
 # Service field names as the bridge calls them.
 BRIDGE_FIELDS = {"uses_per_code": "uses", "session": "course_session"}
 
 api = NinjaAPI(
     title="Tessera",
     version="1",
-    description="The shop bridge (Xikolo shop API v1 compatible, with extensions).",
+    description=(
+        "The platform API at /api/v1 (learners and staff; a session cookie with CSRF, or a user's bearer token) "
+        "and the shop bridge at /bridges/shop (Xikolo shop API v1 compatible, with extensions)."
+    ),
     urls_namespace="tessera-api",
 )
 api.add_router(BRIDGE, shop_bridge)
+api.add_router(PLATFORM, learner_api)
+api.add_router(PLATFORM, staff_api)
 
 
 def render_error(request: HttpRequest, error: Exception) -> HttpResponse:

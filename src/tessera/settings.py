@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "tessera.catalog",
     "tessera.vouchers",
     "tessera.shop",
+    "tessera.platform",
 ]
 
 MIDDLEWARE = [
