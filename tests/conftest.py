@@ -7,6 +7,7 @@ under CI=true and is skipped, in one line, elsewhere.
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,8 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from tessera.catalog.models import Course, CourseSession, Exam
+from tessera.shop.models import Shop
+from tessera.shop.services import shop_create, token_issue
 from tessera.vouchers.models import Batch, Offer, Product
 from tessera.vouchers.services import batch_create, offer_create
 
@@ -179,3 +182,32 @@ def proctoring_offer(make_offer: Callable[..., Offer], running_session: CourseSe
 @pytest.fixture
 def reactivation_offer(make_offer: Callable[..., Offer], ended_session: CourseSession) -> Offer:
     return make_offer(Product.REACTIVATION, ended_session)
+
+
+# --- shops ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ShopPersona:
+    shop: Shop
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"HTTP_AUTHORIZATION": f"Bearer {self.token}"}
+
+
+def _shop_persona(name: str) -> ShopPersona:
+    shop = shop_create(name=name)
+    _, token = token_issue(shop=shop)
+    return ShopPersona(shop=shop, token=token)
+
+
+@pytest.fixture
+def shop_a(db: None) -> ShopPersona:
+    return _shop_persona("Shop A")
+
+
+@pytest.fixture
+def shop_b(db: None) -> ShopPersona:
+    return _shop_persona("Shop B")

@@ -34,17 +34,28 @@ api.add_router(PLATFORM, learner_api)
 api.add_router(PLATFORM, staff_api)
 
 
+# ninja's own HTTP errors (a failed CSRF check, a body that is not JSON) under stable codes.
+HTTP_ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "not_allowed"}
+
+
 def render_error(request: HttpRequest, error: Exception) -> HttpResponse:
-    if isinstance(error, AuthenticationError):
-        return unauthorized(request)
     if request.path.startswith(BRIDGE):
-        return _bridge_error(error)
+        return unauthorized(request) if isinstance(error, AuthenticationError) else _bridge_error(error)
+    if isinstance(error, AuthenticationError):
+        response = JsonResponse({"error": "unauthorized", "detail": "Sign in, or send a user's API token."}, status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="tessera"'
+        return response
     if isinstance(error, DomainError):
         return JsonResponse({"error": error.code, "detail": error.message}, status=error.http_status)
     if isinstance(error, ValidationError):
-        return JsonResponse({"error": "invalid_input", "detail": error.errors}, status=422)
+        return JsonResponse({"error": "invalid_input", "detail": _plain(error.errors)}, status=422)
     status = error.status_code if isinstance(error, HttpError) else 400
-    return JsonResponse({"error": "bad_request", "detail": str(error)}, status=status)
+    return JsonResponse({"error": HTTP_ERROR_CODES.get(status, "bad_request"), "detail": str(error)}, status=status)
+
+
+def _plain(errors: list[dict[str, object]]) -> list[dict[str, object]]:
+    """pydantic's error entries without the echoed input and context, which may not be JSON."""
+    return [{key: entry[key] for key in ("type", "loc", "msg") if key in entry} for entry in errors]
 
 
 def _bridge_error(error: Exception) -> JsonResponse:

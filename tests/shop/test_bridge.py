@@ -242,7 +242,7 @@ class TestOneVoucher:
 
     def test_a_mistyped_code_is_refused_as_such(self, client, shop_a):
         response = client.get(f"{URL}/not-a-code", **shop_a.auth)
-        assert response.status_code == 422
+        assert response.status_code == 409
         assert response.json()["error"] == "mistyped"
 
 

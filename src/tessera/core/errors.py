@@ -38,3 +38,9 @@ class DoesNotExist(DomainError):
     code = "not_found"
     http_status = 404
     default_message = "No such thing exists."
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    http_status = 403
+    default_message = "You are signed in but not allowed to do this."

@@ -1,10 +1,19 @@
-"""Who is calling the platform API: a browser's session (with CSRF) or a server's bearer token."""
+"""Who is calling the platform API: a browser's session (with CSRF) or a server's bearer token.
+
+Learner routes need any signed-in user; staff routes also need the manage_vouchers permission
+and answer 403 (not 401) to a signed-in user without it.
+"""
+
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.http import HttpRequest
 from ninja.security import HttpBearer, SessionAuth
 
+from tessera.core.errors import Forbidden
 from tessera.platform.selectors import user_for_token
+
+VOUCHER_PERMISSION = "vouchers.manage_vouchers"
 
 
 class UserToken(HttpBearer):
@@ -23,5 +32,31 @@ class BrowserSession(SessionAuth):
     openapi_description = "A signed-in browser's session cookie; POSTs need the X-CSRFToken header."
 
 
+def _staff_only(user: Any) -> Any:
+    if user is not None and not user.has_perm(VOUCHER_PERMISSION):
+        raise Forbidden("This needs the permission to manage vouchers.")
+    return user
+
+
+class StaffToken(UserToken):
+    openapi_description = "The API token of a user with the manage_vouchers permission."
+
+    def authenticate(self, request: HttpRequest, token: str) -> User | None:
+        return _staff_only(super().authenticate(request, token))
+
+
+class StaffSession(BrowserSession):
+    openapi_description = "The session cookie of a user with the manage_vouchers permission; POSTs need CSRF."
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        return _staff_only(super().authenticate(request, key))
+
+
 # Token first: a server sending a bearer token never needs a CSRF token.
 USER_AUTH = [UserToken(), BrowserSession()]
+STAFF_AUTH = [StaffToken(), StaffSession()]
+
+
+def caller(request: HttpRequest) -> User:
+    user: User = request.auth  # type: ignore[attr-defined]  # set by the auth classes above
+    return user

@@ -1,7 +1,129 @@
-"""The learner's side of the platform API: check a code, redeem it, list what I have."""
+"""The learner's side of the platform API: check a code, redeem it, list what I have.
 
-from ninja import Router
+Routes parse, call one service or selector, and shape the answer; refusals are rendered by
+the API's one exception handler (tessera.api): 404 not_found, 409 for any other refusal.
+"""
 
-from tessera.platform.auth import USER_AUTH
+from datetime import datetime
+from typing import Literal
+
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from ninja import Field, Router, Schema, Status
+
+from tessera.catalog.selectors import session_by_slug
+from tessera.platform.auth import USER_AUTH, caller
+from tessera.vouchers.selectors import display_code, entitlements_of
+from tessera.vouchers.services import voucher_check, voucher_redeem
 
 router = Router(auth=USER_AUTH, tags=["learner"])
+
+ProductName = Literal["enrollment", "proctoring", "reactivation"]
+
+
+class CodeIn(Schema):
+    code: str = Field(min_length=1, max_length=100, description="As printed; case, spaces and dashes don't matter.")
+    session: str = Field(min_length=1, max_length=50, description="The course session's slug.")
+    product: ProductName | None = Field(None, description="What the learner asked for; a code for another is refused.")
+
+
+class PreviewOut(Schema):
+    code: str
+    product: str
+    session: str
+    course: str
+    uses_left: int
+    expires_at: datetime | None
+
+
+class RedemptionOut(Schema):
+    id: int
+    code: str
+    product: str
+    session: str
+    course: str
+    redeemed_at: datetime
+
+
+class ErrorOut(Schema):
+    error: str
+    detail: object
+
+
+REFUSALS: dict[int | str, object] = {401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 429: ErrorOut}
+
+
+class CsrfOut(Schema):
+    csrf_token: str
+
+
+@router.get("/csrf", auth=None, response=CsrfOut, summary="A CSRF token (and cookie) for browser POSTs")
+def csrf(request: HttpRequest) -> CsrfOut:
+    """A front end with a session cookie sends this token back in X-CSRFToken on every POST."""
+    return CsrfOut(csrf_token=get_token(request))
+
+
+@router.post("/codes/check", response={200: PreviewOut, **REFUSALS}, summary="What a code would unlock, unredeemed")
+def code_check(request: HttpRequest, payload: CodeIn) -> PreviewOut:
+    session = session_by_slug(payload.session)
+    preview = voucher_check(code=payload.code, user=caller(request), session=session, product=payload.product)
+    batch = preview.code.batch
+    return PreviewOut(
+        code=display_code(preview.code.code, batch.prefix), product=preview.product, session=session.slug,
+        course=session.course.slug, uses_left=preview.uses_left, expires_at=batch.expires_at,
+    )  # fmt: skip
+
+
+@router.post("/redemptions", response={201: RedemptionOut, **REFUSALS}, summary="Redeem a code for the caller")
+def redemption_create(request: HttpRequest, payload: CodeIn) -> Status[RedemptionOut]:
+    session = session_by_slug(payload.session)
+    redemption = voucher_redeem(
+        code=payload.code, user=caller(request), session=session, product=payload.product,
+        client_ip=request.META.get("REMOTE_ADDR"),
+    )  # fmt: skip
+    shaped = RedemptionOut(
+        id=redemption.pk, code=display_code(redemption.code_id, redemption.code.batch.prefix),
+        product=redemption.product, session=session.slug, course=session.course.slug,
+        redeemed_at=redemption.redeemed_at,
+    )  # fmt: skip
+    return Status(201, shaped)
+
+
+class EnrollmentOut(Schema):
+    session: str
+    course: str
+    active: bool
+    proctored: bool
+    reactivated_until: datetime | None
+    enrolled_at: datetime
+
+
+class MyRedemptionOut(Schema):
+    id: int
+    code: str
+    product: str
+    session: str
+    redeemed_at: datetime
+    reversed_at: datetime | None
+
+
+class EntitlementsOut(Schema):
+    enrollments: list[EnrollmentOut]
+    redemptions: list[MyRedemptionOut]
+
+
+@router.get("/me/entitlements", response={200: EntitlementsOut, 401: ErrorOut}, summary="What the caller has")
+def my_entitlements(request: HttpRequest) -> EntitlementsOut:
+    mine = entitlements_of(caller(request))
+    return EntitlementsOut(
+        enrollments=[
+            EnrollmentOut(session=e.session.slug, course=e.session.course.slug, active=e.active, proctored=e.proctored,
+                          reactivated_until=e.reactivated_until, enrolled_at=e.created_at)
+            for e in mine.enrollments
+        ],
+        redemptions=[
+            MyRedemptionOut(id=r.pk, code=display_code(r.code_id, r.code.batch.prefix), product=r.product,
+                            session=r.session.slug, redeemed_at=r.redeemed_at, reversed_at=r.reversed_at)
+            for r in mine.redemptions
+        ],
+    )  # fmt: skip

@@ -1,7 +1,345 @@
-"""Staff endpoints of the platform API: offers, batches, codes, statistics and exports."""
+"""Staff endpoints of the platform API: offers, batches, codes, statistics and CSV exports.
 
-from ninja import Router
+Only users with the manage_vouchers permission get in (403 for anyone else signed in). Routes
+parse, call one service or selector, and shape the answer.
+"""
 
-from tessera.platform.auth import USER_AUTH
+import csv
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
 
-router = Router(auth=USER_AUTH, tags=["staff"])
+from django.db.models import QuerySet
+from django.http import HttpRequest, StreamingHttpResponse
+from django.utils import timezone
+from ninja import Field, Query, Router, Schema, Status
+from ninja.pagination import PageNumberPagination, paginate
+
+from tessera.catalog.selectors import session_by_slug
+from tessera.core.users import user_named
+from tessera.platform.auth import STAFF_AUTH, caller
+from tessera.platform.learner import ErrorOut, ProductName
+from tessera.vouchers.models import Batch, Code, Offer
+from tessera.vouchers.selectors import (
+    EXPORT_HEADER,
+    CodeDetails,
+    batch_codes,
+    batch_numbered,
+    batches_of,
+    code_details,
+    code_stats,
+    code_status,
+    codes_for_export,
+    display_code,
+    export_rows,
+    offer_numbered,
+    offers_listed,
+    redemption_numbered,
+)
+from tessera.vouchers.services import (
+    batch_create,
+    batch_revoke,
+    code_revoke,
+    offer_create,
+    redemption_reverse,
+)
+
+router = Router(auth=STAFF_AUTH, tags=["staff"])
+
+ERRORS: dict[int | str, object] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+# Larger batches belong in the background (the staff pages) or the CLI, not in one HTTP request.
+MAX_BATCH_PER_REQUEST = 100_000
+
+
+class StaffPages(PageNumberPagination):
+    class Input(Schema):
+        page: int = Field(1, ge=1, le=1_000_000)
+        page_size: int = Field(50, ge=1, le=500)
+
+
+
+# --- offers -----------------------------------------------------------------------------------
+
+
+class OfferIn(Schema):
+    name: str = Field(min_length=1, max_length=200)
+    product: ProductName
+    session: str | None = Field(None, max_length=50, description="A course session's slug; none: any session.")
+    price: Decimal = Field(Decimal("0"), ge=0, max_digits=10, decimal_places=2)
+    currency: str = Field("EUR", pattern=r"^[A-Za-z]{3}$")
+    sale_starts_at: datetime | None = None
+    sale_ends_at: datetime | None = None
+    auto_subscribe: bool = True
+
+
+class OfferOut(Schema):
+    id: int
+    name: str
+    product: str
+    session: str | None
+    course: str | None
+    price: Decimal
+    currency: str
+    payment_mode: str
+    sale_starts_at: datetime | None
+    sale_ends_at: datetime | None
+    auto_subscribe: bool
+    created_at: datetime
+
+    @staticmethod
+    def resolve_session(offer: Offer) -> str | None:
+        return offer.session.slug if offer.session else None
+
+    @staticmethod
+    def resolve_course(offer: Offer) -> str | None:
+        return offer.session.course.slug if offer.session else None
+
+
+@router.get("/offers", response={200: list[OfferOut], **ERRORS}, summary="Offers, newest first")
+@paginate(StaffPages)
+def offers_list(request: HttpRequest) -> QuerySet[Offer]:
+    return offers_listed()
+
+
+@router.post("/offers", response={201: OfferOut, **ERRORS}, summary="Create an offer")
+def offers_create(request: HttpRequest, payload: OfferIn) -> Status[Offer]:
+    fields = payload.dict()
+    slug = fields.pop("session")
+    offer = offer_create(session=session_by_slug(slug) if slug else None, **fields)
+    return Status(201, offer)
+
+
+@router.get("/offers/{offer_id}", response={200: OfferOut, **ERRORS}, summary="One offer")
+def offers_show(request: HttpRequest, offer_id: int) -> Offer:
+    return offer_numbered(offer_id)
+
+
+# --- batches ----------------------------------------------------------------------------------
+
+
+class BatchIn(Schema):
+    count: int = Field(ge=1, le=MAX_BATCH_PER_REQUEST)
+    uses_per_code: int = Field(1, ge=1, le=1_000_000)
+    expires_at: datetime | None = None
+    tag: str = Field("untagged", min_length=1, max_length=100)
+    country: str = Field("", max_length=2, description="ISO 3166 alpha-2, or empty.")
+    restricted_to: str | None = Field(None, max_length=150, description="Only this username may redeem.")
+    note: str = Field("", max_length=2000)
+    prefix: str | None = Field(None, max_length=8, description="Printed before the random part; default: none.")
+    refund_policy: Literal["return_use", "keep_use"] = "return_use"
+
+
+class BatchOut(Schema):
+    id: int
+    offer: int
+    product: str
+    count: int
+    uses_per_code: int
+    expires_at: datetime | None
+    tag: str
+    country: str
+    restricted_to: str | None
+    note: str
+    prefix: str
+    refund_policy: str
+    created_by: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @staticmethod
+    def resolve_product(batch: Batch) -> str:
+        return batch.offer.product
+
+    @staticmethod
+    def resolve_offer(batch: Batch) -> int:
+        return batch.offer_id
+
+    @staticmethod
+    def resolve_restricted_to(batch: Batch) -> str | None:
+        return batch.restricted_to.get_username() if batch.restricted_to else None
+
+
+@router.get("/offers/{offer_id}/batches", response={200: list[BatchOut], **ERRORS}, summary="An offer's batches")
+@paginate(StaffPages)
+def batches_list(request: HttpRequest, offer_id: int) -> QuerySet[Batch]:
+    return batches_of(offer_numbered(offer_id))
+
+
+@router.post("/offers/{offer_id}/batches", response={201: BatchOut, **ERRORS}, summary="Create a batch of codes")
+def batches_create(request: HttpRequest, offer_id: int, payload: BatchIn) -> Status[Batch]:
+    fields = payload.dict()
+    username = fields.pop("restricted_to")
+    restricted_to = user_named(username, field="restricted_to") if username else None
+    batch = batch_create(
+        offer=offer_numbered(offer_id), restricted_to=restricted_to, actor=caller(request).get_username(), **fields
+    )
+    return Status(201, batch)
+
+
+@router.get("/batches/{batch_id}", response={200: BatchOut, **ERRORS}, summary="One batch")
+def batches_show(request: HttpRequest, batch_id: int) -> Batch:
+    return batch_numbered(batch_id)
+
+
+@router.post("/batches/{batch_id}/revoke", response={200: BatchOut, **ERRORS}, summary="Revoke a batch's live codes")
+def batches_revoke(request: HttpRequest, batch_id: int) -> Batch:
+    batch = batch_numbered(batch_id)
+    batch_revoke(batch=batch, actor=caller(request).get_username())
+    return batch
+
+
+class CodeRowOut(Schema):
+    code: str
+    uses: int
+    max_uses: int
+    status: str
+
+    @staticmethod
+    def resolve_code(code: Code) -> str:
+        return display_code(code.code, code.batch.prefix)
+
+    @staticmethod
+    def resolve_status(code: Code) -> str:
+        batch = code.batch
+        revoked = bool(code.revoked_at or batch.revoked_at)
+        return code_status(
+            uses=code.uses, max_uses=code.max_uses, revoked=revoked, expires_at=batch.expires_at, now=timezone.now()
+        )
+
+
+@router.get("/batches/{batch_id}/codes", response={200: list[CodeRowOut], **ERRORS}, summary="A batch's codes")
+@paginate(StaffPages)
+def batches_codes(request: HttpRequest, batch_id: int) -> QuerySet[Code]:
+    return batch_codes(batch_numbered(batch_id))
+
+
+# --- codes and redemptions --------------------------------------------------------------------
+
+
+class RedemptionRowOut(Schema):
+    id: int
+    user: str
+    session: str
+    course: str
+    redeemed_at: datetime
+    client_ip: str | None
+    reversed_at: datetime | None
+    reversed_by: str
+
+
+class CodeOut(Schema):
+    code: str
+    status: str
+    uses: int
+    max_uses: int
+    batch: int
+    offer: int
+    product: str
+    tag: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    redemptions: list[RedemptionRowOut]
+
+    @staticmethod
+    def of(details: CodeDetails) -> "CodeOut":
+        code, batch = details.code, details.code.batch
+        return CodeOut(
+            code=details.display, status=details.status, uses=code.uses, max_uses=code.max_uses, batch=batch.pk,
+            offer=batch.offer_id, product=batch.offer.product, tag=batch.tag, expires_at=batch.expires_at,
+            revoked_at=code.revoked_at or batch.revoked_at,
+            redemptions=[
+                RedemptionRowOut(id=r.pk, user=r.user.get_username(), session=r.session.slug,
+                                 course=r.session.course.slug, redeemed_at=r.redeemed_at, client_ip=r.client_ip,
+                                 reversed_at=r.reversed_at, reversed_by=r.reversed_by)
+                for r in details.redemptions
+            ],
+        )  # fmt: skip
+
+
+@router.get("/codes/{code}", response={200: CodeOut, **ERRORS}, summary="Query a code: status, who, when, where")
+def codes_show(request: HttpRequest, code: str) -> CodeOut:
+    return CodeOut.of(code_details(code))
+
+
+@router.post("/codes/{code}/revoke", response={200: CodeOut, **ERRORS}, summary="Revoke one code")
+def codes_revoke(request: HttpRequest, code: str) -> CodeOut:
+    code_revoke(code=code_details(code).code, actor=caller(request).get_username())
+    return CodeOut.of(code_details(code))
+
+
+class ReverseIn(Schema):
+    give_back_use: bool | None = Field(None, description="Default: the batch's refund policy decides.")
+
+
+@router.post(
+    "/redemptions/{redemption_id}/reverse", response={200: CodeOut, **ERRORS}, summary="Reverse a redemption (refund)"
+)
+def redemptions_reverse(request: HttpRequest, redemption_id: int, payload: ReverseIn) -> CodeOut:
+    redemption = redemption_numbered(redemption_id)
+    redemption_reverse(
+        redemption=redemption, actor=caller(request).get_username(), give_back_use=payload.give_back_use
+    )
+    return CodeOut.of(code_details(redemption.code_id))
+
+
+# --- statistics and exports -------------------------------------------------------------------
+
+
+class StatsRowOut(Schema):
+    key: str
+    issued: int
+    redeemed: int
+    percent: float
+    uses: int
+    max_uses: int
+
+
+class StatsQuery(Schema):
+    by: Literal["product", "tag", "course"] = "product"
+
+
+@router.get("/stats", response={200: list[StatsRowOut], **ERRORS}, summary="Codes issued and redeemed, grouped")
+def stats(request: HttpRequest, query: Query[StatsQuery]) -> list[StatsRowOut]:
+    return [
+        StatsRowOut(key=row.key, issued=row.issued, redeemed=row.redeemed, percent=round(row.percent, 2),
+                    uses=row.uses, max_uses=row.max_uses)
+        for row in code_stats(query.by)
+    ]  # fmt: skip
+
+
+CSV_RESPONSE = {200: {"description": "CSV, one row per code and redemption", "content": {"text/csv": {}}}}
+
+
+@router.get("/batches/{batch_id}/export.csv", response=ERRORS, openapi_extra={"responses": CSV_RESPONSE},
+            summary="A batch's codes as CSV, streamed")  # fmt: skip
+def batches_export(request: HttpRequest, batch_id: int) -> StreamingHttpResponse:
+    batch = batch_numbered(batch_id)
+    return _csv(export_rows(codes_for_export(batch=batch)), f"batch-{batch.pk}.csv")
+
+
+@router.get("/offers/{offer_id}/export.csv", response=ERRORS, openapi_extra={"responses": CSV_RESPONSE},
+            summary="An offer's codes as CSV, streamed")  # fmt: skip
+def offers_export(request: HttpRequest, offer_id: int) -> StreamingHttpResponse:
+    offer = offer_numbered(offer_id)
+    return _csv(export_rows(codes_for_export(offer_id=offer.pk)), f"offer-{offer.pk}.csv")
+
+
+class _Line:
+    """A file-like that hands back what the csv writer writes, so rows stream one by one."""
+
+    def write(self, text: str) -> str:
+        return text
+
+
+def _csv(rows: Iterator[tuple[object, ...]], filename: str) -> StreamingHttpResponse:
+    writer = csv.writer(_Line())
+    lines = (writer.writerow(row) for row in _with_header(rows))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _with_header(rows: Iterator[tuple[object, ...]]) -> Iterator[tuple[object, ...]]:
+    yield EXPORT_HEADER
+    yield from rows

@@ -22,8 +22,10 @@ class CodeNotFound(RedemptionRefused):
 
 
 class CodeMistyped(RedemptionRefused):
+    """Caught by the check symbol before any lookup; a refusal like the others (409), since the
+    request itself was well formed."""
+
     code = "mistyped"
-    http_status = 422
     default_message = "This code has a typo: one of its characters is wrong or two are swapped."
 
 

@@ -4,9 +4,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
+from tessera.catalog.models import Enrollment
 from tessera.core.errors import DoesNotExist
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.errors import CodeMistyped, CodeNotFound
@@ -172,3 +174,54 @@ def code_stats(by: str) -> list[StatsRow]:
                  uses=row["uses"] or 0, max_uses=row["max_uses"] or 0)
         for row in grouped
     ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Entitlements:
+    enrollments: list[Enrollment]
+    redemptions: list[Redemption]
+
+
+def entitlements_of(user: AbstractBaseUser) -> Entitlements:
+    """A learner's enrollments (with proctoring and reactivation) and every code they redeemed."""
+    enrollments = Enrollment.objects.filter(user_id=user.pk).select_related("session__course").order_by("-created_at")
+    redemptions = (
+        Redemption.objects.filter(user_id=user.pk)
+        .select_related("code__batch", "session")
+        .order_by("-redeemed_at", "-pk")
+    )
+    return Entitlements(enrollments=list(enrollments), redemptions=list(redemptions))
+
+
+def offer_numbered(pk: int) -> Offer:
+    offer = Offer.objects.select_related("session__course").filter(pk=pk).first()
+    if offer is None:
+        raise DoesNotExist(f"There is no offer {pk}.")
+    return offer
+
+
+def batch_numbered(pk: int) -> Batch:
+    batch = Batch.objects.select_related("offer", "restricted_to").filter(pk=pk).first()
+    if batch is None:
+        raise DoesNotExist(f"There is no batch {pk}.")
+    return batch
+
+
+def redemption_numbered(pk: int) -> Redemption:
+    redemption = Redemption.objects.select_related("user", "session", "code__batch").filter(pk=pk).first()
+    if redemption is None:
+        raise DoesNotExist(f"There is no redemption {pk}.")
+    return redemption
+
+
+def offers_listed() -> QuerySet[Offer]:
+    return Offer.objects.select_related("session__course").annotate(batch_count=Count("batches")).order_by("-pk")
+
+
+def batches_of(offer: Offer) -> QuerySet[Batch]:
+    return offer.batches.select_related("offer", "restricted_to").order_by("-pk")
+
+
+def batch_codes(batch: Batch) -> QuerySet[Code]:
+    """A batch's codes in a stable order (by code, the primary key), for paging."""
+    return Code.objects.filter(batch=batch).select_related("batch").order_by("code")

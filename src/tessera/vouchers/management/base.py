@@ -3,11 +3,11 @@
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError
 
-from tessera.core.errors import DomainError
+from tessera.core import users
+from tessera.core.errors import DomainError, InvalidInput
 from tessera.vouchers import config
 
 
@@ -34,7 +34,7 @@ def parse_moment(text: str, *, field: str) -> datetime:
 
 
 def user_named(username: str) -> User:
-    user = get_user_model().objects.filter(username=username).first()
-    if user is None:
-        raise CommandError(f"invalid_input: there is no user {username!r}.")
-    return user
+    try:
+        return users.user_named(username)
+    except InvalidInput as error:
+        raise CommandError(f"{error.code}: {error.message}") from None

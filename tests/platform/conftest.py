@@ -1,0 +1,44 @@
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.auth.models import Permission, User
+
+from tessera.platform.services import api_token_issue
+
+
+@dataclass
+class ApiPersona:
+    user: User
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"HTTP_AUTHORIZATION": f"Bearer {self.token}"}
+
+
+def _persona(user: User) -> ApiPersona:
+    _, token = api_token_issue(user=user, label="tests")
+    return ApiPersona(user=user, token=token)
+
+
+@pytest.fixture
+def learner_api(learner: User) -> ApiPersona:
+    return _persona(learner)
+
+
+@pytest.fixture
+def other_learner_api(other_learner: User) -> ApiPersona:
+    return _persona(other_learner)
+
+
+@pytest.fixture
+def staff_api(staff: User) -> ApiPersona:
+    return _persona(staff)
+
+
+@pytest.fixture
+def voucher_manager_api(db: None) -> ApiPersona:
+    """Not a superuser: holds exactly the manage_vouchers permission."""
+    user = User.objects.create_user("manager", password="manager-pass-1", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="manage_vouchers"))
+    return _persona(user)

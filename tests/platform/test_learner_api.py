@@ -1,0 +1,164 @@
+"""The learner's platform API: check, redeem, my entitlements; every refusal as HTTP."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from tessera.catalog.models import Enrollment
+from tessera.platform.models import ApiToken
+from tessera.platform.services import api_token_revoke
+from tessera.vouchers import codes as codebook
+from tessera.vouchers.models import Code, Redemption
+
+CHECK = "/api/v1/codes/check"
+REDEEM = "/api/v1/redemptions"
+MINE = "/api/v1/me/entitlements"
+
+
+def post(client: Client, url: str, body: object, **headers: str):
+    return client.post(url, json.dumps(body), content_type="application/json", **headers)
+
+
+class TestCheck:
+    def test_a_good_code_shows_what_it_unlocks_and_changes_nothing(
+        self, client, learner_api, enrollment_offer, make_code, running_session
+    ):
+        code = make_code(enrollment_offer, uses_per_code=2)
+        response = post(client, CHECK, {"code": code, "session": running_session.slug}, **learner_api.auth)
+        assert response.status_code == 200
+        assert response.json() | {"expires_at": None} == {
+            "code": code, "product": "enrollment", "session": "python-2026", "course": "python",
+            "uses_left": 2, "expires_at": None,
+        }  # fmt: skip
+        assert not Redemption.objects.exists()
+        assert Code.objects.get().uses == 0
+
+    def test_an_unknown_code_is_404(self, client, learner_api, enrollment_offer, make_code, running_session):
+        make_code(enrollment_offer)
+        unknown = codebook.generate(1)[0]  # well formed, check symbol right, never issued
+        response = post(client, CHECK, {"code": unknown, "session": running_session.slug}, **learner_api.auth)
+        assert (response.status_code, response.json()["error"]) == (404, "not_found")
+
+    def test_a_refusal_is_409_with_its_code(self, client, learner_api, enrollment_offer, make_code, running_session):
+        code = make_code(enrollment_offer)
+        Enrollment.objects.create(user=learner_api.user, session=running_session)
+        response = post(client, CHECK, {"code": code, "session": running_session.slug}, **learner_api.auth)
+        assert response.status_code == 409
+        assert response.json()["error"] == "not_eligible"
+        assert response.json()["detail"]
+
+
+class TestRedeem:
+    def test_redeeming_enrolls_the_caller_at_once(self, client, learner_api, enrollment_offer, make_code,
+                                                  running_session):  # fmt: skip
+        code = make_code(enrollment_offer)
+        response = post(client, REDEEM, {"code": code.lower(), "session": running_session.slug}, **learner_api.auth)
+        assert response.status_code == 201
+        body = response.json()
+        assert (body["code"], body["product"], body["session"]) == (code, "enrollment", "python-2026")
+        assert Enrollment.objects.get(user=learner_api.user, session=running_session).active
+        assert Redemption.objects.get().client_ip == "127.0.0.1"
+
+    def test_a_used_up_code_is_refused_as_exhausted(self, client, learner_api, other_learner_api, enrollment_offer,
+                                                    make_code, running_session):  # fmt: skip
+        code = make_code(enrollment_offer)
+        assert post(client, REDEEM, {"code": code, "session": running_session.slug}, **other_learner_api.auth)
+        response = post(client, REDEEM, {"code": code, "session": running_session.slug}, **learner_api.auth)
+        assert (response.status_code, response.json()["error"]) == (409, "exhausted")
+        assert Redemption.objects.count() == 1
+
+    def test_a_typo_is_refused_as_mistyped(self, client, learner_api, enrollment_offer, make_code, running_session):
+        code = make_code(enrollment_offer)
+        typo = ("B" if code[0] == "A" else "A") + code[1:]
+        response = post(client, REDEEM, {"code": typo, "session": running_session.slug}, **learner_api.auth)
+        assert (response.status_code, response.json()["error"]) == (409, "mistyped")
+
+    def test_a_code_for_another_product_is_refused(self, client, learner_api, enrollment_offer, make_code,
+                                                   running_session):  # fmt: skip
+        code = make_code(enrollment_offer)
+        body = {"code": code, "session": running_session.slug, "product": "proctoring"}
+        response = post(client, REDEEM, body, **learner_api.auth)
+        assert (response.status_code, response.json()["error"]) == (409, "wrong_product")
+        assert not Redemption.objects.exists()
+
+    def test_a_code_restricted_to_someone_else_is_refused(self, client, learner_api, other_learner, enrollment_offer,
+                                                          make_code, running_session):  # fmt: skip
+        code = make_code(enrollment_offer, restricted_to=other_learner)
+        response = post(client, REDEEM, {"code": code, "session": running_session.slug}, **learner_api.auth)
+        assert (response.status_code, response.json()["error"]) == (409, "wrong_user")
+
+    @pytest.mark.parametrize(
+        "body",
+        [{}, {"code": "ABCD"}, {"session": "python-2026"}, {"code": "", "session": "python-2026"},
+         {"code": "X" * 101, "session": "python-2026"}, {"code": 5, "session": ["python-2026"]},
+         {"code": "ABCD", "session": "python-2026", "product": "gold"}, [], "just a string", None],
+    )  # fmt: skip
+    def test_a_malformed_body_is_422_and_changes_nothing(self, client, learner_api, running_session, body):
+        response = post(client, REDEEM, body, **learner_api.auth)
+        assert response.status_code == 422
+        assert response.json()["error"] == "invalid_input"
+        assert not Redemption.objects.exists()
+
+    def test_broken_json_is_a_clear_error(self, client, learner_api, running_session):
+        response = client.post(REDEEM, "{not json", content_type="application/json", **learner_api.auth)
+        assert response.status_code in (400, 422)
+        assert "error" in response.json()
+
+    def test_an_unknown_session_is_422(self, client, learner_api, enrollment_offer, make_code):
+        code = make_code(enrollment_offer)
+        response = post(client, REDEEM, {"code": code, "session": "no-such-session"}, **learner_api.auth)
+        assert (response.status_code, response.json()["error"]) == (422, "invalid_input")
+
+
+class TestAuthentication:
+    def test_no_token_is_401(self, client, enrollment_offer, make_code, running_session):
+        code = make_code(enrollment_offer)
+        response = post(client, REDEEM, {"code": code, "session": running_session.slug})
+        assert response.status_code == 401
+        assert response.json()["error"] == "unauthorized"
+        assert response["WWW-Authenticate"].startswith("Bearer")
+        assert not Redemption.objects.exists()
+
+    def test_a_revoked_token_is_401(self, client, learner_api, enrollment_offer, make_code, running_session):
+        api_token_revoke(token=ApiToken.objects.get(user=learner_api.user))
+        code = make_code(enrollment_offer)
+        response = post(client, REDEEM, {"code": code, "session": running_session.slug}, **learner_api.auth)
+        assert response.status_code == 401
+        assert not Redemption.objects.exists()
+
+    def test_a_shop_token_is_not_a_user_token(self, client, shop_a, enrollment_offer, make_code, running_session):
+        code = make_code(enrollment_offer)
+        response = post(client, REDEEM, {"code": code, "session": running_session.slug}, **shop_a.auth)
+        assert response.status_code == 401
+
+    def test_an_inactive_users_token_is_401(self, client, learner_api, running_session):
+        learner_api.user.is_active = False
+        learner_api.user.save()
+        assert client.get(MINE, **learner_api.auth).status_code == 401
+
+    def test_a_browser_session_needs_the_csrf_token(self, learner, enrollment_offer, make_code, running_session):
+        browser = Client(enforce_csrf_checks=True)
+        browser.force_login(learner)
+        code = make_code(enrollment_offer)
+        refused = post(browser, REDEEM, {"code": code, "session": running_session.slug})
+        assert (refused.status_code, refused.json()["error"]) == (403, "forbidden")
+        assert not Redemption.objects.exists()
+        token = browser.get("/api/v1/csrf").json()["csrf_token"]
+        accepted = post(browser, REDEEM, {"code": code, "session": running_session.slug}, HTTP_X_CSRFTOKEN=token)
+        assert accepted.status_code == 201
+
+
+class TestEntitlements:
+    def test_my_enrollments_and_redemptions_and_nobody_elses(
+        self, client, learner_api, other_learner_api, enrollment_offer, make_code, running_session
+    ):
+        code = make_code(enrollment_offer)
+        post(client, REDEEM, {"code": code, "session": running_session.slug}, **learner_api.auth)
+        mine = client.get(MINE, **learner_api.auth).json()
+        enrollments = [(e["session"], e["active"], e["proctored"]) for e in mine["enrollments"]]
+        redemptions = [(r["code"], r["product"], r["reversed_at"]) for r in mine["redemptions"]]
+        assert enrollments == [("python-2026", True, False)]
+        assert redemptions == [(code, "enrollment", None)]
+        theirs = client.get(MINE, **other_learner_api.auth).json()
+        assert theirs == {"enrollments": [], "redemptions": []}

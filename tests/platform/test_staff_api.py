@@ -1,0 +1,189 @@
+"""The staff side of the platform API: offers, batches, codes, statistics, CSV; who gets in."""
+
+import csv
+import io
+import json
+
+import pytest
+from django.test import Client
+
+from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Redemption
+from tessera.vouchers.selectors import display_code
+from tessera.vouchers.services import voucher_redeem
+
+
+def post(client: Client, url: str, body: object, **headers: str):
+    return client.post(url, json.dumps(body), content_type="application/json", **headers)
+
+
+@pytest.fixture
+def offer(enrollment_offer: Offer) -> Offer:
+    return enrollment_offer
+
+
+class TestWhoGetsIn:
+    @pytest.mark.parametrize("url", ["/api/v1/offers", "/api/v1/stats", "/api/v1/batches/1", "/api/v1/codes/ABCD"])
+    def test_a_learner_is_forbidden(self, client, learner_api, url):
+        response = client.get(url, **learner_api.auth)
+        assert (response.status_code, response.json()["error"]) == (403, "forbidden")
+
+    def test_nobody_is_unauthorized(self, client, db):
+        response = client.get("/api/v1/offers")
+        assert (response.status_code, response.json()["error"]) == (401, "unauthorized")
+
+    def test_a_learner_cannot_create_an_offer(self, client, learner_api, running_session):
+        response = post(client, "/api/v1/offers", {"name": "x", "product": "enrollment"}, **learner_api.auth)
+        assert response.status_code == 403
+        assert not Offer.objects.exists()
+
+    def test_the_voucher_permission_is_enough_without_superuser(self, client, voucher_manager_api, offer):
+        response = client.get("/api/v1/offers", **voucher_manager_api.auth)
+        assert response.status_code == 200
+        assert [item["id"] for item in response.json()["items"]] == [offer.pk]
+
+    def test_a_staff_browser_session_needs_csrf_for_posts(self, staff, running_session):
+        browser = Client(enforce_csrf_checks=True)
+        browser.force_login(staff)
+        body = {"name": "Seats", "product": "enrollment", "session": running_session.slug}
+        assert post(browser, "/api/v1/offers", body).status_code == 403
+        token = browser.get("/api/v1/csrf").json()["csrf_token"]
+        assert post(browser, "/api/v1/offers", body, HTTP_X_CSRFTOKEN=token).status_code == 201
+        assert Offer.objects.count() == 1
+
+
+class TestOffers:
+    def test_create_then_show(self, client, staff_api, running_session):
+        body = {"name": "Seats", "product": "enrollment", "session": running_session.slug, "price": "49.00",
+                "currency": "eur"}  # fmt: skip
+        created = post(client, "/api/v1/offers", body, **staff_api.auth)
+        assert created.status_code == 201, created.json()
+        shown = client.get(f"/api/v1/offers/{created.json()['id']}", **staff_api.auth).json()
+        assert (shown["name"], shown["session"], shown["course"], shown["currency"], shown["payment_mode"]) == (
+            "Seats", "python-2026", "python", "EUR", "offline"
+        )
+        assert shown["price"] in ("49.00", 49.0)
+
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [({"name": "x", "product": "gold"}, "product"), ({"name": "", "product": "enrollment"}, "name"),
+         ({"name": "x", "product": "enrollment", "session": "nope"}, None),
+         ({"name": "x", "product": "proctoring", "price": "-1"}, "price"),
+         ({"name": "x", "product": "enrollment", "currency": "EURO"}, "currency")],
+    )  # fmt: skip
+    def test_bad_offers_are_422_and_nothing_is_made(self, client, staff_api, running_session, body, field):
+        response = post(client, "/api/v1/offers", body, **staff_api.auth)
+        assert (response.status_code, response.json()["error"]) == (422, "invalid_input")
+        assert not Offer.objects.exists()
+
+    def test_an_unknown_offer_is_404(self, client, staff_api):
+        response = client.get("/api/v1/offers/999", **staff_api.auth)
+        assert (response.status_code, response.json()["error"]) == (404, "not_found")
+
+    def test_the_list_pages(self, client, staff_api, make_offer, running_session):
+        for _ in range(3):
+            make_offer("enrollment", running_session)
+        page = client.get("/api/v1/offers?page=2&page_size=2", **staff_api.auth).json()
+        assert page["count"] == 3
+        assert len(page["items"]) == 1
+
+
+class TestBatches:
+    def test_create_list_and_page_through_codes(self, client, staff_api, offer, other_learner):
+        body = {"count": 3, "uses_per_code": 2, "tag": "spring", "country": "de", "restricted_to": "other_learner"}
+        created = post(client, f"/api/v1/offers/{offer.pk}/batches", body, **staff_api.auth)
+        assert created.status_code == 201
+        batch = created.json()
+        shown = (batch["count"], batch["uses_per_code"], batch["country"], batch["restricted_to"], batch["created_by"])
+        assert shown == (3, 2, "DE", "other_learner", "staff")
+        listed = client.get(f"/api/v1/offers/{offer.pk}/batches", **staff_api.auth).json()
+        assert [b["id"] for b in listed["items"]] == [batch["id"]]
+        codes = client.get(f"/api/v1/batches/{batch['id']}/codes?page_size=2", **staff_api.auth).json()
+        assert codes["count"] == 3
+        assert [(c["uses"], c["max_uses"], c["status"]) for c in codes["items"]] == [(0, 2, "unused")] * 2
+        stored = {display_code(c) for c in Code.objects.values_list("code", flat=True)}
+        assert {c["code"] for c in codes["items"]} <= stored
+
+    @pytest.mark.parametrize(
+        "body",
+        [{"count": 0}, {"count": 100_001}, {"count": 2, "uses_per_code": 0}, {"count": 2, "country": "Germany"},
+         {"count": 2, "restricted_to": "nobody"}, {"count": "many"}, {"count": 2, "expires_at": "soon"},
+         {"count": 2, "expires_at": "2001-01-01T00:00:00Z"}],
+    )  # fmt: skip
+    def test_bad_batches_are_422_and_nothing_is_made(self, client, staff_api, offer, body):
+        response = post(client, f"/api/v1/offers/{offer.pk}/batches", body, **staff_api.auth)
+        assert (response.status_code, response.json()["error"]) == (422, "invalid_input")
+        assert not Batch.objects.exists()
+        assert not Code.objects.exists()
+
+    def test_revoking_a_batch_revokes_its_codes(self, client, staff_api, offer, make_batch):
+        batch = make_batch(offer, count=4)
+        response = client.post(f"/api/v1/batches/{batch.pk}/revoke", **staff_api.auth)
+        assert response.status_code == 200
+        assert response.json()["revoked_at"]
+        assert Code.objects.filter(revoked_at__isnull=True).count() == 0
+
+    def test_the_csv_export_streams_one_row_per_code(self, client, staff_api, offer, make_batch, learner,
+                                                     running_session):  # fmt: skip
+        batch = make_batch(offer, count=3)
+        first = batch.codes.order_by("code").first()
+        voucher_redeem(code=first.code, user=learner, session=running_session)
+        response = client.get(f"/api/v1/batches/{batch.pk}/export.csv", **staff_api.auth)
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+        assert len(rows) == 3
+        assert {row["redeemed_by"] for row in rows} == {"learner", ""}
+        offer_rows = client.get(f"/api/v1/offers/{offer.pk}/export.csv", **staff_api.auth)
+        assert len(list(csv.reader(io.StringIO(b"".join(offer_rows.streaming_content).decode())))) == 4
+
+    def test_an_unknown_batch_is_404_everywhere(self, client, staff_api):
+        for url in ("/api/v1/batches/77", "/api/v1/batches/77/codes", "/api/v1/batches/77/export.csv"):
+            response = client.get(url, **staff_api.auth)
+            assert (response.status_code, response.json()["error"]) == (404, "not_found"), url
+
+
+class TestCodesAndRedemptions:
+    def test_query_a_code_tells_who_when_where(self, client, staff_api, offer, make_code, learner, running_session):
+        code = make_code(offer)
+        voucher_redeem(code=code, user=learner, session=running_session, client_ip="198.51.100.7")
+        shown = client.get(f"/api/v1/codes/{code.lower()}", **staff_api.auth).json()
+        assert (shown["code"], shown["status"], shown["uses"]) == (code, "redeemed", 1)
+        [redemption] = shown["redemptions"]
+        assert (redemption["user"], redemption["session"], redemption["course"], redemption["client_ip"]) == (
+            "learner", "python-2026", "python", "198.51.100.7"
+        )
+
+    def test_revoke_a_code(self, client, staff_api, offer, make_code):
+        code = make_code(offer)
+        response = client.post(f"/api/v1/codes/{code}/revoke", **staff_api.auth)
+        assert (response.status_code, response.json()["status"]) == (200, "revoked")
+        assert AuditEvent.objects.filter(action=AuditEvent.Action.REVOKED, actor="staff").exists()
+
+    def test_reverse_a_redemption_then_again_is_409(self, client, staff_api, offer, make_code, learner,
+                                                    running_session):  # fmt: skip
+        code = make_code(offer)
+        redemption = voucher_redeem(code=code, user=learner, session=running_session)
+        url = f"/api/v1/redemptions/{redemption.pk}/reverse"
+        first = post(client, url, {"give_back_use": True}, **staff_api.auth)
+        assert (first.status_code, first.json()["uses"]) == (200, 0)
+        assert Redemption.objects.get().reversed_by == "staff"
+        again = post(client, url, {}, **staff_api.auth)
+        assert (again.status_code, again.json()["error"]) == (409, "already_reversed")
+
+    def test_an_unknown_code_is_404_and_a_typo_409(self, client, staff_api, offer, make_code):
+        code = make_code(offer)
+        typo = ("B" if code[0] == "A" else "A") + code[1:]
+        assert client.get(f"/api/v1/codes/{typo}", **staff_api.auth).status_code == 409
+        assert client.get("/api/v1/redemptions/5/reverse", **staff_api.auth).status_code == 405
+
+
+class TestStats:
+    def test_issued_and_redeemed_by_product(self, client, staff_api, offer, make_batch, learner, running_session):
+        batch = make_batch(offer, count=4)
+        voucher_redeem(code=batch.codes.first().code, user=learner, session=running_session)
+        rows = client.get("/api/v1/stats?by=product", **staff_api.auth).json()
+        assert rows == [{"key": "enrollment", "issued": 4, "redeemed": 1, "percent": 25.0, "uses": 1, "max_uses": 4}]
+
+    def test_an_unknown_dimension_is_422(self, client, staff_api):
+        response = client.get("/api/v1/stats?by=colour", **staff_api.auth)
+        assert (response.status_code, response.json()["error"]) == (422, "invalid_input")
