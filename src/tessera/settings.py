@@ -174,5 +174,7 @@ TESSERA_PRODUCTS_ENABLED = env_list("TESSERA_PRODUCTS", ["enrollment", "proctori
 TESSERA_REACTIVATION_WEEKS = env_int("TESSERA_REACTIVATION_WEEKS", 8)
 TESSERA_CODE_LENGTH = env_int("TESSERA_CODE_LENGTH", 16)
 TESSERA_CODE_PREFIX = os.environ.get("TESSERA_CODE_PREFIX", "")
+# A MaxMind-format country database (.mmdb); empty: learners' countries are not looked up.
+TESSERA_GEOIP_DATABASE = os.environ.get("TESSERA_GEOIP_DATABASE", "")
 # Paths that exist only while vouchers are on; with vouchers off they answer 404.
 TESSERA_VOUCHER_PATHS = ["/admin/vouchers/", "/admin/shop/", "/bridges/shop"]
