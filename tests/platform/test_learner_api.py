@@ -162,3 +162,11 @@ class TestEntitlements:
         assert redemptions == [(code, "enrollment", None)]
         theirs = client.get(MINE, **other_learner_api.auth).json()
         assert theirs == {"enrollments": [], "redemptions": []}
+
+
+class TestVouchersOff:
+    @pytest.mark.parametrize("url", [CHECK, REDEEM, MINE, "/api/v1/offers", "/api/v1/csrf"])
+    def test_the_whole_platform_api_is_404(self, client, settings, learner_api, url):
+        settings.TESSERA_VOUCHERS_ENABLED = False
+        response = client.post(url, "{}", content_type="application/json", **learner_api.auth)
+        assert response.status_code == 404

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.http import HttpRequest
+from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer, SessionAuth
 
 from tessera.core.errors import Forbidden
@@ -21,8 +22,10 @@ class UserToken(HttpBearer):
 
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
         user = user_for_token(token)
-        if user is not None:
-            request.user = user  # the routes read the caller from request.user either way
+        if user is None:
+            # A bad token is refused outright, never passed on to the session cookie beside it.
+            raise AuthenticationError()
+        request.user = user  # the routes read the caller from request.user either way
         return user
 
 
