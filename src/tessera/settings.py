@@ -1,6 +1,7 @@
 """Tessera's settings, all read from the environment (see README, "Configuration")."""
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -177,4 +178,42 @@ TESSERA_CODE_PREFIX = os.environ.get("TESSERA_CODE_PREFIX", "")
 # A MaxMind-format country database (.mmdb); empty: learners' countries are not looked up.
 TESSERA_GEOIP_DATABASE = os.environ.get("TESSERA_GEOIP_DATABASE", "")
 # Paths that exist only while vouchers are on; with vouchers off they answer 404.
-TESSERA_VOUCHER_PATHS = ["/admin/vouchers/", "/admin/shop/", "/bridges/shop"]
+TESSERA_VOUCHER_PATHS = ["/admin/vouchers/", "/admin/shop/", "/admin/platform/", "/bridges/shop", "/api/v1/"]
+
+# --- Rate limits on failed redemptions and code checks (README, "Rate limits") ---
+_SECONDS_PER_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_RATE_FORMAT = '"10/1m,100/1d": attempts / period, the period in s, m, h or d (seconds if no unit), up to 366d'
+_LONGEST_PERIOD = 366 * 86400
+
+
+def env_rates(name: str, default: str) -> list[tuple[int, int]]:
+    """Limits as (attempts, seconds) pairs, from e.g. "10/1m,100/1d"; each period at most once,
+    since each period has its own counter."""
+    text = "".join(os.environ.get(name, "").split()).lower() or default
+    rates = [_rate(name, part) for part in text.split(",")]
+    periods = [seconds for _, seconds in rates]
+    if len(set(periods)) < len(periods):
+        raise ImproperlyConfigured(f"{name} names one period twice: {text!r}.")
+    return rates
+
+
+def _rate(name: str, text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"([0-9]+)/([0-9]*)([smhd]?)", text)
+    attempts, number, unit = match.groups() if match else ("0", "", "")
+    seconds = int(number or (1 if unit else 0)) * _SECONDS_PER_UNIT[unit or "s"]
+    if int(attempts) < 1 or not 1 <= seconds <= _LONGEST_PERIOD:
+        raise ImproperlyConfigured(f"{name} is a list like {_RATE_FORMAT}, not {text!r}.")
+    return int(attempts), seconds
+
+
+# At most this many failed redemptions and code checks per user and per client IP, per period.
+TESSERA_FAILED_ATTEMPTS = env_rates("TESSERA_FAILED_ATTEMPTS", "10/1m,100/1d")
+# Reverse proxies in front of Tessera that append the client's address to X-Forwarded-For.
+TESSERA_TRUSTED_PROXIES = env_int("TESSERA_TRUSTED_PROXIES", 0)
+if TESSERA_TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured(f"TESSERA_TRUSTED_PROXIES is 0 or more, not {TESSERA_TRUSTED_PROXIES}.")
+
+# --- Webhooks to shops (README, "Webhooks") ---
+# Who sends them: any class with HttpSender's send(); tests record instead of sending.
+TESSERA_WEBHOOK_SENDER = "tessera.shop.webhooks.HttpSender"
+TESSERA_WEBHOOK_TIMEOUT = env_int("TESSERA_WEBHOOK_TIMEOUT", 5)  # seconds per attempt

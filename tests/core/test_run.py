@@ -1,15 +1,27 @@
-"""`tessera run` really serves: start it as a user would, fetch pages, stop it."""
+"""`tessera run` really serves: start it as a user would, fetch pages, stop it. Beside the server
+it runs the task worker, which delivers a shop's webhook."""
 
+import hashlib
+import hmac
+import http.server
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
+
+from tessera.core.management.commands.run import worker_argv
 
 TESSERA = Path(sys.executable).with_name("tessera")
 
@@ -31,13 +43,19 @@ def _get(url: str, deadline: float) -> tuple[int, bytes]:
             time.sleep(0.2)
 
 
+def _environment(var_dir: Path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(PORT=str(port), TESSERA_VAR_DIR=str(var_dir), TESSERA_WORKERS="1", PATH="/usr/bin:/bin")
+    return env
+
+
 @pytest.fixture
 def served(tmp_path: Path):
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(PORT=str(port), TESSERA_VAR_DIR=str(tmp_path), TESSERA_WORKERS="1", PATH="/usr/bin:/bin")
     with (tmp_path / "server.log").open("wb") as log:
-        server = subprocess.Popen([str(TESSERA), "run"], env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+        server = subprocess.Popen(  # noqa: S603
+            [str(TESSERA), "run"], env=_environment(tmp_path, port), stdout=log, stderr=subprocess.STDOUT
+        )
         yield f"http://127.0.0.1:{port}"
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -53,3 +71,106 @@ class TestRun:
         status, body = _get(f"{served}/static/admin/css/base.css", deadline=time.monotonic() + 30)
         assert status == 200
         assert b"body" in body
+
+    def test_an_unmigrated_database_is_served_without_a_worker(self, served, tmp_path):
+        assert _get(f"{served}/healthz", deadline=time.monotonic() + 30)[0] == 200
+        log = (tmp_path / "server.log").read_text()
+        assert "the database needs `tessera migrate` first" in log
+        assert "Traceback" not in log
+
+    def test_the_worker_is_started_by_this_very_interpreter(self):
+        assert worker_argv()[:4] == [sys.executable, "-m", "tessera.cli", "db_worker"]
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    received: ClassVar[list[tuple[bytes, dict[str, str]]]] = []
+
+    def do_POST(self) -> None:
+        self.received.append((self.rfile.read(int(self.headers["Content-Length"])), dict(self.headers)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def shop_endpoint() -> Iterator[str]:
+    """The shop's webhook receiver, on this machine's loopback."""
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Hook)
+    _Hook.received.clear()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    server.shutdown()
+    server.server_close()
+
+
+class TestRunDeliversWebhooks:
+    def test_a_redemption_reaches_the_shop_and_the_worker_stops_with_the_server(self, tmp_path, shop_endpoint):
+        port = _free_port()
+        env = _environment(tmp_path, port)
+
+        def tessera(*args: str) -> str:
+            done = subprocess.run([str(TESSERA), *args], env=env, capture_output=True, text=True, check=True)  # noqa: S603
+            return done.stdout
+
+        tessera("migrate", "--noinput")
+        tessera("demo")
+        token = re.search(r"^[0-9a-f]{64}$", tessera("create-shop", "Acme"), re.MULTILINE)[0]
+        secret = re.search(r"^[0-9a-f]{64}$", tessera("set-shop-webhook", "Acme", shop_endpoint), re.MULTILINE)[0]
+        with (tmp_path / "server.log").open("wb") as log:
+            server = subprocess.Popen([str(TESSERA), "run"], env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+            try:
+                code = _order_one_code(f"http://127.0.0.1:{port}", token)
+                tessera("redeem", code, "--user", "alice", "--session", "python-basics-2026")
+                body, headers = _first_webhook(deadline=time.monotonic() + 30)
+                children = _children(server.pid)
+            finally:
+                server.send_signal(signal.SIGTERM)
+                server.wait(timeout=60)
+        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(headers["Tessera-Signature"], expected)
+        event = json.loads(body)
+        assert (event["type"], event["data"]["id"], event["data"]["course_session"]) == (
+            "voucher.redeemed", code, "python-basics-2026",
+        )  # fmt: skip
+        assert len(children) == 2  # gunicorn and the worker
+        assert not [pid for pid in children if _alive(pid)]
+
+
+def _order_one_code(base: str, token: str) -> str:
+    form = urllib.parse.urlencode(
+        {"qty": "1", "product": "course_enrollment", "country": "DE", "course_session": "python-basics-2026"}
+    ).encode()
+    request = urllib.request.Request(  # noqa: S310 - our own local server
+        f"{base}/bridges/shop/vouchers", data=form, headers={"Authorization": f"Bearer {token}"}
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - our own local server
+                [voucher] = json.load(response)
+                return str(voucher["id"])
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _first_webhook(deadline: float) -> tuple[bytes, dict[str, str]]:
+    while not _Hook.received:
+        assert time.monotonic() < deadline, "no webhook arrived"
+        time.sleep(0.2)
+    return _Hook.received[0]
+
+
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

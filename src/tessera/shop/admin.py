@@ -3,8 +3,10 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from tessera.shop.models import Shop, ShopToken
-from tessera.shop.services import token_issue, token_revoke
+from tessera.core.errors import DomainError, InvalidInput
+from tessera.shop.models import Shop, ShopToken, WebhookDelivery
+from tessera.shop.services import shop_webhook_set, token_issue, token_revoke, webhook_url_check
+from tessera.shop.tasks import webhook_delivery_retry
 from tessera.vouchers.admin import VoucherAdmin
 
 
@@ -19,10 +21,49 @@ class TokenInline(admin.TabularInline):
         return False
 
 
+class ShopForm(forms.ModelForm):
+    class Meta:
+        model = Shop
+        fields = ("name", "webhook_url")
+
+    def clean_webhook_url(self) -> str:
+        url: str = self.cleaned_data.get("webhook_url") or ""
+        if not url.strip():
+            return ""
+        try:
+            return webhook_url_check(url)
+        except InvalidInput as error:
+            raise forms.ValidationError(error.message) from None
+
+
 @admin.register(Shop)
 class ShopAdmin(VoucherAdmin):
-    list_display = ("name", "created_at")
+    """A shop's webhook URL is edited here; its signing secret is made with the first URL and on
+    "rotate", and shown once, in a message."""
+
+    list_display = ("name", "webhook_url", "created_at")
+    form = ShopForm
+    readonly_fields = ("webhook_secret_prefix",)
     inlines = [TokenInline]
+    actions = ["rotate_webhook_secrets"]
+
+    @admin.display(description="Webhook secret")
+    def webhook_secret_prefix(self, shop: Shop) -> str:
+        return f"{shop.webhook_secret[:8]}… (rotate it from the list of shops)" if shop.webhook_secret else "none yet"
+
+    def save_model(self, request: HttpRequest, obj: Shop, form: forms.ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if obj.webhook_url:
+            self._show_secret(request, obj, shop_webhook_set(shop=obj, url=obj.webhook_url))
+
+    @admin.action(description="Rotate the webhook secret of the selected shops")
+    def rotate_webhook_secrets(self, request: HttpRequest, queryset: QuerySet[Shop]) -> None:
+        for shop in queryset:
+            self._show_secret(request, shop, shop_webhook_set(shop=shop, rotate_secret=True))
+
+    def _show_secret(self, request: HttpRequest, shop: Shop, secret: str | None) -> None:
+        if secret:
+            messages.warning(request, f"The new webhook secret for {shop}, shown only now: {secret}")
 
 
 class NewTokenForm(forms.ModelForm):
@@ -56,3 +97,35 @@ class ShopTokenAdmin(VoucherAdmin):
         for token in queryset:
             token_revoke(token=token)
         messages.success(request, f"Revoked {queryset.count()} tokens.")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(VoucherAdmin):
+    """The delivery log: read-only, but for "retry now", which queues one more attempt at once."""
+
+    list_display = (
+        "created_at", "shop", "event_type", "status", "attempts", "last_response_status", "next_attempt_at",
+    )  # fmt: skip
+    list_filter = ("status", "event_type", "shop")
+    list_select_related = ("shop",)
+    actions = ["retry_now"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.action(description="Retry the selected deliveries now")
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        queued = 0
+        for delivery in queryset:
+            try:
+                webhook_delivery_retry(delivery=delivery)
+                queued += 1
+            except DomainError as error:
+                messages.error(request, f"{delivery}: {error.message}")
+        messages.success(request, f"Queued {queued} deliveries.")

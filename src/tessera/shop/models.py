@@ -13,6 +13,13 @@ from tessera.vouchers.models import Batch, Offer, Product
 class Shop(models.Model):
     name = models.CharField(max_length=100, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    webhook_url = models.CharField(
+        max_length=500, blank=True, help_text="Where redeem and void events are sent; empty sends none."
+    )
+    # Kept in plain form, unlike tokens: Tessera signs every webhook with it, so it must be able
+    # to read it back. Anyone who can read this column can forge webhooks to this shop (never
+    # act for it against Tessera: that takes a token, kept only as a digest).
+    webhook_secret = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -90,3 +97,39 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.shop}: {self.key}"
+
+
+class WebhookDelivery(models.Model):
+    """One event sent to one shop: the delivery log, and the state its retries work from."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    class Event(models.TextChoices):
+        REDEEMED = "voucher.redeemed", "voucher.redeemed"
+        REDEMPTION_REVERSED = "voucher.redemption_reversed", "voucher.redemption_reversed"
+        VOIDED = "voucher.voided", "voucher.voided"
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    event_id = models.UUIDField(unique=True)
+    event_type = models.CharField(max_length=32, choices=Event)
+    url = models.CharField(max_length=500)
+    body = models.TextField(help_text="The exact JSON sent and signed.")
+    status = models.CharField(max_length=16, choices=Status, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} to {self.shop} ({self.status})"

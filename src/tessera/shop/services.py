@@ -3,6 +3,8 @@
 import hashlib
 import secrets
 from datetime import datetime
+from functools import partial
+from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.utils import timezone
@@ -11,6 +13,7 @@ from tessera.catalog.models import CourseSession
 from tessera.core.errors import InvalidInput
 from tessera.core.validation import fits_text
 from tessera.shop.models import Shop, ShopBatch, ShopOffer, ShopToken
+from tessera.shop.receivers import voucher_voided
 from tessera.vouchers.models import Batch, Code, Offer
 from tessera.vouchers.services import batch_create, code_revoke, offer_create, redemption_reverse
 
@@ -87,7 +90,52 @@ def shop_voucher_void(*, shop: Shop, code: Code) -> Code:
     """A refund through the shop: every live redemption is reversed (the entitlement ends, the
     use stays spent) and the code is revoked, so it can never be redeemed again."""
     actor = f"shop:{shop.name}"
+    was_live = code.revoked_at is None
     with transaction.atomic():
         for redemption in code.redemptions.select_related("user", "session").filter(reversed_at__isnull=True):
             redemption_reverse(redemption=redemption, actor=actor, give_back_use=False)
-        return code_revoke(code=code, actor=actor)
+        revoked = code_revoke(code=code, actor=actor)
+        if was_live:  # voiding a voided code again changes nothing and tells the shop nothing
+            transaction.on_commit(partial(voucher_voided, code=revoked))
+        return revoked
+
+
+WEBHOOK_SCHEMES = {"http", "https"}
+
+
+def webhook_url_check(url: str) -> str:
+    """An absolute http or https URL with a host, within the column's length, or InvalidInput."""
+    url = url.strip()
+    fits_text(Shop, "webhook_url", url)
+    try:
+        parts = urlsplit(url)
+        well_formed = parts.scheme.lower() in WEBHOOK_SCHEMES and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is not a number, or a malformed IPv6 host
+        well_formed = False
+    # ASCII only: http.client writes the request line as ASCII (an IDN host goes in as punycode).
+    if not well_formed or not url.isascii() or any(char.isspace() or not char.isprintable() for char in url):
+        raise InvalidInput(
+            "The webhook URL must be an http or https URL with a host, like https://shop.example/tessera.",
+            field="webhook_url",
+        )
+    return url
+
+
+def shop_webhook_set(*, shop: Shop, url: str | None = None, rotate_secret: bool = False) -> str | None:
+    """Points the shop's webhooks at `url` (None keeps the URL it has). A shop gets a signing
+    secret with its first URL, and a new one on `rotate_secret`; the new secret is returned, to be
+    shown once, and None when the secret stays as it was."""
+    if url is not None:
+        shop.webhook_url = webhook_url_check(url)
+    fresh = None
+    if rotate_secret or not shop.webhook_secret:
+        fresh = shop.webhook_secret = secrets.token_hex(32)
+    shop.save(update_fields=["webhook_url", "webhook_secret"])
+    return fresh
+
+
+def shop_webhook_off(*, shop: Shop) -> None:
+    """No more webhooks to this shop; the secret is kept, for the day its URL is set again.
+    Deliveries still waiting give up at their next attempt."""
+    shop.webhook_url = ""
+    shop.save(update_fields=["webhook_url"])

@@ -1,0 +1,66 @@
+"""Where voucher events become webhooks: the vouchers signals' receivers (connected in
+ShopConfig.ready) and the shop's own void.
+
+All of them run after the change has committed. None may raise: the redemption or void stands
+whatever happens here, so a failure is logged and the learner or shop still gets their answer.
+"""
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, ParamSpec
+
+from tessera.shop import webhooks
+from tessera.shop.models import Shop, WebhookDelivery
+from tessera.shop.tasks import webhook_event_record
+from tessera.vouchers.models import Code, Redemption
+
+logger = logging.getLogger(__name__)
+P = ParamSpec("P")
+Event = WebhookDelivery.Event
+
+
+def _never_raises(receiver: Callable[P, None]) -> Callable[P, None]:
+    @functools.wraps(receiver)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            receiver(*args, **kwargs)
+        except Exception:
+            logger.exception("A webhook event could not be recorded (%s)", receiver.__name__)
+
+    return guarded
+
+
+def _subscribed_shop(code_id: str) -> Shop | None:
+    """The shop that sold this code, if it wants webhooks; one query, and None for most codes."""
+    return Shop.objects.exclude(webhook_url="").filter(batches__batch__codes__code=code_id).first()
+
+
+def _redemption(pk: int) -> Redemption:
+    return Redemption.objects.select_related("code__batch__offer", "session__course").get(pk=pk)
+
+
+@_never_raises
+def on_voucher_redeemed(sender: object, *, redemption: Redemption, **kwargs: Any) -> None:
+    shop = _subscribed_shop(redemption.code_id)
+    if shop is not None:
+        data = webhooks.redeemed_data(_redemption(redemption.pk))
+        webhook_event_record(shop=shop, event_type=Event.REDEEMED, data=data)
+
+
+@_never_raises
+def on_redemption_reversed(sender: object, *, redemption: Redemption, use_returned: bool, **kwargs: Any) -> None:
+    shop = _subscribed_shop(redemption.code_id)
+    if shop is not None:
+        data = webhooks.reversed_data(_redemption(redemption.pk), use_returned=use_returned)
+        webhook_event_record(shop=shop, event_type=Event.REDEMPTION_REVERSED, data=data)
+
+
+@_never_raises
+def voucher_voided(*, code: Code) -> None:
+    """After shop_voucher_void commits. Staff revoking a code (CLI, admin) sends no event, as the
+    voucher service signals no revocations; staff reversing a redemption does send one."""
+    shop = _subscribed_shop(code.code)
+    if shop is not None:
+        fresh = Code.objects.select_related("batch__offer").get(pk=code.pk)
+        webhook_event_record(shop=shop, event_type=Event.VOIDED, data=webhooks.voided_data(fresh))

@@ -1,0 +1,134 @@
+"""Webhook deliveries: recorded, queued for `tessera db_worker`, attempted, retried with backoff.
+
+Each attempt is claimed by one conditional UPDATE (`attempts = attempts + 1 WHERE status =
+'pending' AND attempts = <the count it was queued at>`), so a delivery already delivered, or a
+task made stale by a "retry now", sends nothing; and no row lock is held while the shop's server
+answers. Enqueueing never raises to its caller: the redemption or void that produced the event
+has committed already, and a failure here is logged and left in the delivery log.
+"""
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import F
+from django.utils import timezone
+from django_tasks import task
+
+from tessera.core.errors import DomainError
+from tessera.shop import webhooks
+from tessera.shop.models import Shop, WebhookDelivery
+
+logger = logging.getLogger(__name__)
+
+# The waits after the first, second, ... failed attempt; after the last, the delivery has failed.
+RETRY_DELAYS = (
+    timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(hours=1), timedelta(hours=6),
+)  # fmt: skip
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+MAX_ERROR = 1000  # characters of an error kept in the log
+
+Status = WebhookDelivery.Status
+
+
+class AlreadyDelivered(DomainError):
+    code = "already_delivered"
+    http_status = 409
+    default_message = "This webhook was delivered already; it is not sent twice."
+
+
+@task()
+def deliver_webhook(delivery_id: int, attempt: int) -> str:
+    """`attempt`: how many attempts the delivery had when this task was queued."""
+    return webhook_delivery_attempt(delivery_id=delivery_id, attempt=attempt)
+
+
+def webhook_event_record(*, shop: Shop, event_type: str, data: dict[str, Any]) -> WebhookDelivery:
+    """Logs one event for `shop` and queues its first attempt."""
+    event_id = uuid.uuid4()
+    delivery = WebhookDelivery.objects.create(
+        shop=shop, event_id=event_id, event_type=event_type, url=shop.webhook_url,
+        body=webhooks.event_body(event_id, event_type, data), next_attempt_at=timezone.now(),
+    )  # fmt: skip
+    _enqueue(delivery.pk, attempt=0)
+    return delivery
+
+
+def webhook_delivery_retry(*, delivery: WebhookDelivery) -> None:
+    """Retry now: a pending delivery skips its wait, a failed one gets one more attempt."""
+    undelivered = WebhookDelivery.objects.filter(pk=delivery.pk).exclude(status=Status.DELIVERED)
+    if not undelivered.update(status=Status.PENDING, next_attempt_at=timezone.now()):
+        raise AlreadyDelivered()
+    delivery.refresh_from_db()
+    _enqueue(delivery.pk, attempt=delivery.attempts)
+
+
+def webhook_delivery_attempt(*, delivery_id: int, attempt: int) -> str:
+    """Sends the delivery once, if it is still waiting for exactly this attempt; answers what became
+    of it: delivered, retrying, failed, or skipped."""
+    now = timezone.now()
+    claimed = WebhookDelivery.objects.filter(pk=delivery_id, status=Status.PENDING, attempts=attempt).update(
+        attempts=F("attempts") + 1, last_attempt_at=now, next_attempt_at=None
+    )
+    if not claimed:
+        return "skipped"
+    delivery = WebhookDelivery.objects.select_related("shop").get(pk=delivery_id)
+    status, error = _send(delivery)
+    if status is not None and 200 <= status < 300:
+        _record(delivery, status=Status.DELIVERED, response=status, error="", delivered_at=timezone.now())
+        return "delivered"
+    return _retry_or_give_up(delivery, status, error)
+
+
+def _send(delivery: WebhookDelivery) -> tuple[int | None, str]:
+    """To the shop's URL and with its secret as they are now, so a shop that moved its endpoint
+    or rotated its secret gets the retries there, signed so it can check them."""
+    shop = delivery.shop
+    if not shop.webhook_url:
+        return None, "Webhooks to this shop were turned off."
+    delivery.url = shop.webhook_url
+    body = delivery.body.encode()
+    headers = webhooks.request_headers(
+        secret=shop.webhook_secret, body=body, event_type=delivery.event_type, event_id=str(delivery.event_id)
+    )
+    try:
+        status = webhooks.sender().send(url=delivery.url, body=body, headers=headers)
+    except webhooks.SendFailed as failure:
+        return None, str(failure)
+    return status, "" if 200 <= status < 300 else f"HTTP {status}"
+
+
+def _retry_or_give_up(delivery: WebhookDelivery, response: int | None, error: str) -> str:
+    if delivery.attempts >= MAX_ATTEMPTS or not delivery.shop.webhook_url:
+        _record(delivery, status=Status.FAILED, response=response, error=error)
+        logger.warning("Webhook %s to %s failed for good: %s", delivery.event_id, delivery.shop, error)
+        return "failed"
+    next_attempt_at = timezone.now() + RETRY_DELAYS[delivery.attempts - 1]
+    _record(delivery, status=Status.PENDING, response=response, error=error, next_attempt_at=next_attempt_at)
+    _enqueue(delivery.pk, attempt=delivery.attempts, run_after=next_attempt_at)
+    return "retrying"
+
+
+def _record(
+    delivery: WebhookDelivery,
+    *,
+    status: str,
+    response: int | None,
+    error: str,
+    next_attempt_at: datetime | None = None,
+    delivered_at: datetime | None = None,
+) -> None:
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status=status, url=delivery.url, last_response_status=response, last_error=error[:MAX_ERROR],
+        next_attempt_at=next_attempt_at, delivered_at=delivered_at,
+    )  # fmt: skip
+
+
+def _enqueue(delivery_id: int, *, attempt: int, run_after: datetime | None = None) -> None:
+    queued = deliver_webhook.using(run_after=run_after) if run_after else deliver_webhook
+    try:
+        queued.enqueue(delivery_id, attempt)
+    except Exception:
+        # The event stays pending in the delivery log, where "retry now" queues it again.
+        logger.exception("Webhook delivery %s could not be queued", delivery_id)

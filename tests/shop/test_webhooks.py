@@ -1,0 +1,626 @@
+"""Signed webhooks to shops on redeem, reversal and void: what is sent, to whom, and how it is retried."""
+
+import hashlib
+import hmac
+import http.server
+import json
+import re
+import socket
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from io import StringIO
+from typing import Any, ClassVar
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import DatabaseError, connections, transaction
+from django.utils import timezone
+from django_tasks.backends.base import BaseTaskBackend
+from django_tasks_db.models import DBTaskResult
+
+from tessera.catalog.models import CourseSession
+from tessera.core.errors import InvalidInput
+from tessera.shop import webhooks
+from tessera.shop.models import Shop, WebhookDelivery
+from tessera.shop.services import shop_vouchers_create, shop_webhook_off, shop_webhook_set
+from tessera.shop.tasks import (
+    MAX_ATTEMPTS,
+    RETRY_DELAYS,
+    AlreadyDelivered,
+    deliver_webhook,
+    webhook_delivery_attempt,
+    webhook_delivery_retry,
+)
+from tessera.vouchers.errors import CodeExhausted
+from tessera.vouchers.models import Product, Redemption
+from tessera.vouchers.selectors import display_code
+from tessera.vouchers.services import redemption_reverse, voucher_redeem
+
+URL_A = "https://shop-a.example/tessera/hooks"
+URL_B = "https://shop-b.example/hooks"
+BRIDGE = "/bridges/shop/vouchers"
+Status = WebhookDelivery.Status
+
+
+def verify(secret: str, body: bytes, header: str) -> bool:
+    """What a shop runs on each request (the README's example)."""
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header)
+
+
+class RecordingSender:
+    """The outside world, faked: records each request and answers from `answers` (200 when empty)."""
+
+    requests: ClassVar[list[dict[str, Any]]] = []
+    answers: ClassVar[list[int | Exception]] = []
+
+    def send(self, *, url: str, body: bytes, headers: Mapping[str, str]) -> int:
+        self.requests.append({"url": url, "body": body, "headers": dict(headers)})
+        answer = self.answers.pop(0) if self.answers else 200
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+class BrokenQueue(BaseTaskBackend):
+    supports_defer = True
+
+    def enqueue(self, task: Any, args: Any, kwargs: Any) -> Any:
+        raise ConnectionError("the task queue is down")
+
+
+@pytest.fixture
+def sender(settings: Any) -> Iterator[type[RecordingSender]]:
+    settings.TESSERA_WEBHOOK_SENDER = f"{__name__}.RecordingSender"
+    RecordingSender.requests.clear()
+    RecordingSender.answers.clear()
+    yield RecordingSender
+    RecordingSender.answers.clear()
+
+
+@pytest.fixture
+def secret_a(shop_a: Any) -> str:
+    secret = shop_webhook_set(shop=shop_a.shop, url=URL_A)
+    assert secret is not None
+    return secret
+
+
+@pytest.fixture
+def secret_b(shop_b: Any) -> str:
+    secret = shop_webhook_set(shop=shop_b.shop, url=URL_B)
+    assert secret is not None
+    return secret
+
+
+def shop_code(shop: Shop, session: CourseSession, *, uses: int = 1) -> str:
+    batch = shop_vouchers_create(
+        shop=shop, qty=1, product=Product.ENROLLMENT, country="DE", tag="spring", session=session, uses_per_code=uses
+    )
+    return display_code(batch.codes.get().code, batch.prefix)
+
+
+def redeem(capture: Any, code: str, user: User, session: CourseSession) -> Redemption:
+    with capture(execute=True):
+        return voucher_redeem(code=code, user=user, session=session, client_ip="203.0.113.7")
+
+
+def run_due_tasks() -> list[str]:
+    """What `tessera db_worker` does with each task that is due, one at a time."""
+    outcomes = []
+    while (row := DBTaskResult.objects.ready().first()) is not None:
+        row.claim("test-worker")
+        queued = row.task_result
+        outcomes.append(row.task.call(*queued.args, **queued.kwargs))
+        row.set_successful(outcomes[-1])
+    return outcomes
+
+
+def time_passes() -> None:
+    """Every queued retry becomes due."""
+    DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
+
+
+def queued_run_after() -> list[Any]:
+    return list(DBTaskResult.objects.filter(status="READY").values_list("run_after", flat=True))
+
+
+class TestSignature:
+    def test_the_signature_verifies_with_the_shops_secret(self):
+        body = b'{"id":"1","type":"voucher.redeemed"}'
+        assert verify("s3cret", body, webhooks.signature("s3cret", body))
+
+    def test_another_secret_does_not_verify(self):
+        body = b'{"id":"1","type":"voucher.redeemed"}'
+        assert not verify("another", body, webhooks.signature("s3cret", body))
+
+    def test_a_changed_body_does_not_verify(self):
+        signed = webhooks.signature("s3cret", b'{"uses":1}')
+        assert not verify("s3cret", b'{"uses":2}', signed)
+
+
+class TestSettings:
+    def test_a_timeout_below_one_second_is_reported(self, settings):
+        settings.TESSERA_WEBHOOK_TIMEOUT = 0
+        assert [error.id for error in webhooks.check_webhook_settings()] == ["tessera.E101"]
+
+    def test_a_sender_that_cannot_be_imported_is_reported(self, settings):
+        settings.TESSERA_WEBHOOK_SENDER = "tessera.shop.webhooks.NoSuchSender"
+        assert [error.id for error in webhooks.check_webhook_settings()] == ["tessera.E102"]
+
+    def test_the_default_settings_pass(self):
+        assert webhooks.check_webhook_settings() == []
+
+
+@pytest.mark.django_db
+class TestConfiguration:
+    def test_the_first_url_makes_a_secret_and_a_new_url_keeps_it(self, shop_a):
+        secret = shop_webhook_set(shop=shop_a.shop, url=URL_A)
+        assert secret is not None
+        assert re.fullmatch(r"[0-9a-f]{64}", secret)
+        assert shop_webhook_set(shop=shop_a.shop, url="http://127.0.0.1:9000/hook") is None
+        shop_a.shop.refresh_from_db()
+        assert (shop_a.shop.webhook_url, shop_a.shop.webhook_secret) == ("http://127.0.0.1:9000/hook", secret)
+
+    def test_rotating_makes_a_new_secret_and_keeps_the_url(self, shop_a, secret_a):
+        rotated = shop_webhook_set(shop=shop_a.shop, rotate_secret=True)
+        assert rotated not in (None, secret_a)
+        shop_a.shop.refresh_from_db()
+        assert (shop_a.shop.webhook_url, shop_a.shop.webhook_secret) == (URL_A, rotated)
+
+    @pytest.mark.parametrize(
+        "url",
+        ["ftp://shop.example/hook", "shop.example/hook", "https://", "https://shop.example/a b", "javascript:alert(1)",
+         "https://shop.example:99999/", "https://bücher.example/", "https://shop.example/" + "x" * 500],
+    )  # fmt: skip
+    def test_a_url_that_is_not_http_is_refused_and_nothing_changes(self, shop_a, secret_a, url):
+        with pytest.raises(InvalidInput) as refused:
+            shop_webhook_set(shop=shop_a.shop, url=url)
+        assert refused.value.field == "webhook_url"
+        shop_a.shop.refresh_from_db()
+        assert (shop_a.shop.webhook_url, shop_a.shop.webhook_secret) == (URL_A, secret_a)
+
+
+def run_command(*args: str) -> str:
+    out = StringIO()
+    call_command("set_shop_webhook", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+class TestCommand:
+    def test_setting_a_url_prints_the_new_secret_once(self, shop_a):
+        first = run_command("Shop A", URL_A)
+        [secret] = re.findall(r"^[0-9a-f]{64}$", first, re.MULTILINE)
+        assert Shop.objects.get(name="Shop A").webhook_secret == secret
+        again = run_command("Shop A", URL_B)
+        assert secret not in again
+        assert "unchanged" in again
+
+    def test_rotate_secret_prints_a_new_one(self, shop_a, secret_a):
+        [rotated] = re.findall(r"^[0-9a-f]{64}$", run_command("Shop A", "--rotate-secret"), re.MULTILINE)
+        assert rotated != secret_a
+        assert Shop.objects.get(name="Shop A").webhook_secret == rotated
+
+    def test_off_clears_the_url(self, shop_a, secret_a):
+        run_command("Shop A", "--off")
+        assert Shop.objects.get(name="Shop A").webhook_url == ""
+
+    def test_a_bad_url_is_invalid_input(self, shop_a):
+        with pytest.raises(CommandError, match=r"^invalid_input: The webhook URL must be an http or https URL"):
+            run_command("Shop A", "ftp://shop.example/")
+        assert Shop.objects.get(name="Shop A").webhook_url == ""
+
+    def test_an_unknown_shop_is_not_found(self, db):
+        with pytest.raises(CommandError, match=r"^not_found: "):
+            run_command("Nobody", URL_A)
+
+    def test_nothing_to_do_is_invalid_input(self, shop_a):
+        with pytest.raises(CommandError, match=r"^invalid_input: name a URL"):
+            run_command("Shop A")
+
+
+@pytest.mark.django_db
+class TestEvents:
+    def test_a_redemption_sends_one_event_to_the_shop_that_sold_the_code(
+        self, sender, shop_a, secret_a, shop_b, secret_b, learner, running_session, django_capture_on_commit_callbacks
+    ):
+        code = shop_code(shop_a.shop, running_session)
+        redeem(django_capture_on_commit_callbacks, code, learner, running_session)
+        [delivery] = WebhookDelivery.objects.all()
+        assert (delivery.shop, delivery.event_type, delivery.url) == (shop_a.shop, "voucher.redeemed", URL_A)
+        assert run_due_tasks() == ["delivered"]
+        assert [request["url"] for request in sender.requests] == [URL_A]
+
+    def test_the_redeemed_event_says_when_where_and_from_which_address(
+        self, sender, shop_a, secret_a, learner, running_session, django_capture_on_commit_callbacks
+    ):
+        code = shop_code(shop_a.shop, running_session, uses=3)
+        redemption = redeem(django_capture_on_commit_callbacks, code, learner, running_session)
+        event = json.loads(WebhookDelivery.objects.get().body)
+        assert list(event) == ["id", "type", "created_at", "data"]
+        assert uuid.UUID(event["id"]) == WebhookDelivery.objects.get().event_id
+        assert event["type"] == "voucher.redeemed"
+        assert event["data"] == {
+            "id": code, "product": "course_enrollment", "tag": "spring", "uses": 1, "max_uses": 3,
+            "claimed_at": redemption.redeemed_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "claimant_ip": "203.0.113.7", "claimant_country": "AAA",
+            "course_session": running_session.slug, "course": running_session.course.slug,
+        }  # fmt: skip
+
+    def test_codes_of_a_shop_without_a_url_and_of_no_shop_send_nothing(
+        self, sender, shop_a, learner, other_learner, running_session, enrollment_offer, make_code,
+        django_capture_on_commit_callbacks,
+    ):  # fmt: skip
+        redeem(django_capture_on_commit_callbacks, shop_code(shop_a.shop, running_session), learner, running_session)
+        redeem(django_capture_on_commit_callbacks, make_code(enrollment_offer), other_learner, running_session)
+        assert Redemption.objects.count() == 2
+        assert not WebhookDelivery.objects.exists()
+        assert not DBTaskResult.objects.exists()
+
+    def test_a_refused_redemption_sends_nothing(
+        self, sender, shop_a, secret_a, learner, other_learner, running_session, django_capture_on_commit_callbacks
+    ):
+        code = shop_code(shop_a.shop, running_session)
+        redeem(django_capture_on_commit_callbacks, code, learner, running_session)
+        with pytest.raises(CodeExhausted):
+            redeem(django_capture_on_commit_callbacks, code, other_learner, running_session)
+        assert WebhookDelivery.objects.count() == 1
+
+    def test_a_redemption_rolled_back_sends_nothing(
+        self, sender, shop_a, secret_a, learner, running_session, django_capture_on_commit_callbacks
+    ):
+        code = shop_code(shop_a.shop, running_session)
+        with (  # noqa: PT012
+            django_capture_on_commit_callbacks(execute=True),
+            pytest.raises(RuntimeError),
+            transaction.atomic(),
+        ):
+            voucher_redeem(code=code, user=learner, session=running_session)
+            raise RuntimeError("the caller's transaction fails after the redemption")
+        assert not Redemption.objects.exists()
+        assert not WebhookDelivery.objects.exists()
+
+    def test_voiding_a_redeemed_code_sends_the_reversal_then_the_void(
+        self, client, sender, shop_a, secret_a, learner, running_session, django_capture_on_commit_callbacks
+    ):
+        code = shop_code(shop_a.shop, running_session)
+        redeem(django_capture_on_commit_callbacks, code, learner, running_session)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.post(f"{BRIDGE}/{code}/void", **shop_a.auth).status_code == 200
+        events = [json.loads(d.body) for d in WebhookDelivery.objects.order_by("pk")]
+        assert [e["type"] for e in events] == ["voucher.redeemed", "voucher.redemption_reversed", "voucher.voided"]
+        reversal, void = events[1]["data"], events[2]["data"]
+        assert (reversal["id"], reversal["use_returned"], reversal["course_session"]) == (code, False, "python-2026")
+        assert reversal["reversed_at"] is not None
+        assert (void["id"], void["uses"], void["max_uses"]) == (code, 1, 1)
+        assert void["voided_at"] is not None
+
+    def test_voiding_twice_sends_one_void(
+        self, client, sender, shop_a, secret_a, running_session, django_capture_on_commit_callbacks
+    ):
+        code = shop_code(shop_a.shop, running_session)
+        for _ in range(2):
+            with django_capture_on_commit_callbacks(execute=True):
+                assert client.post(f"{BRIDGE}/{code}/void", **shop_a.auth).status_code == 200
+        assert list(WebhookDelivery.objects.values_list("event_type", flat=True)) == ["voucher.voided"]
+
+    def test_a_refund_by_staff_sends_the_reversal(
+        self, sender, shop_a, secret_a, learner, running_session, django_capture_on_commit_callbacks
+    ):
+        code = shop_code(shop_a.shop, running_session)
+        redemption = redeem(django_capture_on_commit_callbacks, code, learner, running_session)
+        with django_capture_on_commit_callbacks(execute=True):
+            redemption_reverse(redemption=redemption, actor="cli")
+        reversal = WebhookDelivery.objects.get(event_type="voucher.redemption_reversed")
+        data = json.loads(reversal.body)["data"]
+        assert (data["use_returned"], data["uses"]) == (True, 0)
+
+    def test_a_queue_that_is_down_does_not_undo_the_redemption(
+        self, sender, shop_a, secret_a, learner, running_session, django_capture_on_commit_callbacks, settings, caplog
+    ):
+        settings.TASKS = {"default": {"BACKEND": f"{__name__}.BrokenQueue"}}
+        code = shop_code(shop_a.shop, running_session)
+        redemption = redeem(django_capture_on_commit_callbacks, code, learner, running_session)
+        assert Redemption.objects.get() == redemption
+        delivery = WebhookDelivery.objects.get()
+        assert delivery.status == Status.PENDING  # in the log, for "retry now"
+        assert "could not be queued" in caplog.text
+
+    def test_an_event_that_cannot_be_recorded_does_not_undo_the_redemption(
+        self, sender, shop_a, secret_a, learner, running_session, capture, monkeypatch, caplog
+    ):
+        def unavailable(**kwargs: Any) -> None:
+            raise DatabaseError("the delivery log is unavailable")
+
+        monkeypatch.setattr("tessera.shop.receivers.webhook_event_record", unavailable)
+        redemption = redeem(capture, shop_code(shop_a.shop, running_session), learner, running_session)
+        assert Redemption.objects.get() == redemption
+        assert "could not be recorded" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+class TestAfterCommit:
+    """Real commits and rollbacks, not captured callbacks."""
+
+    def test_a_committed_redemption_is_logged_and_a_rolled_back_one_is_not(
+        self, sender, shop_a, secret_a, learner, other_learner, running_session
+    ):
+        code = shop_code(shop_a.shop, running_session, uses=2)
+        with pytest.raises(RuntimeError), transaction.atomic():  # noqa: PT012
+            voucher_redeem(code=code, user=learner, session=running_session)
+            raise RuntimeError("rolled back")
+        assert not WebhookDelivery.objects.exists()
+        voucher_redeem(code=code, user=other_learner, session=running_session)
+        assert WebhookDelivery.objects.get().event_type == "voucher.redeemed"
+        assert run_due_tasks() == ["delivered"]
+
+    def test_eight_workers_running_the_same_attempt_send_it_once(
+        self, sender, shop_a, secret_a, learner, running_session
+    ):
+        voucher_redeem(code=shop_code(shop_a.shop, running_session), user=learner, session=running_session)
+        delivery = WebhookDelivery.objects.get()
+        outcomes: Counter[str] = Counter()
+        start, counting = threading.Barrier(8), threading.Lock()
+
+        def attempt() -> None:
+            try:
+                WebhookDelivery.objects.exists()  # connected before the start, so the threads overlap
+                start.wait()
+                outcome = webhook_delivery_attempt(delivery_id=delivery.pk, attempt=0)
+                with counting:
+                    outcomes[outcome] += 1
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=attempt) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert outcomes == Counter({"delivered": 1, "skipped": 7})
+        assert len(sender.requests) == 1
+        assert attempts_log(delivery) == (Status.DELIVERED, 1, 200)
+
+
+@pytest.fixture
+def delivery(shop_a: Any, secret_a: Any, learner: User, running_session: Any, capture: Any) -> WebhookDelivery:
+    """shop_a's code, redeemed: one delivery waiting for its first attempt."""
+    redeem(capture, shop_code(shop_a.shop, running_session), learner, running_session)
+    return WebhookDelivery.objects.get()
+
+
+@pytest.fixture
+def capture(django_capture_on_commit_callbacks: Any) -> Any:
+    return django_capture_on_commit_callbacks
+
+
+def attempts_log(delivery: WebhookDelivery) -> tuple[str, int, int | None]:
+    delivery.refresh_from_db()
+    return delivery.status, delivery.attempts, delivery.last_response_status
+
+
+@pytest.mark.django_db
+class TestDelivery:
+    def test_a_delivery_is_signed_with_the_shops_secret(self, sender, delivery, secret_a):
+        assert run_due_tasks() == ["delivered"]
+        [request] = sender.requests
+        assert request["body"] == delivery.body.encode()
+        headers = request["headers"]
+        assert headers["Content-Type"] == "application/json"
+        assert (headers["Tessera-Event"], headers["Tessera-Event-Id"]) == ("voucher.redeemed", str(delivery.event_id))
+        assert verify(secret_a, request["body"], headers["Tessera-Signature"])
+        assert not verify("0" * 64, request["body"], headers["Tessera-Signature"])
+        assert attempts_log(delivery) == (Status.DELIVERED, 1, 200)
+        delivery.refresh_from_db()
+        assert delivery.delivered_at is not None
+        assert delivery.next_attempt_at is None
+
+    def test_an_error_answer_is_retried_after_30_seconds(self, sender, delivery):
+        sender.answers.extend([500])
+        before = timezone.now()
+        assert run_due_tasks() == ["retrying"]
+        assert attempts_log(delivery) == (Status.PENDING, 1, 500)
+        [run_after] = queued_run_after()
+        delivery.refresh_from_db()
+        assert delivery.next_attempt_at == run_after
+        assert before + timedelta(seconds=30) <= run_after <= timezone.now() + timedelta(seconds=30)
+        assert delivery.last_error == "HTTP 500"
+        assert run_due_tasks() == []  # not due yet
+        time_passes()
+        assert run_due_tasks() == ["delivered"]
+        assert attempts_log(delivery) == (Status.DELIVERED, 2, 200)
+        assert len(sender.requests) == 2
+
+    def test_a_network_error_is_retried(self, sender, delivery):
+        sender.answers.append(webhooks.SendFailed("URLError: <urlopen error [Errno 111] Connection refused>"))
+        assert run_due_tasks() == ["retrying"]
+        assert attempts_log(delivery) == (Status.PENDING, 1, None)
+        delivery.refresh_from_db()
+        assert "Connection refused" in delivery.last_error
+
+    def test_the_waits_grow_and_the_delivery_fails_after_the_last_attempt(self, sender, delivery):
+        sender.answers.extend([503] * MAX_ATTEMPTS)
+        waits = []
+        for _ in range(MAX_ATTEMPTS - 1):
+            started = timezone.now()
+            assert run_due_tasks() == ["retrying"]
+            [run_after] = queued_run_after()
+            waits.append(run_after - started)
+            time_passes()
+        assert run_due_tasks() == ["failed"]
+        slack = timedelta(seconds=5)
+        assert all(expected <= wait < expected + slack for wait, expected in zip(waits, RETRY_DELAYS, strict=True))
+        assert attempts_log(delivery) == (Status.FAILED, 6, 503)
+        assert queued_run_after() == []
+        assert len(sender.requests) == 6
+
+    def test_a_delivered_event_is_not_sent_again(self, sender, delivery):
+        assert run_due_tasks() == ["delivered"]
+        assert deliver_webhook.call(delivery.pk, 0) == "skipped"
+        with pytest.raises(AlreadyDelivered):
+            webhook_delivery_retry(delivery=delivery)
+        assert len(sender.requests) == 1
+
+    def test_retry_now_sends_a_failed_delivery_once_more(self, sender, delivery):
+        sender.answers.extend([500] * MAX_ATTEMPTS)
+        for _ in range(MAX_ATTEMPTS):
+            run_due_tasks()
+            time_passes()
+        assert attempts_log(delivery)[0] == Status.FAILED
+        webhook_delivery_retry(delivery=delivery)
+        assert run_due_tasks() == ["delivered"]
+        assert attempts_log(delivery) == (Status.DELIVERED, 7, 200)
+
+    def test_retry_now_makes_the_scheduled_retry_stale(self, sender, delivery):
+        sender.answers.extend([500, 500, 500])
+        assert run_due_tasks() == ["retrying"]  # the second attempt is queued for later
+        webhook_delivery_retry(delivery=delivery)
+        assert run_due_tasks() == ["retrying"]  # sent at once, failed, the third attempt queued
+        time_passes()
+        assert sorted(run_due_tasks()) == ["retrying", "skipped"]  # the old second attempt sent nothing
+        assert len(sender.requests) == 3
+        time_passes()
+        assert run_due_tasks() == ["delivered"]
+        assert attempts_log(delivery) == (Status.DELIVERED, 4, 200)
+
+    def test_retries_go_where_the_shop_is_now_signed_with_its_secret_now(self, sender, delivery, shop_a):
+        sender.answers.append(500)
+        run_due_tasks()
+        rotated = shop_webhook_set(shop=shop_a.shop, url=URL_B, rotate_secret=True)
+        time_passes()
+        assert run_due_tasks() == ["delivered"]
+        last = sender.requests[-1]
+        assert last["url"] == URL_B
+        assert rotated is not None
+        assert verify(rotated, last["body"], last["headers"]["Tessera-Signature"])
+        delivery.refresh_from_db()
+        assert delivery.url == URL_B
+
+    def test_a_shop_that_turned_webhooks_off_gets_no_more(self, sender, delivery, shop_a):
+        shop_webhook_off(shop=shop_a.shop)
+        assert run_due_tasks() == ["failed"]
+        assert sender.requests == []
+        delivery.refresh_from_db()
+        assert delivery.last_error == "Webhooks to this shop were turned off."
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    received: ClassVar[list[tuple[str, bytes, dict[str, str]]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((self.path, body, dict(self.headers)))
+        if self.path == "/moved":
+            self.send_response(302)
+            self.send_header("Location", "/hook")
+        else:
+            self.send_response(500 if self.path == "/broken" else 204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def hook_server() -> Iterator[str]:
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Hook)
+    _Hook.received.clear()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class TestHttpSender:
+    """The real sender, against a server on this machine's loopback."""
+
+    def test_a_2xx_answer_is_returned_with_the_body_and_headers_sent(self, hook_server):
+        status = webhooks.HttpSender(timeout=5).send(
+            url=f"{hook_server}/hook", body=b'{"a":1}', headers={"Content-Type": "application/json", "X-Test": "1"}
+        )
+        assert status == 204
+        [(path, body, headers)] = _Hook.received
+        assert (path, body) == ("/hook", b'{"a":1}')
+        assert (headers["Content-Type"], headers["X-Test"]) == ("application/json", "1")
+
+    def test_an_error_answer_is_returned_not_raised(self, hook_server):
+        assert webhooks.HttpSender(timeout=5).send(url=f"{hook_server}/broken", body=b"{}", headers={}) == 500
+
+    def test_a_redirect_is_not_followed(self, hook_server):
+        assert webhooks.HttpSender(timeout=5).send(url=f"{hook_server}/moved", body=b"{}", headers={}) == 302
+        assert [path for path, _, _ in _Hook.received] == ["/moved"]
+
+    def test_no_server_is_a_send_failure(self):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]  # closed again before the request: nothing listens there
+        with pytest.raises(webhooks.SendFailed, match="Connection refused"):
+            webhooks.HttpSender(timeout=5).send(url=f"http://127.0.0.1:{port}/hook", body=b"{}", headers={})
+
+
+@pytest.mark.django_db
+class TestAdmin:
+    def test_the_delivery_log_and_a_delivery_render(self, client, staff, sender, delivery):
+        client.force_login(staff)
+        listing = client.get("/admin/shop/webhookdelivery/?status__exact=pending")
+        assert listing.status_code == 200
+        assert "voucher.redeemed" in listing.content.decode()
+        page = client.get(f"/admin/shop/webhookdelivery/{delivery.pk}/change/")
+        assert page.status_code == 200
+        assert str(delivery.event_id) in page.content.decode()
+
+    def test_the_log_cannot_be_edited_or_deleted(self, client, staff, sender, delivery):
+        client.force_login(staff)
+        assert client.get("/admin/shop/webhookdelivery/add/").status_code == 403
+        assert client.get(f"/admin/shop/webhookdelivery/{delivery.pk}/delete/").status_code == 403
+
+    def test_retry_now_sends_at_once(self, client, staff, sender, delivery):
+        sender.answers.append(500)
+        run_due_tasks()
+        client.force_login(staff)
+        client.post("/admin/shop/webhookdelivery/", {"action": "retry_now", "_selected_action": [delivery.pk]})
+        assert run_due_tasks() == ["delivered"]
+        assert attempts_log(delivery) == (Status.DELIVERED, 2, 200)
+
+    def test_staff_set_a_url_and_see_the_new_secret_once(self, client, staff, shop_a):
+        client.force_login(staff)
+        response = client.post(
+            f"/admin/shop/shop/{shop_a.shop.pk}/change/", {"name": "Shop A", "webhook_url": URL_A, **NO_TOKENS},
+            follow=True,
+        )  # fmt: skip
+        [message] = [str(m) for m in response.context["messages"] if "shown only now" in str(m)]
+        shop_a.shop.refresh_from_db()
+        assert shop_a.shop.webhook_url == URL_A
+        assert message.endswith(shop_a.shop.webhook_secret)
+        assert client.get(f"/admin/shop/shop/{shop_a.shop.pk}/change/").status_code == 200
+
+    def test_a_bad_url_is_a_form_error(self, client, staff, shop_a):
+        client.force_login(staff)
+        response = client.post(
+            f"/admin/shop/shop/{shop_a.shop.pk}/change/", {"name": "Shop A", "webhook_url": "ftp://x", **NO_TOKENS}
+        )
+        assert response.status_code == 200
+        assert "must be an http or https URL" in response.content.decode()
+        shop_a.shop.refresh_from_db()
+        assert shop_a.shop.webhook_url == ""
+
+    def test_staff_rotate_a_secret(self, client, staff, shop_a, secret_a):
+        client.force_login(staff)
+        response = client.post(
+            "/admin/shop/shop/", {"action": "rotate_webhook_secrets", "_selected_action": [shop_a.shop.pk]}, follow=True
+        )
+        shop_a.shop.refresh_from_db()
+        assert shop_a.shop.webhook_secret != secret_a
+        assert any(str(m).endswith(shop_a.shop.webhook_secret) for m in response.context["messages"])
+
+
+# The token inline's management form, which every post of the shop's change form carries.
+NO_TOKENS = {"tokens-TOTAL_FORMS": "0", "tokens-INITIAL_FORMS": "0", "tokens-MIN_NUM_FORMS": "0",
+             "tokens-MAX_NUM_FORMS": "1000"}  # fmt: skip
