@@ -201,9 +201,18 @@ class TestClaims:
         listed = {v["id"]: v for v in client.get(URL, **shop_a.auth).json()}
         claimed = listed[claimed_and_not[0]]
         assert claimed["claimant_ip"] == "203.0.113.5"
-        assert claimed["claimant_country"] == "AAA"
+        assert claimed["claimant_country"] == "AAA"  # no GeoIP database configured: Xikolo's "unknown"
         datetime.strptime(claimed["claimed_at"], ISO_MS)
         assert "claimed_at" not in listed[claimed_and_not[1]]
+
+    def test_the_claimant_country_comes_from_the_geoip_database(self, client, shop_a, claimed_and_not, monkeypatch):
+        class Places:
+            def country(self, address: str | None) -> str | None:
+                return {"203.0.113.5": "NL"}.get(address or "")
+
+        monkeypatch.setattr("tessera.shop.wire.geoip", Places)
+        listed = {v["id"]: v for v in client.get(URL, **shop_a.auth).json()}
+        assert listed[claimed_and_not[0]]["claimant_country"] == "NL"
 
     def test_claimed_true_and_false_split_the_list(self, client, shop_a, claimed_and_not):
         assert [v["id"] for v in client.get(URL, {"claimed": "true"}, **shop_a.auth).json()] == claimed_and_not[:1]

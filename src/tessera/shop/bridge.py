@@ -117,7 +117,7 @@ def _listed(row: dict[str, Any]) -> dict[str, Any]:
         item.update(
             claimed_at=wire.wire_time(row["claimed_at"]),
             claimant_ip=row["claimant_ip"] or "",
-            claimant_country=wire.UNKNOWN_COUNTRY,
+            claimant_country=wire.claimant_country(row["claimant_ip"]),
         )
     return item
 

@@ -68,8 +68,7 @@ def _voucher(code: Code) -> dict[str, Any]:
 def _claim(redemption: Redemption) -> dict[str, Any]:
     return {
         "claimed_at": wire.wire_time(redemption.redeemed_at), "claimant_ip": redemption.client_ip or "",
-        # Tessera has no GeoIP database yet; this is Xikolo's answer for an address it cannot place.
-        "claimant_country": wire.UNKNOWN_COUNTRY,
+        "claimant_country": wire.claimant_country(redemption.client_ip),
         "course_session": redemption.session.slug, "course": redemption.session.course.slug,
     }  # fmt: skip
 

@@ -12,6 +12,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from tessera.core.errors import InvalidInput
+from tessera.core.geoip import geoip
 from tessera.vouchers.models import Product
 
 # Xikolo's product names where one exists; enrollment is Tessera's own.
@@ -22,6 +23,11 @@ WIRE_PRODUCTS = {
 }
 PRODUCT_ON_WIRE: dict[str, str] = {str(product): wire for wire, product in WIRE_PRODUCTS.items()}
 UNKNOWN_COUNTRY = "AAA"  # what Xikolo answers when it cannot place a claimant's address
+
+
+def claimant_country(address: str | None) -> str:
+    """The country of a redeeming learner's address, as the GeoIP database places it."""
+    return geoip().country(address) or UNKNOWN_COUNTRY
 
 
 class WireErrors(Exception):
