@@ -9,6 +9,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from tessera.core.errors import DomainError, InvalidInput
+from tessera.core.ratelimit import RateLimited
 from tessera.platform.learner import router as learner_api
 from tessera.platform.staff import router as staff_api
 from tessera.shop.auth import unauthorized
@@ -35,7 +36,7 @@ api.add_router(PLATFORM, staff_api)
 
 
 # ninja's own HTTP errors (a failed CSRF check, a body that is not JSON) under stable codes.
-HTTP_ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "not_allowed"}
+HTTP_ERROR_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "not_allowed"}
 
 
 def render_error(request: HttpRequest, error: Exception) -> HttpResponse:
@@ -46,10 +47,16 @@ def render_error(request: HttpRequest, error: Exception) -> HttpResponse:
         response["WWW-Authenticate"] = 'Bearer realm="tessera"'
         return response
     if isinstance(error, DomainError):
-        return JsonResponse({"error": error.code, "detail": error.message}, status=error.http_status)
+        response = JsonResponse({"error": error.code, "detail": error.message}, status=error.http_status)
+        if isinstance(error, RateLimited):
+            response["Retry-After"] = str(error.retry_after)
+        return response
     if isinstance(error, ValidationError):
         return JsonResponse({"error": "invalid_input", "detail": _plain(error.errors)}, status=422)
     status = error.status_code if isinstance(error, HttpError) else 400
+    if status == 400:
+        # ninja's only 400 is a body that is not JSON at all: a payload that does not validate.
+        return JsonResponse({"error": "invalid_input", "detail": str(error)}, status=422)
     return JsonResponse({"error": HTTP_ERROR_CODES.get(status, "bad_request"), "detail": str(error)}, status=status)
 
 

@@ -12,13 +12,19 @@ from django.middleware.csrf import get_token
 from ninja import Field, Router, Schema, Status
 
 from tessera.catalog.selectors import session_by_slug
+from tessera.core.ratelimit import client_ip, failures_limited, request_keys
 from tessera.platform.auth import USER_AUTH, caller
+from tessera.vouchers.errors import CodeMistyped, CodeNotFound
 from tessera.vouchers.selectors import display_code, entitlements_of
 from tessera.vouchers.services import voucher_check, voucher_redeem
 
 router = Router(auth=USER_AUTH, tags=["learner"])
 
 ProductName = Literal["enrollment", "proctoring", "reactivation"]
+# What a guesser produces. Other refusals (exhausted, expired, ...) mean the code exists, so they
+# tell a guesser nothing new, and counting them would let a few learners behind one campus
+# address lock out the rest.
+GUESSES = (CodeNotFound, CodeMistyped)
 
 
 class CodeIn(Schema):
@@ -50,7 +56,9 @@ class ErrorOut(Schema):
     detail: object
 
 
-REFUSALS: dict[int | str, object] = {401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 429: ErrorOut}
+REFUSALS: dict[int | str, object] = {
+    401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 429: ErrorOut,
+}
 
 
 class CsrfOut(Schema):
@@ -66,7 +74,8 @@ def csrf(request: HttpRequest) -> CsrfOut:
 @router.post("/codes/check", response={200: PreviewOut, **REFUSALS}, summary="What a code would unlock, unredeemed")
 def code_check(request: HttpRequest, payload: CodeIn) -> PreviewOut:
     session = session_by_slug(payload.session)
-    preview = voucher_check(code=payload.code, user=caller(request), session=session, product=payload.product)
+    with failures_limited(keys=request_keys(request), counted=GUESSES):
+        preview = voucher_check(code=payload.code, user=caller(request), session=session, product=payload.product)
     batch = preview.code.batch
     return PreviewOut(
         code=display_code(preview.code.code, batch.prefix), product=preview.product, session=session.slug,
@@ -77,10 +86,11 @@ def code_check(request: HttpRequest, payload: CodeIn) -> PreviewOut:
 @router.post("/redemptions", response={201: RedemptionOut, **REFUSALS}, summary="Redeem a code for the caller")
 def redemption_create(request: HttpRequest, payload: CodeIn) -> Status[RedemptionOut]:
     session = session_by_slug(payload.session)
-    redemption = voucher_redeem(
-        code=payload.code, user=caller(request), session=session, product=payload.product,
-        client_ip=request.META.get("REMOTE_ADDR"),
-    )  # fmt: skip
+    with failures_limited(keys=request_keys(request), counted=GUESSES):
+        redemption = voucher_redeem(
+            code=payload.code, user=caller(request), session=session, product=payload.product,
+            client_ip=client_ip(request),
+        )  # fmt: skip
     shaped = RedemptionOut(
         id=redemption.pk, code=display_code(redemption.code_id, redemption.code.batch.prefix),
         product=redemption.product, session=session.slug, course=session.course.slug,
