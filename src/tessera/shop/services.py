@@ -1,6 +1,5 @@
 """Shops, their bearer tokens, and the vouchers they create through the bridge."""
 
-import hashlib
 import secrets
 from datetime import datetime
 from functools import partial
@@ -11,6 +10,7 @@ from django.utils import timezone
 
 from tessera.catalog.models import CourseSession
 from tessera.core.errors import InvalidInput
+from tessera.core.tokens import token_digest
 from tessera.core.validation import fits_text
 from tessera.shop.models import Shop, ShopBatch, ShopOffer, ShopToken
 from tessera.shop.receivers import voucher_voided
@@ -18,10 +18,6 @@ from tessera.vouchers.models import Batch, Code, Offer
 from tessera.vouchers.services import batch_create, code_revoke, offer_create, redemption_reverse
 
 MAX_QTY = 500  # Xikolo's limit per request, kept so shop integrations see the same answers
-
-
-def token_digest(plaintext: str) -> str:
-    return hashlib.sha256(plaintext.encode()).hexdigest()
 
 
 def shop_create(*, name: str) -> Shop:
