@@ -13,7 +13,7 @@ from ninja import Router
 from tessera.catalog.selectors import session_by_slug
 from tessera.core.countries import COUNTRY_CODES
 from tessera.core.errors import InvalidInput
-from tessera.shop import wire
+from tessera.shop import openapi, wire
 from tessera.shop.auth import ShopToken
 from tessera.shop.idempotency import idempotent
 from tessera.shop.models import Shop
@@ -30,7 +30,7 @@ MAX_PER_PAGE = 100
 VOUCHER_FIELDS = ("code", "batch__prefix", "batch__country", "batch__offer__product", "batch__tag", "batch__created_at")
 
 
-@router.post("/vouchers", summary="Create vouchers (Xikolo: bulk create)")
+@router.post("/vouchers", summary="Create vouchers (Xikolo: bulk create)", openapi_extra=openapi.CREATE)
 @idempotent
 def vouchers_create(request: HttpRequest) -> JsonResponse:
     batch = shop_vouchers_create(shop=_shop(request), **_create_arguments(wire.request_params(request)))
@@ -79,7 +79,10 @@ def _extensions(params: dict[str, Any], errors: dict[str, list[str]]) -> dict[st
     return found
 
 
-@router.api_operation(["GET", "HEAD"], "/vouchers", summary="List vouchers (Xikolo: index)")
+# Two operations, so each has its own operationId and HEAD documents no body.
+@router.get("/vouchers", summary="List vouchers (Xikolo: index)", openapi_extra=openapi.LIST)
+@router.api_operation(["HEAD"], "/vouchers", summary="Count vouchers: the list's paging headers only",
+                      operation_id="tessera_shop_bridge_vouchers_head", openapi_extra=openapi.HEAD_LIST)  # fmt: skip
 def vouchers_list(
     request: HttpRequest,
     tag: str | None = None,
@@ -91,7 +94,7 @@ def vouchers_list(
 ) -> HttpResponse:
     codes = shop_codes(
         _shop(request),
-        tag=tag or None,
+        tag=wire.query_text(tag, "tag"),
         claimed=wire.flag(claimed, "claimed"),
         claimed_from=wire.day_start(start_date, "start_date") if start_date else None,
         claimed_before=wire.day_after(end_date, "end_date") if end_date else None,
@@ -122,12 +125,16 @@ def _listed(row: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-@router.get("/vouchers/{code}", summary="One voucher, with every redemption (Tessera extension)")
+@router.get(
+    "/vouchers/{code}", summary="One voucher, with every redemption (Tessera extension)", openapi_extra=openapi.SHOW
+)
 def voucher_show(request: HttpRequest, code: str) -> JsonResponse:
     return JsonResponse(_voucher_details(_own_code(request, code)))
 
 
-@router.post("/vouchers/{code}/void", summary="Void a voucher for a refund (Tessera extension)")
+@router.post(
+    "/vouchers/{code}/void", summary="Void a voucher for a refund (Tessera extension)", openapi_extra=openapi.VOID
+)
 @idempotent
 def voucher_void(request: HttpRequest, code: str) -> JsonResponse:
     voided = shop_voucher_void(shop=_shop(request), code=_own_code(request, code))

@@ -5,6 +5,7 @@ Xikolo's product names, field order and ISO 8601 times with milliseconds in UTC.
 """
 
 import json
+import math
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -22,6 +23,7 @@ WIRE_PRODUCTS = {
     "course_enrollment": Product.ENROLLMENT,
 }
 PRODUCT_ON_WIRE: dict[str, str] = {str(product): wire for wire, product in WIRE_PRODUCTS.items()}
+MAX_DIGITS = 20  # a count longer than this is past every limit; see ruby_integer
 UNKNOWN_COUNTRY = "AAA"  # what Xikolo answers when it cannot place a claimant's address
 
 
@@ -42,13 +44,39 @@ def request_params(request: HttpRequest) -> dict[str, Any]:
     """The body's parameters, JSON or form-encoded, as one flat dict."""
     if request.content_type == "application/json":
         try:
-            body = json.loads(request.body or b"{}")
+            body = json.loads(request.body or b"{}", parse_constant=_not_a_number, parse_float=_finite)
         except (ValueError, UnicodeDecodeError):
             raise WireErrors({"base": ["invalid JSON"]}) from None
         if not isinstance(body, dict):
             raise WireErrors({"base": ["invalid JSON"]})
-        return body
-    return {key: request.POST.get(key) for key in request.POST}
+        return _without_nul(body)
+    return _without_nul({key: request.POST.get(key) for key in request.POST})
+
+
+def _not_a_number(word: str) -> float:
+    raise ValueError(f"{word} is not JSON")  # Python reads NaN and Infinity; RFC 8259 has neither
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e400 reads as infinity
+        raise ValueError(f"{text} is too large")
+    return number
+
+
+def _without_nul(params: dict[str, Any]) -> dict[str, Any]:
+    """NUL in a value is refused: no PostgreSQL text column can store or match it."""
+    refused = {key: ["invalid"] for key, value in params.items() if isinstance(value, str) and "\x00" in value}
+    if refused:
+        raise WireErrors(refused)
+    return params
+
+
+def query_text(value: str | None, field: str) -> str | None:
+    """A query parameter's text, or None; NUL is refused as in bodies."""
+    if value and "\x00" in value:
+        raise InvalidInput(f"{field} contains a NUL character.", field=field)
+    return value or None
 
 
 def ruby_integer(value: object) -> int:
@@ -58,9 +86,14 @@ def ruby_integer(value: object) -> int:
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        return int(value)
-    match = re.match(r"\s*([+-]?\d+)", str(value or ""))
-    return int(match.group(1)) if match else 0
+        return int(value) if math.isfinite(value) else 0
+    match = re.match(r"\s*([+-]?)0*(\d+)", str(value or ""))
+    if not match:
+        return 0
+    sign, digits = match.groups()
+    # Python reads at most 4300 digits; a count that long is past every limit whatever it says.
+    number = int(digits) if len(digits) <= MAX_DIGITS else 10**MAX_DIGITS
+    return -number if sign == "-" else number
 
 
 def text(value: object) -> str:
@@ -83,16 +116,20 @@ def day_start(value: str, field: str) -> datetime:
 
 
 def day_after(value: str, field: str) -> datetime:
-    return day_start(value, field) + timedelta(days=1)
+    start = day_start(value, field)
+    if start.date() == date.max:
+        return datetime.max.replace(tzinfo=UTC)  # the day after 9999-12-31 cannot be written; nothing is later
+    return start + timedelta(days=1)
 
 
 def moment(value: str) -> datetime | None:
-    """An ISO 8601 date-time (naive means UTC), or None if it is not one."""
+    """An ISO 8601 date-time in UTC (naive means UTC), or None if it is not one or cannot be
+    stored (an offset PostgreSQL refuses, or a UTC time past year 9999)."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 TRUE_WORDS = {"true", "1", "yes"}

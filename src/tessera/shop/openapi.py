@@ -1,0 +1,220 @@
+"""The shop bridge's wire as the OpenAPI schema documents it: the routes' `openapi_extra`.
+
+The bridge reads its create body by hand (form-encoded or JSON, as Xikolo's shops send it) and
+answers with JsonResponse in Xikolo's shapes, so ninja can derive neither; these documents say
+what is accepted and every answer a route gives. tests/test_openapi.py fuzzes the bridge against
+them, so they cannot drift from the code unnoticed.
+"""
+
+from typing import Any
+
+from tessera.shop.wire import WIRE_PRODUCTS
+
+Json = dict[str, Any]
+
+TIME: Json = {"type": "string", "format": "date-time", "description": "ISO 8601 in UTC, with milliseconds"}
+PRODUCT: Json = {"type": "string", "enum": sorted(WIRE_PRODUCTS)}
+# Closed objects (additionalProperties: false): a field added to an answer without being documented
+# here fails the schema test instead of going unnoticed.
+ERRORS: Json = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["errors"],
+    "properties": {
+        "errors": {
+            "type": "object",
+            "description": "Xikolo's shape: field (or `base`) to the words that describe what is wrong",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
+        "error": {"type": "string", "description": "Tessera's stable code, on refusals (not_found, mistyped ...)"},
+    },
+}
+PROBLEM: Json = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["type", "title", "status"],
+    "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"const": 401}},
+}
+
+VOUCHER_FIELDS: Json = {
+    "id": {"type": "string", "description": "The code as printed, with dashes"},
+    "country": {"type": "string"},
+    "product": PRODUCT,
+    "tag": {"type": "string"},
+    "created_at": TIME,
+}
+VOUCHER: Json = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": list(VOUCHER_FIELDS),
+    "properties": VOUCHER_FIELDS,
+}
+LISTED_VOUCHER: Json = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": list(VOUCHER_FIELDS),
+    "properties": {
+        **VOUCHER_FIELDS,
+        "claimed_at": {**TIME, "description": "Only on claimed vouchers: the first live redemption"},
+        "claimant_ip": {"type": "string"},
+        "claimant_country": {"type": "string", "description": "From the GeoIP database; AAA if it cannot tell"},
+    },
+}
+NULLABLE_TIME: Json = {"anyOf": [TIME, {"type": "null"}]}
+REDEMPTION_FIELDS: Json = {
+    "claimed_at": TIME,
+    "claimant_ip": {"type": "string"},
+    "course_session": {"type": "string"},
+    "course": {"type": "string"},
+    "reversed_at": NULLABLE_TIME,
+}
+DETAIL_FIELDS: Json = {
+    **VOUCHER_FIELDS,
+    "status": {"type": "string", "enum": ["unused", "partly_redeemed", "redeemed", "expired", "revoked"]},
+    "uses": {"type": "integer", "minimum": 0},
+    "max_uses": {"type": "integer", "minimum": 1},
+    "expires_at": NULLABLE_TIME,
+    "redemptions": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": list(REDEMPTION_FIELDS),
+            "properties": REDEMPTION_FIELDS,
+        },
+    },
+}
+VOUCHER_DETAILS: Json = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": list(DETAIL_FIELDS),
+    "properties": DETAIL_FIELDS,
+}
+
+
+def _json(description: str, schema: Json, headers: Json | None = None) -> Json:
+    answer: Json = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        answer["headers"] = headers
+    return answer
+
+
+def _integer_header(description: str) -> Json:
+    return {"description": description, "required": True, "schema": {"type": "integer", "minimum": 0}}
+
+
+UNAUTHORIZED: Json = {
+    "description": "No bearer token, or one that is unknown or revoked (RFC 6750, as Xikolo answers)",
+    "content": {"application/problem+json": {"schema": PROBLEM}},
+    "headers": {"WWW-Authenticate": {"required": True, "schema": {"type": "string", "pattern": "^Bearer realm="}}},
+}
+# Tessera's vouchers switched off (TESSERA_VOUCHERS_ENABLED): the whole bridge does not exist.
+BRIDGE_OFF: Json = {"description": "Vouchers are switched off in this Tessera"}
+CODE_NOT_FOUND: Json = _json("No such voucher of this shop (or vouchers are switched off)", ERRORS)
+REPLAYED: Json = {
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored answer to an earlier request with the same Idempotency-Key",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+IDEMPOTENCY_KEY: Json = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "description": "Retry safely: the same key and request replays the first answer for 24 hours.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+IDEMPOTENCY_REFUSED = "A request with this Idempotency-Key is still running"
+
+COUNT_TEXT = r"^\s*\+?0*([1-9][0-9]?|[1-4][0-9][0-9]|500)(\D.*)?$"  # 1 to 500, read as Xikolo reads "5" or "5 "
+USES_TEXT = r"^\s*\+?0*[1-9][0-9]{0,5}(\D.*)?$"  # 1 to 999,999
+CREATE_FIELDS: Json = {
+    "type": "object",
+    "properties": {
+        "qty": {
+            "description": "How many vouchers, 1 to 500; Xikolo's shops send it as a string",
+            "anyOf": [{"type": "integer", "minimum": 1, "maximum": 500}, {"type": "string", "pattern": COUNT_TEXT}],
+        },
+        "product": PRODUCT,
+        "product_type": {**PRODUCT, "description": "Xikolo's other name for `product`"},
+        "country": {"type": "string", "description": "ISO 3166-1 alpha-2, any case", "pattern": "^[A-Za-z]{2}$"},
+        "tag": {"type": "string", "maxLength": 100},
+        "course_session": {"type": "string", "description": "Tessera extension: a course session's slug"},
+        "expires_at": {**TIME, "description": "Tessera extension: ISO 8601; without an offset it is UTC"},
+        "uses": {
+            "description": "Tessera extension: uses per code (1 by default)",
+            "anyOf": [{"type": "integer", "minimum": 1, "maximum": 999_999}, {"type": "string", "pattern": USES_TEXT}],
+        },
+    },
+    "required": ["qty", "country"],
+    "anyOf": [{"required": ["product"]}, {"required": ["product_type"]}],
+}
+
+CREATE: Json = {
+    "parameters": [IDEMPOTENCY_KEY],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {"schema": CREATE_FIELDS},
+            "application/json": {"schema": CREATE_FIELDS},
+        },
+    },
+    "responses": {
+        200: _json("The new vouchers", {"type": "array", "items": VOUCHER}, REPLAYED),
+        401: UNAUTHORIZED,
+        404: BRIDGE_OFF,
+        409: _json(IDEMPOTENCY_REFUSED, ERRORS),
+        422: _json(
+            "Bad input, qty first, then the other fields at once (or an Idempotency-Key too long or used for "
+            "another request); nothing was created",
+            ERRORS,
+        ),
+    },
+}
+
+PAGING_HEADERS: Json = {
+    "Link": {"description": "first, prev, next and last pages", "required": True, "schema": {"type": "string"}},
+    "X-Total-Pages": _integer_header("How many pages"),
+    "X-Total-Count": _integer_header("How many vouchers match"),
+    "X-Per-Page": _integer_header("Vouchers per page (50 by default, at most 100)"),
+    "X-Current-Page": _integer_header("This page's number"),
+}
+LIST: Json = {
+    "responses": {
+        200: _json(
+            "A page of the shop's vouchers, oldest batch first",
+            {"type": "array", "items": LISTED_VOUCHER},
+            PAGING_HEADERS,
+        ),
+        401: UNAUTHORIZED,
+        404: BRIDGE_OFF,
+        422: _json("A malformed filter (claimed, start_date, end_date)", ERRORS),
+    },
+}
+HEAD_LIST: Json = {
+    "responses": {
+        200: {"description": "The paging headers of the same page, without a body", "headers": PAGING_HEADERS},
+        401: UNAUTHORIZED,
+        404: BRIDGE_OFF,
+        422: _json("A malformed filter (claimed, start_date, end_date)", ERRORS),
+    },
+}
+
+SHOW: Json = {
+    "responses": {
+        200: _json("The voucher, with every redemption", VOUCHER_DETAILS),
+        401: UNAUTHORIZED,
+        404: CODE_NOT_FOUND,
+        409: _json("The code has a typo (its check symbol does not match): `error` is mistyped", ERRORS),
+    },
+}
+VOID: Json = {
+    "parameters": [IDEMPOTENCY_KEY],
+    "responses": {
+        200: _json("The voucher, revoked, its redemptions reversed", VOUCHER_DETAILS, REPLAYED),
+        401: UNAUTHORIZED,
+        404: CODE_NOT_FOUND,
+        409: _json(f"The code has a typo (`error` is mistyped), or: {IDEMPOTENCY_REFUSED}", ERRORS),
+        422: _json("An Idempotency-Key that is too long or was used for another request", ERRORS),
+    },
+}

@@ -1,0 +1,159 @@
+"""The served OpenAPI schema, fuzzed operation by operation with schemathesis: no request, however
+malformed, gets a 5xx, and every answer is one the schema documents (status code, content type,
+headers and body).
+
+schemathesis calls the WSGI application in-process, so each operation's examples run inside the
+test's database transaction and share the world seeded for it: what one example creates, the next
+may list, show or void. That is the point, not a leak: the examples reach deep paths, and none may
+answer 5xx whatever came before.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import schemathesis
+from django.contrib.auth.models import User
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
+
+from tessera.catalog.models import CourseSession
+from tessera.platform.services import api_token_issue
+from tessera.shop.services import shop_create, shop_vouchers_create, token_issue
+from tessera.vouchers.models import Batch, Offer, Product
+from tessera.vouchers.selectors import display_code
+from tessera.vouchers.services import voucher_redeem
+from tessera.wsgi import application
+
+EXAMPLES = 30  # per operation, besides the coverage phase's boundary cases; keeps the file under a minute
+UNAUTHENTICATED_EXAMPLES = 5
+
+
+def served_schema(generation: dict[str, object], phases: dict[str, object] | None = None) -> schemathesis.BaseSchema:
+    # Deterministic, so CI sees the same examples on every run, and no example database in the tree.
+    generation = {**generation, "deterministic": True, "database": "none"}
+    config = schemathesis.Config.from_dict({"generation": generation, "phases": phases or {}})
+    return schemathesis.openapi.from_wsgi("/openapi.json", application, config=config)
+
+
+schema = served_schema({"max-examples": EXAMPLES})
+# A few random examples per operation; the coverage phase above already sends each request without
+# its credentials once.
+unauthenticated = served_schema(
+    {"max-examples": UNAUTHENTICATED_EXAMPLES}, {"coverage": {"enabled": False}, "examples": {"enabled": False}}
+)
+
+# Schema validity is not what the API decides on, by design, so these two checks do not apply:
+# - positive_data_acceptance: a well-formed request may still be refused with 422 for what only the
+#   database and the clock know (an unknown course session slug, an expiry already past).
+# - negative_data_rejection: the shop bridge reads its input as Xikolo does, leniently ("5 apples"
+#   is 5, "de" is DE, unknown fields are ignored), so shops written for Xikolo work unchanged.
+NOT_APPLICABLE = [positive_data_acceptance, negative_data_rejection]
+
+# The examples of one operation share one database world (see above): set up once per operation,
+# not per example, on purpose.
+SHARED_WORLD = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+# Names of path parameters and body fields, and values that name something real: a code, id or slug
+# of the current world, a country. Random values almost never do, so examples use these now and then
+# and get past the lookups to the deep paths. Filled by `world` before any example is drawn.
+KNOWN: dict[str, list[object]] = {}
+# Text that is well formed as far as a schema can say, yet once got past the checks into the database
+# or Python's limits: NUL (no PostgreSQL text column takes it), a date-time past year 9999 in UTC (or
+# with an offset PostgreSQL refuses), thousands of digits (Python reads at most 4300).
+HOSTILE = ["a\x00b", "9999-12-31T23:59:59-23:59", "9" * 5000]
+
+
+def _now_and_then(values: object) -> st.SearchStrategy[object]:
+    """The generated values; or the same with every field that can name something real naming it;
+    or with any of the texts swapped for hostile ones."""
+    if not isinstance(values, dict):
+        return st.just(values)
+    choices: list[st.SearchStrategy[object]] = [st.just(values)]
+    if known := {name: st.sampled_from(KNOWN[name]) for name in values if KNOWN.get(name)}:
+        choices.append(st.fixed_dictionaries(known).map(lambda real: {**values, **real}))
+    if texts := {name: st.sampled_from([text, *HOSTILE]) for name, text in values.items() if isinstance(text, str)}:
+        choices.append(st.fixed_dictionaries(texts).map(lambda hostile: {**values, **hostile}))
+    return st.one_of(choices)
+
+
+def flatmap_path_parameters(context: schemathesis.HookContext, path_parameters: dict[str, Any]) -> Any:
+    return _now_and_then(path_parameters)
+
+
+def flatmap_query(context: schemathesis.HookContext, query: dict[str, Any]) -> Any:
+    return _now_and_then(query)
+
+
+def flatmap_body(context: schemathesis.HookContext, body: object) -> Any:
+    return _now_and_then(body)
+
+
+for fuzzed in (schema, unauthenticated):
+    for hook in (flatmap_path_parameters, flatmap_query, flatmap_body):
+        fuzzed.hook(hook)
+
+
+@dataclass
+class World:
+    shop_token: str
+    staff_token: str
+
+    def auth_for(self, path: str) -> dict[str, str]:
+        token = self.shop_token if path.startswith("/bridges/shop") else self.staff_token
+        return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def world(
+    staff: User,
+    learner: User,
+    other_learner: User,
+    running_session: CourseSession,
+    enrollment_offer: Offer,
+    make_batch: Callable[..., Batch],
+) -> Iterator[World]:
+    """A running course session with an offer and codes, and a shop with vouchers; one of each redeemed."""
+    shop = shop_create(name="Fuzz shop")
+    _, shop_token = token_issue(shop=shop)
+    shop_batch = shop_vouchers_create(shop=shop, qty=3, product=Product.ENROLLMENT, country="DE")
+    batch = make_batch(enrollment_offer, count=3, uses_per_code=2)
+    codes = [display_code(c, b.prefix) for b in (batch, shop_batch) for c in b.codes.values_list("code", flat=True)]
+    redemption = voucher_redeem(code=codes[0], user=learner, session=running_session)
+    voucher_redeem(code=codes[-1], user=other_learner, session=running_session)  # a shop's, with a redemption
+    _, staff_token = api_token_issue(user=staff)
+    KNOWN.update(
+        code=codes, course_session=[running_session.slug], session=[running_session.slug], country=["DE", "fr"],
+        offer_id=[enrollment_offer.pk], batch_id=[batch.pk, shop_batch.pk], redemption_id=[redemption.pk],
+    )  # fmt: skip
+    yield World(shop_token=shop_token, staff_token=staff_token)
+    KNOWN.clear()
+
+
+@pytest.fixture(autouse=True)
+def connection_kept_open() -> Iterator[None]:
+    """Django closes the database connection after every request, which in a test would end the
+    test's transaction; Django's own test client keeps it open the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@schema.parametrize()
+@SHARED_WORLD
+def test_no_request_gets_a_server_error_or_an_undocumented_answer(case: schemathesis.Case, world: World) -> None:
+    case.call_and_validate(headers=world.auth_for(case.path), excluded_checks=NOT_APPLICABLE)
+
+
+@unauthenticated.parametrize()
+@SHARED_WORLD
+def test_without_a_valid_token_every_answer_is_documented_too(case: schemathesis.Case, world: World) -> None:
+    """schemathesis makes up the credentials here (none, or random ones), and checks that a request
+    without them is refused (ignored_auth)."""
+    case.call_and_validate(excluded_checks=NOT_APPLICABLE)
