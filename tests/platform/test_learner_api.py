@@ -169,3 +169,18 @@ class TestVouchersOff:
         settings.TESSERA_VOUCHERS_ENABLED = False
         response = client.post(url, "{}", content_type="application/json", **learner_api.auth)
         assert response.status_code == 404
+
+
+class TestOddRequests:
+    def test_a_nul_in_the_session_is_invalid_input(self, client, learner_api, running_session):
+        response = post(client, REDEEM, {"code": "ABCD", "session": "python\x002026"}, **learner_api.auth)
+        assert (response.status_code, response.json()["error"]) == (422, "invalid_input")
+
+    def test_a_request_without_an_address_redeems_with_none_recorded(
+        self, client, learner_api, enrollment_offer, make_code, running_session
+    ):
+        code = make_code(enrollment_offer)
+        response = post(client, REDEEM, {"code": code, "session": running_session.slug}, REMOTE_ADDR="",
+                        **learner_api.auth)  # fmt: skip
+        assert response.status_code == 201
+        assert Redemption.objects.get().client_ip is None

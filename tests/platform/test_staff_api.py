@@ -106,10 +106,11 @@ class TestBatches:
     @pytest.mark.parametrize(
         "body",
         [{"count": 0}, {"count": 100_001}, {"count": 2, "uses_per_code": 0}, {"count": 2, "country": "Germany"},
-         {"count": 2, "restricted_to": "nobody"}, {"count": "many"}, {"count": 2, "expires_at": "soon"},
-         {"count": 2, "expires_at": "2001-01-01T00:00:00Z"}],
+         {"count": 2, "country": "XX"}, {"count": 2, "country": None}, {"count": 2, "restricted_to": "nobody"},
+         {"count": "many"}, {"count": 2, "expires_at": "soon"}, {"count": 2, "expires_at": "2001-01-01T00:00:00Z"}],
     )  # fmt: skip
     def test_bad_batches_are_422_and_nothing_is_made(self, client, staff_api, offer, body):
+        body = {"country": "DE", **body}  # every body is good but for the one field it names
         response = post(client, f"/api/v1/offers/{offer.pk}/batches", body, **staff_api.auth)
         assert (response.status_code, response.json()["error"]) == (422, "invalid_input")
         assert not Batch.objects.exists()
@@ -187,3 +188,35 @@ class TestStats:
     def test_an_unknown_dimension_is_422(self, client, staff_api):
         response = client.get("/api/v1/stats?by=colour", **staff_api.auth)
         assert (response.status_code, response.json()["error"]) == (422, "invalid_input")
+
+
+class TestWhatTheDatabaseCannotStore:
+    """Refused at the edge as invalid_input, never a server error on either database."""
+
+    @pytest.mark.parametrize(
+        "body",
+        [{"name": "Seats\x00", "product": "enrollment"},
+         {"name": "Seats", "product": "enrollment", "session": "python\x002026"},
+         {"name": "Seats", "product": "enrollment", "sale_starts_at": "9999-12-31T23:59:59-23:59"}],
+    )  # fmt: skip
+    def test_offers(self, client, staff_api, running_session, body):
+        response = post(client, "/api/v1/offers", body, **staff_api.auth)
+        assert (response.status_code, response.json()["error"]) == (422, "invalid_input")
+        assert not Offer.objects.exists()
+
+    @pytest.mark.parametrize(
+        "body",
+        [{"count": 1, "tag": "spring\x00"}, {"count": 1, "restricted_to": "learner\x00"},
+         {"count": 1, "expires_at": "9999-12-31T23:59:59-23:59"}],
+    )  # fmt: skip
+    def test_batches(self, client, staff_api, offer, body):
+        body = {"country": "DE", **body}
+        response = post(client, f"/api/v1/offers/{offer.pk}/batches", body, **staff_api.auth)
+        assert (response.status_code, response.json()["error"]) == (422, "invalid_input")
+        assert not Batch.objects.exists()
+
+    def test_an_expiry_with_an_offset_is_stored_in_utc(self, client, staff_api, offer):
+        body = {"count": 1, "country": "DE", "expires_at": "2099-06-30T23:30:00-14:00"}
+        response = post(client, f"/api/v1/offers/{offer.pk}/batches", body, **staff_api.auth)
+        assert response.status_code == 201, response.json()
+        assert Batch.objects.get().expires_at.isoformat() == "2099-07-01T13:30:00+00:00"

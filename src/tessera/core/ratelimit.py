@@ -307,7 +307,8 @@ def request_keys(request: HttpRequest) -> list[str]:
     """The signed-in user's key, if any, and the client IP's key."""
     user = getattr(request, "user", None)
     user_keys = [f"user:{user.pk}"] if user is not None and user.is_authenticated else []
-    return [*user_keys, ip_key(client_ip(request))]
+    # Clients without an address (WSGI makes REMOTE_ADDR optional) share one counter.
+    return [*user_keys, ip_key(client_ip(request) or "unknown")]
 
 
 def ip_key(address: str) -> str:
@@ -324,11 +325,12 @@ def ip_key(address: str) -> str:
     return f"ip:{ip}"
 
 
-def client_ip(request: HttpRequest) -> str:
+def client_ip(request: HttpRequest) -> str | None:
     """The client's address: REMOTE_ADDR, or behind TESSERA_TRUSTED_PROXIES = N proxies the N-th
     address from the right of X-Forwarded-For. Each proxy appends the address it was reached
-    from; whatever stands further left came from the client and may be forged."""
-    remote = _address(request.META.get("REMOTE_ADDR", "")) or "unknown"
+    from; whatever stands further left came from the client and may be forged. None when the
+    request carries no address at all."""
+    remote = _address(request.META.get("REMOTE_ADDR", ""))
     proxies = int(settings.TESSERA_TRUSTED_PROXIES)
     if proxies == 0:
         return remote

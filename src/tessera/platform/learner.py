@@ -5,7 +5,6 @@ the API's one exception handler (tessera.api): 404 not_found, 409 for any other 
 """
 
 from datetime import datetime
-from typing import Literal
 
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
@@ -14,20 +13,20 @@ from ninja import Field, Router, Schema, Status
 from tessera.catalog.selectors import session_by_slug
 from tessera.core.ratelimit import client_ip, failures_limited, request_keys
 from tessera.platform.auth import USER_AUTH, caller
+from tessera.platform.schemas import ApiIn, ErrorOut, ProductName
 from tessera.vouchers.errors import CodeMistyped, CodeNotFound
 from tessera.vouchers.selectors import display_code, entitlements_of
 from tessera.vouchers.services import voucher_check, voucher_redeem
 
 router = Router(auth=USER_AUTH, tags=["learner"])
 
-ProductName = Literal["enrollment", "proctoring", "reactivation"]
 # What a guesser produces. Other refusals (exhausted, expired, ...) mean the code exists, so they
 # tell a guesser nothing new, and counting them would let a few learners behind one campus
 # address lock out the rest.
 GUESSES = (CodeNotFound, CodeMistyped)
 
 
-class CodeIn(Schema):
+class CodeIn(ApiIn):
     code: str = Field(min_length=1, max_length=100, description="As printed; case, spaces and dashes don't matter.")
     session: str = Field(min_length=1, max_length=50, description="The course session's slug.")
     product: ProductName | None = Field(None, description="What the learner asked for; a code for another is refused.")
@@ -49,11 +48,6 @@ class RedemptionOut(Schema):
     session: str
     course: str
     redeemed_at: datetime
-
-
-class ErrorOut(Schema):
-    error: str
-    detail: object
 
 
 REFUSALS: dict[int | str, object] = {

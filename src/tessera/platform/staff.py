@@ -19,7 +19,7 @@ from ninja.pagination import PageNumberPagination, paginate
 from tessera.catalog.selectors import session_by_slug
 from tessera.core.users import user_named
 from tessera.platform.auth import STAFF_AUTH, caller
-from tessera.platform.learner import ErrorOut, ProductName
+from tessera.platform.schemas import ApiIn, ErrorOut, ProductName
 from tessera.vouchers.models import Batch, Code, Offer
 from tessera.vouchers.selectors import (
     EXPORT_HEADER,
@@ -62,7 +62,7 @@ class StaffPages(PageNumberPagination):
 # --- offers -----------------------------------------------------------------------------------
 
 
-class OfferIn(Schema):
+class OfferIn(ApiIn):
     name: str = Field(min_length=1, max_length=200)
     product: ProductName
     session: str | None = Field(None, max_length=50, description="A course session's slug; none: any session.")
@@ -118,12 +118,12 @@ def offers_show(request: HttpRequest, offer_id: int) -> Offer:
 # --- batches ----------------------------------------------------------------------------------
 
 
-class BatchIn(Schema):
+class BatchIn(ApiIn):
     count: int = Field(ge=1, le=MAX_BATCH_PER_REQUEST)
     uses_per_code: int = Field(1, ge=1, le=1_000_000)
     expires_at: datetime | None = None
     tag: str = Field("untagged", min_length=1, max_length=100)
-    country: str = Field("", max_length=2, description="ISO 3166 alpha-2, or empty.")
+    country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2, in any case.")
     restricted_to: str | None = Field(None, max_length=150, description="Only this username may redeem.")
     note: str = Field("", max_length=2000)
     prefix: str | None = Field(None, max_length=8, description="Printed before the random part; default: none.")
@@ -268,7 +268,7 @@ def codes_revoke(request: HttpRequest, code: str) -> CodeOut:
     return CodeOut.of(code_details(code))
 
 
-class ReverseIn(Schema):
+class ReverseIn(ApiIn):
     give_back_use: bool | None = Field(None, description="Default: the batch's refund policy decides.")
 
 
