@@ -5,22 +5,35 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Min
 
-from tessera.catalog.models import CourseSession, Enrollment, Exam
+from tessera.catalog.models import Course, CourseSession, Enrollment, Exam
+from tessera.core.db import columns, fetch_one, instance_from_row
 from tessera.core.errors import InvalidInput
+
+# Both run on every redemption: hand-written SQL, see tessera.core.db.
+SESSION_BY_SLUG = (
+    f"SELECT {columns(CourseSession, 's')}, {columns(Course, 'c')} FROM catalog_coursesession s"  # noqa: S608
+    " JOIN catalog_course c ON c.id = s.course_id WHERE s.slug = %s"
+)
+ENROLLMENT_FOR = (
+    f"SELECT {columns(Enrollment, 'e')} FROM catalog_enrollment e"  # noqa: S608
+    " WHERE e.user_id = %s AND e.session_id = %s"
+)
+SESSION_COLUMNS = len(CourseSession._meta.concrete_fields)
 
 
 def session_by_slug(slug: str) -> CourseSession:
-    session = CourseSession.objects.select_related("course").filter(slug=slug).first()
-    if session is None:
+    """The session, with its course."""
+    row = fetch_one(SESSION_BY_SLUG, [slug])
+    if row is None:
         raise InvalidInput(f"There is no course session {slug!r}.", field="session")
+    session = instance_from_row(CourseSession, row[:SESSION_COLUMNS])
+    session.course = instance_from_row(Course, row[SESSION_COLUMNS:])
     return session
 
 
 def enrollment_for(*, user: AbstractBaseUser, session: CourseSession) -> Enrollment | None:
-    try:
-        return Enrollment.objects.get(user_id=user.pk, session=session)
-    except Enrollment.DoesNotExist:
-        return None
+    row = fetch_one(ENROLLMENT_FOR, [user.pk, session.pk])
+    return None if row is None else instance_from_row(Enrollment, row)
 
 
 def active_enrollment_count(session: CourseSession) -> int:

@@ -4,20 +4,25 @@ The count of uses is kept by one conditional UPDATE (`uses = uses + 1 WHERE uses
 never by reading, checking and saving: PostgreSQL re-checks the WHERE clause against the newest
 row version under READ COMMITTED, and SQLite runs one IMMEDIATE writer at a time, so uses can
 never exceed max_uses; a CHECK constraint backs it up.
+
+A redemption is the hot path (hundreds a second), so its statements are written by hand (see
+tessera.core.db) and kept few: one read (the code, its batch and offer, whether this user already
+holds it, and their enrollment in the session), then the writes. The use is counted last, so a
+much-used code's row stays locked only from that UPDATE to the COMMIT.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import accumulate
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Model
 from django.utils import timezone
 
 from tessera.catalog.errors import EnrollmentConflict
-from tessera.catalog.models import CourseSession
-from tessera.catalog.selectors import enrollment_for
-from tessera.core.db import violates_unique
+from tessera.catalog.models import CourseSession, Enrollment
+from tessera.core.db import columns, fetch_one, insert_row, instance_from_row, violates_unique
 from tessera.core.errors import InvalidInput
 from tessera.vouchers import codes as codebook
 from tessera.vouchers import config
@@ -35,10 +40,40 @@ from tessera.vouchers.errors import (
     WrongProduct,
     WrongUser,
 )
-from tessera.vouchers.models import AuditEvent, Batch, Code, Redemption
+from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Redemption
 from tessera.vouchers.products import product_named
 from tessera.vouchers.selectors import parse_code
 from tessera.vouchers.signals import redemption_reversed, voucher_redeemed
+
+# Everything the checks need, in one query: see Found. Columns in model field order.
+CODE_FOR_REDEMPTION = (
+    f"SELECT {columns(Code, 'c')}, {columns(Batch, 'b')}, {columns(Offer, 'o')}, {columns(Enrollment, 'e')},"  # noqa: S608
+    " EXISTS(SELECT 1 FROM vouchers_redemption r WHERE r.code_id = c.code AND r.user_id = %s"
+    " AND r.reversed_at IS NULL)"
+    " FROM vouchers_code c JOIN vouchers_batch b ON b.id = c.batch_id JOIN vouchers_offer o ON o.id = b.offer_id"
+    " LEFT JOIN catalog_enrollment e ON e.user_id = %s AND e.session_id = %s"
+    " WHERE c.code = %s"
+)
+
+
+def _column_slices(*models: type[Model]) -> list[slice]:
+    ends = list(accumulate(len(model._meta.concrete_fields) for model in models))
+    return [slice(end - len(model._meta.concrete_fields), end) for model, end in zip(models, ends, strict=True)]
+
+
+CODE_COLUMNS, BATCH_COLUMNS, OFFER_COLUMNS, ENROLLMENT_COLUMNS = _column_slices(Code, Batch, Offer, Enrollment)
+COUNT_USE = "UPDATE vouchers_code SET uses = uses + 1 WHERE code = %s AND uses < max_uses AND revoked_at IS NULL"
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a redemption reads: the code (with its batch and offer; not the offer's session, only
+    its id is compared and the caller passes the session), whether the user holds a live
+    redemption of it, and the user's enrollment in the session."""
+
+    code: Code
+    held: bool
+    enrollment: Enrollment | None
 
 
 @dataclass(frozen=True)
@@ -99,20 +134,25 @@ def voucher_check(
     if not user.is_authenticated:
         raise InvalidInput("Sign in to check a code.", field="user")
     attempt = Attempt(user=user, session=session, product=product, client_ip=None, now=timezone.now())
-    found = _code_for_redemption(parse_code(code))
+    found = _code_for_redemption(parse_code(code), attempt)
     _check_code(found, attempt)
-    offered = found.batch.offer.product
-    enrollment = enrollment_for(user=user, session=session)
+    code_row, enrollment = found.code, found.enrollment
+    offered = code_row.batch.offer.product
     product_named(offered).ensure_eligible(user=user, session=session, enrollment=enrollment, now=attempt.now)
-    return Preview(code=found, product=offered, session=session, uses_left=found.max_uses - found.uses)
+    return Preview(code=code_row, product=offered, session=session, uses_left=code_row.max_uses - code_row.uses)
 
 
-def _code_for_redemption(normalized: str) -> Code:
-    try:
-        # Not the offer's session: only its id is compared, and the caller passes the session.
-        return Code.objects.select_related("batch__offer").get(pk=normalized)
-    except Code.DoesNotExist:
-        raise CodeNotFound() from None
+def _code_for_redemption(normalized: str, attempt: Attempt) -> Found:
+    user, session = attempt.user.pk, attempt.session.pk
+    row = fetch_one(CODE_FOR_REDEMPTION, [user, user, session, normalized])
+    if row is None:
+        raise CodeNotFound()
+    code = instance_from_row(Code, row[CODE_COLUMNS])
+    code.batch = instance_from_row(Batch, row[BATCH_COLUMNS])
+    code.batch.offer = instance_from_row(Offer, row[OFFER_COLUMNS])
+    enrolled = row[ENROLLMENT_COLUMNS][0] is not None  # the LEFT JOIN found a row
+    enrollment = instance_from_row(Enrollment, row[ENROLLMENT_COLUMNS]) if enrolled else None
+    return Found(code=code, held=bool(row[-1]), enrollment=enrollment)
 
 
 def _as_logged(text: str) -> str:
@@ -125,29 +165,31 @@ def _as_logged(text: str) -> str:
 
 
 def _redeem(normalized: str, attempt: Attempt) -> Redemption:
-    code = _code_for_redemption(normalized)
-    _check_code(code, attempt)
+    found = _code_for_redemption(normalized, attempt)
+    _check_code(found, attempt)
+    code, enrollment = found.code, found.enrollment
     handler = product_named(code.batch.offer.product)
-    enrollment = enrollment_for(user=attempt.user, session=attempt.session)
     handler.ensure_eligible(user=attempt.user, session=attempt.session, enrollment=enrollment, now=attempt.now)
-    _count_use(code)
     redemption = _record(code, attempt, had_active_enrollment=bool(enrollment and enrollment.active))
     try:
         handler.activate(user=attempt.user, session=attempt.session, enrollment=enrollment, now=attempt.now)
     except EnrollmentConflict as conflict:
         # A concurrent request changed the enrollment since we read it; the transaction rolls
-        # back the use and the redemption.
+        # back the redemption.
         raise NotEligible(conflict.message) from None
     audit_record(
         action=AuditEvent.Action.REDEEMED, actor=actor_of(attempt.user), code=code.code,
         batch=code.batch, at=attempt.now, session=attempt.session.slug, client_ip=attempt.client_ip,
     )  # fmt: skip
+    # Last: the code's row lock is held from here to the commit; a refusal here rolls back all.
+    _count_use(code)
     transaction.on_commit(lambda: voucher_redeemed.send(sender=Redemption, redemption=redemption))
     return redemption
 
 
-def _check_code(code: Code, attempt: Attempt) -> None:
-    """Refusals that follow from the code itself, cheapest and most specific first."""
+def _check_code(found: Found, attempt: Attempt) -> None:
+    """Refusals that follow from the code itself, most specific first."""
+    code = found.code
     batch: Batch = code.batch
     offer = batch.offer
     if code.revoked_at or batch.revoked_at:
@@ -161,8 +203,7 @@ def _check_code(code: Code, attempt: Attempt) -> None:
     if offer.session_id is not None and offer.session_id != attempt.session.pk:
         raise WrongProduct("This code is for another course session.")
     _check_product_available(code, attempt.session)
-    # A code nobody has used cannot have been used by this user: skip the query on the common path.
-    if code.uses and Redemption.objects.filter(code=code, user_id=attempt.user.pk, reversed_at__isnull=True).exists():
+    if found.held:
         raise AlreadyRedeemed()
     if code.uses >= code.max_uses:
         raise CodeExhausted()
@@ -178,9 +219,9 @@ def _check_product_available(code: Code, session: CourseSession) -> None:
 
 
 def _count_use(code: Code) -> None:
-    counted = Code.objects.filter(pk=code.pk, uses__lt=F("max_uses"), revoked_at__isnull=True).update(
-        uses=F("uses") + 1
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(COUNT_USE, [code.pk])
+        counted = cursor.rowcount
     if not counted:
         # Someone else took the last use, or revoked the code, between our read and now.
         raise CodeRevoked() if Code.objects.filter(pk=code.pk, revoked_at__isnull=False).exists() else CodeExhausted()
@@ -189,15 +230,23 @@ def _count_use(code: Code) -> None:
 def _record(code: Code, attempt: Attempt, *, had_active_enrollment: bool) -> Redemption:
     # No savepoint: a conflict (the same user redeeming the same code concurrently) ends the
     # whole redemption, so the outer transaction rolls back and nothing is left to recover.
+    redemption = Redemption(
+        code=code, user_id=attempt.user.pk, session=attempt.session, product=code.batch.offer.product,
+        redeemed_at=attempt.now, client_ip=attempt.client_ip, had_active_enrollment=had_active_enrollment,
+    )  # fmt: skip
     try:
-        return Redemption.objects.create(
-            code=code, user_id=attempt.user.pk, session=attempt.session, product=code.batch.offer.product,
-            redeemed_at=attempt.now, client_ip=attempt.client_ip, had_active_enrollment=had_active_enrollment,
+        redemption.pk = insert_row(
+            Redemption, code_id=code.pk, user_id=redemption.user_id, session_id=attempt.session.pk,
+            product=redemption.product, redeemed_at=attempt.now, client_ip=attempt.client_ip,
+            had_active_enrollment=had_active_enrollment, reversed_at=None, reversed_by="",
         )  # fmt: skip
     except IntegrityError as error:
         if violates_unique(error, "one_live_redemption_per_code_and_user"):
             raise AlreadyRedeemed() from None
         raise
+    redemption._state.adding = False
+    redemption._state.db = connection.alias
+    return redemption
 
 
 def redemption_reverse(*, redemption: Redemption, actor: str, give_back_use: bool | None = None) -> Redemption:
