@@ -5,7 +5,7 @@ from datetime import datetime
 from functools import partial
 from urllib.parse import urlsplit
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tessera.catalog.models import CourseSession
@@ -74,12 +74,19 @@ def shop_vouchers_create(
 
 
 def _shop_offer(shop: Shop, product: str, session: CourseSession | None) -> Offer:
-    link = ShopOffer.objects.select_related("offer").filter(shop=shop, product=product, session=session).first()
-    if link is None:
-        where = f" in {session.slug}" if session else ""
-        offer = offer_create(name=f"{shop.name}: {product}{where}", product=product, session=session)
-        link = ShopOffer.objects.create(shop=shop, product=product, session=session, offer=offer)
-    return link.offer
+    links = ShopOffer.objects.select_related("offer").filter(shop=shop, product=product, session=session)
+    link = links.first()
+    if link is not None:
+        return link.offer
+    where = f" in {session.slug}" if session else ""
+    try:
+        # A savepoint: two first orders of one product may race, and the unique constraint
+        # lets one offer in; the loser takes the winner's, committed by the time it is refused.
+        with transaction.atomic():
+            offer = offer_create(name=f"{shop.name}: {product}{where}", product=product, session=session)
+            return ShopOffer.objects.create(shop=shop, product=product, session=session, offer=offer).offer
+    except IntegrityError:
+        return links.get().offer
 
 
 def shop_voucher_void(*, shop: Shop, code: Code) -> Code:

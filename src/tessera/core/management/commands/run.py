@@ -15,10 +15,13 @@ WORKER_STOP_SECONDS = 30  # a webhook attempt times out well within this
 
 
 def gunicorn_argv(*, host: str, port: str, workers: str) -> list[str]:
-    """The server command line, run by this very interpreter so no PATH lookup can miss it."""
+    """The server command line, run by this very interpreter so no PATH lookup can miss it.
+    Threaded workers: a request mostly waits on the database, and on 2 cores 3 sync workers
+    served /healthz at 300-480 requests/s against 2,270/s for 2 workers of 4 threads."""
     return [
         sys.executable, "-m", "gunicorn", "tessera.wsgi",
-        "--bind", f"{host}:{port}", "--workers", workers, "--access-logfile", "-",
+        "--bind", f"{host}:{port}", "--workers", workers, "--worker-class", "gthread",
+        "--threads", os.environ.get("TESSERA_THREADS", "4"), "--access-logfile", "-",
     ]  # fmt: skip
 
 
