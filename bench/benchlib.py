@@ -70,7 +70,7 @@ def _replace_db_argument(argv: list[str], db: str) -> list[str]:
 # --- the throw-away database --------------------------------------------------------------------
 
 
-def setup_django(db: str) -> None:
+def setup_django(db: str, *, pg_database: str = PG_BENCH_DB) -> None:
     """Points settings at a fresh bench database, then sets Django up and migrates it.
 
     Everything here must happen before django.setup(): settings read the environment once.
@@ -86,8 +86,8 @@ def setup_django(db: str) -> None:
         os.environ["TESSERA_SQLITE_PATH"] = str(SQLITE_PATH)
         _recreate_sqlite_file()
     else:
-        os.environ["DATABASE_URL"] = f"{PG_SERVER}/{PG_BENCH_DB}"
-        _recreate_postgres_database()
+        os.environ["DATABASE_URL"] = f"{PG_SERVER}/{pg_database}"
+        _recreate_postgres_database(pg_database)
     import django
     from django.core.management import call_command
 
@@ -100,12 +100,20 @@ def _recreate_sqlite_file() -> None:
         SQLITE_PATH.with_name(SQLITE_PATH.name + suffix).unlink(missing_ok=True)
 
 
-def _recreate_postgres_database() -> None:
+def _recreate_postgres_database(name: str) -> None:
+    drop_postgres_database(name)
     import psycopg
 
     with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {PG_BENCH_DB}")
+        admin.execute(f"CREATE DATABASE {name}")
+
+
+def drop_postgres_database(name: str) -> None:
+    """Drops a bench database, ending any session still connected to it."""
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def database_label() -> str:
@@ -115,7 +123,7 @@ def database_label() -> str:
         with connection.cursor() as cursor:
             cursor.execute("SHOW server_version")
             (version,) = cursor.fetchone()
-        return f"PostgreSQL {version} (database {PG_BENCH_DB})"
+        return f"PostgreSQL {version} (database {connection.settings_dict['NAME']})"
     import sqlite3
 
     return f"SQLite {sqlite3.sqlite_version} ({SQLITE_PATH.relative_to(REPO)}, WAL, IMMEDIATE)"
