@@ -22,3 +22,18 @@ class FailureCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} @ {self.window_start}: {self.count}"
+
+
+class IssuedToken(models.Model):
+    """A bearer token, shown once at creation and stored only as its SHA-256 digest (shops' and
+    users' tokens alike; each adds whom the token speaks for)."""
+
+    label = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=8, help_text="The first characters, to tell tokens apart.")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-pk"]

@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from tessera.core.admin import IssuedTokenAdmin
 from tessera.core.errors import DomainError, InvalidInput
 from tessera.shop.models import Shop, ShopToken, WebhookDelivery
 from tessera.shop.services import shop_webhook_set, token_issue, token_revoke, webhook_url_check
@@ -73,30 +74,16 @@ class NewTokenForm(forms.ModelForm):
 
 
 @admin.register(ShopToken)
-class ShopTokenAdmin(VoucherAdmin):
-    """Tokens are issued here (shown once, in a message) and revoked; never edited or deleted."""
-
+class ShopTokenAdmin(IssuedTokenAdmin, VoucherAdmin):
     list_display = ("shop", "prefix", "label", "created_at", "revoked_at")
     list_filter = ("shop",)
-    actions = ["revoke_tokens"]
     form = NewTokenForm
 
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+    def issue(self, token: ShopToken) -> tuple[ShopToken, str]:
+        return token_issue(shop=token.shop, label=token.label)
 
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def save_model(self, request: HttpRequest, obj: ShopToken, form: forms.ModelForm, change: bool) -> None:
-        issued, plaintext = token_issue(shop=obj.shop, label=obj.label)
-        obj.pk, obj.prefix, obj.digest = issued.pk, issued.prefix, issued.digest
-        messages.warning(request, f"The new token for {obj.shop}, shown only now: {plaintext}")
-
-    @admin.action(description="Revoke the selected tokens")
-    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[ShopToken]) -> None:
-        for token in queryset:
-            token_revoke(token=token)
-        messages.success(request, f"Revoked {queryset.count()} tokens.")
+    def revoke(self, token: ShopToken) -> None:
+        token_revoke(token=token)
 
 
 @admin.register(WebhookDelivery)

@@ -7,6 +7,7 @@ knows nothing of shops.
 from django.db import models
 
 from tessera.catalog.models import CourseSession
+from tessera.core.models import IssuedToken
 from tessera.vouchers.models import Batch, Offer, Product
 
 
@@ -28,18 +29,13 @@ class Shop(models.Model):
         return self.name
 
 
-class ShopToken(models.Model):
-    """A bearer token, shown once at creation and stored only as its SHA-256 digest."""
+class ShopToken(IssuedToken):
+    """A shop's bearer token for the bridge."""
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="tokens")
-    label = models.CharField(max_length=100, blank=True)
-    prefix = models.CharField(max_length=8, help_text="The first characters, to tell tokens apart.")
-    digest = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-pk"]
+    class Meta(IssuedToken.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"{self.shop}: {self.prefix}…"

@@ -1,0 +1,40 @@
+"""Admin behaviour shared by apps that know nothing of each other."""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from tessera.core.models import IssuedToken
+
+
+class IssuedTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued here (the plaintext shown once, in a message) and revoked; never edited
+    or deleted. Subclasses name the service that issues and the one that revokes."""
+
+    actions = ["revoke_tokens"]
+
+    def issue(self, token: Any) -> tuple[IssuedToken, str]:
+        raise NotImplementedError
+
+    def revoke(self, token: Any) -> None:
+        raise NotImplementedError
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> None:
+        issued, plaintext = self.issue(obj)
+        obj.pk, obj.prefix, obj.digest = issued.pk, issued.prefix, issued.digest
+        messages.warning(request, f"The new token for {obj}, shown only now: {plaintext}")
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for token in queryset:
+            self.revoke(token)
+        messages.success(request, f"Revoked {queryset.count()} tokens.")
