@@ -443,6 +443,13 @@ class TestDelivery:
         delivery.refresh_from_db()
         assert "Connection refused" in delivery.last_error
 
+    def test_a_sender_that_breaks_is_retried_not_stuck(self, sender, delivery):
+        sender.answers.append(RuntimeError("a bug in a custom sender"))
+        assert run_due_tasks() == ["retrying"]
+        assert attempts_log(delivery) == (Status.PENDING, 1, None)
+        delivery.refresh_from_db()
+        assert "RuntimeError: a bug in a custom sender" in delivery.last_error
+
     def test_the_waits_grow_and_the_delivery_fails_after_the_last_attempt(self, sender, delivery):
         sender.answers.extend([503] * MAX_ATTEMPTS)
         waits = []

@@ -52,3 +52,21 @@ class TestVoucherCheck:
     def test_an_anonymous_user_is_asked_to_sign_in(self, enrollment_offer, make_code, running_session):
         code = make_code(enrollment_offer)
         assert _check_refusal(code, AnonymousUser(), running_session) == "invalid_input"
+
+
+@pytest.mark.django_db(transaction=True)
+class TestCheckOutsideATransaction:
+    """As the API calls it: no test transaction around it, so PostgreSQL's rules on row locks apply."""
+
+    def test_a_session_with_a_capacity_is_checked_not_crashed(self, enrollment_offer, make_code, learner,
+                                                               running_session):  # fmt: skip
+        running_session.capacity = 5
+        running_session.save()
+        code = make_code(enrollment_offer)
+        assert voucher_check(code=code, user=learner, session=running_session).uses_left == 1
+
+    def test_a_full_session_is_refused(self, enrollment_offer, make_code, learner, other_learner, running_session):
+        running_session.capacity = 1
+        running_session.save()
+        Enrollment.objects.create(user=other_learner, session=running_session)
+        assert _check_refusal(make_code(enrollment_offer), learner, running_session) == "not_eligible"

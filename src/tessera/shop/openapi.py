@@ -127,7 +127,7 @@ IDEMPOTENCY_KEY: Json = {
 IDEMPOTENCY_REFUSED = "A request with this Idempotency-Key is still running"
 
 COUNT_TEXT = r"^\s*\+?0*([1-9][0-9]?|[1-4][0-9][0-9]|500)(\D.*)?$"  # 1 to 500, read as Xikolo reads "5" or "5 "
-USES_TEXT = r"^\s*\+?0*[1-9][0-9]{0,5}(\D.*)?$"  # 1 to 999,999
+USES_TEXT = r"^\s*\+?0*([1-9][0-9]{0,5}|1000000)(\D.*)?$"  # 1 to 1,000,000, batch_create's limit
 CREATE_FIELDS: Json = {
     "type": "object",
     "properties": {
@@ -143,7 +143,10 @@ CREATE_FIELDS: Json = {
         "expires_at": {**TIME, "description": "Tessera extension: ISO 8601; without an offset it is UTC"},
         "uses": {
             "description": "Tessera extension: uses per code (1 by default)",
-            "anyOf": [{"type": "integer", "minimum": 1, "maximum": 999_999}, {"type": "string", "pattern": USES_TEXT}],
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+                {"type": "string", "pattern": USES_TEXT},
+            ],
         },
     },
     "required": ["qty", "country"],

@@ -11,8 +11,8 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from tessera.core.db import columns, fetch_one, instance_from_row
+from tessera.core.tokens import token_digest
 from tessera.shop.models import Shop
-from tessera.shop.services import token_digest
 from tessera.vouchers.models import Code, Redemption
 
 # Every bridge request runs this: hand-written SQL, see tessera.core.db.
@@ -131,8 +131,12 @@ class BatchPaging:
         first_batch, later_batches = self._batches[first], self._batches[first + 1 : last + 1]
         with connection.cursor() as cursor:
             cursor.execute(NTH_CODE.format(uses=USES[self.claimed]), [first_batch, start - before])
-            (first_code,) = cursor.fetchone()
-        return Q(batch_id=first_batch, code__gte=first_code) | Q(batch_id__in=later_batches)
+            row = cursor.fetchone()
+        if row is None:
+            # The batch lost matching codes since it was counted (one was redeemed while listing
+            # unclaimed codes): the page starts with the next batch instead.
+            return Q(batch_id__in=later_batches)
+        return Q(batch_id=first_batch, code__gte=row[0]) | Q(batch_id__in=later_batches)
 
     def _read_batches(self) -> None:
         if self._read:

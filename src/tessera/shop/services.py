@@ -93,11 +93,14 @@ def shop_voucher_void(*, shop: Shop, code: Code) -> Code:
     """A refund through the shop: every live redemption is reversed (the entitlement ends, the
     use stays spent) and the code is revoked, so it can never be redeemed again."""
     actor = f"shop:{shop.name}"
-    was_live = code.revoked_at is None
     with transaction.atomic():
-        for redemption in code.redemptions.select_related("user", "session").filter(reversed_at__isnull=True):
+        # The code's row lock first: a redemption counting its use holds it until it commits, so
+        # the loop below sees it; one that comes after finds the code revoked. Two voids queue.
+        locked = Code.objects.select_for_update().select_related("batch").get(pk=code.pk)
+        was_live = locked.revoked_at is None
+        for redemption in locked.redemptions.select_related("user", "session").filter(reversed_at__isnull=True):
             redemption_reverse(redemption=redemption, actor=actor, give_back_use=False)
-        revoked = code_revoke(code=code, actor=actor)
+        revoked = code_revoke(code=locked, actor=actor)
         if was_live:  # voiding a voided code again changes nothing and tells the shop nothing
             transaction.on_commit(partial(voucher_voided, code=revoked))
         return revoked

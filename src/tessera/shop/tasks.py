@@ -96,6 +96,9 @@ def _send(delivery: WebhookDelivery) -> tuple[int | None, str]:
         status = webhooks.sender().send(url=delivery.url, body=body, headers=headers)
     except webhooks.SendFailed as failure:
         return None, str(failure)
+    except Exception as error:  # a sender's own bug must still end in a retry, not a stuck delivery
+        logger.exception("The webhook sender failed on %s", delivery.event_id)
+        return None, f"{type(error).__name__}: {error}"
     return status, "" if 200 <= status < 300 else f"HTTP {status}"
 
 

@@ -215,7 +215,7 @@ def redemption_numbered(pk: int) -> Redemption:
 
 
 def offers_listed() -> QuerySet[Offer]:
-    return Offer.objects.select_related("session__course").annotate(batch_count=Count("batches")).order_by("-pk")
+    return Offer.objects.select_related("session__course").order_by("-pk")
 
 
 def batches_of(offer: Offer) -> QuerySet[Batch]:

@@ -134,11 +134,15 @@ def voucher_check(
     if not user.is_authenticated:
         raise InvalidInput("Sign in to check a code.", field="user")
     attempt = Attempt(user=user, session=session, product=product, client_ip=None, now=timezone.now())
-    found = _code_for_redemption(parse_code(code), attempt)
-    _check_code(found, attempt)
-    code_row, enrollment = found.code, found.enrollment
-    offered = code_row.batch.offer.product
-    product_named(offered).ensure_eligible(user=user, session=session, enrollment=enrollment, now=attempt.now)
+    normalized = parse_code(code)
+    # A transaction, though nothing is written: the capacity rule reads the session's row with
+    # SELECT ... FOR UPDATE, which PostgreSQL allows only inside one.
+    with transaction.atomic():
+        found = _code_for_redemption(normalized, attempt)
+        _check_code(found, attempt)
+        code_row, enrollment = found.code, found.enrollment
+        offered = code_row.batch.offer.product
+        product_named(offered).ensure_eligible(user=user, session=session, enrollment=enrollment, now=attempt.now)
     return Preview(code=code_row, product=offered, session=session, uses_left=code_row.max_uses - code_row.uses)
 
 
