@@ -1,7 +1,7 @@
 """Tessera's one NinjaAPI, and the one place where errors become HTTP answers.
 
 The shop bridge answers in Xikolo's shapes ({"errors": {field: [word]}}, problem+json 401s);
-everything else answers {"error": code, "detail": message}.
+everything else answers {"error": code, "detail": message}, plus "field" for invalid input.
 """
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -47,7 +47,10 @@ def render_error(request: HttpRequest, error: Exception) -> HttpResponse:
         response["WWW-Authenticate"] = 'Bearer realm="tessera"'
         return response
     if isinstance(error, DomainError):
-        response = JsonResponse({"error": error.code, "detail": error.message}, status=error.http_status)
+        body = {"error": error.code, "detail": error.message}
+        if isinstance(error, InvalidInput):
+            body["field"] = error.field  # which input to correct, for a client that shows it beside that input
+        response = JsonResponse(body, status=error.http_status)
         if isinstance(error, RateLimited):
             response["Retry-After"] = str(error.retry_after)
         return response

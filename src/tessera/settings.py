@@ -167,7 +167,13 @@ LOGGING = {
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # Optional: with REDIS_URL set, shared counters (rate limits) live in Redis, not the database.
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+# Checked at start-up, not at the first failed attempt. Only the scheme is echoed: the rest of
+# the address may hold a password.
+_redis_scheme = REDIS_URL.partition("://")[0].lower() if "://" in REDIS_URL else ""
+if REDIS_URL and _redis_scheme not in {"redis", "rediss", "unix"}:
+    _shown = f"{_redis_scheme}://" if _redis_scheme else "no scheme"
+    raise ImproperlyConfigured(f"REDIS_URL starts with redis://, rediss:// or unix://, not {_shown}.")
 
 # --- Tessera's own configuration (README, "Configuration") ---
 TESSERA_VOUCHERS_ENABLED = env_flag("TESSERA_VOUCHERS", True)

@@ -1,5 +1,6 @@
 """The GeoIP interface: nothing configured places nobody; a MaxMind file places addresses."""
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,26 @@ class TestMaxMindGeoIP:
             assert geoip.geoip().country("203.0.113.200") == "DE"
         finally:
             geoip.geoip.cache_clear()
+
+
+class TestAnUnreadableDatabase:
+    @pytest.fixture(params=["missing", "garbage"])
+    def unreadable(self, request, tmp_path: Path) -> Path:
+        path = tmp_path / "countries.mmdb"
+        if request.param == "garbage":
+            path.write_bytes(b"\x00\xffnot a MaxMind database\x17" * 64)
+        return path
+
+    def test_is_logged_once_and_places_nobody(self, settings, caplog, unreadable):
+        settings.TESSERA_GEOIP_DATABASE = str(unreadable)
+        geoip.geoip.cache_clear()
+        try:
+            with caplog.at_level(logging.ERROR, logger="tessera.core.geoip"):
+                assert geoip.geoip().country("203.0.113.9") is None
+                assert geoip.geoip().country("203.0.113.9") is None
+            assert isinstance(geoip.geoip(), geoip.NullGeoIP)
+        finally:
+            geoip.geoip.cache_clear()
+        errors = [record.getMessage() for record in caplog.records if record.levelno == logging.ERROR]
+        assert len(errors) == 1
+        assert str(unreadable) in errors[0]

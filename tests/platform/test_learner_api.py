@@ -63,7 +63,8 @@ class TestRedeem:
     def test_a_used_up_code_is_refused_as_exhausted(self, client, learner_api, other_learner_api, enrollment_offer,
                                                     make_code, running_session):  # fmt: skip
         code = make_code(enrollment_offer)
-        assert post(client, REDEEM, {"code": code, "session": running_session.slug}, **other_learner_api.auth)
+        first = post(client, REDEEM, {"code": code, "session": running_session.slug}, **other_learner_api.auth)
+        assert first.status_code == 201
         response = post(client, REDEEM, {"code": code, "session": running_session.slug}, **learner_api.auth)
         assert (response.status_code, response.json()["error"]) == (409, "exhausted")
         assert Redemption.objects.count() == 1
@@ -146,6 +147,12 @@ class TestAuthentication:
         token = browser.get("/api/v1/csrf").json()["csrf_token"]
         accepted = post(browser, REDEEM, {"code": code, "session": running_session.slug}, HTTP_X_CSRFTOKEN=token)
         assert accepted.status_code == 201
+
+    def test_a_signed_out_browser_is_401_not_a_csrf_403(self, enrollment_offer, make_code, running_session):
+        browser = Client(enforce_csrf_checks=True)
+        response = post(browser, REDEEM, {"code": make_code(enrollment_offer), "session": running_session.slug})
+        assert (response.status_code, response.json()["error"]) == (401, "unauthorized")
+        assert not Redemption.objects.exists()
 
 
 class TestEntitlements:

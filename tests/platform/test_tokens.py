@@ -4,6 +4,7 @@ import re
 from io import StringIO
 
 import pytest
+from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -44,9 +45,26 @@ class TestCommands:
         assert "Revoked 2" in run("revoke_api_token", "--user", "learner")
         assert all(client.get(MINE, HTTP_AUTHORIZATION=f"Bearer {t}").status_code == 401 for t in tokens)
 
+    def test_a_prefix_shared_by_live_tokens_revokes_none_and_names_their_users(self, client, learner, other_learner):
+        mine = TOKEN.search(run("create_api_token", "learner"))[0]
+        theirs = TOKEN.search(run("create_api_token", "other_learner"))[0]
+        ApiToken.objects.update(prefix=mine[:8])  # as if the random characters had collided
+        with pytest.raises(CommandError, match=rf"^invalid_input: 2 tokens begin with {mine[:8]};") as refused:
+            run("revoke_api_token", mine[:8])
+        assert "learner, other_learner" in str(refused.value)
+        assert not ApiToken.objects.filter(revoked_at__isnull=False).exists()
+        assert all(client.get(MINE, HTTP_AUTHORIZATION=f"Bearer {t}").status_code == 200 for t in (mine, theirs))
+
     def test_revoking_nothing_is_an_error(self, db):
         with pytest.raises(CommandError, match="not_found"):
             run("revoke_api_token", "tsr_zzzz")
+
+
+def admin_with(*codenames: str) -> User:
+    """A staff member, not a superuser, holding exactly these permissions."""
+    user = User.objects.create_user("clerk", password="clerk-pass-1", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return user
 
 
 class TestAdmin:
@@ -55,7 +73,10 @@ class TestAdmin:
         page = client.post("/admin/platform/apitoken/add/", {"user": learner.pk, "label": "lms"}, follow=True)
         token = TOKEN.search(page.content.decode().replace(" ", "\n").replace("<", "\n"))[0]
         assert client.get(MINE, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
-        assert client.get("/admin/platform/apitoken/").status_code == 200
+        listing = client.get("/admin/platform/apitoken/")
+        assert listing.status_code == 200
+        assert token[:8] in listing.content.decode()
+        assert token not in listing.content.decode()
 
     def test_staff_revoke_tokens_with_the_action(self, client, staff, learner):
         token = TOKEN.search(run("create_api_token", "learner"))[0]
@@ -64,3 +85,18 @@ class TestAdmin:
         client.post("/admin/platform/apitoken/", {"action": "revoke_tokens", "_selected_action": selected})
         # The staff session cookie rides along, but a bad token is refused, not passed on to it.
         assert client.get(MINE, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+
+    def test_staff_who_may_only_view_tokens_cannot_revoke_them(self, client, learner):
+        token = TOKEN.search(run("create_api_token", "learner"))[0]
+        client.force_login(admin_with("view_apitoken"))
+        selected = [ApiToken.objects.get().pk]
+        client.post("/admin/platform/apitoken/", {"action": "revoke_tokens", "_selected_action": selected})
+        assert ApiToken.objects.get().revoked_at is None
+        assert client.get(MINE, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+
+    def test_staff_who_are_not_superusers_cannot_issue_tokens(self, client, learner):
+        client.force_login(admin_with("view_apitoken", "add_apitoken"))
+        assert client.get("/admin/platform/apitoken/add/").status_code == 403
+        page = client.post("/admin/platform/apitoken/add/", {"user": learner.pk, "label": "lms"})
+        assert page.status_code == 403
+        assert not ApiToken.objects.exists()

@@ -33,7 +33,11 @@ class IssuedTokenAdmin(admin.ModelAdmin):
         obj.pk, obj.prefix, obj.digest = issued.pk, issued.prefix, issued.digest
         messages.warning(request, f"The new token for {obj}, shown only now: {plaintext}")
 
-    @admin.action(description="Revoke the selected tokens")
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        # Whoever may not issue a token may not take one away either.
+        return self.has_add_permission(request)
+
+    @admin.action(description="Revoke the selected tokens", permissions=["revoke"])
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for token in queryset:
             self.revoke(token)

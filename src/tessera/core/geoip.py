@@ -2,16 +2,20 @@
 
 The outside world behind a small interface (settings.TESSERA_GEOIP_DATABASE): with no database
 configured every address is unplaced (None); with a MaxMind-format file (GeoLite2-Country or
-GeoIP2-Country, .mmdb) addresses are looked up in it, read once per process.
+GeoIP2-Country, .mmdb) addresses are looked up in it, read once per process. A file that is
+missing or unreadable is logged once and places nobody, rather than failing every redemption.
 """
 
 import ipaddress
+import logging
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
 import maxminddb
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 
 class GeoIP(Protocol):
@@ -43,4 +47,10 @@ class MaxMindGeoIP:
 @cache
 def geoip() -> GeoIP:
     path = settings.TESSERA_GEOIP_DATABASE
-    return MaxMindGeoIP(Path(path)) if path else NullGeoIP()
+    if not path:
+        return NullGeoIP()
+    try:
+        return MaxMindGeoIP(Path(path))
+    except (OSError, maxminddb.InvalidDatabaseError, ValueError) as error:
+        logger.error("TESSERA_GEOIP_DATABASE %s cannot be read, so no address is placed: %s", path, error)
+        return NullGeoIP()

@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
 
 from tessera.core.admin import IssuedTokenAdmin
 from tessera.platform.models import ApiToken
@@ -20,6 +21,11 @@ class ApiTokenAdmin(IssuedTokenAdmin, VoucherAdmin):
     search_fields = ("user__username", "prefix")
     autocomplete_fields = ("user",)
     form = NewApiTokenForm
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A token acts as its user, with all of that user's permissions: only a superuser, who
+        # holds them all already, may mint one for someone else.
+        return request.user.is_superuser and super().has_add_permission(request)
 
     def issue(self, token: ApiToken) -> tuple[ApiToken, str]:
         return api_token_issue(user=token.user, label=token.label)

@@ -13,7 +13,7 @@ from ninja import Field, Router, Schema, Status
 from tessera.catalog.selectors import session_by_slug
 from tessera.core.ratelimit import client_ip, failures_limited, request_keys
 from tessera.platform.auth import USER_AUTH, caller
-from tessera.platform.schemas import ApiIn, ErrorOut, ProductName
+from tessera.platform.schemas import ERRORS, ApiIn, ErrorOut, ProductName
 from tessera.vouchers.errors import CodeMistyped, CodeNotFound
 from tessera.vouchers.selectors import display_code, entitlements_of
 from tessera.vouchers.services import voucher_check, voucher_redeem
@@ -50,11 +50,6 @@ class RedemptionOut(Schema):
     redeemed_at: datetime
 
 
-REFUSALS: dict[int | str, object] = {
-    401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 429: ErrorOut,
-}
-
-
 class CsrfOut(Schema):
     csrf_token: str
 
@@ -65,7 +60,7 @@ def csrf(request: HttpRequest) -> CsrfOut:
     return CsrfOut(csrf_token=get_token(request))
 
 
-@router.post("/codes/check", response={200: PreviewOut, **REFUSALS}, summary="What a code would unlock, unredeemed")
+@router.post("/codes/check", response={200: PreviewOut, **ERRORS}, summary="What a code would unlock, unredeemed")
 def code_check(request: HttpRequest, payload: CodeIn) -> PreviewOut:
     session = session_by_slug(payload.session)
     with failures_limited(keys=request_keys(request), counted=GUESSES):
@@ -77,7 +72,7 @@ def code_check(request: HttpRequest, payload: CodeIn) -> PreviewOut:
     )  # fmt: skip
 
 
-@router.post("/redemptions", response={201: RedemptionOut, **REFUSALS}, summary="Redeem a code for the caller")
+@router.post("/redemptions", response={201: RedemptionOut, **ERRORS}, summary="Redeem a code for the caller")
 def redemption_create(request: HttpRequest, payload: CodeIn) -> Status[RedemptionOut]:
     session = session_by_slug(payload.session)
     with failures_limited(keys=request_keys(request), counted=GUESSES):

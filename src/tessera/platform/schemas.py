@@ -1,13 +1,31 @@
 """What every platform API payload shares: text without NUL, moments PostgreSQL can store, and
 the shape of an error."""
 
-from datetime import UTC, datetime
-from typing import Any, Literal
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any, Literal
 
-from ninja import Schema
-from pydantic import field_validator
+from ninja import Field, Schema
+from pydantic import BeforeValidator, field_validator
 
 ProductName = Literal["enrollment", "proctoring", "reactivation"]
+
+
+def _end_of_a_bare_date(value: Any) -> Any:
+    """A bare date (YYYY-MM-DD) means the end of that day, UTC, as on the command line: a batch
+    that expires on 2099-01-01 is still good all of that day."""
+    if not (isinstance(value, str) and len(value) == 10):
+        return value  # a date-time, or nonsense pydantic refuses in its own words
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return value
+    try:
+        return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+    except OverflowError:
+        raise ValueError("is outside the range of dates that can be stored") from None
+
+
+Moment = Annotated[datetime, BeforeValidator(_end_of_a_bare_date)]
 
 
 class ApiIn(Schema):
@@ -37,3 +55,8 @@ def _in_utc(moment: datetime) -> datetime:
 class ErrorOut(Schema):
     error: str
     detail: object
+    field: str | None = Field(None, description="With invalid_input from Tessera's own checks: the input to correct.")
+
+
+# Every platform route may answer with any of these, all in ErrorOut's shape (see tessera.api).
+ERRORS: dict[int | str, object] = {status: ErrorOut for status in (401, 403, 404, 409, 422, 429)}

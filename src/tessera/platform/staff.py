@@ -19,7 +19,7 @@ from ninja.pagination import PageNumberPagination, paginate
 from tessera.catalog.selectors import session_by_slug
 from tessera.core.users import user_named
 from tessera.platform.auth import STAFF_AUTH, caller
-from tessera.platform.schemas import ApiIn, ErrorOut, ProductName
+from tessera.platform.schemas import ERRORS, ApiIn, Moment, ProductName
 from tessera.vouchers.models import Batch, Code, Offer
 from tessera.vouchers.selectors import (
     EXPORT_HEADER,
@@ -47,7 +47,6 @@ from tessera.vouchers.services import (
 
 router = Router(auth=STAFF_AUTH, tags=["staff"])
 
-ERRORS: dict[int | str, object] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 # Larger batches belong in the background (the staff pages) or the CLI, not in one HTTP request.
 MAX_BATCH_PER_REQUEST = 100_000
 
@@ -68,8 +67,8 @@ class OfferIn(ApiIn):
     session: str | None = Field(None, max_length=50, description="A course session's slug; none: any session.")
     price: Decimal = Field(Decimal("0"), ge=0, max_digits=10, decimal_places=2)
     currency: str = Field("EUR", pattern=r"^[A-Za-z]{3}$")
-    sale_starts_at: datetime | None = None
-    sale_ends_at: datetime | None = None
+    sale_starts_at: Moment | None = None
+    sale_ends_at: Moment | None = None
     auto_subscribe: bool = True
 
 
@@ -121,7 +120,7 @@ def offers_show(request: HttpRequest, offer_id: int) -> Offer:
 class BatchIn(ApiIn):
     count: int = Field(ge=1, le=MAX_BATCH_PER_REQUEST)
     uses_per_code: int = Field(1, ge=1, le=1_000_000)
-    expires_at: datetime | None = None
+    expires_at: Moment | None = None
     tag: str = Field("untagged", min_length=1, max_length=100)
     country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2, in any case.")
     restricted_to: str | None = Field(None, max_length=150, description="Only this username may redeem.")
@@ -275,11 +274,10 @@ class ReverseIn(ApiIn):
 @router.post(
     "/redemptions/{redemption_id}/reverse", response={200: CodeOut, **ERRORS}, summary="Reverse a redemption (refund)"
 )
-def redemptions_reverse(request: HttpRequest, redemption_id: int, payload: ReverseIn) -> CodeOut:
+def redemptions_reverse(request: HttpRequest, redemption_id: int, payload: ReverseIn | None = None) -> CodeOut:
+    give_back_use = payload.give_back_use if payload else None  # no body at all: the refund policy decides
     redemption = redemption_numbered(redemption_id)
-    redemption_reverse(
-        redemption=redemption, actor=caller(request).get_username(), give_back_use=payload.give_back_use
-    )
+    redemption_reverse(redemption=redemption, actor=caller(request).get_username(), give_back_use=give_back_use)
     return CodeOut.of(code_details(redemption.code_id))
 
 

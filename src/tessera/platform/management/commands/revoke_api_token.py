@@ -17,9 +17,16 @@ class Command(VoucherCommand):
 
     def handle(self, *args: Any, prefix: str | None, user: str | None, **opts: Any) -> None:
         live = ApiToken.objects.filter(revoked_at__isnull=True)
-        tokens = list(live.filter(user__username=user) if user else live.filter(prefix=prefix))
+        tokens = list(live.filter(user__username=user) if user else live.filter(prefix=prefix).select_related("user"))
         if not tokens:
             raise CommandError("not_found: no live API token matches.")
+        if prefix and len(tokens) > 1:
+            # Prefixes are short enough to collide; a guess at which one was meant revokes a stranger's.
+            users = ", ".join(sorted({token.user.username for token in tokens}))
+            raise CommandError(
+                f"invalid_input: {len(tokens)} tokens begin with {prefix}; revoke none of them by prefix, "
+                f"but with --user or in the admin. They belong to: {users}."
+            )
         for token in tokens:
             api_token_revoke(token=token)
         self.stdout.write(f"Revoked {len(tokens)} API token(s).")
