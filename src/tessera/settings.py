@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "tessera.vouchers",
     "tessera.shop",
     "tessera.platform",
+    "tessera.web",
 ]
 
 MIDDLEWARE = [
@@ -133,6 +134,11 @@ def database_config() -> dict[str, Any]:
 
 DATABASES = {"default": database_config()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The learner pages (tessera.web): where to log in, and where to go after logging in or out.
+LOGIN_URL = "/login"
+LOGIN_REDIRECT_URL = "/dashboard"
+LOGOUT_REDIRECT_URL = "/courses"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

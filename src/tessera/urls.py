@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from tessera.api import api
@@ -11,8 +11,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", RedirectView.as_view(url="/courses", permanent=False)),
     path("healthz", healthz),
     path("admin/", admin.site.urls),
+    path("", include("tessera.web.urls")),
     path("", api.urls),
 ]

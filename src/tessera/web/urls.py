@@ -1,0 +1,15 @@
+from django.contrib.auth import views as auth
+from django.urls import path
+
+from tessera.web import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("courses", views.course_list, name="course_list"),
+    path("courses/<slug:slug>", views.course_detail, name="course_detail"),
+    path("dashboard", views.dashboard, name="dashboard"),
+    path("login", auth.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout", auth.LogoutView.as_view(), name="logout"),
+    path("signup", views.signup, name="signup"),
+]

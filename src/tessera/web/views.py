@@ -1,0 +1,145 @@
+"""The learner's pages: the course list, a course session's page with its voucher forms, the
+dashboard, and sign-up (log in and out are Django's own views).
+
+A voucher form is parsed, redeemed by one call to `voucher_redeem` under the failed-attempt
+limit (as the platform API does), and answered with a 303 back to the page and a message; a
+refusal re-renders the page with the form as sent and the refusal in plain words, as 422 (429
+when the visitor is rate limited).
+"""
+
+from typing import cast
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render, resolve_url
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods
+
+from tessera.catalog.models import CourseSession
+from tessera.catalog.selectors import enrollment_for, session_by_slug
+from tessera.core.errors import DomainError, InvalidInput
+from tessera.core.ratelimit import RateLimited, client_ip, failures_limited, request_keys
+from tessera.vouchers.errors import CodeMistyped, CodeNotFound
+from tessera.vouchers.models import Product, Redemption
+from tessera.vouchers.services import voucher_redeem
+from tessera.web import selectors
+from tessera.web.forms import SignupForm, VoucherForm
+
+# What a guesser produces (see tessera.platform.learner): only these count against the limit.
+GUESSES = (CodeNotFound, CodeMistyped)
+
+
+def see_other(url: str) -> HttpResponseRedirect:
+    """A redirect after a POST that the browser follows with a GET."""
+    response = HttpResponseRedirect(url)
+    response.status_code = 303
+    return response
+
+
+def course_list(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    courses = selectors.courses_with_sessions(request.user, now)
+    return render(request, "web/course_list.html", {"courses": courses, "now": now})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def course_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    session = _session_or_404(slug)
+    if request.method != "POST":
+        return _course_page(request, session)
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    form = VoucherForm(request.POST, product=request.POST["product"]) if _known(request) else None
+    if form is None or not form.is_valid():
+        problem = None if form else "Use one of the voucher forms on this page."
+        return _course_page(request, session, sent=form, status=422, problem=problem)
+    try:
+        with failures_limited(keys=request_keys(request), counted=GUESSES):
+            redemption = voucher_redeem(
+                code=form.cleaned_data["code"], user=request.user, session=session,
+                product=form.product_name, client_ip=client_ip(request),
+            )  # fmt: skip
+    except RateLimited as limited:
+        response = _refused(request, session, form, limited, status=429)
+        response["Retry-After"] = str(limited.retry_after)
+        return response
+    except DomainError as refusal:
+        return _refused(request, session, form, refusal, status=422)
+    messages.success(request, _success_message(redemption, session))
+    return see_other(request.path)
+
+
+def _known(request: HttpRequest) -> bool:
+    return request.POST.get("product", "") in Product.values
+
+
+def _session_or_404(slug: str) -> CourseSession:
+    try:
+        return session_by_slug(slug)
+    except InvalidInput:
+        raise Http404("There is no such course.") from None
+
+
+def _refused(
+    request: HttpRequest, session: CourseSession, form: VoucherForm, refusal: DomainError, *, status: int
+) -> HttpResponse:
+    form.add_error("code", refusal.message)
+    return _course_page(request, session, sent=form, status=status)
+
+
+def _course_page(
+    request: HttpRequest, session: CourseSession, *, sent: VoucherForm | None = None, status: int = 200,
+    problem: str | None = None,
+) -> HttpResponse:  # fmt: skip
+    user = request.user
+    enrollment = enrollment_for(user=user, session=session) if user.is_authenticated else None
+    shown = selectors.products_shown(session)
+    forms = [
+        sent if sent is not None and sent.product_name == product else VoucherForm(product=product) for product in shown
+    ]
+    if sent is not None and sent.product_name not in shown and sent.errors:
+        # Its form has gone (vouchers or the product switched off meanwhile): say why on the page.
+        problem = " ".join(str(message) for message in sent.errors.get("code", []))
+    now = timezone.now()
+    context = {
+        "session": session, "enrollment": enrollment, "forms": forms, "problem": problem, "now": now,
+        "reactivatable": selectors.reactivatable(user=user, session=session, enrollment=enrollment, now=now),
+    }  # fmt: skip
+    return render(request, "web/course_detail.html", context, status=status)
+
+
+def _success_message(redemption: Redemption, session: CourseSession) -> str:
+    name = str(session)
+    if redemption.product == Product.PROCTORING:
+        return f"Proctoring is booked for {name}."
+    if redemption.product == Product.REACTIVATION:
+        enrollment = enrollment_for(user=redemption.user, session=session)
+        until = enrollment.reactivated_until if enrollment else None
+        return f"{name} is reactivated for you until {until:%Y-%m-%d}." if until else f"{name} is reactivated."
+    return f"You are enrolled in {name}."
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    rows = selectors.dashboard_rows(cast(AbstractBaseUser, request.user), now)  # signed in: login_required
+    return render(request, "web/dashboard.html", {"rows": rows, "now": now})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    """Creates an account, signs it in, and goes on to `next` (if it is one of ours) or the dashboard."""
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = ""
+    form = SignupForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        login(request, form.save())
+        return see_other(next_url or resolve_url("web:dashboard"))
+    status = 422 if request.method == "POST" else 200
+    return render(request, "registration/signup.html", {"form": form, "next": next_url}, status=status)

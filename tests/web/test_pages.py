@@ -1,0 +1,280 @@
+"""The learner's pages: course list, a course session's page with its voucher forms, dashboard,
+sign-up and log-in; every voucher refusal shown in plain words with the code kept."""
+
+from datetime import timedelta
+from html import unescape
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from tessera.catalog.models import Enrollment
+from tessera.core.ratelimit import RateLimited
+from tessera.vouchers import codes as codebook
+from tessera.vouchers.errors import CodeExhausted, CodeMistyped, CodeNotFound, NotEligible, WrongProduct
+from tessera.vouchers.models import Product
+from tessera.vouchers.selectors import parse_code
+from tessera.vouchers.services import voucher_redeem
+
+COURSE = "/courses/python-2026"
+ENDED = "/courses/python-2025"
+
+
+@pytest.fixture
+def learner_client(client: Client, learner: User) -> Client:
+    client.force_login(learner)
+    return client
+
+
+def text(response) -> str:
+    return unescape(response.content.decode())
+
+
+def redeem_on_page(client: Client, url: str, product: str, code: str):
+    return client.post(url, {"product": product, "code": code})
+
+
+class TestPagesRender:
+    def test_the_root_leads_to_the_course_list(self, client, db):
+        response = client.get("/")
+        assert response.status_code == 302
+        assert response["Location"] == "/courses"
+
+    def test_the_course_list_shows_each_session_with_its_state(self, client, running_session, ended_session):
+        response = client.get("/courses")
+        assert response.status_code == 200
+        body = text(response)
+        assert 'href="/courses/python-2026"' in body
+        assert 'href="/courses/python-2025"' in body
+        assert "Active" in body
+        assert "Archived" in body
+        assert "ended" in body
+
+    def test_the_course_page_shows_a_form_for_each_product_the_session_offers(self, learner_client, running_session):
+        body = text(learner_client.get(COURSE))
+        assert 'id="enrollment-code"' in body
+        assert 'id="proctoring-code"' in body
+        assert 'id="reactivation-code"' not in body  # reactivation is off for this session
+        assert '<label for="enrollment-code">Voucher code</label>' in body
+
+    def test_the_pages_are_accessible_and_fit_a_phone(self, learner_client, running_session):
+        body = text(learner_client.get(COURSE))
+        assert 'name="viewport"' in body
+        assert 'href="#main"' in body
+        assert '<main id="main"' in body
+        assert "/static/web/tessera.css" in body
+        assert "http://" not in body
+        assert "https://" not in body
+
+    def test_an_unknown_course_is_404(self, client, db):
+        assert client.get("/courses/no-such-course").status_code == 404
+
+    def test_the_login_and_signup_pages_render(self, client, db):
+        assert client.get("/login").status_code == 200
+        assert client.get("/signup").status_code == 200
+
+
+class TestAnonymousVisitors:
+    def test_the_dashboard_sends_them_to_log_in_and_back(self, client, db):
+        response = client.get("/dashboard")
+        assert response.status_code == 302
+        assert response["Location"] == "/login?next=/dashboard"
+
+    def test_a_voucher_form_sent_anonymously_leads_to_log_in_and_back(self, client, enrollment_offer, make_code):
+        response = redeem_on_page(client, COURSE, "enrollment", make_code(enrollment_offer))
+        assert response.status_code == 302
+        assert response["Location"] == f"/login?next={COURSE}"
+        assert not Enrollment.objects.exists()
+
+    def test_the_course_page_offers_log_in_instead_of_forms(self, client, running_session):
+        body = text(client.get(COURSE))
+        assert 'id="enrollment-code"' not in body
+        assert f'href="/login?next={COURSE}"' in body
+
+    def test_logging_in_returns_them_where_they_were(self, client, learner):
+        response = client.post("/login", {"username": "learner", "password": "learner-pass-1", "next": COURSE})
+        assert response.status_code == 302
+        assert response["Location"] == COURSE
+
+    def test_signing_up_creates_the_account_signs_it_in_and_returns(self, client, running_session):
+        response = client.post(
+            "/signup",
+            {
+                "username": "newcomer",
+                "password1": "a-long-pass-phrase",
+                "password2": "a-long-pass-phrase",
+                "next": COURSE,
+            },
+        )
+        assert response.status_code == 303
+        assert response["Location"] == COURSE
+        assert client.get("/dashboard").status_code == 200
+        assert User.objects.filter(username="newcomer").exists()
+
+    def test_signing_up_with_mismatched_passwords_is_422_and_creates_nobody(self, client, db):
+        response = client.post("/signup", {"username": "x", "password1": "a-long-pass-1", "password2": "other-pass-2"})
+        assert response.status_code == 422
+        assert not User.objects.filter(username="x").exists()
+
+    def test_signing_up_ignores_a_next_leading_elsewhere(self, client, db):
+        response = client.post(
+            "/signup",
+            {"username": "y", "password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase",
+             "next": "https://evil.example/"},
+        )  # fmt: skip
+        assert response["Location"] == "/dashboard"
+
+
+class TestRedeemingOnThePage:
+    def test_a_good_code_enrolls_and_redirects_back_with_a_message(
+        self, learner_client, learner, enrollment_offer, make_code, running_session
+    ):
+        response = redeem_on_page(learner_client, COURSE, "enrollment", make_code(enrollment_offer))
+        assert response.status_code == 303
+        assert response["Location"] == COURSE
+        assert Enrollment.objects.filter(user=learner, session=running_session, active=True).exists()
+        body = text(learner_client.get(COURSE))
+        assert "You are enrolled in Python: python-2026." in body
+        assert "Enrolled" in body
+
+    def test_booking_proctoring_says_so(self, learner_client, learner, enrollment_offer, proctoring_offer, make_code):
+        redeem_on_page(learner_client, COURSE, "enrollment", make_code(enrollment_offer))
+        response = redeem_on_page(learner_client, COURSE, "proctoring", make_code(proctoring_offer))
+        assert response.status_code == 303
+        assert "Proctoring is booked for Python: python-2026." in text(learner_client.get(COURSE))
+        assert Enrollment.objects.get(user=learner).proctored
+
+    def test_an_empty_code_is_422(self, learner_client, running_session):
+        response = redeem_on_page(learner_client, COURSE, "enrollment", "")
+        assert response.status_code == 422
+        assert "This field is required." in text(response)
+
+    def test_an_unknown_product_is_422(self, learner_client, running_session):
+        response = redeem_on_page(learner_client, COURSE, "lunch", "ABCD")
+        assert response.status_code == 422
+
+
+class TestRefusalsOnThePage:
+    def assert_refused(self, response, message: str, code: str, product: str = "enrollment") -> None:
+        assert response.status_code == 422
+        body = text(response)
+        assert message in body
+        assert f'id="{product}-code" value="{code}"' in body
+        assert 'aria-invalid="true"' in body
+
+    def test_a_mistyped_code(self, learner_client, enrollment_offer, make_code):
+        good = make_code(enrollment_offer)
+        typo = good[:-1] + ("0" if good[-1] != "0" else "1")
+        with pytest.raises(CodeMistyped) as refused:  # the core's own words for this typo
+            parse_code(typo)
+        response = redeem_on_page(learner_client, COURSE, "enrollment", typo)
+        self.assert_refused(response, refused.value.message, typo)
+
+    def test_an_unknown_code(self, learner_client, running_session):
+        unknown = codebook.format_code(codebook.generate(1)[0])
+        response = redeem_on_page(learner_client, COURSE, "enrollment", unknown)
+        self.assert_refused(response, CodeNotFound.default_message, unknown)
+
+    def test_an_exhausted_code(self, learner_client, other_learner, enrollment_offer, make_code, running_session):
+        code = make_code(enrollment_offer)
+        voucher_redeem(code=code, user=other_learner, session=running_session)
+        response = redeem_on_page(learner_client, COURSE, "enrollment", code)
+        self.assert_refused(response, CodeExhausted.default_message, code)
+
+    def test_a_code_for_another_product(self, learner_client, enrollment_offer, make_code):
+        code = make_code(enrollment_offer)
+        response = redeem_on_page(learner_client, COURSE, "proctoring", code)
+        self.assert_refused(response, "This code is for enrollment, not proctoring.", code, product="proctoring")
+        assert not Enrollment.objects.exists()
+
+    def test_a_learner_not_eligible(self, learner_client, enrollment_offer, make_code, proctoring_offer):
+        code = make_code(proctoring_offer)  # proctoring needs an enrollment first
+        response = redeem_on_page(learner_client, COURSE, "proctoring", code)
+        self.assert_refused(response, "Enroll in this course session before booking proctoring.", code, "proctoring")
+
+    def test_the_refusal_classes_checked_here_are_the_cores(self):
+        # The pages show the core's own messages; these are the codes the tests above produce.
+        assert {c.code for c in (CodeMistyped, CodeNotFound, CodeExhausted, WrongProduct, NotEligible)} == {
+            "mistyped", "not_found", "exhausted", "wrong_product", "not_eligible",
+        }  # fmt: skip
+
+    def test_too_many_guesses_answer_429_with_the_wait(self, learner_client, running_session, settings):
+        settings.TESSERA_FAILED_ATTEMPTS = [(2, 60)]
+        guesses = [codebook.format_code(code) for code in codebook.generate(3)]
+        for guess in guesses[:2]:
+            assert redeem_on_page(learner_client, COURSE, "enrollment", guess).status_code == 422
+        response = redeem_on_page(learner_client, COURSE, "enrollment", guesses[2])
+        assert response.status_code == 429
+        assert int(response["Retry-After"]) >= 1
+        assert "Too many failed attempts. Try again in" in text(response)
+        assert RateLimited.code == "rate_limited"
+
+
+class TestSwitches:
+    def test_with_vouchers_off_no_voucher_form_is_shown(self, learner_client, running_session, ended_session, settings):
+        settings.TESSERA_VOUCHERS_ENABLED = False
+        assert 'name="code"' not in text(learner_client.get(COURSE))
+        assert "Reactivate" not in text(learner_client.get("/courses"))
+
+    def test_with_vouchers_off_a_sent_form_is_refused_in_plain_words(
+        self, learner_client, enrollment_offer, make_code, settings
+    ):
+        code = make_code(enrollment_offer)
+        settings.TESSERA_VOUCHERS_ENABLED = False
+        response = redeem_on_page(learner_client, COURSE, "enrollment", code)
+        assert response.status_code == 422
+        assert "Vouchers are disabled on this platform." in text(response)
+        assert not Enrollment.objects.exists()
+
+    def test_with_a_product_off_its_form_is_gone(self, learner_client, running_session, settings):
+        settings.TESSERA_PRODUCTS_ENABLED = [Product.ENROLLMENT, Product.REACTIVATION]
+        body = text(learner_client.get(COURSE))
+        assert 'id="enrollment-code"' in body
+        assert 'id="proctoring-code"' not in body
+
+
+class TestReactivation:
+    def test_the_course_list_offers_reactivation_of_an_ended_session(
+        self, learner_client, ended_session, running_session
+    ):
+        body = text(learner_client.get("/courses"))
+        assert f'href="{ENDED}#reactivation"' in body
+        assert f'href="{COURSE}#reactivation"' not in body
+
+    def test_reactivating_shows_the_date_on_the_dashboard_without_a_second_reactivate(
+        self, learner_client, learner, reactivation_offer, make_code, ended_session, now
+    ):
+        response = redeem_on_page(learner_client, ENDED, "reactivation", make_code(reactivation_offer))
+        assert response.status_code == 303
+        until = Enrollment.objects.get(user=learner, session=ended_session).reactivated_until
+        assert until is not None
+        assert until - now >= timedelta(weeks=8)
+        assert f"is reactivated for you until {until:%Y-%m-%d}." in text(learner_client.get(ENDED))
+        body = text(learner_client.get("/dashboard"))
+        assert f"Reactivated until {until:%Y-%m-%d}" in body
+        assert f'href="{ENDED}#reactivation"' not in body
+
+    def test_the_dashboard_offers_reactivation_of_an_enrolled_ended_session(
+        self, learner_client, learner, ended_session
+    ):
+        Enrollment.objects.create(user=learner, session=ended_session)
+        body = text(learner_client.get("/dashboard"))
+        assert f'href="{ENDED}#reactivation"' in body
+        assert "Enrolled" in body
+
+
+class TestDashboard:
+    def test_it_shows_my_enrollments_and_proctoring_only(
+        self, learner_client, learner, other_learner, running_session, ended_session
+    ):
+        Enrollment.objects.create(user=learner, session=running_session, proctored=True)
+        Enrollment.objects.create(user=other_learner, session=ended_session)
+        body = text(learner_client.get("/dashboard"))
+        assert "python-2026" in body
+        assert "Proctoring booked" in body
+        assert "python-2025" not in body
+
+    def test_logging_out_leads_to_the_course_list(self, learner_client, db):
+        response = learner_client.post("/logout")
+        assert response.status_code == 302
+        assert response["Location"] == "/courses"
