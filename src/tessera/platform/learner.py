@@ -14,16 +14,11 @@ from tessera.catalog.selectors import session_by_slug
 from tessera.core.ratelimit import client_ip, failures_limited, request_keys
 from tessera.platform.auth import USER_AUTH, caller
 from tessera.platform.schemas import ERRORS, ApiIn, ErrorOut, ProductName
-from tessera.vouchers.errors import CodeMistyped, CodeNotFound
+from tessera.vouchers.errors import GUESSES
 from tessera.vouchers.selectors import display_code, entitlements_of
 from tessera.vouchers.services import voucher_check, voucher_redeem
 
 router = Router(auth=USER_AUTH, tags=["learner"])
-
-# What a guesser produces. Other refusals (exhausted, expired, ...) mean the code exists, so they
-# tell a guesser nothing new, and counting them would let a few learners behind one campus
-# address lock out the rest.
-GUESSES = (CodeNotFound, CodeMistyped)
 
 
 class CodeIn(ApiIn):

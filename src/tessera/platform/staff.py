@@ -29,13 +29,13 @@ from tessera.vouchers.selectors import (
     batches_of,
     code_details,
     code_stats,
-    code_status,
     codes_for_export,
     display_code,
     export_rows,
     offer_numbered,
     offers_listed,
     redemption_numbered,
+    status_of,
 )
 from tessera.vouchers.services import (
     batch_create,
@@ -200,11 +200,7 @@ class CodeRowOut(Schema):
 
     @staticmethod
     def resolve_status(code: Code) -> str:
-        batch = code.batch
-        revoked = bool(code.revoked_at or batch.revoked_at)
-        return code_status(
-            uses=code.uses, max_uses=code.max_uses, revoked=revoked, expires_at=batch.expires_at, now=timezone.now()
-        )
+        return status_of(code, timezone.now())
 
 
 @router.get("/batches/{batch_id}/codes", response={200: list[CodeRowOut], **ERRORS}, summary="A batch's codes")

@@ -8,7 +8,7 @@ from tessera.core.errors import DomainError, InvalidInput
 from tessera.shop.models import Shop, ShopToken, WebhookDelivery
 from tessera.shop.services import shop_webhook_set, token_issue, token_revoke, webhook_url_check
 from tessera.shop.tasks import webhook_delivery_retry
-from tessera.vouchers.admin import VoucherAdmin
+from tessera.vouchers.admin import ReadOnlyAdmin, VoucherAdmin
 
 
 class TokenInline(admin.TabularInline):
@@ -87,7 +87,7 @@ class ShopTokenAdmin(IssuedTokenAdmin, VoucherAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(VoucherAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
     """The delivery log: read-only, but for "retry now", which queues one more attempt at once."""
 
     list_display = (
@@ -97,14 +97,6 @@ class WebhookDeliveryAdmin(VoucherAdmin):
     list_select_related = ("shop",)
     actions = ["retry_now"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
     @admin.action(description="Retry the selected deliveries now")
     def retry_now(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:

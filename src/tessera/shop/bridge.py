@@ -21,7 +21,7 @@ from tessera.shop.selectors import shop_code, shop_codes
 from tessera.shop.services import check_qty, shop_voucher_void, shop_vouchers_create
 from tessera.vouchers.errors import CodeNotFound
 from tessera.vouchers.models import Code
-from tessera.vouchers.selectors import details_of, display_code, parse_code
+from tessera.vouchers.selectors import details_of, parse_code
 
 router = Router(auth=ShopToken(), tags=["shop bridge"])
 
@@ -35,10 +35,9 @@ VOUCHER_FIELDS = ("code", "batch__prefix", "batch__country", "batch__offer__prod
 def vouchers_create(request: HttpRequest) -> JsonResponse:
     batch = shop_vouchers_create(shop=_shop(request), **_create_arguments(wire.request_params(request)))
     rows = batch.codes.order_by("code").values_list("code", flat=True)
-    product, created_at = wire.PRODUCT_ON_WIRE[batch.offer.product], wire.wire_time(batch.created_at)
     vouchers = [
-        {"id": display_code(code, batch.prefix), "country": batch.country, "product": product,
-         "tag": batch.tag, "created_at": created_at}
+        wire.voucher(code=code, prefix=batch.prefix, country=batch.country, product=batch.offer.product,
+                     tag=batch.tag, created_at=batch.created_at)
         for code in rows
     ]  # fmt: skip
     return JsonResponse(vouchers, safe=False)
@@ -111,11 +110,10 @@ def vouchers_list(
 
 
 def _listed(row: dict[str, Any]) -> dict[str, Any]:
-    item = {
-        "id": display_code(row["code"], row["batch__prefix"]), "country": row["batch__country"],
-        "product": wire.PRODUCT_ON_WIRE[row["batch__offer__product"]], "tag": row["batch__tag"],
-        "created_at": wire.wire_time(row["batch__created_at"]),
-    }  # fmt: skip
+    item = wire.voucher(
+        code=row["code"], prefix=row["batch__prefix"], country=row["batch__country"],
+        product=row["batch__offer__product"], tag=row["batch__tag"], created_at=row["batch__created_at"],
+    )
     if row["claimed_at"] is not None:
         item.update(
             claimed_at=wire.wire_time(row["claimed_at"]),
@@ -156,9 +154,10 @@ def _own_code(request: HttpRequest, text: str) -> Code:
 def _voucher_details(code: Code) -> dict[str, Any]:
     details = details_of(code)
     batch = details.code.batch
+    shown = wire.voucher(code=details.code.code, prefix=batch.prefix, country=batch.country,
+                         product=batch.offer.product, tag=batch.tag, created_at=batch.created_at)  # fmt: skip
     return {
-        "id": details.display, "country": batch.country, "product": wire.PRODUCT_ON_WIRE[batch.offer.product],
-        "tag": batch.tag, "created_at": wire.wire_time(batch.created_at), "status": details.status,
+        **shown, "status": details.status,
         "uses": details.code.uses, "max_uses": details.code.max_uses, "expires_at": wire.wire_time(batch.expires_at),
         "redemptions": [
             {"claimed_at": wire.wire_time(r.redeemed_at), "claimant_ip": r.client_ip or "",

@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from tessera.core.errors import InvalidInput
 from tessera.core.geoip import geoip
 from tessera.vouchers.models import Product
+from tessera.vouchers.selectors import display_code
 
 # Xikolo's product names where one exists; enrollment is Tessera's own.
 WIRE_PRODUCTS = {
@@ -25,6 +26,14 @@ WIRE_PRODUCTS = {
 PRODUCT_ON_WIRE: dict[str, str] = {str(product): wire for wire, product in WIRE_PRODUCTS.items()}
 MAX_DIGITS = 20  # a count longer than this is past every limit; see ruby_integer
 UNKNOWN_COUNTRY = "AAA"  # what Xikolo answers when it cannot place a claimant's address
+
+
+def voucher(*, code: str, prefix: str, country: str, product: str, tag: str, created_at: datetime) -> dict[str, Any]:
+    """A voucher as Xikolo's bridge shows it, in every answer that lists one."""
+    return {
+        "id": display_code(code, prefix), "country": country, "product": PRODUCT_ON_WIRE[product], "tag": tag,
+        "created_at": wire_time(created_at),
+    }  # fmt: skip
 
 
 def claimant_country(address: str | None) -> str:

@@ -72,6 +72,13 @@ class CreatedByServicesAdmin(VoucherAdmin):
         return False
 
 
+class ReadOnlyAdmin(CreatedByServicesAdmin):
+    """Logs (the audit trail, webhook deliveries): shown, never edited; actions only."""
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 class ExactCodeSearch(VoucherAdmin):
     """Searching by code: the term is normalised like a typed code and matched exactly on the
     indexed column. Django's "=field" search is case-insensitive and cannot use the index, which
@@ -173,7 +180,7 @@ class RedemptionAdmin(ExactCodeSearch, CreatedByServicesAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ExactCodeSearch):
+class AuditEventAdmin(ExactCodeSearch, ReadOnlyAdmin):
     list_display = ("at", "actor", "action", "code", "batch", "detail")
     list_filter = ("action",)
     search_fields = ("actor",)
@@ -186,11 +193,3 @@ class AuditEventAdmin(ExactCodeSearch):
             raise codebook.MalformedCode("too short to be a code")
         return normalized
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

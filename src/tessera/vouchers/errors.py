@@ -69,6 +69,12 @@ class CodeRevoked(RedemptionRefused):
     default_message = "This code has been revoked."
 
 
+# The refusals a guesser produces, which rate limits count. The others (exhausted, expired, ...)
+# mean the code exists, so they tell a guesser nothing new, and counting them would let a few
+# learners behind one campus address lock out the rest.
+GUESSES: tuple[type[RedemptionRefused], ...] = (CodeNotFound, CodeMistyped)
+
+
 class AlreadyReversed(DomainError):
     code = "already_reversed"
     http_status = 409
@@ -76,6 +82,7 @@ class AlreadyReversed(DomainError):
 
 
 __all__ = [
+    "GUESSES",
     "AlreadyRedeemed",
     "AlreadyReversed",
     "CodeExhausted",

@@ -67,11 +67,17 @@ def code_details(text: str) -> CodeDetails:
     return details_of(code)
 
 
+def status_of(code: Code, now: datetime) -> str:
+    """The status of a code loaded with its batch (revoked with it, expiring with it)."""
+    batch = code.batch
+    return code_status(
+        uses=code.uses, max_uses=code.max_uses, revoked=bool(code.revoked_at or batch.revoked_at),
+        expires_at=batch.expires_at, now=now,
+    )
+
+
 def details_of(code: Code) -> CodeDetails:
-    status = code_status(
-        uses=code.uses, max_uses=code.max_uses, revoked=bool(code.revoked_at or code.batch.revoked_at),
-        expires_at=code.batch.expires_at, now=timezone.now(),
-    )  # fmt: skip
+    status = status_of(code, timezone.now())
     redemptions = list(code.redemptions.select_related("user", "session__course").order_by("redeemed_at", "pk"))
     return CodeDetails(code=code, status=status, redemptions=redemptions)
 

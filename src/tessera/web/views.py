@@ -24,14 +24,11 @@ from tessera.catalog.models import CourseSession
 from tessera.catalog.selectors import enrollment_for, session_by_slug
 from tessera.core.errors import DomainError, InvalidInput
 from tessera.core.ratelimit import RateLimited, client_ip, failures_limited, request_keys
-from tessera.vouchers.errors import CodeMistyped, CodeNotFound
+from tessera.vouchers.errors import GUESSES
 from tessera.vouchers.models import Product, Redemption
 from tessera.vouchers.services import voucher_redeem
 from tessera.web import selectors
 from tessera.web.forms import SignupForm, VoucherForm
-
-# What a guesser produces (see tessera.platform.learner): only these count against the limit.
-GUESSES = (CodeNotFound, CodeMistyped)
 
 
 def see_other(url: str) -> HttpResponseRedirect:

@@ -274,8 +274,7 @@ def redemption_reverse(*, redemption: Redemption, actor: str, give_back_use: boo
             user=redemption.user.get_username(), use_returned=give_back_use,
         )  # fmt: skip
         redemption.refresh_from_db()
-        returned = give_back_use
         transaction.on_commit(
-            lambda: redemption_reversed.send(sender=Redemption, redemption=redemption, use_returned=returned)
+            lambda: redemption_reversed.send(sender=Redemption, redemption=redemption, use_returned=give_back_use)
         )
     return redemption
