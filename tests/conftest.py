@@ -188,13 +188,19 @@ def reactivation_offer(make_offer: Callable[..., Offer], ended_session: CourseSe
 
 
 @dataclass
-class ShopPersona:
-    shop: Shop
+class BearerPersona:
+    """Someone calling an API with a bearer token; `auth` goes into the test client's request."""
+
     token: str
 
     @property
     def auth(self) -> dict[str, str]:
         return {"HTTP_AUTHORIZATION": f"Bearer {self.token}"}
+
+
+@dataclass
+class ShopPersona(BearerPersona):
+    shop: Shop
 
 
 def _shop_persona(name: str) -> ShopPersona:

@@ -4,16 +4,12 @@ import pytest
 from django.contrib.auth.models import Permission, User
 
 from tessera.platform.services import api_token_issue
+from tests.conftest import BearerPersona
 
 
 @dataclass
-class ApiPersona:
+class ApiPersona(BearerPersona):
     user: User
-    token: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"HTTP_AUTHORIZATION": f"Bearer {self.token}"}
 
 
 def _persona(user: User) -> ApiPersona:
