@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
 from tessera.catalog.models import Course, CourseSession, Exam
@@ -79,6 +79,14 @@ def fast_password_hashing(settings: Any) -> None:
 @pytest.fixture
 def staff(db: None) -> User:
     return User.objects.create_user("staff", password="staff-pass-1", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def voucher_manager(db: None) -> User:
+    """Not a superuser: holds exactly the manage_vouchers permission."""
+    user = User.objects.create_user("manager", password="manager-pass-1", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="manage_vouchers"))
+    return user
 
 
 @pytest.fixture

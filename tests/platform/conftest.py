@@ -1,7 +1,7 @@
 from dataclasses import dataclass
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 
 from tessera.platform.services import api_token_issue
 from tests.conftest import BearerPersona
@@ -33,8 +33,5 @@ def staff_api(staff: User) -> ApiPersona:
 
 
 @pytest.fixture
-def voucher_manager_api(db: None) -> ApiPersona:
-    """Not a superuser: holds exactly the manage_vouchers permission."""
-    user = User.objects.create_user("manager", password="manager-pass-1", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(codename="manage_vouchers"))
-    return _persona(user)
+def voucher_manager_api(voucher_manager: User) -> ApiPersona:
+    return _persona(voucher_manager)

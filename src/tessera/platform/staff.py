@@ -4,8 +4,6 @@ Only users with the manage_vouchers permission get in (403 for anyone else signe
 parse, call one service or selector, and shape the answer.
 """
 
-import csv
-from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
@@ -17,6 +15,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import PageNumberPagination, paginate
 
 from tessera.catalog.selectors import session_by_slug
+from tessera.core.csvstream import csv_download
 from tessera.core.users import user_named
 from tessera.platform.auth import STAFF_AUTH, caller
 from tessera.platform.schemas import ERRORS, ApiIn, Moment, ProductName
@@ -309,31 +308,11 @@ CSV_RESPONSE = {200: {"description": "CSV, one row per code and redemption", "co
             summary="A batch's codes as CSV, streamed")  # fmt: skip
 def batches_export(request: HttpRequest, batch_id: int) -> StreamingHttpResponse:
     batch = batch_numbered(batch_id)
-    return _csv(export_rows(codes_for_export(batch=batch)), f"batch-{batch.pk}.csv")
+    return csv_download(EXPORT_HEADER, export_rows(codes_for_export(batch=batch)), f"batch-{batch.pk}.csv")
 
 
 @router.get("/offers/{offer_id}/export.csv", response=ERRORS, openapi_extra={"responses": CSV_RESPONSE},
             summary="An offer's codes as CSV, streamed")  # fmt: skip
 def offers_export(request: HttpRequest, offer_id: int) -> StreamingHttpResponse:
     offer = offer_numbered(offer_id)
-    return _csv(export_rows(codes_for_export(offer_id=offer.pk)), f"offer-{offer.pk}.csv")
-
-
-class _Line:
-    """A file-like that hands back what the csv writer writes, so rows stream one by one."""
-
-    def write(self, text: str) -> str:
-        return text
-
-
-def _csv(rows: Iterator[tuple[object, ...]], filename: str) -> StreamingHttpResponse:
-    writer = csv.writer(_Line())
-    lines = (writer.writerow(row) for row in _with_header(rows))
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
-def _with_header(rows: Iterator[tuple[object, ...]]) -> Iterator[tuple[object, ...]]:
-    yield EXPORT_HEADER
-    yield from rows
+    return csv_download(EXPORT_HEADER, export_rows(codes_for_export(offer_id=offer.pk)), f"offer-{offer.pk}.csv")

@@ -82,13 +82,17 @@ class Batch(models.Model):
 class Code(models.Model):
     """One code, stored normalised (no dashes). The code is the primary key, so its uniqueness
     across the whole database is the primary key's unique index; the only other index is on
-    batch_id, for listing a batch's codes."""
+    (batch_id, code), for listing and searching a batch's codes."""
 
     code = models.CharField(max_length=31, primary_key=True)
+    # Indexed together with the code (Meta.indexes), not alone: the batch page pages through a
+    # batch's codes in code order and finds codes by their first symbols within the batch.
     # No database-level foreign key: PostgreSQL checks one with a trigger per row, which costs
     # more than the whole rest of a million-row COPY. The only writer of codes is batch_create,
     # inside the transaction that creates their batch, and batches are never deleted.
-    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="codes", db_constraint=False)
+    batch = models.ForeignKey(
+        Batch, on_delete=models.PROTECT, related_name="codes", db_constraint=False, db_index=False
+    )
     # Plain integers with one combined CHECK: PositiveIntegerField would add a CHECK of its own
     # per column, each evaluated for every row of a million-row COPY.
     uses = models.IntegerField(default=0)
@@ -99,9 +103,48 @@ class Code(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(uses__gte=0, uses__lte=F("max_uses")), name="code_uses_within_max"),
         ]
+        indexes = [models.Index(fields=["batch", "code"], name="vouchers_code_batch_code")]
 
     def __str__(self) -> str:
         return self.code
+
+
+class BatchJob(models.Model):
+    """A batch too large for one request (more than `jobs.IN_REQUEST_MAX` codes), written by the
+    task worker; the staff page shows its progress. `fields` holds batch_create's checked
+    arguments (tessera.vouchers.services.jobs)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="+")
+    count = models.PositiveIntegerField()
+    fields = models.JSONField(default=dict)
+    restricted_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(blank=True)
+    status = models.CharField(max_length=8, choices=Status, default=Status.QUEUED)
+    written = models.PositiveIntegerField(default=0, help_text="Codes written so far.")
+    batch = models.OneToOneField(Batch, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    error = models.TextField(blank=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Job {self.pk}: {self.count} codes of {self.offer} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        return min(100, 100 * self.written // self.count) if self.count else 0
 
 
 class Redemption(models.Model):

@@ -4,6 +4,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
@@ -91,21 +92,42 @@ def batch_create(
     progress: Progress | None = None,
 ) -> Batch:
     """Creates `count` codes for `offer`, all or nothing: any error leaves no code behind."""
-    config.require_vouchers()
-    config.require_product(offer.product)
-    prefix = _valid_prefix(config.code_prefix() if prefix is None else prefix)
-    _check_batch_input(offer=offer, count=count, uses_per_code=uses_per_code, expires_at=expires_at)
-    tag = fits_text(Batch, "tag", (tag or "").strip() or "untagged")
-    one_of(Batch.RefundPolicy, "refund_policy", refund_policy)
+    fields = batch_fields_checked(
+        offer=offer, count=count, country=country, uses_per_code=uses_per_code, expires_at=expires_at, tag=tag,
+        prefix=prefix, refund_policy=refund_policy,
+    )  # fmt: skip
     with transaction.atomic():
         batch = Batch.objects.create(
-            offer=offer, count=count, uses_per_code=uses_per_code, expires_at=expires_at, tag=tag,
-            country=country_code(country), restricted_to=restricted_to, note=note, prefix=prefix,
-            refund_policy=refund_policy, created_by=actor[:150],
+            offer=offer, restricted_to=restricted_to, note=note, created_by=actor[:150], **fields
         )  # fmt: skip
         _fill_batch(batch, progress)
         audit_record(action=AuditEvent.Action.CREATED, actor=actor, batch=batch, count=count)
     return batch
+
+
+def batch_fields_checked(
+    *,
+    offer: Offer,
+    count: int,
+    country: str,
+    uses_per_code: int = 1,
+    expires_at: datetime | None = None,
+    tag: str = "untagged",
+    prefix: str | None = None,
+    refund_policy: str = Batch.RefundPolicy.RETURN_USE,
+) -> dict[str, Any]:
+    """The batch's fields, normalised, or the first InvalidInput; writes nothing. Shared with the
+    background path (tessera.vouchers.services.jobs), which refuses bad input before queueing."""
+    config.require_vouchers()
+    config.require_product(offer.product)
+    prefix = _valid_prefix(config.code_prefix() if prefix is None else prefix)
+    _check_batch_input(offer=offer, count=count, uses_per_code=uses_per_code, expires_at=expires_at)
+    one_of(Batch.RefundPolicy, "refund_policy", refund_policy)
+    return {
+        "count": count, "uses_per_code": uses_per_code, "expires_at": expires_at, "country": country_code(country),
+        "tag": fits_text(Batch, "tag", (tag or "").strip() or "untagged"), "prefix": prefix,
+        "refund_policy": refund_policy,
+    }  # fmt: skip
 
 
 def _valid_prefix(prefix: str) -> str:

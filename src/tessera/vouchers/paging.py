@@ -1,0 +1,101 @@
+"""A batch's codes a page at a time, for the staff batch page.
+
+Keyset pages in code order over the (batch_id, code) index, never OFFSET: the last page of a
+million-code batch costs what the first does. A search is a code prefix, read as a range of that
+index (every symbol of the alphabet sorts at or below "Z" in any collation, so the range holds
+exactly the codes that start with it, on SQLite and PostgreSQL alike).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q, QuerySet, Sum
+
+from tessera.core.errors import InvalidInput
+from tessera.vouchers import codes as codebook
+from tessera.vouchers.models import Batch, Code
+from tessera.vouchers.selectors import code_status, display_code
+
+PAGE_SIZE = 50
+USED = "used"
+UNUSED = "unused"
+USE_FILTERS = {USED: Q(uses__gt=0), UNUSED: Q(uses=0)}
+
+
+@dataclass(frozen=True)
+class CodeRow:
+    code: str
+    display: str
+    status: str
+    uses: int
+    max_uses: int
+
+    @property
+    def status_label(self) -> str:
+        return self.status.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class CodePage:
+    rows: list[CodeRow]
+    after: str | None  # the cursor of the next page, if there is one
+    before: str | None  # the cursor of the previous page, if there is one
+
+
+@dataclass(frozen=True)
+class BatchTotals:
+    codes: int
+    used: int
+    uses: int
+
+
+def search_prefix(text: str) -> str:
+    """The normalised start of a code as typed (dashes, spaces, case and look-alikes forgiven),
+    or InvalidInput when it holds a symbol no code has."""
+    try:
+        normalized = codebook.normalize(text[: codebook.MAX_TOTAL * 2])
+    except codebook.MalformedCode as error:
+        raise InvalidInput(str(error), field="q") from None
+    return normalized[: codebook.MAX_TOTAL]
+
+
+def batch_code_page(
+    batch: Batch, *, now: datetime, search: str = "", uses: str = "", after: str = "", before: str = ""
+) -> CodePage:
+    """One page of the batch's codes matching `search` (a prefix, see search_prefix) and `uses`
+    ("used", "unused" or "" for all), after or before a cursor."""
+    codes = _matching(batch, search, uses)
+    if before:
+        found = list(codes.filter(code__lt=before).order_by("-code")[: PAGE_SIZE + 1])
+        more, found = len(found) > PAGE_SIZE, found[:PAGE_SIZE][::-1]
+        next_cursor, previous_cursor = (found[-1].code if found else None), (found[0].code if more else None)
+    else:
+        found = list(codes.filter(code__gt=after).order_by("code")[: PAGE_SIZE + 1])
+        more, found = len(found) > PAGE_SIZE, found[:PAGE_SIZE]
+        next_cursor = found[-1].code if more else None
+        previous_cursor = found[0].code if after and found else None
+    return CodePage(rows=[_row(code, batch, now) for code in found], after=next_cursor, before=previous_cursor)
+
+
+def batch_totals(batch: Batch) -> BatchTotals:
+    """Codes, codes used at least once, and uses spent; read from the index of used codes."""
+    used = Code.objects.filter(batch=batch, uses__gt=0).aggregate(codes=Sum(1), uses=Sum("uses"))
+    return BatchTotals(codes=batch.count, used=used["codes"] or 0, uses=used["uses"] or 0)
+
+
+def _matching(batch: Batch, search: str, uses: str) -> QuerySet[Code]:
+    codes = Code.objects.filter(batch=batch).only("code", "uses", "max_uses", "revoked_at")
+    if search:
+        codes = codes.filter(code__gte=search, code__lte=search + "Z" * (codebook.MAX_TOTAL - len(search)))
+    if uses in USE_FILTERS:
+        codes = codes.filter(USE_FILTERS[uses])
+    return codes
+
+
+def _row(code: Code, batch: Batch, now: datetime) -> CodeRow:
+    revoked = code.revoked_at is not None or batch.revoked_at is not None
+    status = code_status(uses=code.uses, max_uses=code.max_uses, revoked=revoked, expires_at=batch.expires_at, now=now)
+    return CodeRow(
+        code=code.code, display=display_code(code.code, batch.prefix), status=status, uses=code.uses,
+        max_uses=code.max_uses,
+    )  # fmt: skip

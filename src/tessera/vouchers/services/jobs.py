@@ -1,0 +1,126 @@
+"""Batches too large for one request: checked at once, queued, written by the task worker.
+
+The staff page creates a job (`batch_job_create`); after commit a django-tasks task runs
+`batch_job_run` in `tessera db_worker` (started by `tessera run`). The codes are still written
+by `batch_create`, all or nothing in one transaction, so a failed job leaves no code behind.
+
+Progress: the batch's transaction hides its rows until it commits, so the count of codes
+written is reported through a second database connection. PostgreSQL takes that write at once;
+SQLite has a single writer, held by the batch until it commits, so on SQLite the page shows a
+bar without a count until the job ends.
+"""
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.utils import timezone
+from django_tasks import task
+
+from tessera.core.errors import DomainError
+from tessera.vouchers.models import Batch, BatchJob, Offer
+from tessera.vouchers.services.batches import Progress, batch_create, batch_fields_checked
+
+logger = logging.getLogger(__name__)
+
+# Up to this many codes are written in the request; more go to the task worker.
+IN_REQUEST_MAX = 10_000
+UNEXPECTED = "The job stopped on an unexpected error and created no codes; the server log has the details."
+
+Status = BatchJob.Status
+
+
+def batch_job_create(
+    *,
+    offer: Offer,
+    count: int,
+    country: str,
+    restricted_to: User | None = None,
+    note: str = "",
+    actor: str = "system",
+    **options: Any,
+) -> BatchJob:
+    """Checks the batch as batch_create would (refusing with the same errors), records the job
+    and queues it once the job is committed. `options`: batch_create's other keyword arguments."""
+    fields = batch_fields_checked(offer=offer, count=count, country=country, **options)
+    expires_at: datetime | None = fields.pop("expires_at")
+    fields["expires_at"] = expires_at.isoformat() if expires_at else None
+    job = BatchJob.objects.create(
+        offer=offer, count=count, fields=fields, restricted_to=restricted_to, note=note, created_by=actor[:150]
+    )
+    transaction.on_commit(lambda: _enqueue(job.pk))
+    return job
+
+
+def batch_job_run(*, job_id: int) -> BatchJob:
+    """Writes the job's batch. A job runs once: a second delivery of the task finds it claimed."""
+    claimed = BatchJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
+        status=Status.RUNNING, started_at=timezone.now()
+    )
+    job = BatchJob.objects.select_related("offer", "restricted_to").get(pk=job_id)
+    if not claimed:
+        return job
+    try:
+        with _progress_reporter(job.pk) as progress:
+            batch = _write_batch(job, progress)
+    except DomainError as refusal:  # e.g. the expiry passed or vouchers were switched off while queued
+        return _finish(job, Status.FAILED, error=refusal.message)
+    except Exception:
+        logger.exception("Batch job %s failed", job.pk)
+        return _finish(job, Status.FAILED, error=UNEXPECTED)
+    return _finish(job, Status.DONE, batch=batch)
+
+
+def _write_batch(job: BatchJob, progress: Progress | None) -> Batch:
+    fields = dict(job.fields)
+    expires_at = fields.pop("expires_at")
+    return batch_create(
+        offer=job.offer, restricted_to=job.restricted_to, note=job.note, actor=job.created_by or "system",
+        expires_at=datetime.fromisoformat(expires_at) if expires_at else None, progress=progress, **fields,
+    )  # fmt: skip
+
+
+def _finish(job: BatchJob, status: str, *, batch: Batch | None = None, error: str = "") -> BatchJob:
+    job.status, job.batch, job.error, job.finished_at = status, batch, error, timezone.now()
+    if batch is not None:
+        job.written = batch.count
+    job.save(update_fields=["status", "batch", "error", "finished_at", "written"])
+    return job
+
+
+@contextmanager
+def _progress_reporter(job_id: int) -> Iterator[Progress | None]:
+    if connection.vendor != "postgresql":
+        yield None  # see the module's docstring
+        return
+    side = connections.create_connection(DEFAULT_DB_ALIAS)  # autocommit: each report is seen at once
+    table = BatchJob._meta.db_table
+
+    def report(written: int) -> None:
+        with side.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET written = written + %s WHERE id = %s", [written, job_id])  # noqa: S608
+
+    try:
+        yield report
+    finally:
+        side.close()
+
+
+@task()
+def create_batch_in_background(job_id: int) -> str:
+    """The task `tessera db_worker` runs for a queued job."""
+    return batch_job_run(job_id=job_id).status
+
+
+def _enqueue(job_id: int) -> None:
+    try:
+        create_batch_in_background.enqueue(job_id)
+    except Exception:
+        logger.exception("Batch job %s could not be queued", job_id)
+        BatchJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
+            status=Status.FAILED, error="The job could not be queued; nothing was created.", finished_at=timezone.now()
+        )
