@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_tasks",
     "django_tasks_db",
+    "django_htmx",  # serves htmx from its own static files (no CDN) for the staff pages
     "ninja",  # serves the API docs' Swagger UI from its own static files, not a CDN
     "tessera.core",
     "tessera.catalog",
@@ -86,6 +87,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "tessera.vouchers.middleware.VoucherSurfaceMiddleware",
 ]
 
@@ -102,6 +104,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tessera.web.context.surfaces",
             ],
         },
     },
@@ -190,7 +193,7 @@ TESSERA_CODE_PREFIX = os.environ.get("TESSERA_CODE_PREFIX", "")
 # A MaxMind-format country database (.mmdb); empty: learners' countries are not looked up.
 TESSERA_GEOIP_DATABASE = os.environ.get("TESSERA_GEOIP_DATABASE", "")
 # Paths that exist only while vouchers are on; with vouchers off they answer 404.
-TESSERA_VOUCHER_PATHS = ["/admin/vouchers/", "/admin/shop/", "/admin/platform/", "/bridges/shop", "/api/v1/"]
+TESSERA_VOUCHER_PATHS = ["/admin/vouchers/", "/admin/shop/", "/admin/platform/", "/bridges/shop", "/api/v1/", "/staff/"]
 
 # --- Rate limits on failed redemptions and code checks (README, "Rate limits") ---
 _SECONDS_PER_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -14,6 +14,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/courses", permanent=False)),
     path("healthz", healthz),
     path("admin/", admin.site.urls),
+    path("staff/", include("tessera.web.staff.urls")),
     path("", include("tessera.web.urls")),
     path("", api.urls),
 ]

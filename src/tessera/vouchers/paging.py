@@ -30,10 +30,6 @@ class CodeRow:
     uses: int
     max_uses: int
 
-    @property
-    def status_label(self) -> str:
-        return self.status.replace("_", " ")
-
 
 @dataclass(frozen=True)
 class CodePage:

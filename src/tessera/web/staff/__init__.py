@@ -1,0 +1,5 @@
+"""Staff self-service pages: offers, codes, batches, queries and statistics (README, "Staff pages").
+
+Each module holds the views of one area and its own `urlpatterns`; `tessera.web.staff.urls`
+joins them under /staff/. Every view is wrapped in `staff_only`.
+"""

@@ -1,0 +1,69 @@
+"""A batch's page: its facts and totals, its codes a page at a time (search by the first
+symbols, filter by use), the CSV of its codes, and revoking it."""
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from tessera.core.csvstream import csv_download
+from tessera.core.errors import InvalidInput
+from tessera.vouchers.models import Batch
+from tessera.vouchers.paging import USE_FILTERS, CodePage, batch_code_page, batch_totals, search_prefix
+from tessera.vouchers.selectors import EXPORT_HEADER, batch_numbered, codes_for_export, export_rows
+from tessera.vouchers.services import batch_revoke
+from tessera.web.staff.access import staff_only
+from tessera.web.staff.common import found_or_404
+from tessera.web.views import see_other
+
+CURSOR_MAX = 31  # a cursor is a stored code: never longer
+
+
+@require_GET
+@staff_only
+def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = found_or_404(batch_numbered, pk)
+    query = request.GET
+    uses = query.get("uses", "") if query.get("uses") in USE_FILTERS else ""
+    problem, page = None, CodePage(rows=[], after=None, before=None)
+    try:
+        search = search_prefix(query.get("q", ""))
+    except InvalidInput as refusal:
+        problem = refusal.message
+    else:
+        page = batch_code_page(
+            batch, now=timezone.now(), search=search, uses=uses,
+            after=query.get("after", "")[:CURSOR_MAX], before=query.get("before", "")[:CURSOR_MAX],
+        )  # fmt: skip
+    context = {
+        "batch": batch, "totals": batch_totals(batch), "page": page, "q": query.get("q", "")[:100], "uses": uses,
+        "problem": problem, "section": "offers",
+    }  # fmt: skip
+    return render(request, "web/staff/batch_detail.html", context, status=422 if problem else 200)
+
+
+@require_GET
+@staff_only
+def batch_export(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    batch: Batch = found_or_404(batch_numbered, pk)
+    return csv_download(EXPORT_HEADER, export_rows(codes_for_export(batch=batch)), f"batch-{batch.pk}.csv")
+
+
+@require_POST
+@staff_only
+def batch_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = found_or_404(batch_numbered, pk)
+    revoked = batch_revoke(batch=batch, actor=request.user.get_username())
+    messages.success(
+        request, f"Batch {batch.pk} is revoked: {revoked} live code{'s' if revoked != 1 else ''} stopped working."
+    )
+    return see_other(reverse("staff:batch_detail", args=[batch.pk]))
+
+
+urlpatterns = [
+    path("batches/<int:pk>", batch_detail, name="batch_detail"),
+    path("batches/<int:pk>/export.csv", batch_export, name="batch_export"),
+    path("batches/<int:pk>/revoke", batch_revoke_view, name="batch_revoke"),
+]

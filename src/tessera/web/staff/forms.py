@@ -1,0 +1,101 @@
+"""The staff pages' forms: they parse what was typed; the voucher services judge it.
+
+A service's InvalidInput names the field it is about, so `refusal_shown` puts its message beside
+that field (or above the form when the field is not on it).
+"""
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from django import forms
+from django.core.validators import MaxValueValidator
+
+from tessera.catalog.models import CourseSession
+from tessera.core.errors import DomainError, InvalidInput
+from tessera.vouchers.models import Batch, Product
+
+MAX_DAY = date(9998, 12, 31)  # the day after still fits every database's date range
+
+
+def end_of_day(day: date) -> datetime:
+    """An expiry date means the end of that day, UTC, as on the API and the command line."""
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def refusal_shown(form: forms.Form, refusal: DomainError) -> None:
+    field = refusal.field if isinstance(refusal, InvalidInput) else None
+    field = getattr(form, "field_for_service", {}).get(field, field)
+    form.add_error(field if field in form.fields else None, refusal.message)
+
+
+class StaffForm(forms.Form):
+    """Marks each field in error as invalid and points it at its messages (aria-describedby)."""
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        self._mark_invalid()
+
+    def add_error(self, field: str | None, error: Any) -> None:
+        super().add_error(field, error)
+        self._mark_invalid()
+
+    def _mark_invalid(self) -> None:
+        for name in self.errors:
+            if name in self.fields:
+                attrs = {"aria-invalid": "true", "aria-describedby": f"{self[name].auto_id}-error"}
+                self.fields[name].widget.attrs.update(attrs)
+
+
+class OfferForm(StaffForm):
+    """Seed 000's event fields: name, product, course session, price, sale window, auto-subscribe."""
+
+    name = forms.CharField(max_length=200)
+    product = forms.ChoiceField(choices=Product.choices)
+    session = forms.ModelChoiceField(
+        CourseSession.objects.select_related("course").order_by("course__title", "starts_at"), required=False,
+        empty_label="Any session that offers the product", label="Course session",
+    )  # fmt: skip
+    price = forms.DecimalField(min_value=0, max_digits=10, decimal_places=2, initial=0)
+    currency = forms.CharField(min_length=3, max_length=3, initial="EUR")
+    sale_starts_at = forms.DateTimeField(
+        required=False, label="Sale starts (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    sale_ends_at = forms.DateTimeField(
+        required=False, label="Sale ends (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    auto_subscribe = forms.BooleanField(
+        required=False, initial=True, label="Redeeming a code activates the product at once (auto-subscribe)"
+    )
+
+    def service_arguments(self) -> dict[str, Any]:
+        return dict(self.cleaned_data)
+
+
+class BatchForm(StaffForm):
+    """ "Create codes" on an offer's page."""
+
+    field_for_service = {"expires_at": "expires_on"}  # the service's name of a field -> the form's
+
+    count = forms.IntegerField(min_value=1, max_value=1_000_000, label="Number of codes")
+    uses_per_code = forms.IntegerField(min_value=1, max_value=1_000_000, initial=1, label="Uses per code")
+    expires_on = forms.DateField(
+        required=False, label="Expires after (the end of this day, UTC)", validators=[MaxValueValidator(MAX_DAY)],
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )  # fmt: skip
+    tag = forms.CharField(max_length=100, initial="untagged")
+    country = forms.CharField(
+        min_length=2, max_length=2, label="Country (ISO 3166-1 alpha-2, e.g. DE)",
+        widget=forms.TextInput(attrs={"autocapitalize": "characters", "size": 2}),
+    )  # fmt: skip
+    restricted_to = forms.CharField(
+        max_length=150, required=False, label="Only for this user (username; empty: anyone)"
+    )
+    note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    refund_policy = forms.ChoiceField(choices=Batch.RefundPolicy.choices, initial=Batch.RefundPolicy.RETURN_USE)
+
+    def service_arguments(self) -> dict[str, Any]:
+        """batch_create's arguments but the offer, the restricted user and the actor."""
+        data = dict(self.cleaned_data)
+        day = data.pop("expires_on")
+        data.pop("restricted_to")
+        return {**data, "expires_at": end_of_day(day) if day else None}

@@ -1,0 +1,14 @@
+from django.urls import path
+from django.views.generic import RedirectView
+
+from tessera.web.staff import batches, codes, offers, stats
+
+app_name = "staff"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="staff:offers", permanent=False), name="home"),
+    *offers.urlpatterns,
+    *batches.urlpatterns,
+    *codes.urlpatterns,
+    *stats.urlpatterns,
+]

@@ -1,0 +1,355 @@
+"""Staff pages for offers, "Create codes" (at once, or as a background job with progress) and a
+batch's page (paging, search, use filter, CSV, revoke); who gets in."""
+
+import csv
+import io
+from contextlib import contextmanager
+from datetime import timedelta
+from html import unescape
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.test import Client
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from tessera.vouchers.models import Batch, BatchJob, Code, Offer, Product
+from tessera.vouchers.paging import PAGE_SIZE
+from tessera.vouchers.selectors import display_code
+from tessera.vouchers.services import IN_REQUEST_MAX, batch_job_run, voucher_redeem
+from tessera.vouchers.services import batches as batch_service
+
+on_postgres = pytest.mark.skipif(connection.vendor != "postgresql", reason="progress is reported on PostgreSQL only")
+
+
+def text(response) -> str:
+    return unescape(response.content.decode())
+
+
+@pytest.fixture
+def manager_client(client: Client, voucher_manager: User) -> Client:
+    client.force_login(voucher_manager)
+    return client
+
+
+def batch_form(**fields: object) -> dict[str, object]:
+    return {"count": 3, "uses_per_code": 2, "tag": "spring", "country": "de", "refund_policy": "return_use", **fields}
+
+
+def staff_urls(offer: Offer, batch: Batch) -> list[str]:
+    return [
+        "/staff/offers", "/staff/offers/new", f"/staff/offers/{offer.pk}",
+        f"/staff/offers/{offer.pk}/export.csv", f"/staff/batches/{batch.pk}", f"/staff/batches/{batch.pk}/export.csv",
+    ]  # fmt: skip
+
+
+class TestWhoGetsIn:
+    def test_signed_out_visitors_are_sent_to_log_in_and_back(self, client, enrollment_offer, make_batch):
+        for url in staff_urls(enrollment_offer, make_batch(enrollment_offer)):
+            response = client.get(url)
+            assert response.status_code == 302, url
+            assert response["Location"].startswith("/login?next="), url
+
+    def test_a_learner_gets_403_on_every_page(self, client, learner, enrollment_offer, make_batch):
+        client.force_login(learner)
+        for url in staff_urls(enrollment_offer, make_batch(enrollment_offer)):
+            response = client.get(url)
+            assert response.status_code == 403, url
+            assert "Not allowed" in text(response)
+
+    def test_a_learner_cannot_create_codes_or_revoke(self, client, learner, enrollment_offer, make_batch):
+        batch = make_batch(enrollment_offer, count=2)
+        client.force_login(learner)
+        assert client.post(f"/staff/offers/{enrollment_offer.pk}/codes", batch_form()).status_code == 403
+        assert client.post(f"/staff/batches/{batch.pk}/revoke").status_code == 403
+        assert client.post("/staff/offers/new", {"name": "x", "product": "enrollment", "price": 0}).status_code == 403
+        assert Batch.objects.count() == 1
+        assert Offer.objects.count() == 1
+        assert not Code.objects.filter(revoked_at__isnull=False).exists()
+
+    def test_the_staff_root_leads_to_the_offers(self, manager_client):
+        assert manager_client.get("/staff/")["Location"] == "/staff/offers"
+
+    def test_the_voucher_manager_and_superusers_get_in(self, client, voucher_manager, staff, enrollment_offer):
+        for user in (voucher_manager, staff):
+            client.force_login(user)
+            assert client.get(f"/staff/offers/{enrollment_offer.pk}").status_code == 200
+
+    def test_the_header_links_to_the_staff_pages_only_for_managers(self, client, voucher_manager, learner, db):
+        client.force_login(learner)
+        assert 'href="/staff/"' not in text(client.get("/courses"))
+        client.force_login(voucher_manager)
+        assert 'href="/staff/"' in text(client.get("/courses"))
+
+    def test_with_vouchers_off_the_staff_pages_do_not_exist(self, manager_client, settings, enrollment_offer):
+        settings.TESSERA_VOUCHERS_ENABLED = False
+        assert manager_client.get("/staff/offers").status_code == 404
+        assert manager_client.get(f"/staff/offers/{enrollment_offer.pk}").status_code == 404
+        assert 'href="/staff/"' not in text(manager_client.get("/courses"))
+
+    def test_a_missing_offer_or_batch_is_404(self, manager_client, db):
+        assert manager_client.get("/staff/offers/999").status_code == 404
+        assert manager_client.get("/staff/batches/999").status_code == 404
+        assert manager_client.get("/staff/jobs/999").status_code == 404
+
+
+class TestOffers:
+    def test_offers_are_listed_by_course_session_with_codes_issued(self, manager_client, enrollment_offer, make_batch):
+        make_batch(enrollment_offer, count=4)
+        page = text(manager_client.get("/staff/offers"))
+        assert "Python" in page
+        assert "python-2026" in page
+        assert enrollment_offer.name in page
+        assert '<td class="num">4</td>' in page
+
+    def test_one_sessions_offers_are_shown_alone(self, manager_client, enrollment_offer, reactivation_offer):
+        page = text(manager_client.get("/staff/offers", {"session": "python-2026"}))
+        assert enrollment_offer.name in page
+        assert reactivation_offer.name not in page
+        assert "Show the offers of every session" in page
+
+    def test_creating_an_offer_with_every_field(self, manager_client, running_session):
+        response = manager_client.post("/staff/offers/new", {
+            "name": "Seat, spring run", "product": "enrollment", "session": running_session.pk, "price": "49.50",
+            "currency": "eur", "sale_starts_at": "2026-01-01T09:00", "sale_ends_at": "2099-01-01T09:00",
+            "auto_subscribe": "on",
+        })  # fmt: skip
+        offer = Offer.objects.get()
+        assert response.status_code == 303
+        assert response["Location"] == f"/staff/offers/{offer.pk}"
+        assert (offer.name, offer.product, offer.session, str(offer.price), offer.currency) == (
+            "Seat, spring run", "enrollment", running_session, "49.50", "EUR",
+        )  # fmt: skip
+        assert offer.auto_subscribe is True
+        assert offer.sale_ends_at is not None
+        assert offer.sale_ends_at.year == 2099
+
+    def test_a_refused_offer_shows_why_beside_the_field_and_saves_nothing(self, manager_client, running_session):
+        response = manager_client.post("/staff/offers/new", {
+            "name": "Backwards", "product": "enrollment", "price": "1", "currency": "EUR",
+            "sale_starts_at": "2030-01-02T00:00", "sale_ends_at": "2030-01-01T00:00",
+        })  # fmt: skip
+        assert response.status_code == 422
+        page = text(response)
+        assert "The sale window ends before it starts." in page
+        assert 'aria-describedby="id_sale_ends_at-error"' in page
+        assert not Offer.objects.exists()
+
+    def test_a_product_the_session_does_not_offer_is_refused(self, manager_client, running_session):
+        response = manager_client.post("/staff/offers/new", {
+            "name": "No reactivation here", "product": "reactivation", "session": running_session.pk,
+            "price": "0", "currency": "EUR",
+        })  # fmt: skip
+        assert response.status_code == 422
+        assert "does not offer reactivation" in text(response)
+        assert not Offer.objects.exists()
+
+
+class TestCreateCodes:
+    def test_three_codes_with_two_uses_land_on_the_batch_page(self, manager_client, enrollment_offer, voucher_manager):
+        response = manager_client.post(f"/staff/offers/{enrollment_offer.pk}/codes", batch_form())
+        batch = Batch.objects.get()
+        assert response.status_code == 303
+        assert response["Location"] == f"/staff/batches/{batch.pk}"
+        assert (batch.count, batch.uses_per_code, batch.tag, batch.country) == (3, 2, "spring", "DE")
+        assert batch.created_by == voucher_manager.username
+        assert list(batch.codes.values_list("max_uses", flat=True)) == [2, 2, 2]
+        page = text(manager_client.get(response["Location"]))
+        assert "3 codes created." in page
+        for code in batch.codes.all():
+            assert display_code(code.code, batch.prefix) in page
+
+    def test_expiry_restriction_and_note_reach_the_batch(self, manager_client, enrollment_offer, learner):
+        fields = batch_form(expires_on="2099-03-01", restricted_to=learner.username, note="for the partner")
+        manager_client.post(f"/staff/offers/{enrollment_offer.pk}/codes", fields)
+        batch = Batch.objects.get()
+        assert batch.expires_at is not None
+        assert batch.expires_at.isoformat() == "2099-03-02T00:00:00+00:00"
+        assert batch.restricted_to == learner
+        assert batch.note == "for the partner"
+
+    @pytest.mark.parametrize(
+        ("fields", "field", "message"),
+        [
+            ({"restricted_to": "nobody-here"}, "restricted_to", "There is no user 'nobody-here'."),
+            ({"country": "XX"}, "country", "'XX' is not an ISO 3166-1 alpha-2 country code."),
+            ({"expires_on": "2020-01-01"}, "expires_on", "The expiry date has already passed."),
+            ({"count": 0}, "count", "Ensure this value is greater than or equal to 1."),
+            ({"uses_per_code": "many"}, "uses_per_code", "Enter a whole number."),
+        ],
+    )
+    def test_bad_input_is_shown_beside_its_field_and_creates_nothing(
+        self, manager_client, enrollment_offer, fields, field, message
+    ):
+        response = manager_client.post(f"/staff/offers/{enrollment_offer.pk}/codes", batch_form(**fields))
+        assert response.status_code == 422
+        page = text(response)
+        assert message in page
+        assert f'aria-describedby="id_{field}-error"' in page
+        assert f'value="{fields[field]}"' in page or field == "count"  # what was typed is kept
+        assert not Batch.objects.exists()
+        assert not BatchJob.objects.exists()
+
+    def test_a_switched_off_product_is_refused_in_plain_words(self, manager_client, settings, enrollment_offer):
+        settings.TESSERA_PRODUCTS_ENABLED = [Product.PROCTORING, Product.REACTIVATION]
+        response = manager_client.post(f"/staff/offers/{enrollment_offer.pk}/codes", batch_form())
+        assert response.status_code == 422
+        assert "Enrollment vouchers are switched off on this platform." in text(response)
+        assert not Batch.objects.exists()
+
+    def test_more_than_ten_thousand_codes_become_a_background_job(
+        self, manager_client, enrollment_offer, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = manager_client.post(
+                f"/staff/offers/{enrollment_offer.pk}/codes", batch_form(count=IN_REQUEST_MAX + 1)
+            )
+        job = BatchJob.objects.get()
+        assert response.status_code == 303
+        assert response["Location"] == f"/staff/jobs/{job.pk}"
+        assert (job.status, job.count, job.written) == ("queued", IN_REQUEST_MAX + 1, 0)
+        assert not Batch.objects.exists()
+        queued = DBTaskResult.objects.get()
+        assert queued.task_path.endswith("create_batch_in_background")
+        assert queued.args_kwargs["args"] == [job.pk]
+        page = text(manager_client.get(response["Location"]))
+        assert 'hx-trigger="every 1s"' in page
+        assert "<progress" in page
+
+    def test_the_worker_writes_the_job_and_its_page_links_the_batch(self, manager_client, enrollment_offer, settings):
+        job = self._queued_job(manager_client, enrollment_offer, count=IN_REQUEST_MAX + 1)
+        batch_job_run(job_id=job.pk)
+        job.refresh_from_db()
+        assert (job.status, job.written, job.batch.count) == ("done", IN_REQUEST_MAX + 1, IN_REQUEST_MAX + 1)
+        assert job.batch.codes.count() == IN_REQUEST_MAX + 1
+        fragment = text(manager_client.get(f"/staff/jobs/{job.pk}/progress"))
+        assert "hx-trigger" not in fragment  # done: the page stops asking
+        assert f'href="/staff/batches/{job.batch.pk}"' in fragment
+
+    def test_a_job_runs_once(self, manager_client, enrollment_offer):
+        job = self._queued_job(manager_client, enrollment_offer, count=IN_REQUEST_MAX + 1)
+        batch_job_run(job_id=job.pk)
+        batch_job_run(job_id=job.pk)
+        assert Batch.objects.count() == 1
+
+    def test_a_job_whose_input_went_stale_fails_in_plain_words(self, manager_client, enrollment_offer):
+        job = self._queued_job(manager_client, enrollment_offer, count=IN_REQUEST_MAX + 1)
+        BatchJob.objects.filter(pk=job.pk).update(fields={**job.fields, "expires_at": "2020-01-01T00:00:00+00:00"})
+        batch_job_run(job_id=job.pk)
+        job.refresh_from_db()
+        assert (job.status, job.error) == ("failed", "The expiry date has already passed.")
+        assert not Batch.objects.exists()
+        assert not Code.objects.exists()
+        page = text(manager_client.get(f"/staff/jobs/{job.pk}"))
+        assert "The job failed: The expiry date has already passed." in page
+
+    @staticmethod
+    def _queued_job(client: Client, offer: Offer, *, count: int) -> BatchJob:
+        client.post(f"/staff/offers/{offer.pk}/codes", batch_form(count=count))
+        return BatchJob.objects.get()
+
+
+@pytest.mark.django_db(transaction=True)
+class TestJobProgress:
+    """The batch's own transaction hides its codes until it commits; the job's count of codes
+    written must be seen by the page meanwhile (a second connection, PostgreSQL)."""
+
+    @on_postgres
+    def test_progress_is_visible_while_the_batch_is_still_being_written(self, monkeypatch, enrollment_offer):
+        monkeypatch.setattr(batch_service, "CHUNK", 4_000)
+        job = BatchJob.objects.create(offer=enrollment_offer, count=12_000, fields={
+            "count": 12_000, "uses_per_code": 1, "expires_at": None, "country": "DE", "tag": "big",
+            "prefix": "", "refund_policy": "return_use",
+        })  # fmt: skip
+        seen: list[tuple[int, int]] = []
+        real_writer = batch_service.codes_writer
+        page = connections.create_connection(DEFAULT_DB_ALIAS)  # looks as the staff page's request would
+
+        @contextmanager
+        def watched_writer(**kwargs):
+            with real_writer(**kwargs) as write:
+
+                def write_and_look(chunk):
+                    write(chunk)
+                    with page.cursor() as cursor:
+                        cursor.execute("SELECT written FROM vouchers_batchjob WHERE id = %s", [job.pk])
+                        seen.append((len(chunk), cursor.fetchone()[0]))
+
+                yield write_and_look
+
+        monkeypatch.setattr(batch_service, "codes_writer", watched_writer)
+        try:
+            batch_job_run(job_id=job.pk)
+        finally:
+            page.close()
+        # Each look happens after the chunk's write and before its report: the count trails by one chunk.
+        assert seen == [(4_000, 0), (4_000, 4_000), (4_000, 8_000)]
+        job.refresh_from_db()
+        assert (job.status, job.written) == ("done", 12_000)
+
+
+class TestBatchPage:
+    @pytest.fixture
+    def batch(self, make_batch, enrollment_offer) -> Batch:
+        return make_batch(enrollment_offer, count=2 * PAGE_SIZE + 20, uses_per_code=2)
+
+    def test_pages_walk_every_code_once_in_order_and_back(self, manager_client, batch):
+        url, seen, page_sizes = f"/staff/batches/{batch.pk}", [], []
+        response = manager_client.get(url)
+        while True:
+            codes = response.context["page"].rows
+            page_sizes.append(len(codes))
+            seen += [row.code for row in codes]
+            after = response.context["page"].after
+            if not after:
+                break
+            response = manager_client.get(url, {"after": after})
+        assert page_sizes == [PAGE_SIZE, PAGE_SIZE, 20]
+        assert seen == sorted(batch.codes.values_list("code", flat=True))
+        back = manager_client.get(url, {"before": response.context["page"].before}).context["page"]
+        assert [row.code for row in back.rows] == seen[PAGE_SIZE : 2 * PAGE_SIZE]
+
+    def test_a_code_is_found_by_its_first_symbols_as_people_type_them(self, manager_client, batch):
+        wanted = batch.codes.order_by("code")[7].code
+        typed = display_code(wanted)[:7].lower()  # e.g. "abcd-ef": dashes and case forgiven
+        rows = manager_client.get(f"/staff/batches/{batch.pk}", {"q": typed}).context["page"].rows
+        assert wanted in [row.code for row in rows]
+        assert all(row.code.startswith(wanted[:6]) for row in rows)
+
+    def test_a_search_with_a_symbol_no_code_has_says_so(self, manager_client, batch):
+        response = manager_client.get(f"/staff/batches/{batch.pk}", {"q": "AB!"})
+        assert response.status_code == 422
+        assert "Not a voucher code" in text(response)
+
+    def test_used_codes_are_told_apart_and_counted(self, manager_client, batch, learner, running_session):
+        code = batch.codes.order_by("code")[3].code
+        voucher_redeem(code=code, user=learner, session=running_session, product="enrollment")
+        response = manager_client.get(f"/staff/batches/{batch.pk}", {"uses": "used"})
+        assert [(row.code, row.uses, row.status) for row in response.context["page"].rows] == [
+            (code, 1, "partly_redeemed")
+        ]
+        assert "120, of which 1 used (1 use spent)" in text(response)
+        unused = manager_client.get(f"/staff/batches/{batch.pk}", {"uses": "unused"}).context["page"].rows
+        assert code not in [row.code for row in unused]
+
+    def test_the_csv_has_a_header_and_a_row_per_code(self, manager_client, batch):
+        response = manager_client.get(f"/staff/batches/{batch.pk}/export.csv")
+        assert response["Content-Type"] == "text/csv; charset=utf-8"
+        assert response["Content-Disposition"] == f'attachment; filename="batch-{batch.pk}.csv"'
+        rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+        assert rows[0][:3] == ["code", "batch", "offer"]
+        assert len(rows) == 1 + batch.count
+
+    def test_revoking_the_batch_stops_every_live_code(self, manager_client, batch):
+        response = manager_client.post(f"/staff/batches/{batch.pk}/revoke")
+        assert response.status_code == 303
+        assert Code.objects.filter(batch=batch, revoked_at__isnull=True).count() == 0
+        page = text(manager_client.get(response["Location"]))
+        assert f"Batch {batch.pk} is revoked: 120 live codes stopped working." in page
+        assert "Revoke this batch" not in page
+
+    def test_expired_codes_show_as_expired(self, manager_client, batch):
+        Batch.objects.filter(pk=batch.pk).update(expires_at=timezone.now() - timedelta(days=1))
+        rows = manager_client.get(f"/staff/batches/{batch.pk}").context["page"].rows
+        assert {row.status for row in rows} == {"expired"}
