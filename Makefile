@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint test-sqlite test-postgres bench bench-http clean
+.PHONY: run test lint test-sqlite test-postgres screenshots bench bench-http clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,12 +25,25 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test-sqlite: $(STAMP)
+test-sqlite: $(STAMP) $(CHROMIUM)
 	env -u DATABASE_URL $(BIN)/pytest
 
 # The database tests again, on PostgreSQL (a fresh test database); see tests/conftest.py.
-test-postgres: $(STAMP)
+test-postgres: $(STAMP) $(CHROMIUM)
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/pytest
+
+# The browser tests (tests/browser) drive Debian's Chromium, never a downloaded one. As root (CI)
+# it is installed here; elsewhere the tests skip without it, except under CI=true, where they fail.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "$(CHROMIUM) is missing: sudo apt-get install -y chromium (the browser tests skip without it)"; \
+	fi
+
+# The README's pictures, docs/screenshots/*.png, taken in Chromium from the demo data on SQLite.
+screenshots: $(STAMP) $(CHROMIUM)
+	env -u DATABASE_URL $(BIN)/pytest -q tests/browser/screenshots.py
 
 # Benchmarks print tables; they are never part of `make test`. Results: docs/benchmarks.md.
 bench: $(STAMP)

@@ -1,0 +1,129 @@
+"""The README's screenshots, taken in Chromium from the demo catalog plus a few weeks of made-up use.
+
+Not part of `make test` (pytest collects test_*.py only); `make screenshots` runs it on SQLite and
+writes docs/screenshots/*.png, or into TESSERA_SCREENSHOTS_DIR when that is set:
+
+    env -u DATABASE_URL .venv/bin/pytest -q tests/browser/screenshots.py
+
+The pages are shot at 1280x900 (the course page also at 390x844, a phone), the viewport only, so
+each picture has the same size whatever the page's length.
+"""
+
+import os
+import random
+from datetime import timedelta
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from tessera.catalog.models import CourseSession, Enrollment
+from tessera.vouchers.models import Batch, Offer, Product, Redemption
+from tessera.vouchers.selectors import display_code, live_codes
+from tessera.vouchers.services import batch_create, redemption_reverse, voucher_redeem
+from tests.browser.conftest import redeem_on_the_page, submit
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+OUT = Path(os.environ.get("TESSERA_SCREENSHOTS_DIR") or Path(__file__).resolve().parents[2] / "docs" / "screenshots")
+PHONE = {"width": 390, "height": 844}
+COURSE = "/courses/python-basics-2026"
+# Campaign batches beside the demo's own, so the statistics have something to count.
+CAMPAIGNS = (
+    (Product.ENROLLMENT, "spring-campaign", "DE", 40),
+    (Product.ENROLLMENT, "partner-university", "FR", 25),
+    (Product.PROCTORING, "exam-week", "DE", 20),
+    (Product.REACTIVATION, "comeback", "NL", 10),
+)
+
+
+def shoot(page: Page, name: str) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=OUT / f"{name}.png", animations="disabled", caret="hide")
+
+
+def offer_of(product: str) -> Offer:
+    return Offer.objects.get(product=product)
+
+
+def a_few_weeks_of_use() -> None:
+    """Campaign batches, then learners redeeming some of their codes over the last four weeks."""
+    rng = random.Random(2026)  # the same pictures on every run
+    for product, tag, country, count in CAMPAIGNS:
+        batch_create(offer=offer_of(product), count=count, country=country, tag=tag, actor="staff")
+    sessions = {product: offer_of(product).session for product in Product.values}
+    learners = User.objects.bulk_create(User(username=f"learner{i:02}") for i in range(48))
+    enrollment_codes = list(live_codes(offer_of(Product.ENROLLMENT)).exclude(batch__tag="demo"))
+    now = timezone.now()
+    for learner, code in zip(learners[:36], rng.sample(enrollment_codes, 36), strict=True):
+        redemption = voucher_redeem(code=display_code(code.code), user=learner, session=sessions[Product.ENROLLMENT])
+        Redemption.objects.filter(pk=redemption.pk).update(redeemed_at=now - timedelta(days=rng.randrange(28)))
+    for product, users in ((Product.PROCTORING, learners[:9]), (Product.REACTIVATION, learners[40:44])):
+        codes = list(live_codes(offer_of(product)).exclude(batch__tag="demo"))
+        for learner, code in zip(users, codes, strict=False):
+            redemption = voucher_redeem(code=display_code(code.code), user=learner, session=sessions[product])
+            Redemption.objects.filter(pk=redemption.pk).update(redeemed_at=now - timedelta(days=rng.randrange(14)))
+    for redemption in Redemption.objects.filter(product=Product.ENROLLMENT).order_by("pk")[:3]:
+        redemption_reverse(redemption=redemption, actor="staff")
+
+
+def demo_code(product: str) -> str:
+    code = live_codes(offer_of(product)).filter(batch__tag="demo").first()
+    assert code is not None
+    return display_code(code.code, code.batch.prefix)
+
+
+def test_screenshots(page: Page, browser, live_server, log_in) -> None:
+    call_command("demo", stdout=StringIO())
+    a_few_weeks_of_use()
+    alice, bob, staff = (User.objects.get(username=name) for name in ("alice", "bob", "staff"))
+    Enrollment.objects.create(user=alice, session=CourseSession.objects.get(slug="data-science-2025"))
+
+    log_in(page, alice)
+    page.goto(COURSE)
+    redeem_on_the_page(page, "Enroll with a code", demo_code(Product.ENROLLMENT))
+    expect(page.get_by_role("status")).to_contain_text("You are enrolled")
+    shoot(page, "course")
+
+    voucher_redeem(code=demo_code(Product.PROCTORING), user=alice, session=CourseSession.objects.get(slug=COURSE[9:]))
+    page.goto("/dashboard")
+    shoot(page, "dashboard")
+
+    phone = browser.new_context(base_url=live_server.url, viewport=PHONE, is_mobile=True)
+    try:
+        phone_page = phone.new_page()
+        log_in(phone_page, bob)
+        phone_page.goto(COURSE)
+        typo = demo_code(Product.ENROLLMENT)
+        typo = ("A" if typo[0] != "A" else "B") + typo[1:]
+        redeem_on_the_page(phone_page, "Enroll with a code", typo)
+        expect(phone_page.get_by_role("alert")).to_contain_text("typo")
+        shoot(phone_page, "course-phone")
+    finally:
+        phone.close()
+
+    page.context.clear_cookies()
+    log_in(page, staff)
+    offer = offer_of(Product.ENROLLMENT)
+    page.goto(f"/staff/offers/{offer.pk}")
+    create = page.get_by_role("region", name="Create codes")
+    create.get_by_label("Number of codes").fill("3")
+    create.get_by_label("Uses per code").fill("2")
+    create.get_by_label("Tag", exact=True).fill("summer-school")
+    create.get_by_label("Country").fill("IT")
+    create.scroll_into_view_if_needed()
+    shoot(page, "offer")
+
+    submit(page, create.get_by_role("button", name="Create codes"))
+    expect(page.get_by_role("status")).to_have_text("3 codes created.")
+    assert Batch.objects.filter(tag="summer-school").count() == 1
+    shoot(page, "batch")
+
+    page.goto("/staff/stats")
+    shoot(page, "stats")
+    page.get_by_role("region", name="Redemptions per day").evaluate("section => section.scrollIntoView()")
+    shoot(page, "stats-per-day")
