@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tessera.catalog.models import Enrollment
 from tessera.catalog.selectors import exam_deadline_for
@@ -107,6 +107,7 @@ class TestReactivatingAnEndedCourse:
         page.goto("/dashboard")
         mine = page.get_by_role("region", name="Python: python-2025")
         expect(mine.get_by_role("listitem")).to_have_text(["Enrolled"])  # no "Reactivated until" yet
+        expect(exam_row(mine, final.title)).to_contain_text(f"{final.submission_deadline:%Y-%m-%d %H:%M} (passed)")
         mine.get_by_role("link", name="Reactivate Python: python-2025").click()
         expect(page).to_have_url(f"{live_server.url}{ENDED}#reactivation")
         expect(voucher_form(page, "Reactivate this course").get_by_label("Voucher code")).to_be_visible()
@@ -132,7 +133,13 @@ class TestReactivatingAnEndedCourse:
         page.goto("/dashboard")
         mine = page.get_by_role("region", name="Python: python-2025")
         expect(mine.get_by_role("listitem")).to_have_text(["Enrolled", f"Reactivated until {shown}"])
+        # The graded exam's deadline shown has moved out by the reactivation period.
+        expect(exam_row(mine, final.title)).to_have_text(f"{final.title} {until:%Y-%m-%d %H:%M}")
         expect(mine.get_by_role("link", name="Reactivate Python: python-2025")).to_have_count(0)
+
+
+def exam_row(region: Locator, title: str) -> Locator:
+    return region.get_by_role("table", name="Exams").get_by_role("row").filter(has_text=title)
 
 
 class TestProctoringAfterTheFirstDeadline:

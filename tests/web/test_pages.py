@@ -278,3 +278,27 @@ class TestDashboard:
         response = learner_client.post("/logout")
         assert response.status_code == 302
         assert response["Location"] == "/courses"
+
+
+class TestExamDeadlines:
+    def test_the_course_page_shows_each_exams_deadline(self, learner_client, running_session):
+        page = text(learner_client.get(COURSE))
+        for exam in running_session.exams.all():
+            assert f"{exam.submission_deadline:%Y-%m-%d %H:%M}" in page
+            assert exam.title in page
+
+    def test_a_reactivation_moves_the_graded_deadline_shown_on_the_dashboard(
+        self, learner_client, learner, ended_session, reactivation_offer, make_code, now
+    ):
+        Enrollment.objects.create(user=learner, session=ended_session)
+        final = ended_session.exams.get()
+        assert f'{final.submission_deadline:%Y-%m-%d %H:%M} <span class="help">(passed)' in text(
+            learner_client.get("/dashboard")
+        )
+        redeem_on_page(learner_client, ENDED, Product.REACTIVATION, make_code(reactivation_offer))
+        until = Enrollment.objects.get(user=learner).reactivated_until
+        assert until is not None
+        assert until - now >= timedelta(weeks=8)
+        page = text(learner_client.get("/dashboard"))
+        assert f"{until:%Y-%m-%d %H:%M}" in page
+        assert f"{final.submission_deadline:%Y-%m-%d %H:%M}" not in page

@@ -54,3 +54,9 @@ def exam_deadline_for(*, exam: Exam, enrollment: Enrollment | None) -> datetime:
     if exam.graded and reactivated_until and reactivated_until > exam.submission_deadline:
         return reactivated_until
     return exam.submission_deadline
+
+
+def exam_deadlines(*, session: CourseSession, enrollment: Enrollment | None) -> list[tuple[Exam, datetime]]:
+    """The session's exams, each with the deadline that holds for this learner (moved out by a
+    reactivation for graded exams). Reads `session.exams`, so a prefetch serves it."""
+    return [(exam, exam_deadline_for(exam=exam, enrollment=enrollment)) for exam in session.exams.all()]

@@ -7,7 +7,8 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Prefetch
 
-from tessera.catalog.models import Course, CourseSession, Enrollment
+from tessera.catalog.models import Course, CourseSession, Enrollment, Exam
+from tessera.catalog.selectors import exam_deadlines
 from tessera.vouchers import config
 from tessera.vouchers.models import Product
 from tessera.vouchers.products import product_named
@@ -20,6 +21,7 @@ class SessionRow:
     session: CourseSession
     enrollment: Enrollment | None
     reactivatable: bool
+    deadlines: list[tuple[Exam, datetime]]
 
 
 def products_shown(session: CourseSession) -> list[str]:
@@ -46,7 +48,8 @@ def courses_with_sessions(
 ) -> list[tuple[Course, list[SessionRow]]]:
     """Every course with its sessions, oldest first, and the visitor's enrollment in each."""
     mine = _enrollments_by_session(user)
-    courses = Course.objects.prefetch_related(Prefetch("sessions", CourseSession.objects.order_by("starts_at")))
+    sessions = CourseSession.objects.order_by("starts_at").prefetch_related("exams")
+    courses = Course.objects.prefetch_related(Prefetch("sessions", sessions))
     return [
         (course, [_row(user, session, mine.get(session.pk), now) for session in course.sessions.all()])
         for course in courses
@@ -55,7 +58,12 @@ def courses_with_sessions(
 
 def dashboard_rows(user: AbstractBaseUser, now: datetime) -> list[SessionRow]:
     """The user's enrollments (active, or kept for a reactivation), newest first."""
-    enrollments = Enrollment.objects.filter(user_id=user.pk).select_related("session__course").order_by("-created_at")
+    enrollments = (
+        Enrollment.objects.filter(user_id=user.pk)
+        .select_related("session__course")
+        .prefetch_related("session__exams")
+        .order_by("-created_at")
+    )
     return [_row(user, enrollment.session, enrollment, now) for enrollment in enrollments]
 
 
@@ -63,7 +71,8 @@ def _row(
     user: AbstractBaseUser | AnonymousUser, session: CourseSession, enrollment: Enrollment | None, now: datetime
 ) -> SessionRow:
     can_reactivate = reactivatable(user=user, session=session, enrollment=enrollment, now=now)
-    return SessionRow(session=session, enrollment=enrollment, reactivatable=can_reactivate)
+    deadlines = exam_deadlines(session=session, enrollment=enrollment) if enrollment else []
+    return SessionRow(session=session, enrollment=enrollment, reactivatable=can_reactivate, deadlines=deadlines)
 
 
 def _enrollments_by_session(user: AbstractBaseUser | AnonymousUser) -> dict[int, Enrollment]:

@@ -21,7 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from tessera.catalog.models import CourseSession
-from tessera.catalog.selectors import enrollment_for, session_by_slug
+from tessera.catalog.selectors import enrollment_for, exam_deadlines, session_by_slug
 from tessera.core.errors import DomainError, InvalidInput
 from tessera.core.ratelimit import RateLimited, client_ip, failures_limited, request_keys
 from tessera.vouchers.errors import GUESSES
@@ -106,6 +106,7 @@ def _course_page(
     context = {
         "session": session, "enrollment": enrollment, "forms": forms, "problem": problem, "now": now,
         "reactivatable": selectors.reactivatable(user=user, session=session, enrollment=enrollment, now=now),
+        "deadlines": exam_deadlines(session=session, enrollment=enrollment),
     }  # fmt: skip
     return render(request, "web/course_detail.html", context, status=status)
 
