@@ -3,6 +3,7 @@ batch's page (paging, search, use filter, CSV, revoke); who gets in."""
 
 import csv
 import io
+import re
 from contextlib import contextmanager
 from datetime import timedelta
 from html import unescape
@@ -17,8 +18,9 @@ from django_tasks_db.models import DBTaskResult
 from tessera.vouchers.models import Batch, BatchJob, Code, Offer, Product
 from tessera.vouchers.paging import PAGE_SIZE
 from tessera.vouchers.selectors import display_code
-from tessera.vouchers.services import IN_REQUEST_MAX, batch_job_run, voucher_redeem
+from tessera.vouchers.services import IN_REQUEST_MAX, batch_job_create, batch_job_run, voucher_redeem
 from tessera.vouchers.services import batches as batch_service
+from tessera.vouchers.services import jobs as jobs_service
 
 on_postgres = pytest.mark.skipif(connection.vendor != "postgresql", reason="progress is reported on PostgreSQL only")
 
@@ -346,10 +348,127 @@ class TestBatchPage:
         assert response.status_code == 303
         assert Code.objects.filter(batch=batch, revoked_at__isnull=True).count() == 0
         page = text(manager_client.get(response["Location"]))
-        assert f"Batch {batch.pk} is revoked: 120 live codes stopped working." in page
+        assert f"Batch {batch.pk} is revoked: 120 more codes cannot be redeemed." in page
         assert "Revoke this batch" not in page
 
     def test_expired_codes_show_as_expired(self, manager_client, batch):
         Batch.objects.filter(pk=batch.pk).update(expires_at=timezone.now() - timedelta(days=1))
         rows = manager_client.get(f"/staff/batches/{batch.pk}").context["page"].rows
         assert {row.status for row in rows} == {"expired"}
+
+
+class TestOddRequests:
+    @pytest.mark.parametrize("query", [{"after": "\x00"}, {"before": "\x00"}, {"after": "ZZZ\x00"}, {"after": "a b"}])
+    def test_an_odd_cursor_shows_the_first_page(self, manager_client, enrollment_offer, make_batch, query):
+        batch = make_batch(enrollment_offer, count=3)
+        response = manager_client.get(f"/staff/batches/{batch.pk}", query)
+        assert response.status_code == 200
+        assert len(response.context["page"].rows) == 3
+
+    @pytest.mark.parametrize("session", ["\x00", "a\x00b", "not a slug"])
+    def test_an_odd_session_filter_shows_every_offer(self, manager_client, enrollment_offer, session):
+        response = manager_client.get("/staff/offers", {"session": session})
+        assert response.status_code == 200
+        assert enrollment_offer.name in text(response)
+
+    def test_pages_that_only_read_refuse_a_post(self, manager_client, enrollment_offer):
+        for url in ("/staff/offers", f"/staff/offers/{enrollment_offer.pk}", "/staff/stats", "/staff/codes"):
+            assert manager_client.post(url).status_code == 405, url
+
+
+class TestPagerLinks:
+    """The links on the page, followed as a browser would, keep the search and the filter."""
+
+    def test_following_next_and_previous_with_a_filter_visits_each_matching_code_once(
+        self, manager_client, enrollment_offer, make_batch, learner, running_session
+    ):
+        batch = make_batch(enrollment_offer, count=3 * PAGE_SIZE)
+        used = set(batch.codes.order_by("code").values_list("code", flat=True)[::3])
+        Code.objects.filter(code__in=used).update(uses=1)
+        url, seen, pages = f"/staff/batches/{batch.pk}?uses=unused", [], []
+        while url:
+            page = text(manager_client.get(url))
+            pages.append(page)
+            seen += re.findall(r'href="/staff/codes/([0-9A-Z]+)"', page)
+            following = re.search(r'href="(\?[^"]*)" rel="next"', page)
+            url = f"/staff/batches/{batch.pk}{following.group(1)}" if following else ""
+        unused = sorted(set(batch.codes.values_list("code", flat=True)) - used)
+        assert seen == unused
+        assert 'rel="prev"' not in pages[0]
+        back = re.search(r'href="(\?[^"]*)" rel="prev"', pages[-1])
+        assert back is not None
+        assert "uses=unused" in back.group(1)
+
+    def test_a_search_finds_every_code_with_that_start(self, manager_client, enrollment_offer, make_batch):
+        batch = make_batch(enrollment_offer, count=300)
+        start = batch.codes.order_by("code").first().code[:1]
+        wanted = sorted(code for code in batch.codes.values_list("code", flat=True) if code.startswith(start))
+        found, after = [], ""
+        while True:
+            query = {"q": start.lower(), "after": after}
+            page = manager_client.get(f"/staff/batches/{batch.pk}", query).context["page"]
+            found += [row.code for row in page.rows]
+            if not page.after:
+                break
+            after = page.after
+        assert found == wanted
+
+    def test_no_previous_link_leads_to_an_empty_page(self, manager_client, enrollment_offer, make_batch):
+        batch = make_batch(enrollment_offer, count=3)
+        page = manager_client.get(f"/staff/batches/{batch.pk}", {"after": "0"}).context["page"]
+        assert len(page.rows) == 3
+        assert page.before is None
+
+
+class TestStalledJobs:
+    @pytest.fixture
+    def job(self, enrollment_offer) -> BatchJob:
+        return batch_job_create(offer=enrollment_offer, count=IN_REQUEST_MAX + 1, country="DE", actor="manager")
+
+    def test_a_running_job_without_a_heartbeat_shows_as_stalled_and_stops_polling(self, manager_client, job):
+        long_ago = timezone.now() - BatchJob.STALLED_AFTER - timedelta(minutes=1)
+        BatchJob.objects.filter(pk=job.pk).update(status="running", started_at=long_ago, updated_at=long_ago)
+        fragment = text(manager_client.get(f"/staff/jobs/{job.pk}/progress"))
+        assert "The job has stalled" in fragment
+        assert "hx-trigger" not in fragment
+        assert "Queue it again" in fragment
+
+    def test_a_running_job_with_a_recent_heartbeat_is_not_stalled(self, manager_client, job):
+        BatchJob.objects.filter(pk=job.pk).update(status="running", updated_at=timezone.now())
+        fragment = text(manager_client.get(f"/staff/jobs/{job.pk}/progress"))
+        assert 'hx-trigger="every 1s"' in fragment
+        assert manager_client.post(f"/staff/jobs/{job.pk}/requeue").status_code == 303
+        assert BatchJob.objects.get(pk=job.pk).status == "running"  # refused: it is alive
+
+    def test_queueing_a_stalled_job_again_lets_the_worker_write_it(
+        self, manager_client, job, django_capture_on_commit_callbacks
+    ):
+        long_ago = timezone.now() - BatchJob.STALLED_AFTER - timedelta(minutes=1)
+        BatchJob.objects.filter(pk=job.pk).update(status="running", written=50_000, updated_at=long_ago)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = manager_client.post(f"/staff/jobs/{job.pk}/requeue")
+        assert response.status_code == 303
+        job.refresh_from_db()
+        assert (job.status, job.written) == ("queued", 0)
+        assert DBTaskResult.objects.filter(args_kwargs__args=[job.pk]).exists()
+        batch_job_run(job_id=job.pk)
+        job.refresh_from_db()
+        assert (job.status, job.batch.codes.count()) == ("done", IN_REQUEST_MAX + 1)
+
+    def test_a_worker_told_to_stop_mid_job_marks_it_failed_and_writes_nothing(self, monkeypatch, job):
+        def stop(**kwargs):
+            raise SystemExit(1)
+
+        monkeypatch.setattr(jobs_service, "batch_create", stop)
+        with pytest.raises(SystemExit):
+            batch_job_run(job_id=job.pk)
+        job.refresh_from_db()
+        assert (job.status, job.error) == ("failed", jobs_service.STOPPED)
+        assert not Batch.objects.exists()
+
+
+class TestIndexes:
+    def test_the_used_codes_index_survives_the_migrations(self, db):
+        with connection.cursor() as cursor:
+            names = connection.introspection.get_constraints(cursor, "vouchers_code")
+        assert {"vouchers_code_used_by_batch", "vouchers_code_batch_code"} <= set(names)

@@ -192,4 +192,3 @@ class AuditEventAdmin(ExactCodeSearch, ReadOnlyAdmin):
         if len(normalized) < codebook.MIN_LENGTH:
             raise codebook.MalformedCode("too short to be a code")
         return normalized
-

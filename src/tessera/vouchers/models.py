@@ -1,6 +1,6 @@
 """Offers own batches of codes; a code is redeemed by users; every change is audited."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -103,7 +103,12 @@ class Code(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(uses__gte=0, uses__lte=F("max_uses")), name="code_uses_within_max"),
         ]
-        indexes = [models.Index(fields=["batch", "code"], name="vouchers_code_batch_code")]
+        indexes = [
+            models.Index(fields=["batch", "code"], name="vouchers_code_batch_code"),
+            # Used codes only (migration 0005): counts and lists of used codes per batch read it,
+            # and a batch's COPY adds nothing to it. Declared here so a table rebuild keeps it.
+            models.Index(fields=["batch", "code"], condition=Q(uses__gt=0), name="vouchers_code_used_by_batch"),
+        ]
 
     def __str__(self) -> str:
         return self.code
@@ -113,6 +118,10 @@ class BatchJob(models.Model):
     """A batch too large for one request (more than `jobs.IN_REQUEST_MAX` codes), written by the
     task worker; the staff page shows its progress. `fields` holds batch_create's checked
     arguments (tessera.vouchers.services.jobs)."""
+
+    # Far above the worst gap between two heartbeats: a million codes take seconds, and on SQLite
+    # (no progress reports) the whole job is one gap.
+    STALLED_AFTER = timedelta(minutes=10)
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -134,6 +143,8 @@ class BatchJob(models.Model):
     created_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # The worker's heartbeat: set when it claims the job and with every progress report.
+    updated_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -141,6 +152,12 @@ class BatchJob(models.Model):
 
     def __str__(self) -> str:
         return f"Job {self.pk}: {self.count} codes of {self.offer} ({self.status})"
+
+    def is_stalled(self, now: datetime) -> bool:
+        """Running with no sign of life for `STALLED_AFTER`: its worker died (the batch's
+        transaction then rolled back, so nothing was written) and it can be queued again."""
+        beat = self.updated_at or self.started_at
+        return self.status == self.Status.RUNNING and (beat is None or beat < now - self.STALLED_AFTER)
 
     @property
     def percent(self) -> int:

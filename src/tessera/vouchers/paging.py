@@ -2,14 +2,17 @@
 
 Keyset pages in code order over the (batch_id, code) index, never OFFSET: the last page of a
 million-code batch costs what the first does. A search is a code prefix, read as a range of that
-index (every symbol of the alphabet sorts at or below "Z" in any collation, so the range holds
-exactly the codes that start with it, on SQLite and PostgreSQL alike).
+index: codes hold only digits and capitals, and in SQLite's binary order and PostgreSQL's usual
+collations (C, libc or ICU locales) those sort as in ASCII, with a shorter prefix first, so the
+range from the prefix to the prefix followed by "Z"s holds exactly the codes that start with it.
+(An ICU collation with numeric ordering, "kn-true", would break that; Tessera does not create one.)
 """
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from tessera.core.errors import InvalidInput
 from tessera.vouchers import codes as codebook
@@ -20,6 +23,7 @@ PAGE_SIZE = 50
 USED = "used"
 UNUSED = "unused"
 USE_FILTERS = {USED: Q(uses__gt=0), UNUSED: Q(uses=0)}
+_CURSOR = re.compile(f"[{codebook.ALPHABET}]{{1,{codebook.MAX_TOTAL}}}")
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,12 @@ def search_prefix(text: str) -> str:
     return normalized[: codebook.MAX_TOTAL]
 
 
+def cursor(text: str) -> str:
+    """A page cursor as sent back by the browser: a stored code, or "" (the first page) for
+    anything else, so nothing odd (NUL, say) reaches the database."""
+    return text if _CURSOR.fullmatch(text) else ""
+
+
 def batch_code_page(
     batch: Batch, *, now: datetime, search: str = "", uses: str = "", after: str = "", before: str = ""
 ) -> CodePage:
@@ -64,18 +74,20 @@ def batch_code_page(
     if before:
         found = list(codes.filter(code__lt=before).order_by("-code")[: PAGE_SIZE + 1])
         more, found = len(found) > PAGE_SIZE, found[:PAGE_SIZE][::-1]
-        next_cursor, previous_cursor = (found[-1].code if found else None), (found[0].code if more else None)
+        later = bool(found and codes.filter(code__gt=found[-1].code).exists())
+        next_cursor, previous_cursor = (found[-1].code if later else None), (found[0].code if more else None)
     else:
         found = list(codes.filter(code__gt=after).order_by("code")[: PAGE_SIZE + 1])
         more, found = len(found) > PAGE_SIZE, found[:PAGE_SIZE]
         next_cursor = found[-1].code if more else None
-        previous_cursor = found[0].code if after and found else None
+        earlier = bool(after and found and codes.filter(code__lt=found[0].code).exists())
+        previous_cursor = found[0].code if earlier else None
     return CodePage(rows=[_row(code, batch, now) for code in found], after=next_cursor, before=previous_cursor)
 
 
 def batch_totals(batch: Batch) -> BatchTotals:
     """Codes, codes used at least once, and uses spent; read from the index of used codes."""
-    used = Code.objects.filter(batch=batch, uses__gt=0).aggregate(codes=Sum(1), uses=Sum("uses"))
+    used = Code.objects.filter(batch=batch, uses__gt=0).aggregate(codes=Count("pk"), uses=Sum("uses"))
     return BatchTotals(codes=batch.count, used=used["codes"] or 0, uses=used["uses"] or 0)
 
 

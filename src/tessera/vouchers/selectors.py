@@ -72,8 +72,11 @@ def status_of(code: Code, now: datetime) -> str:
     """The status of a code loaded with its batch (revoked with it, expiring with it)."""
     batch = code.batch
     return code_status(
-        uses=code.uses, max_uses=code.max_uses, revoked=bool(code.revoked_at or batch.revoked_at),
-        expires_at=batch.expires_at, now=now,
+        uses=code.uses,
+        max_uses=code.max_uses,
+        revoked=bool(code.revoked_at or batch.revoked_at),
+        expires_at=batch.expires_at,
+        now=now,
     )
 
 

@@ -1,20 +1,35 @@
 """Everything that changes vouchers. Entry points (CLI, admin, API, pages) call these only."""
 
 from tessera.vouchers.services.batches import batch_create, batch_revoke, code_revoke, offer_create, offer_validate
-from tessera.vouchers.services.jobs import IN_REQUEST_MAX, batch_job_create, batch_job_run
-from tessera.vouchers.services.redeem import Preview, redemption_reverse, voucher_check, voucher_redeem
+from tessera.vouchers.services.jobs import (
+    IN_REQUEST_MAX,
+    batch_job_create,
+    batch_job_requeue,
+    batch_job_run,
+    batch_order,
+)
+from tessera.vouchers.services.redeem import (
+    Preview,
+    redemption_reverse,
+    refund_returns_use,
+    voucher_check,
+    voucher_redeem,
+)
 
 __all__ = [
     "IN_REQUEST_MAX",
     "Preview",
     "batch_create",
     "batch_job_create",
+    "batch_job_requeue",
     "batch_job_run",
+    "batch_order",
     "batch_revoke",
     "code_revoke",
     "offer_create",
     "offer_validate",
     "redemption_reverse",
+    "refund_returns_use",
     "voucher_check",
     "voucher_redeem",
 ]

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_tasks import task
 
@@ -30,6 +31,14 @@ logger = logging.getLogger(__name__)
 # Up to this many codes are written in the request; more go to the task worker.
 IN_REQUEST_MAX = 10_000
 UNEXPECTED = "The job stopped on an unexpected error and created no codes; the server log has the details."
+STOPPED = "The task worker was stopped while writing; no codes were created."
+
+
+class JobNotRequeued(DomainError):
+    code = "job_not_requeued"
+    http_status = 409
+    default_message = "Only a failed or stalled job can be queued again; this one is queued, running or done."
+
 
 Status = BatchJob.Status
 
@@ -56,10 +65,19 @@ def batch_job_create(
     return job
 
 
+def batch_order(*, offer: Offer, count: int, country: str, actor: str = "system", **options: Any) -> Batch | BatchJob:
+    """Up to IN_REQUEST_MAX codes are written now (a Batch); more are checked now and written by
+    the task worker (a BatchJob). `options`: batch_create's other keyword arguments."""
+    if count > IN_REQUEST_MAX:
+        return batch_job_create(offer=offer, count=count, country=country, actor=actor, **options)
+    return batch_create(offer=offer, count=count, country=country, actor=actor, **options)
+
+
 def batch_job_run(*, job_id: int) -> BatchJob:
     """Writes the job's batch. A job runs once: a second delivery of the task finds it claimed."""
+    now = timezone.now()
     claimed = BatchJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
-        status=Status.RUNNING, started_at=timezone.now()
+        status=Status.RUNNING, started_at=now, updated_at=now
     )
     job = BatchJob.objects.select_related("offer", "restricted_to").get(pk=job_id)
     if not claimed:
@@ -72,7 +90,26 @@ def batch_job_run(*, job_id: int) -> BatchJob:
     except Exception:
         logger.exception("Batch job %s failed", job.pk)
         return _finish(job, Status.FAILED, error=UNEXPECTED)
+    except BaseException:  # the worker told to stop at once (SystemExit, KeyboardInterrupt): say so, then stop
+        _finish(job, Status.FAILED, error=STOPPED)
+        raise
     return _finish(job, Status.DONE, batch=batch)
+
+
+def batch_job_requeue(*, job: BatchJob) -> BatchJob:
+    """Queues a failed or stalled job again. Safe: a batch is written all or nothing, so neither
+    left a code behind; the conditional UPDATE lets only one of two clicks through."""
+    now = timezone.now()
+    requeued = (
+        BatchJob.objects.filter(pk=job.pk)
+        .filter(Q(status=Status.FAILED) | Q(status=Status.RUNNING, updated_at__lt=now - BatchJob.STALLED_AFTER))
+        .update(status=Status.QUEUED, written=0, error="", started_at=None, updated_at=now, finished_at=None)
+    )
+    if not requeued:
+        raise JobNotRequeued()
+    transaction.on_commit(lambda: _enqueue(job.pk))
+    job.refresh_from_db()
+    return job
 
 
 def _write_batch(job: BatchJob, progress: Progress | None) -> Batch:
@@ -85,10 +122,11 @@ def _write_batch(job: BatchJob, progress: Progress | None) -> Batch:
 
 
 def _finish(job: BatchJob, status: str, *, batch: Batch | None = None, error: str = "") -> BatchJob:
-    job.status, job.batch, job.error, job.finished_at = status, batch, error, timezone.now()
+    job.status, job.batch, job.error = status, batch, error
+    job.finished_at = job.updated_at = timezone.now()
     if batch is not None:
         job.written = batch.count
-    job.save(update_fields=["status", "batch", "error", "finished_at", "written"])
+    job.save(update_fields=["status", "batch", "error", "finished_at", "updated_at", "written"])
     return job
 
 
@@ -102,7 +140,10 @@ def _progress_reporter(job_id: int) -> Iterator[Progress | None]:
 
     def report(written: int) -> None:
         with side.cursor() as cursor:
-            cursor.execute(f"UPDATE {table} SET written = written + %s WHERE id = %s", [written, job_id])  # noqa: S608
+            cursor.execute(
+                f"UPDATE {table} SET written = written + %s, updated_at = %s WHERE id = %s",  # noqa: S608
+                [written, timezone.now(), job_id],
+            )
 
     try:
         yield report

@@ -125,9 +125,7 @@ class Preview:
     uses_left: int
 
 
-def voucher_check(
-    *, code: str, user: AbstractBaseUser, session: CourseSession, product: str | None = None
-) -> Preview:
+def voucher_check(*, code: str, user: AbstractBaseUser, session: CourseSession, product: str | None = None) -> Preview:
     """Runs every check `voucher_redeem` runs, changes nothing, and raises the same refusal the
     redemption would; the answer may of course change before the learner redeems."""
     config.require_vouchers()
@@ -253,6 +251,12 @@ def _record(code: Code, attempt: Attempt, *, had_active_enrollment: bool) -> Red
     return redemption
 
 
+def refund_returns_use(*, batch: Batch, give_back_use: bool | None) -> bool:
+    """Whether reversing a redemption gives its code the use back: as asked, else as the batch's
+    refund policy says."""
+    return batch.refund_policy == Batch.RefundPolicy.RETURN_USE if give_back_use is None else give_back_use
+
+
 def redemption_reverse(*, redemption: Redemption, actor: str, give_back_use: bool | None = None) -> Redemption:
     """Ends the entitlement a redemption gave. The batch's refund policy decides whether the
     code gets its use back, unless `give_back_use` says so explicitly."""
@@ -265,8 +269,7 @@ def redemption_reverse(*, redemption: Redemption, actor: str, give_back_use: boo
             raise AlreadyReversed()
         code = Code.objects.select_related("batch").get(pk=redemption.code_id)
         product_named(redemption.product).deactivate(redemption=redemption, now=now)
-        if give_back_use is None:
-            give_back_use = code.batch.refund_policy == Batch.RefundPolicy.RETURN_USE
+        give_back_use = refund_returns_use(batch=code.batch, give_back_use=give_back_use)
         if give_back_use:
             Code.objects.filter(pk=code.pk, uses__gt=0).update(uses=F("uses") - 1)
         audit_record(

@@ -6,23 +6,21 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from tessera.core.csvstream import csv_download
 from tessera.core.errors import InvalidInput
 from tessera.vouchers.models import Batch
-from tessera.vouchers.paging import USE_FILTERS, CodePage, batch_code_page, batch_totals, search_prefix
+from tessera.vouchers.paging import USE_FILTERS, CodePage, batch_code_page, batch_totals, cursor, search_prefix
 from tessera.vouchers.selectors import EXPORT_HEADER, batch_numbered, codes_for_export, export_rows
 from tessera.vouchers.services import batch_revoke
 from tessera.web.staff.access import staff_only
 from tessera.web.staff.common import found_or_404
 from tessera.web.views import see_other
 
-CURSOR_MAX = 31  # a cursor is a stored code: never longer
 
-
-@require_GET
 @staff_only
+@require_safe
 def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
     batch = found_or_404(batch_numbered, pk)
     query = request.GET
@@ -35,7 +33,7 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         page = batch_code_page(
             batch, now=timezone.now(), search=search, uses=uses,
-            after=query.get("after", "")[:CURSOR_MAX], before=query.get("before", "")[:CURSOR_MAX],
+            after=cursor(query.get("after", "")), before=cursor(query.get("before", "")),
         )  # fmt: skip
     context = {
         "batch": batch, "totals": batch_totals(batch), "page": page, "q": query.get("q", "")[:100], "uses": uses,
@@ -44,21 +42,20 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "web/staff/batch_detail.html", context, status=422 if problem else 200)
 
 
-@require_GET
 @staff_only
+@require_safe
 def batch_export(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     batch: Batch = found_or_404(batch_numbered, pk)
     return csv_download(EXPORT_HEADER, export_rows(codes_for_export(batch=batch)), f"batch-{batch.pk}.csv")
 
 
-@require_POST
 @staff_only
+@require_POST
 def batch_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
     batch = found_or_404(batch_numbered, pk)
     revoked = batch_revoke(batch=batch, actor=request.user.get_username())
-    messages.success(
-        request, f"Batch {batch.pk} is revoked: {revoked} live code{'s' if revoked != 1 else ''} stopped working."
-    )
+    codes = "code" if revoked == 1 else "codes"
+    messages.success(request, f"Batch {batch.pk} is revoked: {revoked} more {codes} cannot be redeemed.")
     return see_other(reverse("staff:batch_detail", args=[batch.pk]))
 
 

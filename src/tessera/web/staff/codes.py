@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST, require_safe
 from tessera.core.errors import DomainError, InvalidInput
 from tessera.vouchers.models import Redemption
 from tessera.vouchers.selectors import CodeDetails, code_details, redemption_numbered
-from tessera.vouchers.services import code_revoke, redemption_reverse
+from tessera.vouchers.services import code_revoke, redemption_reverse, refund_returns_use
 from tessera.web.staff.access import staff_only
 from tessera.web.staff.common import status_shown
 from tessera.web.views import see_other
@@ -92,19 +92,17 @@ def redemption_reverse_view(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         bad_choice = InvalidInput("Choose whether the code gets its use back.", field="give_back_use")
         return _code_page(request, code_details(redemption.code_id), refusal=bad_choice)
-    uses_before = redemption.code.uses
     try:
         redemption_reverse(redemption=redemption, actor=request.user.get_username(), give_back_use=form.choice())
     except DomainError as refusal:
         return _code_page(request, code_details(redemption.code_id), refusal=refusal)
     details = code_details(redemption.code_id)
-    messages.success(request, _reversed_message(redemption, details, gave_back=details.code.uses < uses_before))
+    gave_back = refund_returns_use(batch=details.code.batch, give_back_use=form.choice())
+    messages.success(request, _reversed_message(redemption, details, gave_back=gave_back))
     return see_other(_code_url(details))
 
 
 def _reversed_message(redemption: Redemption, details: CodeDetails, *, gave_back: bool) -> str:
-    # redemption_reverse does not answer whether it gave the use back, so the message reads the
-    # outcome off the code's count of uses before and after.
     use = "the code got its use back" if gave_back else "the use stays spent"
     return (
         f"The redemption of {details.display} by {redemption.user.get_username()} is reversed and its "

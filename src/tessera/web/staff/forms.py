@@ -40,10 +40,14 @@ class StaffForm(forms.Form):
         self._mark_invalid()
 
     def _mark_invalid(self) -> None:
-        for name in self.errors:
-            if name in self.fields:
-                attrs = {"aria-invalid": "true", "aria-describedby": f"{self[name].auto_id}-error"}
-                self.fields[name].widget.attrs.update(attrs)
+        invalid = [name for name in self.fields if name in self.errors]
+        for name in invalid:
+            attrs = {"aria-invalid": "true", "aria-describedby": f"{self[name].auto_id}-error"}
+            self.fields[name].widget.attrs.update(attrs)
+        for name in invalid[1:]:
+            self.fields[name].widget.attrs.pop("autofocus", None)
+        if invalid:  # the page opens on the first field to mend
+            self.fields[invalid[0]].widget.attrs["autofocus"] = True
 
 
 class OfferForm(StaffForm):

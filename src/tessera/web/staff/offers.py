@@ -7,36 +7,40 @@ bar htmx refreshes every second.
 """
 
 from django.contrib import messages
+from django.core.validators import slug_re
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import path, reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from tessera.core.csvstream import csv_download
 from tessera.core.errors import DomainError
 from tessera.core.users import user_named
-from tessera.vouchers.models import Offer
+from tessera.vouchers.models import BatchJob, Offer
 from tessera.vouchers.overview import batches_overview, job_numbered, jobs_unfinished, offers_overview
 from tessera.vouchers.selectors import EXPORT_HEADER, codes_for_export, export_rows, offer_numbered
-from tessera.vouchers.services import IN_REQUEST_MAX, batch_create, batch_job_create, offer_create
+from tessera.vouchers.services import IN_REQUEST_MAX, batch_job_requeue, batch_order, offer_create
 from tessera.web.staff.access import staff_only
 from tessera.web.staff.common import found_or_404
 from tessera.web.staff.forms import BatchForm, OfferForm, refusal_shown
 from tessera.web.views import see_other
 
 
-@require_GET
 @staff_only
+@require_safe
 def offer_list(request: HttpRequest) -> HttpResponse:
-    session_slug = request.GET.get("session", "")[:50]
+    session_slug = request.GET.get("session", "")
+    if not slug_re.fullmatch(session_slug):
+        session_slug = ""  # no session has it (and PostgreSQL refuses some, such as NUL, in a query)
     offers = offers_overview(session_slug=session_slug)
     return render(
         request, "web/staff/offers.html", {"offers": offers, "session_slug": session_slug, "section": "offers"}
     )
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
 @staff_only
+@require_http_methods(["GET", "HEAD", "POST"])
 def offer_new(request: HttpRequest) -> HttpResponse:
     form = OfferForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -45,20 +49,20 @@ def offer_new(request: HttpRequest) -> HttpResponse:
         except DomainError as refusal:
             refusal_shown(form, refusal)
         else:
-            messages.success(request, f"Offer {offer.name!r} created.")
+            messages.success(request, f"Offer “{offer.name}” created.")
             return see_other(reverse("staff:offer_detail", args=[offer.pk]))
     status = 422 if request.method == "POST" else 200
     return render(request, "web/staff/offer_new.html", {"form": form, "section": "offers"}, status=status)
 
 
-@require_GET
 @staff_only
+@require_safe
 def offer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _offer_page(request, found_or_404(offer_numbered, pk), BatchForm())
 
 
-@require_POST
 @staff_only
+@require_POST
 def batch_new(request: HttpRequest, pk: int) -> HttpResponse:
     offer = found_or_404(offer_numbered, pk)
     form = BatchForm(request.POST)
@@ -74,15 +78,14 @@ def batch_new(request: HttpRequest, pk: int) -> HttpResponse:
 def _create_codes(request: HttpRequest, offer: Offer, form: BatchForm) -> HttpResponse:
     username = form.cleaned_data["restricted_to"]
     restricted_to = user_named(username, field="restricted_to") if username else None
-    arguments = {**form.service_arguments(), "offer": offer, "restricted_to": restricted_to}
-    actor = request.user.get_username()
-    if form.cleaned_data["count"] > IN_REQUEST_MAX:
-        job = batch_job_create(actor=actor, **arguments)
-        messages.info(request, f"Writing {job.count:,} codes in the background.")
-        return see_other(reverse("staff:job", args=[job.pk]))
-    batch = batch_create(actor=actor, **arguments)
-    messages.success(request, f"{batch.count:,} codes created.")
-    return see_other(reverse("staff:batch_detail", args=[batch.pk]))
+    ordered = batch_order(
+        offer=offer, restricted_to=restricted_to, actor=request.user.get_username(), **form.service_arguments()
+    )
+    if isinstance(ordered, BatchJob):
+        messages.info(request, f"Writing {ordered.count:,} codes in the background.")
+        return see_other(reverse("staff:job", args=[ordered.pk]))
+    messages.success(request, f"{ordered.count:,} codes created.")
+    return see_other(reverse("staff:batch_detail", args=[ordered.pk]))
 
 
 def _offer_page(request: HttpRequest, offer: Offer, form: BatchForm, *, status: int = 200) -> HttpResponse:
@@ -93,24 +96,42 @@ def _offer_page(request: HttpRequest, offer: Offer, form: BatchForm, *, status: 
     return render(request, "web/staff/offer_detail.html", context, status=status)
 
 
-@require_GET
 @staff_only
+@require_safe
 def offer_export(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     offer = found_or_404(offer_numbered, pk)
     return csv_download(EXPORT_HEADER, export_rows(codes_for_export(offer_id=offer.pk)), f"offer-{offer.pk}.csv")
 
 
-@require_GET
 @staff_only
+@require_safe
 def job(request: HttpRequest, pk: int) -> HttpResponse:
-    return render(request, "web/staff/job.html", {"job": found_or_404(job_numbered, pk), "section": "offers"})
+    return _job_page(request, found_or_404(job_numbered, pk), "web/staff/job.html")
 
 
-@require_GET
 @staff_only
+@require_safe
 def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The progress fragment alone, for htmx to swap in."""
-    return render(request, "web/staff/_job_progress.html", {"job": found_or_404(job_numbered, pk)})
+    return _job_page(request, found_or_404(job_numbered, pk), "web/staff/_job_progress.html")
+
+
+@staff_only
+@require_POST
+def job_requeue(request: HttpRequest, pk: int) -> HttpResponse:
+    job = found_or_404(job_numbered, pk)
+    try:
+        batch_job_requeue(job=job)
+    except DomainError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.info(request, f"Writing {job.count:,} codes in the background again.")
+    return see_other(reverse("staff:job", args=[job.pk]))
+
+
+def _job_page(request: HttpRequest, job: BatchJob, template: str) -> HttpResponse:
+    context = {"job": job, "stalled": job.is_stalled(timezone.now()), "section": "offers"}
+    return render(request, template, context)
 
 
 urlpatterns = [
@@ -121,4 +142,5 @@ urlpatterns = [
     path("offers/<int:pk>/export.csv", offer_export, name="offer_export"),
     path("jobs/<int:pk>", job, name="job"),
     path("jobs/<int:pk>/progress", job_progress, name="job_progress"),
+    path("jobs/<int:pk>/requeue", job_requeue, name="job_requeue"),
 ]

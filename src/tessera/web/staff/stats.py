@@ -10,6 +10,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.views.decorators.http import require_safe
 
 from tessera.vouchers.models import Product
 from tessera.vouchers.selectors import (
@@ -47,6 +48,7 @@ class DayShown:
 
 
 @staff_only
+@require_safe
 def stats(request: HttpRequest) -> HttpResponse:
     # Any other value, or none, shows the default window rather than an error.
     days = DAYS.get(request.GET.get("days", ""), DEFAULT_DAYS)
