@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint test-sqlite test-postgres screenshots bench bench-http clean
+.PHONY: run test lint test-sqlite test-postgres screenshots bench bench-http bench-pages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ bench: $(STAMP)
 # Over HTTP: gunicorn on PostgreSQL (database tessera_bench_http), driven by wrk (apt-get install -y wrk).
 bench-http: $(STAMP)
 	$(BIN)/python bench/bench_http.py
+
+# Every web page's server time with a million-code batch, on both databases (tessera_bench_pages on
+# PostgreSQL, var/bench/pages.sqlite3), each made afresh and removed afterwards.
+bench-pages: $(STAMP)
+	$(BIN)/python bench/bench_pages.py --db both
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

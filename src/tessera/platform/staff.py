@@ -25,10 +25,10 @@ from tessera.vouchers.selectors import (
     CodeDetails,
     batch_codes,
     batch_numbered,
+    batches_for_export,
     batches_of,
     code_details,
     code_stats,
-    codes_for_export,
     display_code,
     export_rows,
     offer_numbered,
@@ -54,7 +54,6 @@ class StaffPages(PageNumberPagination):
     class Input(Schema):
         page: int = Field(1, ge=1, le=1_000_000)
         page_size: int = Field(50, ge=1, le=500)
-
 
 
 # --- offers -----------------------------------------------------------------------------------
@@ -308,11 +307,11 @@ CSV_RESPONSE = {200: {"description": "CSV, one row per code and redemption", "co
             summary="A batch's codes as CSV, streamed")  # fmt: skip
 def batches_export(request: HttpRequest, batch_id: int) -> StreamingHttpResponse:
     batch = batch_numbered(batch_id)
-    return csv_download(EXPORT_HEADER, export_rows(codes_for_export(batch=batch)), f"batch-{batch.pk}.csv")
+    return csv_download(EXPORT_HEADER, export_rows(batches_for_export(batch=batch)), f"batch-{batch.pk}.csv")
 
 
 @router.get("/offers/{offer_id}/export.csv", response=ERRORS, openapi_extra={"responses": CSV_RESPONSE},
             summary="An offer's codes as CSV, streamed")  # fmt: skip
 def offers_export(request: HttpRequest, offer_id: int) -> StreamingHttpResponse:
     offer = offer_numbered(offer_id)
-    return csv_download(EXPORT_HEADER, export_rows(codes_for_export(offer_id=offer.pk)), f"offer-{offer.pk}.csv")
+    return csv_download(EXPORT_HEADER, export_rows(batches_for_export(offer_id=offer.pk)), f"offer-{offer.pk}.csv")

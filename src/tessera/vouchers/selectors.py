@@ -1,10 +1,13 @@
 """Reads about vouchers, as ready querysets and plain rows, for the CLI, admin, API and pages."""
 
 from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -111,38 +114,54 @@ EXPORT_HEADER = (
 )  # fmt: skip
 
 
-def codes_for_export(*, batch: Batch | None = None, offer_id: int | None = None) -> QuerySet[Code]:
-    codes = Code.objects.all()
+def batches_for_export(*, batch: Batch | None = None, offer_id: int | None = None) -> QuerySet[Batch]:
+    batches = Batch.objects.all()
     if batch is not None:
-        codes = codes.filter(batch=batch)
+        batches = batches.filter(pk=batch.pk)
     if offer_id is not None:
-        codes = codes.filter(batch__offer_id=offer_id)
-    return codes.order_by("batch_id", "code")
+        batches = batches.filter(offer_id=offer_id)
+    return batches.order_by("pk")
 
 
-def export_rows(codes: QuerySet[Code], *, chunk_size: int = 5000) -> Iterator[tuple[object, ...]]:
-    """One row per code and redemption (a code never redeemed has one row with empty redeemer).
+EXPORT_COLUMNS = (
+    "code", "batch__prefix", "batch_id", "batch__offer__name", "batch__offer__product", "batch__tag",
+    "uses", "max_uses", "revoked_at", "batch__revoked_at", "batch__expires_at",
+    "redemptions__user__username", "redemptions__redeemed_at", "redemptions__session__slug",
+    "redemptions__reversed_at",
+)  # fmt: skip
 
-    Streams: the rows come from a server-side cursor on PostgreSQL and chunked fetches on
-    SQLite, so memory stays flat whatever the number of codes.
+
+def export_rows(batches: QuerySet[Batch], *, chunk_size: int = 5000) -> Iterator[tuple[object, ...]]:
+    """One row per code and redemption (a code never redeemed has one row with empty redeemer),
+    batch by batch, each in code order.
+
+    Streams, so memory stays flat whatever the number of codes and the first rows go out at
+    once: one batch at a time, read in the order of the (batch_id, code) index (one query over
+    several batches is sorted whole before its first row). On PostgreSQL each batch is read
+    inside a transaction: outside one, Django declares its server-side cursor WITH HOLD, and
+    PostgreSQL computes every row of such a cursor before handing out the first (0.7 s for a
+    million-code batch; docs/benchmarks.md section 4). Not on SQLite, where a transaction
+    would hold the one write lock for the whole download.
     """
     now = timezone.now()
-    rows = codes.values_list(
-        "code", "batch__prefix", "batch_id", "batch__offer__name", "batch__offer__product", "batch__tag",
-        "uses", "max_uses", "revoked_at", "batch__revoked_at", "batch__expires_at",
-        "redemptions__user__username", "redemptions__redeemed_at", "redemptions__session__slug",
-        "redemptions__reversed_at",
+    for batch_id in batches.values_list("pk", flat=True):
+        with transaction.atomic() if connection.vendor == "postgresql" else nullcontext():
+            codes = Code.objects.filter(batch_id=batch_id).order_by("code").values_list(*EXPORT_COLUMNS)
+            for row in codes.iterator(chunk_size=chunk_size):
+                yield _export_row(row, now)
+
+
+def _export_row(row: tuple[Any, ...], now: datetime) -> tuple[object, ...]:
+    (code, prefix, batch_id, offer, product, tag, uses, max_uses, revoked, batch_revoked, expires,
+     user, at, where, reversed_at) = row  # fmt: skip
+    status = code_status(
+        uses=uses, max_uses=max_uses, revoked=bool(revoked or batch_revoked), expires_at=expires, now=now
+    )
+    redeemed_by = f"{user} (reversed)" if reversed_at else (user or "")
+    return (
+        display_code(code, prefix), batch_id, offer, product, tag, uses, max_uses, status,
+        _iso(expires), redeemed_by, _iso(at), where or "",
     )  # fmt: skip
-    for (code, prefix, batch_id, offer, product, tag, uses, max_uses, revoked, batch_revoked, expires,
-         user, at, where, reversed_at) in rows.iterator(chunk_size=chunk_size):  # fmt: skip
-        status = code_status(
-            uses=uses, max_uses=max_uses, revoked=bool(revoked or batch_revoked), expires_at=expires, now=now
-        )
-        redeemed_by = f"{user} (reversed)" if reversed_at else (user or "")
-        yield (
-            display_code(code, prefix), batch_id, offer, product, tag, uses, max_uses, status,
-            _iso(expires), redeemed_by, _iso(at), where or "",
-        )  # fmt: skip
 
 
 def _iso(moment: datetime | None) -> str:

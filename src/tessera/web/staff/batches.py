@@ -12,7 +12,7 @@ from tessera.core.csvstream import csv_download
 from tessera.core.errors import InvalidInput
 from tessera.vouchers.models import Batch
 from tessera.vouchers.paging import USE_FILTERS, CodePage, batch_code_page, batch_totals, cursor, search_prefix
-from tessera.vouchers.selectors import EXPORT_HEADER, batch_numbered, codes_for_export, export_rows
+from tessera.vouchers.selectors import EXPORT_HEADER, batch_numbered, batches_for_export, export_rows
 from tessera.vouchers.services import batch_revoke
 from tessera.web.staff.access import staff_only
 from tessera.web.staff.common import found_or_404
@@ -46,7 +46,7 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_safe
 def batch_export(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     batch: Batch = found_or_404(batch_numbered, pk)
-    return csv_download(EXPORT_HEADER, export_rows(codes_for_export(batch=batch)), f"batch-{batch.pk}.csv")
+    return csv_download(EXPORT_HEADER, export_rows(batches_for_export(batch=batch)), f"batch-{batch.pk}.csv")
 
 
 @staff_only

@@ -19,7 +19,7 @@ from tessera.core.errors import DomainError
 from tessera.core.users import user_named
 from tessera.vouchers.models import BatchJob, Offer
 from tessera.vouchers.overview import batches_overview, job_numbered, jobs_unfinished, offers_overview
-from tessera.vouchers.selectors import EXPORT_HEADER, codes_for_export, export_rows, offer_numbered
+from tessera.vouchers.selectors import EXPORT_HEADER, batches_for_export, export_rows, offer_numbered
 from tessera.vouchers.services import IN_REQUEST_MAX, batch_job_requeue, batch_order, offer_create
 from tessera.web.staff.access import staff_only
 from tessera.web.staff.common import found_or_404
@@ -100,7 +100,7 @@ def _offer_page(request: HttpRequest, offer: Offer, form: BatchForm, *, status: 
 @require_safe
 def offer_export(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     offer = found_or_404(offer_numbered, pk)
-    return csv_download(EXPORT_HEADER, export_rows(codes_for_export(offer_id=offer.pk)), f"offer-{offer.pk}.csv")
+    return csv_download(EXPORT_HEADER, export_rows(batches_for_export(offer_id=offer.pk)), f"offer-{offer.pk}.csv")
 
 
 @staff_only

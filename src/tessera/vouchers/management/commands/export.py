@@ -5,7 +5,7 @@ from django.core.management.base import CommandError
 
 from tessera.vouchers.management.base import VoucherCommand
 from tessera.vouchers.models import Batch
-from tessera.vouchers.selectors import EXPORT_HEADER, codes_for_export, export_rows
+from tessera.vouchers.selectors import EXPORT_HEADER, batches_for_export, export_rows
 
 
 class Command(VoucherCommand):
@@ -22,7 +22,7 @@ class Command(VoucherCommand):
             batch = Batch.objects.filter(pk=opts["batch"]).first()
             if batch is None:
                 raise CommandError(f"not_found: there is no batch {opts['batch']}.")
-        rows = export_rows(codes_for_export(batch=batch, offer_id=opts["offer"]))
+        rows = export_rows(batches_for_export(batch=batch, offer_id=opts["offer"]))
         if opts["output"]:
             with open(opts["output"], "w", newline="", encoding="utf-8") as target:
                 count = self._write(target, rows)
