@@ -302,3 +302,27 @@ class TestExamDeadlines:
         page = text(learner_client.get("/dashboard"))
         assert f"{until:%Y-%m-%d %H:%M}" in page
         assert f"{final.submission_deadline:%Y-%m-%d %H:%M}" not in page
+
+
+class TestFormsOfWhatIHoldAlready:
+    def test_an_enrolled_learner_sees_no_enroll_form_but_can_book_proctoring(
+        self, learner_client, learner, running_session, enrollment_offer
+    ):
+        Enrollment.objects.create(user=learner, session=running_session)
+        page = text(learner_client.get(COURSE))
+        assert "Enroll with a code" not in page
+        assert "Book proctoring" in page
+
+    def test_after_booking_proctoring_its_form_is_gone(self, learner_client, learner, running_session):
+        Enrollment.objects.create(user=learner, session=running_session, proctored=True)
+        page = text(learner_client.get(COURSE))
+        assert "Book proctoring" not in page
+        assert "Proctoring booked" in page
+
+    def test_a_stale_enroll_form_sent_again_is_refused_in_plain_words(
+        self, learner_client, learner, running_session, enrollment_offer, make_code
+    ):
+        Enrollment.objects.create(user=learner, session=running_session)
+        response = redeem_on_page(learner_client, COURSE, Product.ENROLLMENT, make_code(enrollment_offer))
+        assert response.status_code == 422
+        assert "You are already enrolled in this course session." in text(response)

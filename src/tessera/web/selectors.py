@@ -32,6 +32,24 @@ def products_shown(session: CourseSession) -> list[str]:
     return [name for name in Product.values if config.product_enabled(name) and product_named(name).offered_by(session)]
 
 
+def products_to_offer(session: CourseSession, enrollment: Enrollment | None, now: datetime) -> list[str]:
+    """The voucher forms a visitor sees: those the session shows, less what they hold already
+    (an active enrollment, a proctoring booking, a running reactivation)."""
+    held = _held(enrollment, now)
+    return [product for product in products_shown(session) if product not in held]
+
+
+def _held(enrollment: Enrollment | None, now: datetime) -> set[str]:
+    if enrollment is None:
+        return set()
+    holdings = {
+        Product.ENROLLMENT: enrollment.active,
+        Product.PROCTORING: enrollment.proctored,
+        Product.REACTIVATION: enrollment.is_reactivated(now),
+    }
+    return {product for product, held in holdings.items() if held}
+
+
 def reactivatable(
     *, user: AbstractBaseUser | AnonymousUser, session: CourseSession, enrollment: Enrollment | None, now: datetime
 ) -> bool:

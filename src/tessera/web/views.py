@@ -95,14 +95,14 @@ def _course_page(
 ) -> HttpResponse:  # fmt: skip
     user = request.user
     enrollment = enrollment_for(user=user, session=session) if user.is_authenticated else None
-    shown = selectors.products_shown(session)
+    now = timezone.now()
+    shown = selectors.products_to_offer(session, enrollment, now)
     forms = [
         sent if sent is not None and sent.product_name == product else VoucherForm(product=product) for product in shown
     ]
     if sent is not None and sent.product_name not in shown and sent.errors:
-        # Its form has gone (vouchers or the product switched off meanwhile): say why on the page.
+        # Its form has gone (switched off, or held already): say why on the page.
         problem = " ".join(str(message) for message in sent.errors.get("code", []))
-    now = timezone.now()
     context = {
         "session": session, "enrollment": enrollment, "forms": forms, "problem": problem, "now": now,
         "reactivatable": selectors.reactivatable(user=user, session=session, enrollment=enrollment, now=now),
