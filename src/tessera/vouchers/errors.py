@@ -81,6 +81,14 @@ class AlreadyReversed(DomainError):
     default_message = "This redemption has already been reversed."
 
 
+class JobNotRequeued(DomainError):
+    """Only a failed or stalled background batch job may be queued again."""
+
+    code = "job_not_requeued"
+    http_status = 409
+    default_message = "Only a failed or stalled job can be queued again; this one is queued, running or done."
+
+
 __all__ = [
     "GUESSES",
     "AlreadyRedeemed",
@@ -91,6 +99,7 @@ __all__ = [
     "CodeNotFound",
     "CodeRevoked",
     "InvalidInput",
+    "JobNotRequeued",
     "NotEligible",
     "ProductUnavailable",
     "RedemptionRefused",

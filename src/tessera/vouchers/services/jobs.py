@@ -23,6 +23,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from tessera.core.errors import DomainError
+from tessera.vouchers.errors import JobNotRequeued
 from tessera.vouchers.models import Batch, BatchJob, Offer
 from tessera.vouchers.services.batches import Progress, batch_create, batch_fields_checked
 
@@ -32,12 +33,6 @@ logger = logging.getLogger(__name__)
 IN_REQUEST_MAX = 10_000
 UNEXPECTED = "The job stopped on an unexpected error and created no codes; the server log has the details."
 STOPPED = "The task worker was stopped while writing; no codes were created."
-
-
-class JobNotRequeued(DomainError):
-    code = "job_not_requeued"
-    http_status = 409
-    default_message = "Only a failed or stalled job can be queued again; this one is queued, running or done."
 
 
 Status = BatchJob.Status
