@@ -10,6 +10,7 @@ from html import unescape
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.test import Client
 from django.utils import timezone
@@ -472,3 +473,17 @@ class TestIndexes:
         with connection.cursor() as cursor:
             names = connection.introspection.get_constraints(cursor, "vouchers_code")
         assert {"vouchers_code_used_by_batch", "vouchers_code_batch_code"} <= set(names)
+
+
+@pytest.mark.django_db(transaction=True)
+class TestTheWorkerWritesAJob:
+    def test_the_task_worker_picks_up_a_job_queued_by_the_page(self, client, voucher_manager, enrollment_offer):
+        client.force_login(voucher_manager)
+        client.post(f"/staff/offers/{enrollment_offer.pk}/codes", batch_form(count=IN_REQUEST_MAX + 1))
+        job = BatchJob.objects.get()
+        assert job.status == "queued"
+        call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+        job.refresh_from_db()
+        assert (job.status, job.written) == ("done", IN_REQUEST_MAX + 1)
+        assert Code.objects.filter(batch=job.batch).count() == IN_REQUEST_MAX + 1
+        assert DBTaskResult.objects.get().status == "SUCCESSFUL"
