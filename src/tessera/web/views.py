@@ -14,7 +14,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render, resolve_url
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -29,13 +29,7 @@ from tessera.vouchers.models import Product, Redemption
 from tessera.vouchers.services import voucher_redeem
 from tessera.web import selectors
 from tessera.web.forms import SignupForm, VoucherForm
-
-
-def see_other(url: str) -> HttpResponseRedirect:
-    """A redirect after a POST that the browser follows with a GET."""
-    response = HttpResponseRedirect(url)
-    response.status_code = 303
-    return response
+from tessera.web.responses import see_other
 
 
 def course_list(request: HttpRequest) -> HttpResponse:

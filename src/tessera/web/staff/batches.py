@@ -14,9 +14,9 @@ from tessera.vouchers.models import Batch
 from tessera.vouchers.paging import USE_FILTERS, CodePage, batch_code_page, batch_totals, cursor, search_prefix
 from tessera.vouchers.selectors import EXPORT_HEADER, batch_numbered, batches_for_export, export_rows
 from tessera.vouchers.services import batch_revoke
+from tessera.web.responses import see_other
 from tessera.web.staff.access import staff_only
 from tessera.web.staff.common import found_or_404
-from tessera.web.views import see_other
 
 
 @staff_only

@@ -18,9 +18,9 @@ from tessera.core.errors import DomainError, InvalidInput
 from tessera.vouchers.models import Redemption
 from tessera.vouchers.selectors import CodeDetails, code_details, redemption_numbered
 from tessera.vouchers.services import code_revoke, redemption_reverse, refund_returns_use
+from tessera.web.responses import see_other
 from tessera.web.staff.access import staff_only
 from tessera.web.staff.common import status_shown
-from tessera.web.views import see_other
 
 SECTION = "codes"
 

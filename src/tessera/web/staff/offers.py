@@ -21,10 +21,10 @@ from tessera.vouchers.models import BatchJob, Offer
 from tessera.vouchers.overview import batches_overview, job_numbered, jobs_unfinished, offers_overview
 from tessera.vouchers.selectors import EXPORT_HEADER, batches_for_export, export_rows, offer_numbered
 from tessera.vouchers.services import IN_REQUEST_MAX, batch_job_requeue, batch_order, offer_create
+from tessera.web.responses import see_other
 from tessera.web.staff.access import staff_only
 from tessera.web.staff.common import found_or_404
 from tessera.web.staff.forms import BatchForm, OfferForm, refusal_shown
-from tessera.web.views import see_other
 
 
 @staff_only
