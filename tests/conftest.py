@@ -20,6 +20,7 @@ from tessera.catalog.models import Course, CourseSession, Exam
 from tessera.shop.models import Shop
 from tessera.shop.services import shop_create, token_issue
 from tessera.vouchers.models import Batch, Offer, Product
+from tessera.vouchers.permissions import MANAGE_VOUCHERS_CODENAME
 from tessera.vouchers.services import batch_create, offer_create
 
 DB_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback"}
@@ -85,7 +86,7 @@ def staff(db: None) -> User:
 def voucher_manager(db: None) -> User:
     """Not a superuser: holds exactly the manage_vouchers permission."""
     user = User.objects.create_user("manager", password="manager-pass-1", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(codename="manage_vouchers"))
+    user.user_permissions.add(Permission.objects.get(codename=MANAGE_VOUCHERS_CODENAME))
     return user
 
 

@@ -13,8 +13,7 @@ from ninja.security import HttpBearer, SessionAuth
 
 from tessera.core.errors import Forbidden
 from tessera.platform.selectors import user_for_token
-
-VOUCHER_PERMISSION = "vouchers.manage_vouchers"
+from tessera.vouchers.permissions import MANAGE_VOUCHERS
 
 
 class UserToken(HttpBearer):
@@ -43,7 +42,7 @@ class BrowserSession(SessionAuth):
 
 
 def _staff_only(user: Any) -> Any:
-    if user is not None and not user.has_perm(VOUCHER_PERMISSION):
+    if user is not None and not user.has_perm(MANAGE_VOUCHERS):
         raise Forbidden("This needs the permission to manage vouchers.")
     return user
 

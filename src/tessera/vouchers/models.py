@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from tessera.catalog.models import CourseSession
+from tessera.vouchers.permissions import MANAGE_VOUCHERS_CODENAME
 
 
 class Product(models.TextChoices):
@@ -39,8 +40,9 @@ class Offer(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        # Staff pages and the staff API let in only holders of this permission (or superusers).
-        permissions = [("manage_vouchers", "Can manage offers, batches, codes and redemptions")]
+        # Staff pages, the staff API and the admin's voucher actions let in only holders of this
+        # permission (or superusers); see tessera.vouchers.permissions.
+        permissions = [(MANAGE_VOUCHERS_CODENAME, "Can manage offers, batches, codes and redemptions")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_product_display()})"

@@ -1,8 +1,13 @@
 from django.http import HttpRequest
 
 from tessera.vouchers import config
+from tessera.web.staff.access import may_manage_vouchers
 
 
 def surfaces(request: HttpRequest) -> dict[str, bool]:
-    """Whether the voucher surfaces exist, for the links every page's header shows."""
-    return {"vouchers_enabled": config.vouchers_enabled()}
+    """Whether the voucher surfaces exist, and whether the staff pages let this user in, for the
+    links every page's header shows (the same check as the staff pages' own door)."""
+    return {
+        "vouchers_enabled": config.vouchers_enabled(),
+        "may_manage_vouchers": may_manage_vouchers(getattr(request, "user", None)),
+    }

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
-VOUCHER_PERMISSION = "vouchers.manage_vouchers"
+from tessera.vouchers.permissions import MANAGE_VOUCHERS
 
 Params = ParamSpec("Params")
 View = Callable[Concatenate[HttpRequest, Params], HttpResponseBase]
@@ -21,7 +21,7 @@ View = Callable[Concatenate[HttpRequest, Params], HttpResponseBase]
 
 def may_manage_vouchers(user: object) -> bool:
     has_perm = getattr(user, "has_perm", None)
-    return bool(getattr(user, "is_authenticated", False) and has_perm and has_perm(VOUCHER_PERMISSION))
+    return bool(getattr(user, "is_authenticated", False) and has_perm and has_perm(MANAGE_VOUCHERS))
 
 
 def staff_only(view: View[Params]) -> View[Params]:
