@@ -100,3 +100,15 @@ class TestAdmin:
         page = client.post("/admin/platform/apitoken/add/", {"user": learner.pk, "label": "lms"})
         assert page.status_code == 403
         assert not ApiToken.objects.exists()
+
+    def test_staff_holding_every_token_permission_cannot_revoke_change_or_delete(self, client, learner):
+        token = TOKEN.search(run("create_api_token", "learner"))[0]
+        stored = ApiToken.objects.get()
+        client.force_login(admin_with("view_apitoken", "add_apitoken", "change_apitoken", "delete_apitoken"))
+        assert client.get("/admin/platform/apitoken/").context["action_form"] is None
+        client.post("/admin/platform/apitoken/", {"action": "revoke_tokens", "_selected_action": [stored.pk]})
+        change = f"/admin/platform/apitoken/{stored.pk}/change/"
+        assert client.post(change, {"user": learner.pk, "label": "renamed"}).status_code == 403
+        assert client.post(f"/admin/platform/apitoken/{stored.pk}/delete/", {"post": "yes"}).status_code == 403
+        assert ApiToken.objects.filter(pk=stored.pk, revoked_at=None, label=stored.label).exists()
+        assert client.get(MINE, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200

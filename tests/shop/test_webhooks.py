@@ -15,7 +15,7 @@ from io import StringIO
 from typing import Any, ClassVar
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connections, transaction
@@ -595,6 +595,21 @@ class TestAdmin:
         client.post("/admin/shop/webhookdelivery/", {"action": "retry_now", "_selected_action": [delivery.pk]})
         assert run_due_tasks() == ["delivered"]
         assert attempts_log(delivery) == (Status.DELIVERED, 2, 200)
+
+    @pytest.mark.parametrize(
+        ("codenames", "outcomes"),
+        [(["view_webhookdelivery"], []), (["view_webhookdelivery", "change_webhookdelivery"], ["delivered"])],
+        ids=["view-only-staff-cannot", "staff-who-may-change-the-log-can"],
+    )
+    def test_retry_now_needs_the_change_permission_of_the_log(self, client, sender, delivery, codenames, outcomes):
+        sender.answers.append(500)
+        run_due_tasks()
+        clerk = User.objects.create_user("clerk", password="clerk-pass-1", is_staff=True)
+        clerk.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+        client.force_login(clerk)
+        client.post("/admin/shop/webhookdelivery/", {"action": "retry_now", "_selected_action": [delivery.pk]})
+        # The scheduled retry is 30 s away: only "retry now" makes a task due at once.
+        assert run_due_tasks() == outcomes
 
     def test_staff_set_a_url_and_see_the_new_secret_once(self, client, staff, shop_a):
         client.force_login(staff)

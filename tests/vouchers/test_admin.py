@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
@@ -10,6 +11,7 @@ from django.urls import reverse
 from tessera.catalog.models import Enrollment
 from tessera.core.errors import DomainError
 from tessera.vouchers.models import AuditEvent, Code, Offer, Redemption
+from tessera.vouchers.permissions import MANAGE_VOUCHERS_CODENAME
 from tessera.vouchers.services import redemption_reverse, voucher_redeem
 
 CHANGELISTS = ["offer", "batch", "code", "redemption", "auditevent"]
@@ -131,6 +133,33 @@ class TestAccess:
         assert response.status_code == 302
         code.refresh_from_db()
         assert code.revoked_at is None
+
+
+def clerk_with(*codenames: str) -> User:
+    """Staff, not a superuser, holding exactly these permissions."""
+    user = User.objects.create_user("clerk", password="clerk-pass-1", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return user
+
+
+class TestActionsNeedTheManageVouchersPermission:
+    """The same permission as revoking and reversing on the staff pages and the staff API."""
+
+    def test_with_it_a_clerk_who_may_view_codes_revokes_one(self, client, enrollment_offer, make_batch):
+        code = make_batch(enrollment_offer, count=1).codes.get()
+        client.force_login(clerk_with("view_code", MANAGE_VOUCHERS_CODENAME))
+        client.post(changelist("code"), {"action": "revoke_codes", "_selected_action": [code.pk]})
+        code.refresh_from_db()
+        assert code.revoked_at is not None
+
+    def test_the_change_permission_alone_is_not_enough(self, client, enrollment_offer, make_batch):
+        batch = make_batch(enrollment_offer, count=1)
+        client.force_login(clerk_with("view_batch", "change_batch", "view_code", "change_code"))
+        assert client.get(changelist("batch")).context["action_form"] is None
+        client.post(changelist("batch"), {"action": "revoke_batches", "_selected_action": [batch.pk]})
+        client.post(changelist("code"), {"action": "revoke_codes", "_selected_action": [batch.codes.get().pk]})
+        assert not batch.codes.filter(revoked_at__isnull=False).exists()
+        assert not AuditEvent.objects.filter(action=AuditEvent.Action.REVOKED).exists()
 
 
 class TestVouchersOff:

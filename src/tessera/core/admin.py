@@ -1,4 +1,9 @@
-"""Admin behaviour shared by apps that know nothing of each other."""
+"""Admin behaviour shared by apps that know nothing of each other.
+
+Every admin action names the permission it needs (`@admin.action(permissions=[...])`, answered by a
+`has_<name>_permission` method), so `get_actions` offers, and the changelist runs, only what the
+user may do; an action without one would be offered to anyone who may merely view the list.
+"""
 
 from typing import Any
 
@@ -10,7 +15,22 @@ from django.http import HttpRequest
 from tessera.core.models import IssuedToken
 
 
-class IssuedTokenAdmin(admin.ModelAdmin):
+class SuperusersOnly(admin.ModelAdmin):
+    """Credentials (bridge tokens, webhook secrets, API tokens): whoever holds one acts as a shop or
+    as a user, so only superusers make, change or remove them, whatever model permissions a staff
+    member was granted. Viewing still follows the view permission."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser and super().has_add_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.user.is_superuser and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+
+class IssuedTokenAdmin(SuperusersOnly):
     """Tokens are issued here (the plaintext shown once, in a message) and revoked; never edited
     or deleted. Subclasses name the service that issues and the one that revokes."""
 

@@ -1,6 +1,5 @@
 from django import forms
 from django.contrib import admin
-from django.http import HttpRequest
 
 from tessera.core.admin import IssuedTokenAdmin
 from tessera.platform.models import ApiToken
@@ -16,16 +15,14 @@ class NewApiTokenForm(forms.ModelForm):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(IssuedTokenAdmin, VoucherAdmin):
+    """Issued and revoked by superusers only (IssuedTokenAdmin): a token acts as its user, with all
+    of that user's permissions, and only a superuser holds them all already."""
+
     list_display = ("user", "prefix", "label", "created_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("user__username", "prefix")
     autocomplete_fields = ("user",)
     form = NewApiTokenForm
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        # A token acts as its user, with all of that user's permissions: only a superuser, who
-        # holds them all already, may mint one for someone else.
-        return request.user.is_superuser and super().has_add_permission(request)
 
     def issue(self, token: ApiToken) -> tuple[ApiToken, str]:
         return api_token_issue(user=token.user, label=token.label)

@@ -1,9 +1,10 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from tessera.core.admin import IssuedTokenAdmin
+from tessera.core.admin import IssuedTokenAdmin, SuperusersOnly
 from tessera.core.errors import DomainError, InvalidInput
 from tessera.shop.models import Shop, ShopToken, WebhookDelivery
 from tessera.shop.services import shop_webhook_set, token_issue, token_revoke, webhook_url_check
@@ -38,9 +39,10 @@ class ShopForm(forms.ModelForm):
 
 
 @admin.register(Shop)
-class ShopAdmin(VoucherAdmin):
+class ShopAdmin(SuperusersOnly, VoucherAdmin):
     """A shop's webhook URL is edited here; its signing secret is made with the first URL and on
-    "rotate", and shown once, in a message."""
+    "rotate", and shown once, in a message. Superusers only: the URL decides where signed events
+    go, and the secret lets its holder forge them."""
 
     list_display = ("name", "webhook_url", "created_at")
     form = ShopForm
@@ -57,7 +59,10 @@ class ShopAdmin(VoucherAdmin):
         if obj.webhook_url:
             self._show_secret(request, obj, shop_webhook_set(shop=obj, url=obj.webhook_url))
 
-    @admin.action(description="Rotate the webhook secret of the selected shops")
+    def has_rotate_secret_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    @admin.action(description="Rotate the webhook secret of the selected shops", permissions=["rotate_secret"])
     def rotate_webhook_secrets(self, request: HttpRequest, queryset: QuerySet[Shop]) -> None:
         for shop in queryset:
             self._show_secret(request, shop, shop_webhook_set(shop=shop, rotate_secret=True))
@@ -97,8 +102,12 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_select_related = ("shop",)
     actions = ["retry_now"]
 
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        # The log itself is never edited, so its "change" permission means one thing: may retry.
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}")
 
-    @admin.action(description="Retry the selected deliveries now")
+    @admin.action(description="Retry the selected deliveries now", permissions=["retry"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         queued = 0
         for delivery in queryset:

@@ -1,7 +1,8 @@
 """Staff views of offers, batches, codes, redemptions and the audit log.
 
 Creating batches happens through `tessera create-batch`, because a million codes is no form
-submit; the admin shows and revokes. Actions call services and nothing else.
+submit; the admin shows and revokes. Actions call services and nothing else, and need the
+manage_vouchers permission, like the same acts on the staff pages and the staff API.
 """
 
 import copy
@@ -17,6 +18,7 @@ from tessera.vouchers import codes as codebook
 from tessera.vouchers import config
 from tessera.vouchers.audit import actor_of
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Redemption
+from tessera.vouchers.permissions import MANAGE_VOUCHERS
 from tessera.vouchers.services import batch_revoke, code_revoke, offer_validate, redemption_reverse
 
 
@@ -59,6 +61,11 @@ class VoucherAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return config.vouchers_enabled() and super().has_module_permission(request)
+
+    def has_manage_vouchers_permission(self, request: HttpRequest) -> bool:
+        # Revoking and reversing need what they need on the staff pages: seeing the list is not
+        # enough, and a model's change permission alone does not grant them either.
+        return request.user.has_perm(MANAGE_VOUCHERS)
 
 
 class CreatedByServicesAdmin(VoucherAdmin):
@@ -137,7 +144,7 @@ class BatchAdmin(CreatedByServicesAdmin):
     readonly_fields = [f.name for f in Batch._meta.fields]
     actions = ["revoke_batches"]
 
-    @admin.action(description="Revoke all codes of the selected batches")
+    @admin.action(description="Revoke all codes of the selected batches", permissions=["manage_vouchers"])
     def revoke_batches(self, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
         _run_each(
             request, queryset, lambda b: batch_revoke(batch=b, actor=actor_of(request.user)), "Revoked {count} batches."
@@ -154,7 +161,7 @@ class CodeAdmin(ExactCodeSearch, CreatedByServicesAdmin):
     show_full_result_count = False
     actions = ["revoke_codes"]
 
-    @admin.action(description="Revoke the selected codes")
+    @admin.action(description="Revoke the selected codes", permissions=["manage_vouchers"])
     def revoke_codes(self, request: HttpRequest, queryset: QuerySet[Code]) -> None:
         _run_each(
             request, queryset, lambda c: code_revoke(code=c, actor=actor_of(request.user)), "Revoked {count} codes."
@@ -171,7 +178,7 @@ class RedemptionAdmin(ExactCodeSearch, CreatedByServicesAdmin):
     readonly_fields = [f.name for f in Redemption._meta.fields]
     actions = ["reverse_redemptions"]
 
-    @admin.action(description="Reverse (refund) the selected redemptions")
+    @admin.action(description="Reverse (refund) the selected redemptions", permissions=["manage_vouchers"])
     def reverse_redemptions(self, request: HttpRequest, queryset: QuerySet[Redemption]) -> None:
         _run_each(
             request, queryset, lambda r: redemption_reverse(redemption=r, actor=actor_of(request.user)),
