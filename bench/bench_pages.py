@@ -180,10 +180,12 @@ def seed(big_count: int) -> Seeded:
     from django.contrib.auth.hashers import make_password
     from django.contrib.auth.models import Permission, User
 
+    from tessera.vouchers.permissions import MANAGE_VOUCHERS_CODENAME
+
     rng = random.Random(SEED)
     now = _now()
     staff = User.objects.create_user("manager", is_staff=True)
-    staff.user_permissions.add(Permission.objects.get(codename="manage_vouchers"))
+    staff.user_permissions.add(Permission.objects.get(codename=MANAGE_VOUCHERS_CODENAME))
     running, ended = _catalog(now)
     offers = _offers(running, ended)
     unusable = make_password(None)  # learners are signed in with force_login, never a password
