@@ -1,6 +1,7 @@
 """Tessera's one NinjaAPI, and the one place where errors become HTTP answers.
 
-The shop bridge answers in Xikolo's shapes ({"errors": {field: [word]}}, problem+json 401s);
+The shop bridge answers in Xikolo's shapes ({"errors": {field: [word]}}, problem+json 401s and
+404s for pages below 1), as compact JSON naming its charset, as Rails renders it;
 everything else answers {"error": code, "detail": message}, plus "field" for invalid input.
 """
 
@@ -12,9 +13,10 @@ from tessera.core.errors import DomainError, InvalidInput
 from tessera.core.ratelimit import RateLimited
 from tessera.platform.learner import router as learner_api
 from tessera.platform.staff import router as staff_api
+from tessera.shop import wire
 from tessera.shop.auth import unauthorized
 from tessera.shop.bridge import router as shop_bridge
-from tessera.shop.wire import WireErrors
+from tessera.shop.wire import PageNotFound, WireErrors
 
 BRIDGE = "/bridges/shop"
 PLATFORM = "/api/v1"
@@ -70,18 +72,21 @@ def _plain(errors: list[dict[str, object]]) -> list[dict[str, object]]:
 
 def _bridge_error(error: Exception) -> JsonResponse:
     if isinstance(error, WireErrors):
-        return JsonResponse({"errors": error.errors}, status=422)
+        return wire.answer({"errors": error.errors}, status=422)
+    if isinstance(error, PageNotFound):
+        problem = {"title": wire.PAGE_NOT_FOUND_TITLE, "detail": wire.PAGE_NOT_FOUND_DETAIL, "status": 404}
+        return wire.answer(problem, status=404, content_type=wire.PROBLEM_TYPE)
     if isinstance(error, InvalidInput):
         if error.field == "qty":
-            return JsonResponse({"errors": {"base": [error.message]}}, status=422)
-        return JsonResponse({"errors": {BRIDGE_FIELDS.get(error.field, error.field): ["invalid"]}}, status=422)
+            return wire.answer({"errors": {"base": [error.message]}}, status=422)
+        return wire.answer({"errors": {BRIDGE_FIELDS.get(error.field, error.field): ["invalid"]}}, status=422)
     if isinstance(error, DomainError):
-        return JsonResponse({"errors": {"base": [error.message]}, "error": error.code}, status=error.http_status)
+        return wire.answer({"errors": {"base": [error.message]}, "error": error.code}, status=error.http_status)
     if isinstance(error, ValidationError):
-        return JsonResponse({"errors": {"base": ["invalid request"]}}, status=422)
+        return wire.answer({"errors": {"base": ["invalid request"]}}, status=422)
     status = error.status_code if isinstance(error, HttpError) else 400
-    return JsonResponse({"errors": {"base": [str(error)]}}, status=status)
+    return wire.answer({"errors": {"base": [str(error)]}}, status=status)
 
 
-for error_class in (DomainError, WireErrors, AuthenticationError, ValidationError, HttpError):
+for error_class in (DomainError, WireErrors, PageNotFound, AuthenticationError, ValidationError, HttpError):
     api.add_exception_handler(error_class, render_error)  # type: ignore[arg-type]  # ninja types it loosely

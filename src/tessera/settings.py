@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "tessera.vouchers.middleware.VoucherSurfaceMiddleware",
+    "tessera.shop.middleware.BridgePathMiddleware",
 ]
 
 ROOT_URLCONF = "tessera.urls"

@@ -28,7 +28,7 @@ class TestAuthentication:
     def test_no_header_is_told_to_provide_one(self, client, db):
         response = client.get(URL)
         assert response.status_code == 401
-        assert response["Content-Type"] == "application/problem+json"
+        assert response["Content-Type"] == "application/problem+json; charset=utf-8"
         assert response["WWW-Authenticate"] == 'Bearer realm="shop-bridge-api"'
         assert response.json() == {
             "type": "https://tools.ietf.org/html/rfc6750#section-3",
@@ -39,7 +39,7 @@ class TestAuthentication:
     def test_a_wrong_token_is_invalid(self, client, shop_a):
         response = client.get(URL, HTTP_AUTHORIZATION="Bearer " + "0" * 64)
         assert response.status_code == 401
-        assert response["Content-Type"] == "application/problem+json"
+        assert response["Content-Type"] == "application/problem+json; charset=utf-8"
         assert 'error="invalid_token"' in response["WWW-Authenticate"]
         assert response.json()["type"] == "https://tools.ietf.org/html/rfc6750#section-3.1"
         assert response.json()["title"] == "The bearer token you provided was invalid, has expired or has been revoked."
@@ -221,16 +221,18 @@ class TestClaims:
     def test_a_start_date_alone_works(self, client, shop_a, claimed_and_not):
         today = datetime.now(UTC).date().isoformat()
         tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
-        assert len(client.get(URL, {"start_date": today}, **shop_a.auth).json()) == 1
-        assert client.get(URL, {"start_date": tomorrow}, **shop_a.auth).json() == []
+        assert len(client.get(URL, {"claimed": "true", "start_date": today}, **shop_a.auth).json()) == 1
+        assert client.get(URL, {"claimed": "true", "start_date": tomorrow}, **shop_a.auth).json() == []
 
     def test_an_end_date_alone_works(self, client, shop_a, claimed_and_not):
         today = datetime.now(UTC).date().isoformat()
-        assert len(client.get(URL, {"end_date": today}, **shop_a.auth).json()) == 1
+        yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+        assert len(client.get(URL, {"claimed": "true", "end_date": today}, **shop_a.auth).json()) == 1
+        assert client.get(URL, {"claimed": "true", "end_date": yesterday}, **shop_a.auth).json() == []
 
-    @pytest.mark.parametrize("params", [{"start_date": "yesterday"}, {"end_date": "2026-13-45"}, {"claimed": "maybe"}])
-    def test_malformed_filters_are_422_not_500(self, client, shop_a, params):
-        response = client.get(URL, params, **shop_a.auth)
+    @pytest.mark.parametrize("params", [{"start_date": "yesterday"}, {"end_date": "2026-13-45"}])
+    def test_malformed_dates_are_422_not_500(self, client, shop_a, params):
+        response = client.get(URL, {"claimed": "true", **params}, **shop_a.auth)
         assert response.status_code == 422
         assert response.json() == {"errors": {next(iter(params)): ["invalid"]}}
 

@@ -36,6 +36,13 @@ class TestIdempotencyKey:
         assert response.json() == {"errors": {"idempotency_key": ["used for another request"]}}
         assert Code.objects.count() == 3
 
+    def test_another_query_string_with_the_same_key_is_refused(self, client, shop_a):
+        order(client, shop_a, "order-1")
+        response = client.post(f"{URL}?qty=4", ORDER, HTTP_IDEMPOTENCY_KEY="order-1", **shop_a.auth)
+        assert response.status_code == 422
+        assert response.json() == {"errors": {"idempotency_key": ["used for another request"]}}
+        assert Code.objects.count() == 3
+
     def test_a_key_still_running_is_a_conflict(self, client, shop_a, monkeypatch):
         from tessera.shop import bridge
 

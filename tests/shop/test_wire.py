@@ -8,6 +8,7 @@ import pytest
 
 from tessera.shop import wire
 from tessera.vouchers.models import Batch
+from tessera.vouchers.services import voucher_redeem
 
 URL = "/bridges/shop/vouchers"
 ORDER = {"qty": 1, "product": "course_reactivation", "country": "DE"}
@@ -81,7 +82,7 @@ class TestHostileInput:
         assert response.json() == {"errors": {"tag": ["invalid"]}}
 
     def test_an_end_date_on_the_last_day_there_is_means_no_end(self, client, shop_a):
-        response = client.get(URL, {"end_date": "9999-12-31"}, **shop_a.auth)
+        response = client.get(URL, {"claimed": "true", "end_date": "9999-12-31"}, **shop_a.auth)
         assert response.status_code == 200
         assert wire.day_after("9999-12-31", "end_date") > wire.day_start("9999-12-30", "end_date")
 
@@ -89,3 +90,213 @@ class TestHostileInput:
         response = client.get(URL, {"per_page": "9" * 5000}, **shop_a.auth)
         assert response.status_code == 200
         assert response["X-Per-Page"] == "100"
+
+
+# --- Xikolo's wire as Rails serves it: what an existing Xikolo shop relies on without knowing -----
+
+JSON_TYPE = "application/json; charset=utf-8"
+PROBLEM_TYPE = "application/problem+json; charset=utf-8"
+
+
+def order(client, persona, qty="3", path=URL, **params):
+    return client.post(path, {"qty": qty, "product": "course_reactivation", "country": "DE", **params}, **persona.auth)
+
+
+class TestRubyPageNumber:
+    @pytest.mark.parametrize(
+        ("value", "number"),
+        [("2", 2), (" 3\n", 3), ("+4", 4), ("-1", -1), ("1_000", 1000), ("0x1f", 31), ("0b11", 3), ("010", 8),
+         ("0o17", 15), ("0", 0)],
+    )  # fmt: skip
+    def test_a_page_is_read_as_rubys_integer_reads_it(self, value, number):
+        assert wire.ruby_strict_integer(value) == number
+
+    @pytest.mark.parametrize("value", ["", "abc", "2.5", "2 apples", "08", "1__0", "_1", "0x", "١٢", "1e3", "a\x00b"])
+    def test_what_ruby_refuses_is_no_number(self, value):
+        assert wire.ruby_strict_integer(value) is None
+
+    def test_thousands_of_digits_read_as_a_page_past_every_limit(self):
+        assert wire.ruby_strict_integer("9" * 5000) > wire.BIGINT
+        assert wire.ruby_strict_integer("0" * 5000 + "5") == 5
+
+
+class TestPagesAsXikoloAnswersThem:
+    def test_a_page_past_the_end_is_empty_with_headers_for_that_page(self, client, shop_a):
+        order(client, shop_a)
+        response = client.get(URL, {"page": "5"}, **shop_a.auth)
+        assert response.status_code == 200
+        assert response.json() == []
+        assert (response["X-Current-Page"], response["X-Total-Pages"], response["X-Total-Count"]) == ("5", "1", "3")
+        assert response["X-Per-Page"] == "50"
+        links = response["Link"]
+        for rel, page in (("first", 1), ("prev", 4), ("last", 1)):
+            assert f'page={page}>; rel="{rel}"' in links
+        assert 'rel="next"' not in links
+
+    @pytest.mark.parametrize("page", ["0", "-1", "-0x10"])
+    def test_a_page_below_1_is_not_found_as_in_xikolo(self, client, shop_a, page):
+        order(client, shop_a)
+        response = client.get(URL, {"page": page}, **shop_a.auth)
+        assert response.status_code == 404
+        assert response["Content-Type"] == PROBLEM_TYPE
+        problem = {"title": wire.PAGE_NOT_FOUND_TITLE, "detail": wire.PAGE_NOT_FOUND_DETAIL, "status": 404}
+        assert response.json() == problem
+
+    def test_a_page_whose_offset_no_database_can_take_is_not_found(self, client, shop_a):
+        assert client.get(URL, {"page": str(2**63)}, **shop_a.auth).status_code == 404
+        assert client.get(URL, {"page": str(2**63 // 50)}, **shop_a.auth).status_code == 200
+
+    @pytest.mark.parametrize("page", ["", "abc", "2.5", "08"])
+    def test_a_page_that_is_no_integer_is_the_first(self, client, shop_a, page):
+        order(client, shop_a, qty="60")
+        response = client.get(URL, {"page": page}, **shop_a.auth)
+        assert (response["X-Current-Page"], len(response.json())) == ("1", 50)
+
+    def test_a_page_in_rubys_other_notations_is_that_page(self, client, shop_a):
+        order(client, shop_a, qty="60")
+        response = client.get(URL, {"page": "0x2"}, **shop_a.auth)
+        assert (response["X-Current-Page"], len(response.json())) == ("2", 10)
+
+    @pytest.mark.parametrize("per_page", ["0", "-5", "abc", ""])
+    def test_a_page_size_below_1_or_no_number_is_1(self, client, shop_a, per_page):
+        order(client, shop_a)
+        response = client.get(URL, {"per_page": per_page}, **shop_a.auth)
+        assert (response["X-Per-Page"], response["X-Total-Pages"], len(response.json())) == ("1", "3", 1)
+
+    def test_head_past_the_end_answers_the_same_headers(self, client, shop_a):
+        order(client, shop_a)
+        response = client.head(URL, {"page": "9"}, **shop_a.auth)
+        assert (response.status_code, response["X-Current-Page"], response.content) == (200, "9", b"")
+
+
+class TestPathsAsRailsRoutesThem:
+    @pytest.mark.parametrize("path", [f"{URL}.json", f"{URL}/", f"{URL}.json/", "/bridges/shop//vouchers//"])
+    def test_the_list_answers_with_a_format_suffix_or_a_trailing_slash(self, client, shop_a, path):
+        order(client, shop_a)
+        response = client.get(path, **shop_a.auth)
+        assert response.status_code == 200
+        assert len(response.json()) == 3
+        assert client.head(path, **shop_a.auth)["X-Total-Count"] == "3"
+
+    @pytest.mark.parametrize("path", [f"{URL}.json", f"{URL}/"])
+    def test_a_create_answers_with_a_format_suffix_or_a_trailing_slash(self, client, shop_a, path):
+        response = order(client, shop_a, path=path)
+        assert response.status_code == 200
+        assert len(response.json()) == 3
+
+    def test_one_voucher_and_its_void_answer_with_a_format_suffix(self, client, shop_a):
+        [voucher] = order(client, shop_a, qty="1").json()
+        assert client.get(f"{URL}/{voucher['id']}.json", **shop_a.auth).json()["id"] == voucher["id"]
+        assert client.post(f"{URL}/{voucher['id']}/void.json", **shop_a.auth).json()["status"] == "revoked"
+
+    def test_another_format_is_not_a_route(self, client, shop_a):
+        assert client.get(f"{URL}.xml", **shop_a.auth).status_code == 404
+
+    def test_the_paging_links_keep_the_path_asked_for(self, client, shop_a):
+        order(client, shop_a, qty="60")
+        assert '/bridges/shop/vouchers.json?page=2>; rel="next"' in client.get(f"{URL}.json", **shop_a.auth)["Link"]
+
+
+class TestQueryParametersOnPost:
+    def test_a_create_reads_the_query_string_like_the_body(self, client, shop_a):
+        response = client.post(f"{URL}?qty=2&country=FR", {"product": "course_reactivation"}, **shop_a.auth)
+        assert response.status_code == 200
+        assert [v["country"] for v in response.json()] == ["FR", "FR"]
+
+    def test_the_query_string_wins_over_the_body_as_in_rails(self, client, shop_a):
+        response = order(client, shop_a, qty="2", path=f"{URL}?qty=4&tag=query")
+        assert [v["tag"] for v in response.json()] == ["query"] * 4
+
+    def test_the_query_string_wins_over_a_json_body_too(self, client, shop_a):
+        body = json.dumps({**ORDER, "qty": 2})
+        response = client.post(f"{URL}?qty=3", body, content_type="application/json", **shop_a.auth)
+        assert len(response.json()) == 3
+
+    def test_nul_in_the_query_string_is_invalid_and_creates_nothing(self, client, shop_a):
+        response = order(client, shop_a, path=f"{URL}?tag=a%00b")
+        assert response.json() == {"errors": {"tag": ["invalid"]}}
+        assert not Batch.objects.exists()
+
+
+class TestClaimedAsXikoloReadsIt:
+    @pytest.fixture
+    def one_claimed(self, client, shop_a, ended_session, learner):
+        ids = [v["id"] for v in order(client, shop_a, qty="2").json()]
+        voucher_redeem(code=ids[0], user=learner, session=ended_session, client_ip="203.0.113.5")
+        return ids
+
+    def listed(self, client, persona, **params):
+        response = client.get(URL, params, **persona.auth)
+        assert response.status_code == 200
+        return [v["id"] for v in response.json()]
+
+    @pytest.mark.parametrize("word", ["true", "on", "t", "null", "1", "yes", "0", "no", "maybe"])
+    def test_any_word_but_false_means_claimed(self, client, shop_a, one_claimed, word):
+        assert self.listed(client, shop_a, claimed=word) == one_claimed[:1]
+
+    @pytest.mark.parametrize("word", ["false", "False", " false "])
+    def test_false_means_unclaimed(self, client, shop_a, one_claimed, word):
+        assert self.listed(client, shop_a, claimed=word) == one_claimed[1:]
+
+    @pytest.mark.parametrize("word", ["", "  "])
+    def test_an_empty_claimed_is_no_filter(self, client, shop_a, one_claimed, word):
+        assert self.listed(client, shop_a, claimed=word) == one_claimed
+
+    @pytest.mark.parametrize("claimed", [None, "", " "])
+    def test_dates_without_claimed_are_ignored(self, client, shop_a, one_claimed, claimed):
+        dates = {"start_date": "2999-01-01", "end_date": "2999-01-02"}
+        params = dates | ({} if claimed is None else {"claimed": claimed})
+        assert self.listed(client, shop_a, **params) == one_claimed
+
+    def test_malformed_dates_without_claimed_are_ignored_too(self, client, shop_a, one_claimed):
+        assert self.listed(client, shop_a, start_date="yesterday", end_date="2026-13-45") == one_claimed
+
+    def test_dates_with_claimed_filter_the_claims(self, client, shop_a, one_claimed):
+        assert self.listed(client, shop_a, claimed="on", start_date="2999-01-01") == []
+
+
+class TestJsonAsRailsRendersIt:
+    def assert_rails_json(self, response, content_type=JSON_TYPE):
+        assert response["Content-Type"] == content_type
+        assert response.content == json.dumps(response.json(), separators=(",", ":")).encode()
+
+    def test_created_listed_and_shown_vouchers_are_compact_utf_8_json(self, client, shop_a):
+        created = order(client, shop_a, qty="2")
+        self.assert_rails_json(created)
+        self.assert_rails_json(client.get(URL, **shop_a.auth))
+        self.assert_rails_json(client.get(f"{URL}/{created.json()[0]['id']}", **shop_a.auth))
+        self.assert_rails_json(client.post(f"{URL}/{created.json()[0]['id']}/void", **shop_a.auth))
+
+    def test_head_names_the_charset_too(self, client, shop_a):
+        assert client.head(URL, **shop_a.auth)["Content-Type"] == JSON_TYPE
+
+    def test_refusals_are_compact_utf_8_json(self, client, shop_a):
+        self.assert_rails_json(client.post(URL, {"qty": "5"}, **shop_a.auth))
+        self.assert_rails_json(client.post(URL, {"qty": "0"}, **shop_a.auth))
+        self.assert_rails_json(client.get(URL, {"claimed": "true", "start_date": "soon"}, **shop_a.auth))
+        self.assert_rails_json(client.get(f"{URL}/not-a-code", **shop_a.auth))
+        self.assert_rails_json(client.post(URL, "{not json", content_type="application/json", **shop_a.auth))
+
+    def test_idempotency_refusals_are_compact_utf_8_json(self, client, shop_a):
+        order(client, shop_a, HTTP_IDEMPOTENCY_KEY="k")
+        self.assert_rails_json(order(client, shop_a, qty="4", HTTP_IDEMPOTENCY_KEY="k"))
+        self.assert_rails_json(order(client, shop_a, HTTP_IDEMPOTENCY_KEY="k" * 256))
+
+    @pytest.mark.parametrize("token", [None, "0" * 64])
+    def test_401s_are_compact_problem_json_in_utf_8(self, client, db, token):
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+        self.assert_rails_json(client.get(URL, **headers), PROBLEM_TYPE)
+
+    def test_a_page_below_1_is_compact_problem_json_in_utf_8(self, client, shop_a):
+        self.assert_rails_json(client.get(URL, {"page": "0"}, **shop_a.auth), PROBLEM_TYPE)
+
+
+class TestErrorOrder:
+    def test_missing_fields_are_listed_country_first_as_in_xikolo(self, client, shop_a):
+        response = client.post(URL, {"qty": "5"}, **shop_a.auth)
+        assert response.content == b'{"errors":{"country":["required"],"product":["required"]}}'
+
+    def test_invalid_fields_are_listed_country_first_then_tesseras_own(self, client, shop_a):
+        body = {"qty": 1, "product": "gift_card", "country": "XX", "course_session": "nope", "expires_at": "soon"}
+        response = client.post(URL, json.dumps(body), content_type="application/json", **shop_a.auth)
+        assert list(response.json()["errors"]) == ["country", "product", "course_session", "expires_at"]

@@ -6,9 +6,8 @@ by the API's one exception handler (tessera.api)."""
 
 from typing import Any
 
-from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from ninja import Router
+from django.http import HttpRequest, HttpResponse
+from ninja import Query, Router
 
 from tessera.catalog.selectors import session_by_slug
 from tessera.core.countries import COUNTRY_CODES
@@ -32,7 +31,7 @@ VOUCHER_FIELDS = ("code", "batch__prefix", "batch__country", "batch__offer__prod
 
 @router.post("/vouchers", summary="Create vouchers (Xikolo: bulk create)", openapi_extra=openapi.CREATE)
 @idempotent
-def vouchers_create(request: HttpRequest) -> JsonResponse:
+def vouchers_create(request: HttpRequest) -> HttpResponse:
     batch = shop_vouchers_create(shop=_shop(request), **_create_arguments(wire.request_params(request)))
     rows = batch.codes.order_by("code").values_list("code", flat=True)
     vouchers = [
@@ -40,20 +39,21 @@ def vouchers_create(request: HttpRequest) -> JsonResponse:
                      tag=batch.tag, created_at=batch.created_at)
         for code in rows
     ]  # fmt: skip
-    return JsonResponse(vouchers, safe=False)
+    return wire.answer(vouchers)
 
 
 def _create_arguments(params: dict[str, Any]) -> dict[str, Any]:
-    """The create request's fields, checked in Xikolo's order: qty first, then the rest at once."""
+    """The create request's fields, checked in Xikolo's order: qty first, then the rest at once,
+    listed as Xikolo lists them (country, product, then Tessera's own)."""
     qty = wire.ruby_integer(params.get("qty"))
     check_qty(qty)
     errors: dict[str, list[str]] = {}
     product = wire.text(params.get("product") or params.get("product_type"))
     country = wire.text(params.get("country")).upper()
-    if not product or product not in wire.WIRE_PRODUCTS:
-        errors["product"] = ["invalid" if product else "required"]
     if not country or country not in COUNTRY_CODES:
         errors["country"] = ["invalid" if country else "required"]
+    if not product or product not in wire.WIRE_PRODUCTS:
+        errors["product"] = ["invalid" if product else "required"]
     arguments = {"qty": qty, "product": wire.WIRE_PRODUCTS.get(product, ""), "country": country,
                  "tag": wire.text(params.get("tag")), **_extensions(params, errors)}  # fmt: skip
     if errors:
@@ -85,24 +85,29 @@ def _extensions(params: dict[str, Any], errors: dict[str, list[str]]) -> dict[st
 def vouchers_list(
     request: HttpRequest,
     tag: str | None = None,
-    claimed: str | None = None,
-    start_date: str | None = None,
-    end_date: str | None = None,
-    page: str | None = None,
-    per_page: str | None = None,
+    claimed: str | None = Query(None, description=openapi.CLAIMED_TEXT),
+    start_date: str | None = Query(None, description=openapi.DATE_TEXT),
+    end_date: str | None = Query(None, description=openapi.DATE_TEXT),
+    page: str | None = Query(None, description=openapi.PAGE_TEXT),
+    per_page: str | None = Query(None, description=openapi.PER_PAGE_TEXT),
 ) -> HttpResponse:
+    claimed_only = wire.claimed_filter(claimed)
+    dated = claimed_only is not None  # as in Xikolo, the dates count only with `claimed`
     codes = shop_codes(
         _shop(request),
         tag=wire.query_text(tag, "tag"),
-        claimed=wire.flag(claimed, "claimed"),
-        claimed_from=wire.day_start(start_date, "start_date") if start_date else None,
-        claimed_before=wire.day_after(end_date, "end_date") if end_date else None,
+        claimed=claimed_only,
+        claimed_from=wire.day_start(start_date, "start_date") if dated and start_date else None,
+        claimed_before=wire.day_after(end_date, "end_date") if dated and end_date else None,
     )
-    size = min(max(wire.ruby_integer(per_page) or PER_PAGE, 1), MAX_PER_PAGE)
-    current = Paginator(codes.values(*VOUCHER_FIELDS, "claimed_at", "claimant_ip"), size).get_page(page)
-    body = [] if request.method == "HEAD" else [_listed(row) for row in current.object_list]
-    response = JsonResponse(body, safe=False)
-    for name, value in wire.paging_headers(request, current, size).items():
+    size = wire.page_size(per_page, default=PER_PAGE, most=MAX_PER_PAGE)
+    number = wire.page_number(page, size)
+    total = codes.count()
+    start = (number - 1) * size
+    rows = codes.values(*VOUCHER_FIELDS, "claimed_at", "claimant_ip")[start : start + size] if start < total else []
+    body = [] if request.method == "HEAD" else [_listed(row) for row in rows]
+    response = wire.answer(body)
+    for name, value in wire.paging_headers(request, number=number, size=size, total=total).items():
         response[name] = value
     if request.method == "HEAD":
         response.content = b""
@@ -126,17 +131,17 @@ def _listed(row: dict[str, Any]) -> dict[str, Any]:
 @router.get(
     "/vouchers/{code}", summary="One voucher, with every redemption (Tessera extension)", openapi_extra=openapi.SHOW
 )
-def voucher_show(request: HttpRequest, code: str) -> JsonResponse:
-    return JsonResponse(_voucher_details(_own_code(request, code)))
+def voucher_show(request: HttpRequest, code: str) -> HttpResponse:
+    return wire.answer(_voucher_details(_own_code(request, code)))
 
 
 @router.post(
     "/vouchers/{code}/void", summary="Void a voucher for a refund (Tessera extension)", openapi_extra=openapi.VOID
 )
 @idempotent
-def voucher_void(request: HttpRequest, code: str) -> JsonResponse:
+def voucher_void(request: HttpRequest, code: str) -> HttpResponse:
     voided = shop_voucher_void(shop=_shop(request), code=_own_code(request, code))
-    return JsonResponse(_voucher_details(voided))
+    return wire.answer(_voucher_details(voided))
 
 
 def _shop(request: HttpRequest) -> Shop:

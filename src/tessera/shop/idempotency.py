@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
+from tessera.shop import wire
 from tessera.shop.models import IdempotencyKey, Shop
 
 KEEP = timedelta(hours=24)
@@ -47,8 +48,9 @@ def _claim(request: HttpRequest, key: str) -> IdempotencyKey | HttpResponse:
     if not 1 <= len(key) <= 255:
         return _refusal(422, {"idempotency_key": ["invalid"]})
     shop: Shop = request.auth  # type: ignore[attr-defined]  # authentication runs first
+    # The query string too: the bridge reads parameters from it as from the body.
     fingerprint = hashlib.sha256(
-        b"\n".join([(request.method or "").encode(), request.path.encode(), request.body])
+        b"\n".join([(request.method or "").encode(), request.get_full_path().encode(), request.body])
     ).hexdigest()
     IdempotencyKey.objects.filter(shop=shop, key=key, created_at__lt=timezone.now() - KEEP).delete()
     try:
@@ -82,4 +84,4 @@ def _complete(claim: IdempotencyKey, response: HttpResponse) -> None:
 
 
 def _refusal(status: int, errors: dict[str, list[str]]) -> JsonResponse:
-    return JsonResponse({"errors": errors}, status=status)
+    return wire.answer({"errors": errors}, status=status)

@@ -1,5 +1,9 @@
 """The shop bridge's wire as the OpenAPI schema documents it: the routes' `openapi_extra`.
 
+Every JSON answer is compact and says `charset=utf-8` in its Content-Type, as Rails renders it;
+each path is also served with `.json` and with a trailing slash (see shop/middleware.py), which
+the schema does not repeat.
+
 The bridge reads its create body by hand (form-encoded or JSON, as Xikolo's shops send it) and
 answers with JsonResponse in Xikolo's shapes, so ninja can derive neither; these documents say
 what is accepted and every answer a route gives. tests/test_openapi.py fuzzes the bridge against
@@ -34,6 +38,12 @@ PROBLEM: Json = {
     "additionalProperties": False,
     "required": ["type", "title", "status"],
     "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"const": 401}},
+}
+PAGE_PROBLEM: Json = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["title", "detail", "status"],
+    "properties": {"title": {"type": "string"}, "detail": {"type": "string"}, "status": {"const": 404}},
 }
 
 VOUCHER_FIELDS: Json = {
@@ -110,6 +120,11 @@ UNAUTHORIZED: Json = {
 }
 # Tessera's vouchers switched off (TESSERA_VOUCHERS_ENABLED): the whole bridge does not exist.
 BRIDGE_OFF: Json = {"description": "Vouchers are switched off in this Tessera"}
+PAGE_NOT_FOUND: Json = {
+    "description": "A page below 1, or one starting past the 2^63rd voucher (will_paginate's InvalidPage, as Xikolo "
+    "answers it); or vouchers are switched off",
+    "content": {"application/problem+json": {"schema": PAGE_PROBLEM}},
+}
 CODE_NOT_FOUND: Json = _json("No such voucher of this shop (or vouchers are switched off)", ERRORS)
 REPLAYED: Json = {
     "Idempotent-Replayed": {
@@ -154,6 +169,8 @@ CREATE_FIELDS: Json = {
 }
 
 CREATE: Json = {
+    "description": "The fields may also come in the query string, as Rails reads them; where both name a field, "
+    "the query string's wins.",
     "parameters": [IDEMPOTENCY_KEY],
     "requestBody": {
         "required": True,
@@ -180,8 +197,20 @@ PAGING_HEADERS: Json = {
     "X-Total-Pages": _integer_header("How many pages"),
     "X-Total-Count": _integer_header("How many vouchers match"),
     "X-Per-Page": _integer_header("Vouchers per page (50 by default, at most 100)"),
-    "X-Current-Page": _integer_header("This page's number"),
+    "X-Current-Page": _integer_header("This page's number, also when it is past the last (an empty list)"),
 }
+# Descriptions of the list's query parameters (ninja derives the parameters from the route).
+PAGE_TEXT = (
+    "From 1 (the default), read as Ruby's Integer() reads it; not a number at all is page 1; a page past the last "
+    "is an empty list"
+)
+PER_PAGE_TEXT = "50 when absent; otherwise read as a count and kept between 1 and 100"
+CLAIMED_TEXT = (
+    "Blank: no filter. `false`: unclaimed vouchers only. Any other word (true, on, 1 ...): claimed ones, as Xikolo "
+    "reads it"
+)
+DATE_TEXT = "ISO 8601, whole UTC days; counts only with `claimed`, as in Xikolo"
+MALFORMED_FILTER = "A malformed filter: start_date or end_date (with claimed), or NUL in tag"
 LIST: Json = {
     "responses": {
         200: _json(
@@ -190,16 +219,16 @@ LIST: Json = {
             PAGING_HEADERS,
         ),
         401: UNAUTHORIZED,
-        404: BRIDGE_OFF,
-        422: _json("A malformed filter (claimed, start_date, end_date)", ERRORS),
+        404: PAGE_NOT_FOUND,
+        422: _json(MALFORMED_FILTER, ERRORS),
     },
 }
 HEAD_LIST: Json = {
     "responses": {
         200: {"description": "The paging headers of the same page, without a body", "headers": PAGING_HEADERS},
         401: UNAUTHORIZED,
-        404: BRIDGE_OFF,
-        422: _json("A malformed filter (claimed, start_date, end_date)", ERRORS),
+        404: PAGE_NOT_FOUND,
+        422: _json(MALFORMED_FILTER, ERRORS),
     },
 }
 

@@ -1,7 +1,9 @@
 """The Xikolo shop bridge's wire format: reading its parameters, writing its vouchers.
 
 Shops written for Xikolo send form-encoded or JSON bodies, numbers as strings, and expect
-Xikolo's product names, field order and ISO 8601 times with milliseconds in UTC.
+Xikolo's product names, field order and ISO 8601 times with milliseconds in UTC. Xikolo is a Rails
+application, so the wire is also what Rails makes of a request and an answer: parameters from the
+query string and the body in one, compact JSON naming its charset, will_paginate's page numbers.
 """
 
 import json
@@ -10,7 +12,7 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, JsonResponse
 
 from tessera.core.errors import InvalidInput
 from tessera.core.geoip import geoip
@@ -26,6 +28,22 @@ WIRE_PRODUCTS = {
 PRODUCT_ON_WIRE: dict[str, str] = {str(product): wire for wire, product in WIRE_PRODUCTS.items()}
 MAX_DIGITS = 20  # a count longer than this is past every limit; see ruby_integer
 UNKNOWN_COUNTRY = "AAA"  # what Xikolo answers when it cannot place a claimant's address
+BIGINT = 2**63 - 1  # will_paginate refuses a page whose offset is past this: no SQL OFFSET takes it
+JSON_TYPE = "application/json; charset=utf-8"  # Rails names the charset of every answer it renders
+PROBLEM_TYPE = "application/problem+json; charset=utf-8"
+# Xikolo's answer to a page below 1 (its error page for every 404, in JSON).
+PAGE_NOT_FOUND_TITLE = "We are sorry, but the page you are looking for could not be found (404)"
+PAGE_NOT_FOUND_DETAIL = (
+    "Please check the URL. If you really think this is a bug, feel free to contact our support team through the "
+    "helpdesk."
+)
+
+
+def answer(data: Any, *, status: int = 200, content_type: str = JSON_TYPE) -> JsonResponse:
+    """A bridge answer as Rails renders JSON: without spaces, and the charset named."""
+    return JsonResponse(
+        data, status=status, safe=False, content_type=content_type, json_dumps_params={"separators": (",", ":")}
+    )
 
 
 def voucher(*, code: str, prefix: str, country: str, product: str, tag: str, created_at: datetime) -> dict[str, Any]:
@@ -49,17 +67,27 @@ class WireErrors(Exception):
         self.errors = errors
 
 
+class PageNotFound(Exception):
+    """A page below 1, or one whose offset no database takes: will_paginate's InvalidPage, a 404."""
+
+
 def request_params(request: HttpRequest) -> dict[str, Any]:
-    """The body's parameters, JSON or form-encoded, as one flat dict."""
-    if request.content_type == "application/json":
-        try:
-            body = json.loads(request.body or b"{}", parse_constant=_not_a_number, parse_float=_finite)
-        except (ValueError, UnicodeDecodeError):
-            raise WireErrors({"base": ["invalid JSON"]}) from None
-        if not isinstance(body, dict):
-            raise WireErrors({"base": ["invalid JSON"]})
-        return _without_nul(body)
-    return _without_nul({key: request.POST.get(key) for key in request.POST})
+    """The body's parameters, JSON or form-encoded, and the query string's, as one flat dict. As in
+    Rails (request_parameters.merge(query_parameters)), the query string wins where both name a key."""
+    query = {key: request.GET.get(key) for key in request.GET}
+    return _without_nul({**_body_params(request), **query})
+
+
+def _body_params(request: HttpRequest) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        return {key: request.POST.get(key) for key in request.POST}
+    try:
+        body = json.loads(request.body or b"{}", parse_constant=_not_a_number, parse_float=_finite)
+    except (ValueError, UnicodeDecodeError):
+        raise WireErrors({"base": ["invalid JSON"]}) from None
+    if not isinstance(body, dict):
+        raise WireErrors({"base": ["invalid JSON"]})
+    return body
 
 
 def _not_a_number(word: str) -> float:
@@ -105,6 +133,48 @@ def ruby_integer(value: object) -> int:
     return -number if sign == "-" else number
 
 
+# Ruby's Integer(text): an optional sign, a radix prefix (0x, 0b, 0o or 0d; a bare leading 0 is
+# octal), digits with single underscores between them, whitespace around.
+RUBY_INTEGER = re.compile(r"([+-]?)(0[xbod]|0_?|)([0-9a-z]+(?:_[0-9a-z]+)*)", re.IGNORECASE)
+RUBY_RADIX = {"0x": 16, "0b": 2, "0o": 8, "0d": 10, "0": 8, "0_": 8, "": 10}
+
+
+def ruby_strict_integer(value: str) -> int | None:
+    """Reads a number as Ruby's Integer() does ("010" → 8, "0x1f" → 31), or None where it raises
+    ("", "abc", "2.5", "08"): how Xikolo's pagination reads a page."""
+    text = value.strip(" \t\n\v\f\r")
+    match = RUBY_INTEGER.fullmatch(text) if text.isascii() else None
+    if not match:
+        return None
+    sign, prefix, digits = match.groups()
+    digits = digits.replace("_", "").lstrip("0") or "0"
+    try:
+        # More digits than BIGINT has bits is past it in any radix; Python reads at most 4300 digits.
+        number = int(digits, RUBY_RADIX[prefix.lower()]) if len(digits) <= BIGINT.bit_length() else BIGINT + 1
+    except ValueError:  # a digit the radix does not have ("08", "12ab")
+        return None
+    return -number if sign == "-" else number
+
+
+def page_number(value: str | None, size: int) -> int:
+    """The page asked for, as Xikolo reads it: no number at all is page 1; a page below 1, or one
+    whose offset is past what SQL can skip, does not exist."""
+    number = ruby_strict_integer(value or "")
+    if number is None:
+        return 1
+    if number < 1 or (number - 1) * size > BIGINT:
+        raise PageNotFound()
+    return number
+
+
+def page_size(value: str | None, *, default: int, most: int) -> int:
+    """per_page as Xikolo reads it: absent is the default; anything else is read as a count (so
+    "abc" is 0) and kept between 1 and the most."""
+    if value is None:
+        return default
+    return min(max(ruby_integer(value), 1), most)
+
+
 def text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
 
@@ -141,31 +211,27 @@ def moment(value: str) -> datetime | None:
         return None
 
 
-TRUE_WORDS = {"true", "1", "yes"}
-FALSE_WORDS = {"false", "0", "no"}
-
-
-def flag(value: str | None, field: str) -> bool | None:
-    """claimed=true / claimed=false; unlike Xikolo, false means unclaimed."""
-    word = (value or "").strip().lower()
+def claimed_filter(value: str | None) -> bool | None:
+    """Xikolo filters by claim whenever `claimed` is not blank, whatever it says (on, 1, null ...);
+    Tessera reads `false` as unclaimed, where Xikolo would list the claimed vouchers."""
+    word = (value or "").strip()
     if not word:
         return None
-    if word not in TRUE_WORDS | FALSE_WORDS:
-        raise InvalidInput(f"{field} is true or false.", field=field)
-    return word in TRUE_WORDS
+    return word.lower() != "false"
 
 
-def paging_headers(request: HttpRequest, page: Any, size: int) -> dict[str, str]:
-    """Link (first, prev, next, last) and X-Total-* headers, as Xikolo's paginate responder."""
-    last = page.paginator.num_pages
-    links = {"first": 1, "prev": page.number - 1 if page.has_previous() else None,
-             "next": page.number + 1 if page.has_next() else None, "last": last}  # fmt: skip
+def paging_headers(request: HttpRequest, *, number: int, size: int, total: int) -> dict[str, str]:
+    """Link (first, prev, next, last) and X-Total-* headers, as Xikolo's paginate responder sends
+    them for any page, the ones past the end included."""
+    last = max(math.ceil(total / size), 1)  # an empty list has one (empty) page
+    links = {"first": 1, "prev": number - 1 if number > 1 else None,
+             "next": number + 1 if number < last else None, "last": last}  # fmt: skip
     return {
         "Link": ", ".join(f'<{_page_url(request, n)}>; rel="{rel}"' for rel, n in links.items() if n),
         "X-Total-Pages": str(last),
-        "X-Total-Count": str(page.paginator.count),
+        "X-Total-Count": str(total),
         "X-Per-Page": str(size),
-        "X-Current-Page": str(page.number),
+        "X-Current-Page": str(number),
     }
 
 
