@@ -60,7 +60,7 @@ SECRET_KEY = os.environ.get("TESSERA_SECRET_KEY") or local_secret_key()
 ALLOWED_HOSTS = env_list("TESSERA_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "tessera.web.apps.AdminConfig",  # Django's admin, its log-in under the log-in limits
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -144,9 +144,13 @@ LOGIN_URL = "/login"
 LOGIN_REDIRECT_URL = "/dashboard"
 LOGOUT_REDIRECT_URL = "/courses"
 
+# Sign-up, the admin's user forms, createsuperuser and changepassword check new passwords with
+# these (create_user in code does not).
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -224,6 +228,10 @@ def _rate(name: str, text: str) -> tuple[int, int]:
 
 # At most this many failed redemptions and code checks per user and per client IP, per period.
 TESSERA_FAILED_ATTEMPTS = env_rates("TESSERA_FAILED_ATTEMPTS", "10/1m,100/1d")
+# At most this many failed log-ins (learner pages and admin) per username and per client IP.
+TESSERA_LOGIN_ATTEMPTS = env_rates("TESSERA_LOGIN_ATTEMPTS", "5/1m,50/1d")
+# Off: no open sign-up; accounts come from the admin or `tessera createsuperuser`.
+TESSERA_SIGNUP_ENABLED = env_flag("TESSERA_SIGNUP", True)
 # Reverse proxies in front of Tessera that append the client's address to X-Forwarded-For.
 TESSERA_TRUSTED_PROXIES = env_int("TESSERA_TRUSTED_PROXIES", 0)
 if TESSERA_TRUSTED_PROXIES < 0:

@@ -1,4 +1,4 @@
-"""Limits on failed attempts (unknown or mistyped codes), per user and per client IP.
+"""Limits on failed attempts (unknown or mistyped codes; wrong passwords), per user and per client IP.
 
 How it counts
     Each limit ("10 a minute") has fixed windows aligned to Unix time (minutes start on the
@@ -292,11 +292,14 @@ def now() -> float:
     return time.time()
 
 
-def failures_limited(*, keys: Iterable[str], counted: Counted) -> AbstractContextManager[None]:
+def failures_limited(
+    *, keys: Iterable[str], counted: Counted, limits: Iterable[tuple[int, int]] | None = None
+) -> AbstractContextManager[None]:
     """`with failures_limited(keys=request_keys(request), counted=(CodeNotFound, CodeMistyped)):`
-    refuses with RateLimited while any key is at a limit of TESSERA_FAILED_ATTEMPTS, and counts
-    the block's `counted` errors against every key."""
-    limiter = FailureLimiter(store=failure_store(), limits=settings.TESSERA_FAILED_ATTEMPTS, clock=now)
+    refuses with RateLimited while any key is at one of the `limits` (TESSERA_FAILED_ATTEMPTS
+    unless given), and counts the block's `counted` errors against every key."""
+    limits = settings.TESSERA_FAILED_ATTEMPTS if limits is None else limits
+    limiter = FailureLimiter(store=failure_store(), limits=limits, clock=now)
     return limiter.attempt(keys=keys, counted=counted)
 
 
@@ -309,6 +312,15 @@ def request_keys(request: HttpRequest) -> list[str]:
     user_keys = [f"user:{user.pk}"] if user is not None and user.is_authenticated else []
     # Clients without an address (WSGI makes REMOTE_ADDR optional) share one counter.
     return [*user_keys, ip_key(client_ip(request) or "unknown")]
+
+
+def login_keys(request: HttpRequest | None, username: str) -> list[str]:
+    """The account's key (the username as typed, which is how Django looks it up) and the client
+    IP's key, apart from the redemption keys: failed log-ins and failed codes have limits of
+    their own. Unknown usernames get a key too, so a refusal tells nothing of who exists."""
+    user_keys = [f"login:user:{username}"] if username else []
+    address = client_ip(request) if request is not None else None
+    return [*user_keys, "login:" + ip_key(address or "unknown")]
 
 
 def ip_key(address: str) -> str:

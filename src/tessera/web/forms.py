@@ -1,10 +1,19 @@
-"""The voucher form (one per product on a course page) and the sign-up form."""
+"""The voucher form (one per product on a course page), the sign-up form and the log-in forms."""
+
+import logging
+from typing import Any
 
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
+from tessera.core.ratelimit import client_ip, failures_limited, login_keys
 from tessera.vouchers.models import Product
+
+logger = logging.getLogger(__name__)
 
 # What each product's form is called on the page, and what its button says.
 FORM_TITLES = {
@@ -33,3 +42,25 @@ class VoucherForm(forms.Form):
 
 class SignupForm(UserCreationForm):
     """Django's own: a username and a password typed twice, checked by the password validators."""
+
+
+class LoginForm(AuthenticationForm):
+    """Django's own, under TESSERA_LOGIN_ATTEMPTS: a wrong password (or an inactive account)
+    counts against the username and the client's address, and while either is at a limit
+    every log-in is refused with RateLimited, the right password too, or the limit would
+    mean nothing."""
+
+    def clean(self) -> dict[str, Any]:
+        username = str(self.cleaned_data.get("username") or "")
+        keys = login_keys(self.request, username)
+        with failures_limited(keys=keys, counted=(ValidationError,), limits=settings.TESSERA_LOGIN_ATTEMPTS):
+            try:
+                return super().clean()
+            except ValidationError:
+                address = client_ip(self.request) if self.request else None
+                logger.warning("Failed log-in as %r from %s.", username, address or "an unknown address")
+                raise
+
+
+class AdminLoginForm(LoginForm, AdminAuthenticationForm):
+    """The admin's log-in (staff only), under the same limits and counters as the pages'."""

@@ -9,7 +9,7 @@ urlpatterns = [
     path("courses", views.course_list, name="course_list"),
     path("courses/<slug:slug>", views.course_detail, name="course_detail"),
     path("dashboard", views.dashboard, name="dashboard"),
-    path("login", auth.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login", views.LoginView.as_view(), name="login"),
     path("logout", auth.LogoutView.as_view(), name="logout"),
     path("signup", views.signup, name="signup"),
 ]

@@ -1,5 +1,5 @@
 """The learner's pages: the course list, a course session's page with its voucher forms, the
-dashboard, and sign-up (log in and out are Django's own views).
+dashboard, sign-up, and log-in (Django's own, under the failed log-in limits; log out is Django's).
 
 A voucher form is parsed, redeemed by one call to `voucher_redeem` under the failed-attempt
 limit (as the platform API does), and answered with a 303 back to the page and a message; a
@@ -7,10 +7,12 @@ refusal re-renders the page with the form as sent and the refusal in plain words
 when the visitor is rate limited).
 """
 
-from typing import cast
+from typing import Any, cast
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.views import redirect_to_login
@@ -28,8 +30,8 @@ from tessera.vouchers.errors import GUESSES
 from tessera.vouchers.models import Product, Redemption
 from tessera.vouchers.services import voucher_redeem
 from tessera.web import selectors
-from tessera.web.forms import SignupForm, VoucherForm
-from tessera.web.responses import see_other
+from tessera.web.forms import LoginForm, SignupForm, VoucherForm
+from tessera.web.responses import locked_out, see_other
 
 
 def course_list(request: HttpRequest) -> HttpResponse:
@@ -123,9 +125,25 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "web/dashboard.html", {"rows": rows, "now": now})
 
 
+class LoginView(auth.LoginView):
+    """Django's log-in; a log-in refused by the limits gets the 429 page instead of the form."""
+
+    form_class = LoginForm
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().post(request, *args, **kwargs)
+        except RateLimited as limited:
+            return locked_out(request, limited)
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
-    """Creates an account, signs it in, and goes on to `next` (if it is one of ours) or the dashboard."""
+    """Creates an account, signs it in, and goes on to `next` (if it is one of ours) or the dashboard.
+    With TESSERA_SIGNUP off the page does not exist."""
+    if not settings.TESSERA_SIGNUP_ENABLED:
+        raise Http404("Sign-up is closed.")
     next_url = request.POST.get("next") or request.GET.get("next") or ""
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = ""
