@@ -1,5 +1,6 @@
 """Tessera's settings, all read from the environment (see README, "Configuration")."""
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -10,6 +11,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(os.environ.get("TESSERA_VAR_DIR", Path.cwd() / "var"))
+# Readable by its owner only: it holds the secret key and the SQLite database. A var/ made
+# before (or by the operator) keeps its mode.
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -46,7 +50,6 @@ def local_secret_key() -> str:
     """A key made once per machine and kept in var/ (never in the repository), so that every
     server process and every restart signs sessions alike."""
     path = VAR_DIR / "secret_key"
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
     try:
         with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as key_file:
             key_file.write(os.urandom(32).hex())
@@ -55,7 +58,17 @@ def local_secret_key() -> str:
     return path.read_text().strip()
 
 
+# Production mode: the site is reached over HTTPS only (README, "Running in production").
+HTTPS = env_flag("TESSERA_HTTPS", False)
 DEBUG = env_flag("TESSERA_DEBUG", False)
+if HTTPS and DEBUG:
+    # Refused rather than quietly switched off: a debug page shows settings and source to
+    # anyone, and whoever asked for both should learn that they do not go together.
+    raise ImproperlyConfigured("TESSERA_DEBUG must be off when TESSERA_HTTPS is on.")
+if HTTPS and not os.environ.get("TESSERA_SECRET_KEY"):
+    # A key in var/ is one machine's: several servers would not accept each other's sessions,
+    # and a lost var/ would log everybody out.
+    raise ImproperlyConfigured("TESSERA_SECRET_KEY must be set when TESSERA_HTTPS is on (a long random string).")
 SECRET_KEY = os.environ.get("TESSERA_SECRET_KEY") or local_secret_key()
 ALLOWED_HOSTS = env_list("TESSERA_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 
@@ -80,6 +93,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -120,10 +134,11 @@ def database_config() -> dict[str, Any]:
         if config["ENGINE"] == "django.db.backends.postgresql":
             config["TEST"] = {"NAME": os.environ.get("TESSERA_TEST_DB_NAME", "test_tessera")}
         return dict(config)
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    path = os.environ.get("TESSERA_SQLITE_PATH", str(VAR_DIR / "tessera.sqlite3"))
+    private_file(path)
     return {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ.get("TESSERA_SQLITE_PATH", str(VAR_DIR / "tessera.sqlite3")),
+        "NAME": path,
         # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue for it instead
         # of failing half way with "database is locked" when a reader upgrades to a writer.
         "OPTIONS": {
@@ -134,6 +149,16 @@ def database_config() -> dict[str, Any]:
         # A file, not :memory:, so that threads in concurrency tests share one database.
         "TEST": {"NAME": str(VAR_DIR / "test_tessera.sqlite3")},
     }
+
+
+def private_file(path: str) -> None:
+    """Creates an empty file readable by its owner only, unless it exists. SQLite takes an empty
+    file for an empty database and gives its -wal and -shm files the database file's mode."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    # It may exist already; or e.g. its directory may not, which SQLite reports at the first query.
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 DATABASES = {"default": database_config()}
@@ -161,7 +186,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 # WhiteNoise serves from finders (no collectstatic needed) but warns when the root is missing.
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -188,6 +213,48 @@ _redis_scheme = REDIS_URL.partition("://")[0].lower() if "://" in REDIS_URL else
 if REDIS_URL and _redis_scheme not in {"redis", "rediss", "unix"}:
     _shown = f"{_redis_scheme}://" if _redis_scheme else "no scheme"
     raise ImproperlyConfigured(f"REDIS_URL starts with redis://, rediss:// or unix://, not {_shown}.")
+
+# --- HTTPS and the browser's protections (README, "Running in production") ---
+# Only with TESSERA_HTTPS on: behind plain HTTP these would lock everybody out (secure cookies
+# are never sent back) or redirect in circles.
+if HTTPS:
+    SECURE_SSL_REDIRECT = True
+    # A load balancer's health check may come in plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = 365 * 86400
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+# Preloading is a promise for the whole domain that is slow to take back: the operator opts in.
+SECURE_HSTS_PRELOAD = HTTPS and env_flag("TESSERA_HSTS_PRELOAD", False)
+if not SECURE_HSTS_PRELOAD:
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]  # "preload is off": by design, see above
+
+# The header by which a TLS-terminating proxy says the request came in over HTTPS, e.g.
+# X-Forwarded-Proto. Believed only when named: a client could send it past a proxy that
+# does not set it.
+_proxy_ssl_header = os.environ.get("TESSERA_PROXY_SSL_HEADER", "").strip()
+if _proxy_ssl_header:
+    if not re.fullmatch(r"[A-Za-z0-9-]+", _proxy_ssl_header):
+        raise ImproperlyConfigured(
+            f"TESSERA_PROXY_SSL_HEADER is a header name such as X-Forwarded-Proto, not {_proxy_ssl_header!r}."
+        )
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+
+# In every mode: the pages load scripts, styles and images from this site only, and no inline
+# script runs. htmx (django-htmx) and the API docs' Swagger UI (ninja) are static files here too.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],  # data: Swagger UI's stylesheet draws its icons from data: URLs
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],  # as X-Frame-Options: DENY
+    },
+}
 
 # --- Tessera's own configuration (README, "Configuration") ---
 TESSERA_VOUCHERS_ENABLED = env_flag("TESSERA_VOUCHERS", True)

@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
-from playwright.sync_api import Browser, Locator, Page, Response, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Response, sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -52,12 +52,15 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
     """A fresh page at 1280x900 whose relative URLs go to the live server. A stylesheet or any
-    other resource the page loads that answers an error fails the test."""
+    other resource the page loads that answers an error, or that the Content-Security-Policy
+    blocks, fails the test."""
     context = browser.new_context(base_url=live_server.url, viewport=DESKTOP)
     context.set_default_timeout(TIMEOUT_MS)
     broken: list[str] = []
     context.on("response", lambda response: _note_broken(response, broken))
     page = context.new_page()
+    # A blocked script, style or image never becomes a request: Chromium says so on the console.
+    page.on("console", lambda message: _note_blocked(message, broken))
     yield page
     context.close()
     assert not broken, f"resources that failed to load: {broken}"
@@ -67,6 +70,11 @@ def _note_broken(response: Response, broken: list[str]) -> None:
     # Documents may answer 403 or 422 on purpose; the tests check those themselves.
     if response.status >= 400 and response.request.resource_type != "document":
         broken.append(f"{response.status} {response.url}")
+
+
+def _note_blocked(message: ConsoleMessage, broken: list[str]) -> None:
+    if message.type == "error" and "Content Security Policy" in message.text:
+        broken.append(f"blocked: {message.text}")
 
 
 @pytest.fixture
