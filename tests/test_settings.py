@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tessera.settings import env_rates
+
 
 def start_with(tmp_path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -42,6 +44,22 @@ class TestRedisUrl:
     )
     def test_redis_addresses_and_none_are_read(self, tmp_path, value):
         assert start_with(tmp_path, REDIS_URL=value).returncode == 0
+
+
+class TestAccountSettings:
+    def test_log_in_limits_are_read_like_the_failed_attempt_limits(self, monkeypatch):
+        monkeypatch.setenv("TESSERA_LOGIN_ATTEMPTS", "3/30s, 20/1h")
+        assert env_rates("TESSERA_LOGIN_ATTEMPTS", "5/1m,50/1d") == [(3, 30), (20, 3600)]
+
+    @pytest.mark.parametrize(
+        ("name", "value"), [("TESSERA_LOGIN_ATTEMPTS", "5 a minute"), ("TESSERA_SIGNUP", "closed")]
+    )
+    def test_a_value_it_cannot_read_stops_start_up_naming_the_variable(self, tmp_path, name, value):
+        result = start_with(tmp_path, **{name: value})
+        assert result.returncode != 0
+        assert (
+            result.stderr.strip().splitlines()[-1].startswith(f"django.core.exceptions.ImproperlyConfigured: {name} ")
+        )
 
 
 # --- production mode (README, "Running in production") ----------------------------------------
