@@ -203,7 +203,10 @@ LOGGING = {
 
 # Background jobs (webhook deliveries, big batches) run in `tessera db_worker`, fed through the
 # database, so they work alike on SQLite and PostgreSQL with no broker to run.
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Webhook deliveries have a queue (and, under `tessera run`, a worker) of their own, so a flood of
+# them, or shops that answer slowly, never delays a batch job on the default queue.
+TASK_QUEUES = ["default", "webhooks"]
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": TASK_QUEUES}}
 
 # Optional: with REDIS_URL set, shared counters (rate limits) live in Redis, not the database.
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
@@ -307,4 +310,11 @@ if TESSERA_TRUSTED_PROXIES < 0:
 # --- Webhooks to shops (README, "Webhooks") ---
 # Who sends them: any class with HttpSender's send(); tests record instead of sending.
 TESSERA_WEBHOOK_SENDER = "tessera.shop.webhooks.HttpSender"
-TESSERA_WEBHOOK_TIMEOUT = env_int("TESSERA_WEBHOOK_TIMEOUT", 5)  # seconds per attempt
+# Seconds for a whole attempt: resolving, connecting, sending and reading the answer's head.
+TESSERA_WEBHOOK_TIMEOUT = env_int("TESSERA_WEBHOOK_TIMEOUT", 10)
+# Seconds an attempt's claim lasts: a delivery still "sending" after that lost its worker and is
+# tried once more. Longer than the timeout, so a live attempt is never taken over.
+TESSERA_WEBHOOK_LEASE = env_int("TESSERA_WEBHOOK_LEASE", 2 * TESSERA_WEBHOOK_TIMEOUT)
+# on: webhooks may go to loopback and private addresses (shops on the same network); never to
+# link-local (cloud metadata), multicast or reserved ones.
+TESSERA_WEBHOOK_ALLOW_PRIVATE = env_flag("TESSERA_WEBHOOK_ALLOW_PRIVATE", False)

@@ -1,12 +1,20 @@
 """Signed webhooks to shops on redeem, reversal and void: what is sent, to whom, and how it is retried."""
 
+import base64
+import contextlib
 import hashlib
 import hmac
 import http.server
+import importlib
 import json
+import os
 import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -15,6 +23,8 @@ from io import StringIO
 from typing import Any, ClassVar
 
 import pytest
+import standardwebhooks
+from django.apps import apps as django_apps
 from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -26,43 +36,59 @@ from django_tasks_db.models import DBTaskResult
 from tessera.catalog.models import CourseSession
 from tessera.core.errors import InvalidInput
 from tessera.shop import webhooks
+from tessera.shop.destinations import WebhookUrlForbidden
 from tessera.shop.models import Shop, WebhookDelivery
 from tessera.shop.services import shop_vouchers_create, shop_webhook_off, shop_webhook_set
 from tessera.shop.tasks import (
     MAX_ATTEMPTS,
     RETRY_DELAYS,
     AlreadyDelivered,
+    BeingSent,
     deliver_webhook,
+    resend_lost_webhook,
     webhook_delivery_attempt,
     webhook_delivery_retry,
+    webhook_event_record,
 )
 from tessera.vouchers.errors import CodeExhausted
 from tessera.vouchers.models import Product, Redemption
 from tessera.vouchers.selectors import display_code
 from tessera.vouchers.services import redemption_reverse, voucher_redeem
+from tessera.vouchers.services.jobs import batch_job_create
 
 URL_A = "https://shop-a.example/tessera/hooks"
 URL_B = "https://shop-b.example/hooks"
 BRIDGE = "/bridges/shop/vouchers"
 Status = WebhookDelivery.Status
+Event = WebhookDelivery.Event
 
 
-def verify(secret: str, body: bytes, header: str) -> bool:
+SECRET = re.compile(r"^whsec_[A-Za-z0-9+/]{43}=$", re.MULTILINE)  # 32 random bytes, base64
+
+
+def verify(secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
     """What a shop runs on each request (the README's example)."""
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header)
+    try:
+        standardwebhooks.Webhook(secret).verify(body, dict(headers))
+    except standardwebhooks.WebhookVerificationError:
+        return False
+    return True
+
+
+def signed(secret: str, body: bytes, *, event_id: str = "0b6d2c4e", sent_at: Any = None) -> dict[str, str]:
+    return webhooks.request_headers(secret=secret, body=body, event_id=event_id, sent_at=sent_at or timezone.now())
 
 
 class RecordingSender:
     """The outside world, faked: records each request and answers from `answers` (200 when empty)."""
 
     requests: ClassVar[list[dict[str, Any]]] = []
-    answers: ClassVar[list[int | Exception]] = []
+    answers: ClassVar[list[int | BaseException]] = []
 
     def send(self, *, url: str, body: bytes, headers: Mapping[str, str]) -> int:
         self.requests.append({"url": url, "body": body, "headers": dict(headers)})
         answer = self.answers.pop(0) if self.answers else 200
-        if isinstance(answer, Exception):
+        if isinstance(answer, BaseException):
             raise answer
         return answer
 
@@ -120,27 +146,66 @@ def run_due_tasks() -> list[str]:
     return outcomes
 
 
+def queued(task: Any = deliver_webhook) -> Any:
+    """The tasks waiting in the queue: the attempts, or with resend_lost_webhook their watchdogs."""
+    return DBTaskResult.objects.filter(status="READY", task_path=task.module_path)
+
+
 def time_passes() -> None:
-    """Every queued retry becomes due."""
-    DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
+    """Every queued retry becomes due (the watchdogs of finished attempts are left waiting)."""
+    queued().update(run_after=timezone.now())
+
+
+def leases_run_out() -> None:
+    """As if TESSERA_WEBHOOK_LEASE had passed: every claimed attempt's lease, and its watchdog, are due."""
+    WebhookDelivery.objects.exclude(sending_until=None).update(sending_until=timezone.now() - timedelta(seconds=1))
+    queued(resend_lost_webhook).update(run_after=timezone.now())
 
 
 def queued_run_after() -> list[Any]:
-    return list(DBTaskResult.objects.filter(status="READY").values_list("run_after", flat=True))
+    return list(queued().values_list("run_after", flat=True))
+
+
+@pytest.fixture
+def private_allowed(settings: Any) -> None:
+    """TESSERA_WEBHOOK_ALLOW_PRIVATE=on, for receivers on this machine's loopback."""
+    settings.TESSERA_WEBHOOK_ALLOW_PRIVATE = True
+
+
+@pytest.fixture
+def private_refused(settings: Any) -> None:
+    settings.TESSERA_WEBHOOK_ALLOW_PRIVATE = False
 
 
 class TestSignature:
+    """Standard Webhooks, checked with the specification's own library as a receiver would."""
+
     def test_the_signature_verifies_with_the_shops_secret(self):
-        body = b'{"id":"1","type":"voucher.redeemed"}'
-        assert verify("s3cret", body, webhooks.signature("s3cret", body))
+        secret, body = webhooks.new_secret(), b'{"id":"1","type":"voucher.redeemed"}'
+        assert SECRET.match(secret)
+        assert verify(secret, body, signed(secret, body))
+
+    def test_the_headers_are_the_specifications(self):
+        sent_at = timezone.now()
+        headers = signed(webhooks.new_secret(), b"{}", event_id="ev-1", sent_at=sent_at)
+        assert (headers["webhook-id"], headers["webhook-timestamp"]) == ("ev-1", str(int(sent_at.timestamp())))
+        assert re.fullmatch(r"v1,[A-Za-z0-9+/]{43}=", headers["webhook-signature"])
+        assert not [name for name in headers if name.lower().startswith("tessera-")]
 
     def test_another_secret_does_not_verify(self):
         body = b'{"id":"1","type":"voucher.redeemed"}'
-        assert not verify("another", body, webhooks.signature("s3cret", body))
+        assert not verify(webhooks.new_secret(), body, signed(webhooks.new_secret(), body))
 
     def test_a_changed_body_does_not_verify(self):
-        signed = webhooks.signature("s3cret", b'{"uses":1}')
-        assert not verify("s3cret", b'{"uses":2}', signed)
+        secret = webhooks.new_secret()
+        assert not verify(secret, b'{"uses":2}', signed(secret, b'{"uses":1}'))
+
+    def test_a_timestamp_older_than_five_minutes_is_refused(self):
+        secret, body = webhooks.new_secret(), b"{}"
+        stale = signed(secret, body, sent_at=timezone.now() - timedelta(minutes=5, seconds=10))
+        with pytest.raises(standardwebhooks.WebhookVerificationError, match="too old"):
+            standardwebhooks.Webhook(secret).verify(body, stale)
+        assert verify(secret, body, signed(secret, body, sent_at=timezone.now() - timedelta(minutes=4)))
 
 
 class TestSettings:
@@ -152,16 +217,20 @@ class TestSettings:
         settings.TESSERA_WEBHOOK_SENDER = "tessera.shop.webhooks.NoSuchSender"
         assert [error.id for error in webhooks.check_webhook_settings()] == ["tessera.E102"]
 
+    def test_a_lease_no_longer_than_the_timeout_is_reported(self, settings):
+        settings.TESSERA_WEBHOOK_TIMEOUT, settings.TESSERA_WEBHOOK_LEASE = 10, 10
+        assert [error.id for error in webhooks.check_webhook_settings()] == ["tessera.E103"]
+
     def test_the_default_settings_pass(self):
         assert webhooks.check_webhook_settings() == []
 
 
 @pytest.mark.django_db
 class TestConfiguration:
-    def test_the_first_url_makes_a_secret_and_a_new_url_keeps_it(self, shop_a):
+    def test_the_first_url_makes_a_secret_and_a_new_url_keeps_it(self, shop_a, private_allowed):
         secret = shop_webhook_set(shop=shop_a.shop, url=URL_A)
         assert secret is not None
-        assert re.fullmatch(r"[0-9a-f]{64}", secret)
+        assert SECRET.fullmatch(secret)
         assert shop_webhook_set(shop=shop_a.shop, url="http://127.0.0.1:9000/hook") is None
         shop_a.shop.refresh_from_db()
         assert (shop_a.shop.webhook_url, shop_a.shop.webhook_secret) == ("http://127.0.0.1:9000/hook", secret)
@@ -169,6 +238,7 @@ class TestConfiguration:
     def test_rotating_makes_a_new_secret_and_keeps_the_url(self, shop_a, secret_a):
         rotated = shop_webhook_set(shop=shop_a.shop, rotate_secret=True)
         assert rotated not in (None, secret_a)
+        assert SECRET.fullmatch(rotated or "")
         shop_a.shop.refresh_from_db()
         assert (shop_a.shop.webhook_url, shop_a.shop.webhook_secret) == (URL_A, rotated)
 
@@ -185,6 +255,34 @@ class TestConfiguration:
         assert (shop_a.shop.webhook_url, shop_a.shop.webhook_secret) == (URL_A, secret_a)
 
 
+@pytest.mark.django_db
+class TestSecretMigration:
+    """Secrets of the old scheme keep their key in the new form (migration 0003)."""
+
+    migration = importlib.import_module("tessera.shop.migrations.0003_standard_webhooks")
+
+    def test_an_old_hex_secret_becomes_the_same_key_in_the_whsec_form(self, shop_a, shop_b):
+        old = "3f" * 32
+        Shop.objects.filter(pk=shop_a.shop.pk).update(webhook_secret=old)
+        self.migration.wrap_hex_secrets(django_apps, None)
+        shop_a.shop.refresh_from_db()
+        assert shop_a.shop.webhook_secret == "whsec_" + base64.b64encode(old.encode()).decode()
+        body, sent_at = b"{}", timezone.now()
+        expected = hmac.new(old.encode(), f"ev.{int(sent_at.timestamp())}.".encode() + body, hashlib.sha256)
+        headers = signed(shop_a.shop.webhook_secret, body, event_id="ev", sent_at=sent_at)
+        assert headers["webhook-signature"] == "v1," + base64.b64encode(expected.digest()).decode()
+        shop_b.shop.refresh_from_db()
+        assert shop_b.shop.webhook_secret == ""  # a shop without a secret stays without one
+
+    def test_going_back_restores_the_old_secret_and_leaves_new_ones(self, shop_a, shop_b):
+        old, fresh = "3f" * 32, webhooks.new_secret()
+        Shop.objects.filter(pk=shop_a.shop.pk).update(webhook_secret=old)
+        Shop.objects.filter(pk=shop_b.shop.pk).update(webhook_secret=fresh)
+        self.migration.wrap_hex_secrets(django_apps, None)
+        self.migration.unwrap_hex_secrets(django_apps, None)
+        assert list(Shop.objects.order_by("name").values_list("webhook_secret", flat=True)) == [old, fresh]
+
+
 def run_command(*args: str) -> str:
     out = StringIO()
     call_command("set_shop_webhook", *args, stdout=out)
@@ -195,14 +293,14 @@ def run_command(*args: str) -> str:
 class TestCommand:
     def test_setting_a_url_prints_the_new_secret_once(self, shop_a):
         first = run_command("Shop A", URL_A)
-        [secret] = re.findall(r"^[0-9a-f]{64}$", first, re.MULTILINE)
+        [secret] = SECRET.findall(first)
         assert Shop.objects.get(name="Shop A").webhook_secret == secret
         again = run_command("Shop A", URL_B)
         assert secret not in again
         assert "unchanged" in again
 
     def test_rotate_secret_prints_a_new_one(self, shop_a, secret_a):
-        [rotated] = re.findall(r"^[0-9a-f]{64}$", run_command("Shop A", "--rotate-secret"), re.MULTILINE)
+        [rotated] = SECRET.findall(run_command("Shop A", "--rotate-secret"))
         assert rotated != secret_a
         assert Shop.objects.get(name="Shop A").webhook_secret == rotated
 
@@ -412,9 +510,9 @@ class TestDelivery:
         assert request["body"] == delivery.body.encode()
         headers = request["headers"]
         assert headers["Content-Type"] == "application/json"
-        assert (headers["Tessera-Event"], headers["Tessera-Event-Id"]) == ("voucher.redeemed", str(delivery.event_id))
-        assert verify(secret_a, request["body"], headers["Tessera-Signature"])
-        assert not verify("0" * 64, request["body"], headers["Tessera-Signature"])
+        assert headers["webhook-id"] == str(delivery.event_id)
+        assert verify(secret_a, request["body"], headers)
+        assert not verify(webhooks.new_secret(), request["body"], headers)
         assert attempts_log(delivery) == (Status.DELIVERED, 1, 200)
         delivery.refresh_from_db()
         assert delivery.delivered_at is not None
@@ -495,7 +593,7 @@ class TestDelivery:
         assert run_due_tasks() == ["delivered"]
         assert attempts_log(delivery) == (Status.DELIVERED, 4, 200)
 
-    def test_retries_go_where_the_shop_is_now_signed_with_its_secret_now(self, sender, delivery, shop_a):
+    def test_retries_go_where_the_shop_is_now_signed_with_its_secret_now(self, sender, delivery, shop_a, secret_a):
         sender.answers.append(500)
         run_due_tasks()
         rotated = shop_webhook_set(shop=shop_a.shop, url=URL_B, rotate_secret=True)
@@ -504,7 +602,8 @@ class TestDelivery:
         last = sender.requests[-1]
         assert last["url"] == URL_B
         assert rotated is not None
-        assert verify(rotated, last["body"], last["headers"]["Tessera-Signature"])
+        assert verify(rotated, last["body"], last["headers"])
+        assert not verify(secret_a, last["body"], last["headers"])
         delivery.refresh_from_db()
         assert delivery.url == URL_B
 
@@ -545,6 +644,7 @@ def hook_server() -> Iterator[str]:
     server.server_close()
 
 
+@pytest.mark.usefixtures("private_allowed")
 class TestHttpSender:
     """The real sender, against a server on this machine's loopback."""
 
@@ -568,8 +668,362 @@ class TestHttpSender:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]  # closed again before the request: nothing listens there
-        with pytest.raises(webhooks.SendFailed, match="Connection refused"):
+        with pytest.raises(webhooks.SendFailed) as failed:
             webhooks.HttpSender(timeout=5).send(url=f"http://127.0.0.1:{port}/hook", body=b"{}", headers={})
+        assert str(failed.value) == webhooks.COULD_NOT_CONNECT
+
+    def test_the_name_is_resolved_once_and_kept_in_the_host_header(self, hook_server, monkeypatch):
+        lookups = []
+        real_getaddrinfo = socket.getaddrinfo
+
+        def counting(host: str, *args: Any, **kwargs: Any) -> Any:
+            lookups.append(host)
+            return real_getaddrinfo(host, *args, **kwargs)
+
+        monkeypatch.setattr(socket, "getaddrinfo", counting)
+        url = hook_server.replace("127.0.0.1", "localhost")
+        assert webhooks.HttpSender(timeout=5).send(url=f"{url}/hook", body=b"{}", headers={}) == 204
+        assert lookups == ["localhost"]  # the connection went to the checked address, not a new lookup
+        [(_, _, headers)] = _Hook.received
+        assert headers["Host"] == url.removeprefix("http://")
+
+
+class RawServer:
+    """A TCP server on the loopback that hands each connection to `handle`, in a thread of its own:
+    receivers that misbehave in ways http.server cannot."""
+
+    def __init__(self, handle: Any) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.1)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
+        self.handle, self.stop, self.requests = handle, threading.Event(), []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:  # closed at the end of the test
+                return
+            threading.Thread(target=self._run, args=(conn,), daemon=True).start()
+
+    def _run(self, conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):  # the test is over, or the sender hung up: either is fine
+            self.handle(self, conn)
+
+    def read_request(self, conn: socket.socket) -> tuple[dict[str, str], bytes]:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")[1:]
+        headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+        while len(body) < int(headers.get("content-length", 0)):
+            body += conn.recv(65536)
+        self.requests.append((headers, body))
+        return headers, body
+
+    def close(self) -> None:
+        self.stop.set()
+        self.listener.close()
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Any]:
+    servers: list[RawServer] = []
+
+    def start(handle: Any) -> RawServer:
+        servers.append(RawServer(handle))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def drips(server: RawServer, conn: socket.socket) -> None:
+    """Answers a header byte a second, forever: each read gets something, the answer never ends."""
+    server.read_request(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nX-Drip: ")
+    while not server.stop.wait(1):
+        conn.sendall(b"a")
+
+
+def hangs_up(server: RawServer, conn: socket.socket) -> None:
+    conn.close()
+
+
+def speaks_another_protocol(server: RawServer, conn: socket.socket) -> None:
+    conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+
+
+def stays_silent(server: RawServer, conn: socket.socket) -> None:
+    server.read_request(conn)
+    server.stop.wait(10)
+
+
+@pytest.mark.usefixtures("private_allowed")
+class TestOneDeadlinePerAttempt:
+    def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_deadline(self, raw_server):
+        server = raw_server(drips)
+        started = time.monotonic()
+        with pytest.raises(webhooks.SendFailed) as failed:
+            webhooks.HttpSender(timeout=2).send(url=server.url, body=b"{}", headers={})
+        took = time.monotonic() - started
+        assert 1.9 <= took < 3, f"the attempt took {took:.2f} s"
+        assert str(failed.value) == webhooks.COULD_NOT_CONNECT
+        assert len(server.requests) == 1
+
+    @pytest.mark.django_db
+    def test_a_dripping_receiver_makes_a_failed_attempt_that_is_retried(self, raw_server, delivery, shop_a, settings):
+        settings.TESSERA_WEBHOOK_TIMEOUT = 2
+        shop_webhook_set(shop=shop_a.shop, url=raw_server(drips).url)
+        started = time.monotonic()
+        assert run_due_tasks() == ["retrying"]
+        assert time.monotonic() - started < 3
+        assert attempts_log(delivery) == (Status.PENDING, 1, None)
+        delivery.refresh_from_db()
+        assert (delivery.last_error, delivery.sending_until) == (webhooks.COULD_NOT_CONNECT, None)
+
+
+@pytest.mark.usefixtures("private_allowed")
+class TestTheLogRevealsNoPorts:
+    @pytest.mark.parametrize("receiver", [hangs_up, speaks_another_protocol, stays_silent])
+    def test_an_open_port_fails_with_the_same_words_as_a_closed_one(self, raw_server, receiver):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            closed = f"http://127.0.0.1:{probe.getsockname()[1]}/hook"
+        failures = []
+        for url in (closed, raw_server(receiver).url):
+            with pytest.raises(webhooks.SendFailed) as failed:
+                webhooks.HttpSender(timeout=1).send(url=url, body=b"{}", headers={})
+            failures.append(str(failed.value))
+        assert failures == [webhooks.COULD_NOT_CONNECT] * 2
+
+
+FORBIDDEN_HOSTS = [
+    "127.0.0.1", "127.8.9.10", "10.0.0.8", "172.16.5.4", "192.168.1.1", "100.64.0.1", "169.254.169.254",
+    "0.0.0.0", "224.0.0.1",  # noqa: S104 - a destination refused, not an address bound "240.0.0.1", "255.255.255.255", "[::1]", "[::]", "[fe80::1]", "[fc00::1]",
+    "[ff02::1]", "[::ffff:127.0.0.1]", "[::ffff:169.254.169.254]", "[::ffff:10.0.0.1]", "localhost",
+]  # fmt: skip
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("private_refused")
+class TestForbiddenDestinations:
+    @pytest.mark.parametrize("host", FORBIDDEN_HOSTS)
+    def test_a_url_to_a_forbidden_address_is_refused_and_nothing_changes(self, shop_a, secret_a, host):
+        with pytest.raises(WebhookUrlForbidden) as refused:
+            shop_webhook_set(shop=shop_a.shop, url=f"http://{host}:8080/hook")
+        assert (refused.value.code, refused.value.field) == ("webhook_url_forbidden", "webhook_url")
+        shop_a.shop.refresh_from_db()
+        assert (shop_a.shop.webhook_url, shop_a.shop.webhook_secret) == (URL_A, secret_a)
+
+    @pytest.mark.parametrize("url", ["https://93.184.215.14/hook", "https://[2606:4700:4700::1111]/hook", URL_B])
+    def test_a_public_address_or_a_name_that_does_not_resolve_yet_is_accepted(self, shop_a, url):
+        shop_webhook_set(shop=shop_a.shop, url=url)
+        shop_a.shop.refresh_from_db()
+        assert shop_a.shop.webhook_url == url
+
+    def test_the_command_refuses_with_the_stable_code(self, shop_a):
+        with pytest.raises(CommandError, match=r"^webhook_url_forbidden: "):
+            run_command("Shop A", "http://169.254.169.254/latest/meta-data/")
+        assert Shop.objects.get(name="Shop A").webhook_url == ""
+
+    def test_the_admin_form_refuses(self, client, staff, shop_a):
+        client.force_login(staff)
+        response = client.post(
+            f"/admin/shop/shop/{shop_a.shop.pk}/change/",
+            {"name": "Shop A", "webhook_url": "http://[::ffff:127.0.0.1]/", **NO_TOKENS},
+        )
+        assert response.status_code == 200
+        assert "webhooks go to public addresses only" in response.content.decode()
+        shop_a.shop.refresh_from_db()
+        assert shop_a.shop.webhook_url == ""
+
+    def test_allowing_private_targets_lets_loopback_and_private_through_never_link_local(self, shop_a, settings):
+        settings.TESSERA_WEBHOOK_ALLOW_PRIVATE = True
+        for host in ["127.0.0.1", "10.0.0.8", "[::1]", "[fc00::1]", "localhost"]:
+            shop_webhook_set(shop=shop_a.shop, url=f"http://{host}/hook")
+        for host in ["169.254.169.254", "[fe80::1]", "[::ffff:169.254.169.254]", "224.0.0.1", "0.0.0.0"]:  # noqa: S104
+            with pytest.raises(WebhookUrlForbidden):
+                shop_webhook_set(shop=shop_a.shop, url=f"http://{host}/hook")
+
+    def test_each_attempt_checks_again_and_sends_nothing_to_a_forbidden_address(
+        self, hook_server, delivery, shop_a, settings
+    ):
+        settings.TESSERA_WEBHOOK_ALLOW_PRIVATE = True  # allowed when saved: the name pointed elsewhere then
+        shop_webhook_set(shop=shop_a.shop, url=hook_server.replace("127.0.0.1", "localhost") + "/hook")
+        settings.TESSERA_WEBHOOK_ALLOW_PRIVATE = False
+        assert run_due_tasks() == ["retrying"]
+        assert _Hook.received == []
+        delivery.refresh_from_db()
+        assert delivery.last_error == webhooks.FORBIDDEN_ADDRESS
+
+
+@pytest.mark.django_db
+class TestQueues:
+    def test_deliveries_and_their_watchdogs_go_to_the_webhooks_queue(self, sender, delivery, settings):
+        run_due_tasks()
+        tasks = DBTaskResult.objects.values_list("task_path", "queue_name")
+        assert set(tasks) == {(deliver_webhook.module_path, "webhooks"), (resend_lost_webhook.module_path, "webhooks")}
+        assert set(settings.TASKS["default"]["QUEUES"]) == {"default", "webhooks"}
+
+    @pytest.mark.django_db(transaction=True)
+    def test_a_batch_job_is_picked_up_while_webhooks_flood_their_queue(self, sender, delivery, enrollment_offer):
+        for _ in range(300):
+            deliver_webhook.enqueue(delivery.pk, 0)
+        job = batch_job_create(offer=enrollment_offer, count=20, country="DE")
+        started = time.monotonic()
+        call_command(
+            "db_worker", "--batch", "--queue-name", "default", "--no-startup-delay", "--no-reload", verbosity=0
+        )
+        took = time.monotonic() - started
+        job.refresh_from_db()
+        assert (job.status, job.written) == ("done", 20)
+        assert took < 5, f"the batch job took {took:.2f} s"
+        assert queued().count() == 301  # not one webhook task taken by the batch jobs' worker
+
+
+class WorkerKilled(BaseException):
+    """Stands for SIGKILL in the middle of a send: nothing after it runs, not even `except Exception`."""
+
+
+@pytest.mark.django_db
+class TestLostAttempts:
+    def test_an_attempt_that_ends_leaves_its_watchdog_nothing_to_do(self, sender, delivery):
+        assert run_due_tasks() == ["delivered"]
+        leases_run_out()
+        assert run_due_tasks() == ["skipped"]
+        assert len(sender.requests) == 1
+
+    def test_an_attempt_whose_worker_died_is_sent_once_more_when_its_lease_runs_out(self, sender, delivery):
+        sender.answers.append(WorkerKilled())
+        with pytest.raises(WorkerKilled):
+            run_due_tasks()
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.attempts) == (Status.PENDING, 1)
+        assert delivery.sending_until is not None
+        assert run_due_tasks() == []  # the lease still runs: the attempt may yet end
+        leases_run_out()
+        assert run_due_tasks() == ["delivered"]
+        assert attempts_log(delivery) == (Status.DELIVERED, 2, 200)
+        assert [r["headers"]["webhook-id"] for r in sender.requests] == [str(delivery.event_id)] * 2
+        leases_run_out()
+        assert run_due_tasks() == ["skipped"]
+        assert len(sender.requests) == 2
+
+    def test_retry_now_waits_for_an_attempt_being_sent_and_takes_over_a_lost_one(self, sender, delivery):
+        sender.answers.append(WorkerKilled())
+        with pytest.raises(WorkerKilled):
+            run_due_tasks()
+        with pytest.raises(BeingSent):
+            webhook_delivery_retry(delivery=delivery)
+        leases_run_out()
+        queued(resend_lost_webhook).delete()  # the watchdog's worker is slow: staff step in
+        webhook_delivery_retry(delivery=delivery)
+        assert run_due_tasks() == ["delivered"]
+        assert attempts_log(delivery) == (Status.DELIVERED, 2, 200)
+
+
+@pytest.mark.django_db(transaction=True)
+class TestLostAttemptsConcurrently:
+    def test_eight_watchdogs_of_one_lost_attempt_send_it_once(self, sender, shop_a, secret_a):
+        delivery = webhook_event_record(shop=shop_a.shop, event_type=Event.VOIDED, data={})
+        sender.answers.append(WorkerKilled())
+        with pytest.raises(WorkerKilled):
+            run_due_tasks()
+        leases_run_out()
+        outcomes: Counter[str] = Counter()
+        start, counting = threading.Barrier(8), threading.Lock()
+
+        def watchdog() -> None:
+            try:
+                WebhookDelivery.objects.exists()
+                start.wait()
+                outcome = webhook_delivery_attempt(delivery_id=delivery.pk, attempt=1, lost=True)
+                with counting:
+                    outcomes[outcome] += 1
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=watchdog) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert outcomes == Counter({"delivered": 1, "skipped": 7})
+        assert len(sender.requests) == 2
+        assert attempts_log(delivery) == (Status.DELIVERED, 2, 200)
+
+
+def hangs_once(server: RawServer, conn: socket.socket) -> None:
+    """Holds the first request without answering; answers every later one 204."""
+    server.read_request(conn)
+    if len(server.requests) == 1:
+        server.stop.wait(30)
+        return
+    conn.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+
+
+def worker_environment(tmp_path: Any) -> dict[str, str]:
+    """The test database, for a `tessera db_worker` in a process of its own; a short lease."""
+    db = connections["default"].settings_dict
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "TESSERA_SQLITE_PATH"}}
+    if db["ENGINE"] == "django.db.backends.postgresql":
+        env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    else:
+        env["TESSERA_SQLITE_PATH"] = str(db["NAME"])
+    env.update(
+        TESSERA_VAR_DIR=str(tmp_path), TESSERA_SECRET_KEY="test", TESSERA_WEBHOOK_ALLOW_PRIVATE="on",
+        TESSERA_WEBHOOK_TIMEOUT="1", TESSERA_WEBHOOK_LEASE="2",
+    )  # fmt: skip
+    return env
+
+
+def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "tessera.cli", "db_worker", "--queue-name", "webhooks", "--no-reload",
+            "--no-startup-delay", "--interval", "0.1"]  # fmt: skip
+    return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+
+
+def wait_for(condition: Any, *, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen within {seconds} s"
+        time.sleep(0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+class TestAWorkerKilledMidDelivery:
+    def test_leads_to_exactly_one_more_attempt_and_the_delivery_ends_delivered(
+        self, raw_server, shop_a, private_allowed, tmp_path
+    ):
+        receiver = raw_server(hangs_once)
+        shop_webhook_set(shop=shop_a.shop, url=receiver.url)
+        delivery = webhook_event_record(shop=shop_a.shop, event_type=Event.VOIDED, data={"id": "X"})
+        env = worker_environment(tmp_path)
+        first = start_worker(env)
+        try:
+            wait_for(lambda: len(receiver.requests) == 1, seconds=30, what="the first attempt")
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+        assert attempts_log(delivery) == (Status.PENDING, 1, None)  # claimed, then nothing recorded
+        second = start_worker(env)
+        try:
+            wait_for(lambda: attempts_log(delivery)[0] == Status.DELIVERED, seconds=30, what="the delivery")
+            time.sleep(0.5)  # room for a wrong extra attempt to show itself
+        finally:
+            second.terminate()
+            second.wait(timeout=30)
+        assert attempts_log(delivery) == (Status.DELIVERED, 2, 204)
+        assert len(receiver.requests) == 2
+        for headers, body in receiver.requests:
+            assert headers["webhook-id"] == str(delivery.event_id)
+            standardwebhooks.Webhook(shop_a.shop.webhook_secret).verify(body, headers)
 
 
 @pytest.mark.django_db

@@ -52,7 +52,7 @@ class ShopAdmin(SuperusersOnly, VoucherAdmin):
 
     @admin.display(description="Webhook secret")
     def webhook_secret_prefix(self, shop: Shop) -> str:
-        return f"{shop.webhook_secret[:8]}… (rotate it from the list of shops)" if shop.webhook_secret else "none yet"
+        return f"{shop.webhook_secret[:10]}… (rotate it from the list of shops)" if shop.webhook_secret else "none yet"
 
     def save_model(self, request: HttpRequest, obj: Shop, form: forms.ModelForm, change: bool) -> None:
         super().save_model(request, obj, form, change)

@@ -17,10 +17,11 @@ class Shop(models.Model):
     webhook_url = models.CharField(
         max_length=500, blank=True, help_text="Where redeem and void events are sent; empty sends none."
     )
-    # Kept in plain form, unlike tokens: Tessera signs every webhook with it, so it must be able
-    # to read it back. Anyone who can read this column can forge webhooks to this shop (never
-    # act for it against Tessera: that takes a token, kept only as a digest).
-    webhook_secret = models.CharField(max_length=64, blank=True)
+    # "whsec_<base64>", the Standard Webhooks form. Kept in plain form, unlike tokens: Tessera
+    # signs every webhook with it, so it must be able to read it back. Anyone who can read this
+    # column can forge webhooks to this shop (never act for it against Tessera: that takes a
+    # token, kept only as a digest).
+    webhook_secret = models.CharField(max_length=100, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -120,6 +121,9 @@ class WebhookDelivery(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Set while an attempt is being sent, cleared when its outcome is recorded: a delivery still
+    # sending after this moment lost its worker, and its watchdog task sends it once more.
+    sending_until = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -12,8 +12,10 @@ from tessera.catalog.models import CourseSession
 from tessera.core.errors import InvalidInput
 from tessera.core.tokens import token_digest
 from tessera.core.validation import fits_text
+from tessera.shop.destinations import webhook_url_destination_check
 from tessera.shop.models import Shop, ShopBatch, ShopOffer, ShopToken
 from tessera.shop.receivers import voucher_voided
+from tessera.shop.webhooks import new_secret
 from tessera.vouchers.models import Batch, Code, Offer
 from tessera.vouchers.services import batch_create, code_revoke, offer_create, redemption_reverse
 
@@ -110,7 +112,8 @@ WEBHOOK_SCHEMES = {"http", "https"}
 
 
 def webhook_url_check(url: str) -> str:
-    """An absolute http or https URL with a host, within the column's length, or InvalidInput."""
+    """An absolute http or https URL with a host, within the column's length, or InvalidInput;
+    WebhookUrlForbidden if the host resolves to an address webhooks may not go to."""
     url = url.strip()
     fits_text(Shop, "webhook_url", url)
     try:
@@ -124,6 +127,7 @@ def webhook_url_check(url: str) -> str:
             "The webhook URL must be an http or https URL with a host, like https://shop.example/tessera.",
             field="webhook_url",
         )
+    webhook_url_destination_check(url)
     return url
 
 
@@ -135,7 +139,7 @@ def shop_webhook_set(*, shop: Shop, url: str | None = None, rotate_secret: bool 
         shop.webhook_url = webhook_url_check(url)
     fresh = None
     if rotate_secret or not shop.webhook_secret:
-        fresh = shop.webhook_secret = secrets.token_hex(32)
+        fresh = shop.webhook_secret = new_secret()
     shop.save(update_fields=["webhook_url", "webhook_secret"])
     return fresh
 

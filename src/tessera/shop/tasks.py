@@ -5,6 +5,12 @@ Each attempt is claimed by one conditional UPDATE (`attempts = attempts + 1 WHER
 task made stale by a "retry now", sends nothing; and no row lock is held while the shop's server
 answers. Enqueueing never raises to its caller: the redemption or void that produced the event
 has committed already, and a failure here is logged and left in the delivery log.
+
+A claim is a lease: it sets `sending_until` (TESSERA_WEBHOOK_LEASE from now) and, in the same
+transaction, queues a watchdog task for that moment. Recording the outcome clears the lease, and
+the watchdog finds nothing to do. A worker killed mid-attempt records nothing, so the watchdog
+claims the delivery (by the same conditional UPDATE, so once however many run) and sends it once
+more, with its own watchdog. The tasks run on the "webhooks" queue, which has a worker of its own.
 """
 
 import logging
@@ -12,7 +18,9 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django_tasks import task
 
@@ -38,10 +46,25 @@ class AlreadyDelivered(DomainError):
     default_message = "This webhook was delivered already; it is not sent twice."
 
 
-@task()
+class BeingSent(DomainError):
+    code = "webhook_being_sent"
+    http_status = 409
+    default_message = "This webhook is being sent right now; retry it if that attempt fails."
+
+
+QUEUE = "webhooks"
+
+
+@task(queue_name=QUEUE)
 def deliver_webhook(delivery_id: int, attempt: int) -> str:
     """`attempt`: how many attempts the delivery had when this task was queued."""
     return webhook_delivery_attempt(delivery_id=delivery_id, attempt=attempt)
+
+
+@task(queue_name=QUEUE)
+def resend_lost_webhook(delivery_id: int, attempt: int) -> str:
+    """The watchdog of attempt number `attempt`: sends again if that attempt's lease ran out."""
+    return webhook_delivery_attempt(delivery_id=delivery_id, attempt=attempt, lost=True)
 
 
 def webhook_event_record(*, shop: Shop, event_type: str, data: dict[str, Any]) -> WebhookDelivery:
@@ -56,22 +79,23 @@ def webhook_event_record(*, shop: Shop, event_type: str, data: dict[str, Any]) -
 
 
 def webhook_delivery_retry(*, delivery: WebhookDelivery) -> None:
-    """Retry now: a pending delivery skips its wait, a failed one gets one more attempt."""
-    undelivered = WebhookDelivery.objects.filter(pk=delivery.pk).exclude(status=Status.DELIVERED)
-    if not undelivered.update(status=Status.PENDING, next_attempt_at=timezone.now()):
-        raise AlreadyDelivered()
+    """Retry now: a pending delivery skips its wait, a failed one gets one more attempt, and one
+    whose worker was lost (its lease ran out) is sent again without waiting for its watchdog."""
+    now = timezone.now()
+    not_sending = Q(sending_until__isnull=True) | Q(sending_until__lte=now)
+    undelivered = WebhookDelivery.objects.filter(not_sending, pk=delivery.pk).exclude(status=Status.DELIVERED)
+    if not undelivered.update(status=Status.PENDING, next_attempt_at=now, sending_until=None):
+        delivery.refresh_from_db()
+        raise AlreadyDelivered() if delivery.status == Status.DELIVERED else BeingSent()
     delivery.refresh_from_db()
     _enqueue(delivery.pk, attempt=delivery.attempts)
 
 
-def webhook_delivery_attempt(*, delivery_id: int, attempt: int) -> str:
-    """Sends the delivery once, if it is still waiting for exactly this attempt; answers what became
-    of it: delivered, retrying, failed, or skipped."""
-    now = timezone.now()
-    claimed = WebhookDelivery.objects.filter(pk=delivery_id, status=Status.PENDING, attempts=attempt).update(
-        attempts=F("attempts") + 1, last_attempt_at=now, next_attempt_at=None
-    )
-    if not claimed:
+def webhook_delivery_attempt(*, delivery_id: int, attempt: int, lost: bool = False) -> str:
+    """Sends the delivery once, if it is still waiting for exactly this attempt (with `lost`: if
+    attempt number `attempt` lost its worker); answers what became of it: delivered, retrying,
+    failed, or skipped."""
+    if not _claim(delivery_id, attempt, lost=lost):
         return "skipped"
     delivery = WebhookDelivery.objects.select_related("shop").get(pk=delivery_id)
     status, error = _send(delivery)
@@ -79,6 +103,23 @@ def webhook_delivery_attempt(*, delivery_id: int, attempt: int) -> str:
         _record(delivery, status=Status.DELIVERED, response=status, error="", delivered_at=timezone.now())
         return "delivered"
     return _retry_or_give_up(delivery, status, error)
+
+
+def _claim(delivery_id: int, attempt: int, *, lost: bool) -> bool:
+    """Takes the lease on the delivery's next attempt and queues its watchdog, both or neither."""
+    now = timezone.now()
+    lease_ends = now + timedelta(seconds=settings.TESSERA_WEBHOOK_LEASE)
+    waiting = WebhookDelivery.objects.filter(pk=delivery_id, status=Status.PENDING, attempts=attempt)
+    waiting = waiting.filter(sending_until__lte=now) if lost else waiting.filter(sending_until__isnull=True)
+    with transaction.atomic():
+        claimed = waiting.update(
+            attempts=F("attempts") + 1, last_attempt_at=now, next_attempt_at=None, sending_until=lease_ends
+        )
+        if claimed:
+            # A second late, so that it never finds the lease still running by a clock's hair.
+            watchdog_at = lease_ends + timedelta(seconds=1)
+            resend_lost_webhook.using(run_after=watchdog_at).enqueue(delivery_id, attempt + 1)
+    return bool(claimed)
 
 
 def _send(delivery: WebhookDelivery) -> tuple[int | None, str]:
@@ -90,7 +131,7 @@ def _send(delivery: WebhookDelivery) -> tuple[int | None, str]:
     delivery.url = shop.webhook_url
     body = delivery.body.encode()
     headers = webhooks.request_headers(
-        secret=shop.webhook_secret, body=body, event_type=delivery.event_type, event_id=str(delivery.event_id)
+        secret=shop.webhook_secret, body=body, event_id=str(delivery.event_id), sent_at=timezone.now()
     )
     try:
         status = webhooks.sender().send(url=delivery.url, body=body, headers=headers)
@@ -124,7 +165,7 @@ def _record(
 ) -> None:
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         status=status, url=delivery.url, last_response_status=response, last_error=error[:MAX_ERROR],
-        next_attempt_at=next_attempt_at, delivered_at=delivered_at,
+        next_attempt_at=next_attempt_at, delivered_at=delivered_at, sending_until=None,
     )  # fmt: skip
 
 
