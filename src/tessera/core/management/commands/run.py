@@ -2,16 +2,18 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from types import FrameType
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
 # Passed on to gunicorn: TERM and INT (Ctrl-C) stop it, HUP reloads it, QUIT stops it at once.
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
-WORKER_STOP_SECONDS = 30  # a webhook attempt times out well within this
+WORKER_STOP_SECONDS = 30  # a webhook attempt (TESSERA_WEBHOOK_TIMEOUT) ends well within this
 
 
 def gunicorn_argv(*, host: str, port: str, workers: str) -> list[str]:
@@ -25,15 +27,20 @@ def gunicorn_argv(*, host: str, port: str, workers: str) -> list[str]:
     ]  # fmt: skip
 
 
-def worker_argv() -> list[str]:
-    """The task worker (webhook deliveries), run like the server by this very interpreter."""
-    return [sys.executable, "-m", "tessera.cli", "db_worker", "--no-reload"]
+def worker_argvs() -> list[list[str]]:
+    """A task worker per queue (batch jobs on "default", webhook deliveries on "webhooks"), run
+    like the server by this very interpreter: a flood of webhooks, or shops that answer slowly,
+    then never keeps a batch job waiting."""
+    return [
+        [sys.executable, "-m", "tessera.cli", "db_worker", "--no-reload", "--queue-name", queue]
+        for queue in settings.TASK_QUEUES
+    ]
 
 
 class Command(BaseCommand):
     help = (
         "Serve Tessera with gunicorn at HOST:PORT (default 127.0.0.1:8000), "
-        "with a task worker beside it that delivers webhooks."
+        "with task workers beside it (one per queue) that run batch jobs and deliver webhooks."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -49,12 +56,12 @@ class Command(BaseCommand):
         self.stdout.write(f"Serving Tessera at http://{host}:{port}/ (admin at /admin/)")
         blocker = None if no_task_worker else _why_no_worker()
         if blocker:
-            self.stdout.write(f"No task worker, so no webhooks: {blocker}.")
+            self.stdout.write(f"No task workers, so no batch jobs and no webhooks: {blocker}.")
             no_task_worker = True
         if no_task_worker:
             self.stdout.flush()
             os.execv(server_argv[0], server_argv)  # noqa: S606 - replaces this process with the server, by design
-        self.stdout.write("Delivering webhooks with a task worker (tessera db_worker)")
+        self.stdout.write("Running batch jobs and delivering webhooks with a task worker per queue (tessera db_worker)")
         self.stdout.flush()
         sys.exit(_serve_beside_worker(server_argv))
 
@@ -74,8 +81,8 @@ def _why_no_worker() -> str | None:
 
 
 def _serve_beside_worker(server_argv: list[str]) -> int:
-    """Starts the worker, then the server; passes on the signals meant for the server until it
-    exits, then stops the worker. Answers the server's exit status."""
+    """Starts the workers, then the server; passes on the signals meant for the server until it
+    exits, then stops the workers. Answers the server's exit status."""
     server: list[subprocess.Popen[bytes]] = []
 
     def forward(signum: int, frame: FrameType | None) -> None:
@@ -85,12 +92,13 @@ def _serve_beside_worker(server_argv: list[str]) -> int:
 
     for signum in FORWARDED_SIGNALS:
         signal.signal(signum, forward)
-    worker = _spawn(worker_argv())
+    workers: list[subprocess.Popen[bytes]] = []
     try:
+        workers.extend(_spawn(argv) for argv in worker_argvs())
         server.append(_spawn(server_argv))
         return server[0].wait()
     finally:
-        _stop(worker)
+        _stop(workers)
 
 
 def _spawn(argv: list[str]) -> subprocess.Popen[bytes]:
@@ -99,13 +107,16 @@ def _spawn(argv: list[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, process_group=0)  # noqa: S603 - our own interpreter and arguments
 
 
-def _stop(worker: subprocess.Popen[bytes]) -> None:
-    """A graceful stop (the worker finishes the delivery it is sending), then a hard one."""
-    if worker.poll() is not None:
-        return
-    worker.terminate()
-    try:
-        worker.wait(timeout=WORKER_STOP_SECONDS)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
+def _stop(workers: list[subprocess.Popen[bytes]]) -> None:
+    """A graceful stop (each worker finishes the task it is running), all at once so the waits
+    overlap, then a hard one. One TERM each: a worker signalled twice abandons its task."""
+    running = [worker for worker in workers if worker.poll() is None]
+    for worker in running:
+        worker.terminate()
+    deadline = time.monotonic() + WORKER_STOP_SECONDS
+    for worker in running:
+        try:
+            worker.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
