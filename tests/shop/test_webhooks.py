@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -801,6 +802,49 @@ class TestTheLogRevealsNoPorts:
                 webhooks.HttpSender(timeout=1).send(url=url, body=b"{}", headers={})
             failures.append(str(failed.value))
         assert failures == [webhooks.COULD_NOT_CONNECT] * 2
+
+
+@pytest.fixture
+def tls_hook_server(tmp_path: Any) -> Iterator[tuple[str, ssl.SSLContext, list[str]]]:
+    """An HTTPS receiver on 127.0.0.1 whose certificate names only "localhost"; answers the URL,
+    a client context that trusts the certificate, and the server names (SNI) clients asked for."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(  # noqa: S603
+        ["/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    asked: list[str] = []
+    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    served.load_cert_chain(cert, key)
+
+    def remember(sock: Any, name: str | None, context: ssl.SSLContext) -> None:
+        asked.append(name or "")
+
+    served.sni_callback = remember
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Hook)
+    server.socket = served.wrap_socket(server.socket, server_side=True)
+    _Hook.received.clear()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"https://localhost:{server.server_address[1]}", ssl.create_default_context(cafile=str(cert)), asked
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.usefixtures("private_allowed")
+class TestHttpsToAPinnedAddress:
+    def test_tls_checks_the_certificate_against_the_name_not_the_address(self, tls_hook_server):
+        url, trusting, asked = tls_hook_server
+        assert webhooks.HttpSender(timeout=5, tls=trusting).send(url=f"{url}/hook", body=b"{}", headers={}) == 204
+        assert asked == ["localhost"]
+        [(_, _, headers)] = _Hook.received
+        assert headers["Host"] == url.removeprefix("https://")
+
+    def test_a_certificate_not_trusted_is_no_answer(self, tls_hook_server):
+        url, _, _ = tls_hook_server
+        with pytest.raises(webhooks.SendFailed):
+            webhooks.HttpSender(timeout=5).send(url=f"{url}/hook", body=b"{}", headers={})
+        assert _Hook.received == []
 
 
 FORBIDDEN_HOSTS = [

@@ -122,8 +122,9 @@ class HttpSender:
     holds a worker no longer than TESSERA_WEBHOOK_TIMEOUT. Redirects are answers, not followed:
     following one would re-send the signed body to an address the shop never configured."""
 
-    def __init__(self, timeout: float | None = None) -> None:
+    def __init__(self, timeout: float | None = None, tls: ssl.SSLContext | None = None) -> None:
         self.timeout = timeout if timeout is not None else settings.TESSERA_WEBHOOK_TIMEOUT
+        self.tls = tls or ssl.create_default_context()  # tests pass one that trusts their own certificate
 
     def send(self, *, url: str, body: bytes, headers: Mapping[str, str]) -> int:
         deadline = time.monotonic() + self.timeout
@@ -132,7 +133,9 @@ class HttpSender:
         host, port = parts.hostname or "", parts.port or (443 if https else 80)
         try:
             addresses = destinations.allowed_addresses(host, port, timeout=_left(deadline))
-            connection = _PinnedConnection.to(host, port, addresses=addresses, deadline=deadline, https=https)
+            connection = _PinnedConnection.to(
+                host, port, addresses=addresses, deadline=deadline, tls=self.tls if https else None
+            )
             try:
                 target = parts.path or "/"
                 connection.request("POST", f"{target}?{parts.query}" if parts.query else target, body, dict(headers))
@@ -161,22 +164,23 @@ class _PinnedConnection(http.client.HTTPSConnection):
 
     addresses: list[destinations.IPAddress]
     deadline: float
-    https: bool
+    tls: ssl.SSLContext | None
 
     @classmethod
     def to(
-        cls, host: str, port: int, *, addresses: list[destinations.IPAddress], deadline: float, https: bool
-    ) -> "_PinnedConnection":
-        connection = cls(host, port, context=ssl.create_default_context())
-        connection.addresses, connection.deadline, connection.https = addresses, deadline, https
-        connection.default_port = 443 if https else 80  # the Host header names a port only when unusual
+        cls, host: str, port: int, *, addresses: list[destinations.IPAddress], deadline: float,
+        tls: ssl.SSLContext | None,
+    ) -> "_PinnedConnection":  # fmt: skip
+        connection = cls(host, port)
+        connection.addresses, connection.deadline, connection.tls = addresses, deadline, tls
+        connection.default_port = 443 if tls else 80  # the Host header names a port only when unusual
         return connection
 
     def connect(self) -> None:
         raw = self._open()
-        if self.https:
+        if self.tls:
             raw.settimeout(_left(self.deadline))  # the handshake as a whole, not per read
-            raw = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
+            raw = self.tls.wrap_socket(raw, server_hostname=self.host)
         # http.client uses only sendall, makefile and close, which _DeadlineSocket has.
         self.sock = _DeadlineSocket(raw, self.deadline)
 
