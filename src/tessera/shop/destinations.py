@@ -24,8 +24,8 @@ from tessera.core.errors import InvalidInput
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-# One thread per worker process resolves names, so a resolver that hangs costs one waiting
-# attempt (it gives up at its own timeout), never a pile of threads.
+# getaddrinfo has no timeout of its own: it runs in one of a few threads, and the attempt waits
+# for it only until its deadline (the thread ends when the resolver gives up, by its own timeout).
 _resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook-dns")
 
 
