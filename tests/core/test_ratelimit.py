@@ -412,6 +412,16 @@ def warnings_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
 
 
+class Monotonic:
+    """A monotonic clock that moves only when told to, for the back-off."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.mark.django_db
 class TestFallbackStore:
     def test_with_redis_refusing_connections_the_failure_lands_in_the_database(self, clock, caplog):
@@ -421,10 +431,9 @@ class TestFallbackStore:
         assert outcome(limiter, "user:1") == "failed"
         assert stored_count(DatabaseStore(), "user:1/60") == 1
         logged = warnings_logged(caplog)
-        assert len(logged) == 2
+        assert len(logged) == 1  # the count that followed the failed read went straight to the database
         assert logged[0].startswith("Redis failed (ConnectionError: ")
-        assert logged[0].endswith("; reading failed attempts in the database instead.")
-        assert logged[1].endswith("; counting failed attempts in the database instead.")
+        assert logged[0].endswith("; reading failed attempts in the database instead, and for the next 30 s.")
 
     def test_with_redis_refusing_connections_the_database_counts_still_refuse(self, clock):
         limiter = FailureLimiter(
@@ -433,17 +442,32 @@ class TestFallbackStore:
         assert [outcome(limiter, "user:1") for _ in range(3)] == ["failed", "failed", "refused"]
         assert outcome(limiter, "user:1", fails=False) == "refused"
 
-    def test_with_redis_hanging_each_call_waits_only_its_timeout(self, clock, caplog, silent_port):
+    def test_with_redis_hanging_only_the_first_call_waits_its_timeout(self, clock, caplog, silent_port):
         limiter = FailureLimiter(
-            store=FallbackStore(dead_redis(silent_port), DatabaseStore()), limits=[(3, 60)], clock=clock
+            store=FallbackStore(dead_redis(silent_port), DatabaseStore()), limits=[(30, 60)], clock=clock
         )
         started = time.monotonic()
         assert outcome(limiter, "user:1") == "failed"
-        waited = time.monotonic() - started
-        assert stored_count(DatabaseStore(), "user:1/60") == 1
-        assert [message.split(":")[0] for message in warnings_logged(caplog)] == ["Redis failed (TimeoutError"] * 2
-        # Two calls (read, count), one timeout each: retries would take several times as long.
-        assert 2 * DEAD_REDIS_TIMEOUT <= waited < 5 * DEAD_REDIS_TIMEOUT
+        first = time.monotonic() - started
+        started = time.monotonic()
+        assert [outcome(limiter, "user:1") for _ in range(5)] == ["failed"] * 5
+        next_five = time.monotonic() - started
+        assert stored_count(DatabaseStore(), "user:1/60") == 6
+        assert [message.split(":")[0] for message in warnings_logged(caplog)] == ["Redis failed (TimeoutError"]
+        # One timeout for the read; the count and the next five attempts skip Redis altogether.
+        assert DEAD_REDIS_TIMEOUT <= first < 3 * DEAD_REDIS_TIMEOUT
+        assert next_five < DEAD_REDIS_TIMEOUT
+
+    def test_after_the_back_off_redis_is_tried_again(self, redis_store, clock, caplog):
+        monotonic = Monotonic()
+        store = FallbackStore(redis_store, DatabaseStore(), backoff=30, clock=monotonic)
+        limiter = FailureLimiter(store=store, limits=[(30, 60)], clock=clock)
+        store._failed(redis.ConnectionError("refused"), "reading")  # as if Redis had just failed
+        assert outcome(limiter, "user:1") == "failed"
+        assert (stored_count(DatabaseStore(), "user:1/60"), stored_count(redis_store, "user:1/60")) == (1, 0)
+        monotonic.now += 30
+        assert outcome(limiter, "user:1") == "failed"
+        assert (stored_count(DatabaseStore(), "user:1/60"), stored_count(redis_store, "user:1/60")) == (1, 1)
 
     def test_a_working_redis_keeps_the_counts_and_the_database_sees_none(self, redis_store, clock, caplog):
         limiter = FailureLimiter(store=FallbackStore(redis_store, DatabaseStore()), limits=[(3, 60)], clock=clock)
@@ -501,12 +525,13 @@ class TestFailuresLimited:
         assert limited_outcome() == "failed"
 
     def test_with_redis_down_it_still_answers_and_counts_in_the_database(self, settings, monkeypatch, caplog):
+        ratelimit._redis_store.cache_clear()  # a store of an earlier test may be backing off already
         settings.REDIS_URL = "redis://127.0.0.1:1/0"
         settings.TESSERA_FAILED_ATTEMPTS = [(2, 60)]
         monkeypatch.setattr(ratelimit, "now", Clock())
         assert [limited_outcome() for _ in range(3)] == ["failed", "failed", "refused for 60"]
         assert FailureCounter.objects.get(key="user:1/60").count == 2
-        assert len(warnings_logged(caplog)) == 5  # three reads and two counts
+        assert len(warnings_logged(caplog)) == 1  # the first read; the rest skip Redis during the back-off
 
 
 ATTEMPTERS = 16

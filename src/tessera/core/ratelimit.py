@@ -29,8 +29,10 @@ Stores
     SELECT per attempt; per failure one INSERT ... ON CONFLICT DO UPDATE, on PostgreSQL and
     SQLite >= 3.35) or, with REDIS_URL set, in Redis (one MGET per attempt; per failure one Lua
     script, so INCR and EXPIRE happen as one). Any Redis error (refused, timed out, ...) is
-    logged as a warning and that one call goes to the database instead: trouble with Redis
-    never refuses a request.
+    logged as a warning and that call goes to the database instead: trouble with Redis never
+    refuses a request. After a failure Redis is left alone for REDIS_BACKOFF seconds and every
+    call goes straight to the database, so a Redis that hangs costs one timeout per process
+    and back-off, not one per call; then the next call tries Redis again.
 
 Transactions
     Counters are not precious: on PostgreSQL a failure commits with synchronous_commit off, so
@@ -72,6 +74,8 @@ KEY_LENGTH = 64
 PRUNE_ONE_IN = 100
 # Seconds a Redis connect or command may take before that call goes to the database instead.
 REDIS_TIMEOUT = 0.5
+# Seconds after a Redis failure during which every call goes straight to the database.
+REDIS_BACKOFF = 30.0
 
 
 class RateLimited(DomainError):
@@ -239,39 +243,65 @@ class RedisStore:
 
 
 class FallbackStore:
-    """Redis, with the database for every call that Redis fails. Counts made meanwhile stay in
-    the database, so while Redis is in trouble a key's failures are split between the two and
-    it may get up to its limit from each."""
+    """Redis, with the database for every call that Redis fails and, after a failure, for every
+    call during the next `backoff` seconds. Counts made meanwhile stay in the database, so while
+    Redis is in trouble a key's failures are split between the two and it may get up to its
+    limit from each."""
 
-    def __init__(self, primary: RedisStore, fallback: FailureStore) -> None:
+    def __init__(
+        self,
+        primary: RedisStore,
+        fallback: FailureStore,
+        *,
+        backoff: float = REDIS_BACKOFF,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self.primary = primary
         self.fallback = fallback
+        self.backoff = backoff
+        self.clock = clock
+        self._redis_skipped_until = -math.inf
 
     def counts(self, windows: Sequence[Window]) -> list[int]:
+        if self._backing_off():
+            return self.fallback.counts(windows)
         try:
             return self.primary.counts(windows)
         except redis.RedisError as error:
-            _warn(error, "reading")
+            self._failed(error, "reading")
             return self.fallback.counts(windows)
 
     def add(self, windows: Sequence[Window], *, now: float) -> None:
+        if self._backing_off():
+            self.fallback.add(windows, now=now)
+            return
         try:
             self.primary.add(windows, now=now)
         except redis.RedisError as error:
-            _warn(error, "counting")
+            self._failed(error, "counting")
             self.fallback.add(windows, now=now)
 
+    def _backing_off(self) -> bool:
+        return self.clock() < self._redis_skipped_until
 
-def _warn(error: redis.RedisError, doing: str) -> None:
+    def _failed(self, error: redis.RedisError, doing: str) -> None:
+        # Threads of one process may race here; each sets about the same instant, so no lock.
+        self._redis_skipped_until = self.clock() + self.backoff
+        _warn(error, doing, self.backoff)
+
+
+def _warn(error: redis.RedisError, doing: str, backoff: float) -> None:
     logger.warning(
-        "Redis failed (%s: %s); %s failed attempts in the database instead.", type(error).__name__, error, doing
-    )
+        "Redis failed (%s: %s); %s failed attempts in the database instead, and for the next %g s.",
+        type(error).__name__, error, doing, backoff,
+    )  # fmt: skip
 
 
 @functools.cache
 def _redis_store(url: str) -> FallbackStore:
     """One client, with its connection pool, per process. Short timeouts and no retries: a
-    Redis that hangs costs a call at most REDIS_TIMEOUT before the database takes over."""
+    Redis that hangs costs a call at most REDIS_TIMEOUT before the database takes over, and
+    the calls of the next REDIS_BACKOFF seconds nothing."""
     client = redis.Redis.from_url(
         url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT, retry=Retry(NoBackoff(), 0)
     )
