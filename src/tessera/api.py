@@ -11,6 +11,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from tessera.core.errors import DomainError, InvalidInput
 from tessera.core.ratelimit import RateLimited
+from tessera.core.unavailable import DATABASE_ERRORS, DatabaseUnavailable, database_unavailable
 from tessera.platform.learner import router as learner_api
 from tessera.platform.staff import router as staff_api
 from tessera.shop import wire
@@ -42,6 +43,15 @@ HTTP_ERROR_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405
 
 
 def render_error(request: HttpRequest, error: Exception) -> HttpResponse:
+    if isinstance(error, DATABASE_ERRORS):
+        error = database_unavailable(request, error)
+    response = _rendered(request, error)
+    if isinstance(error, RateLimited | DatabaseUnavailable):
+        response["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def _rendered(request: HttpRequest, error: Exception) -> HttpResponse:
     if request.path.startswith(BRIDGE):
         return unauthorized(request) if isinstance(error, AuthenticationError) else _bridge_error(error)
     if isinstance(error, AuthenticationError):
@@ -52,10 +62,7 @@ def render_error(request: HttpRequest, error: Exception) -> HttpResponse:
         body = {"error": error.code, "detail": error.message}
         if isinstance(error, InvalidInput):
             body["field"] = error.field  # which input to correct, for a client that shows it beside that input
-        response = JsonResponse(body, status=error.http_status)
-        if isinstance(error, RateLimited):
-            response["Retry-After"] = str(error.retry_after)
-        return response
+        return JsonResponse(body, status=error.http_status)
     if isinstance(error, ValidationError):
         return JsonResponse({"error": "invalid_input", "detail": _plain(error.errors)}, status=422)
     status = error.status_code if isinstance(error, HttpError) else 400
@@ -88,5 +95,5 @@ def _bridge_error(error: Exception) -> JsonResponse:
     return wire.answer({"errors": {"base": [str(error)]}}, status=status)
 
 
-for error_class in (DomainError, WireErrors, PageNotFound, AuthenticationError, ValidationError, HttpError):
+for error_class in (DomainError, WireErrors, PageNotFound, AuthenticationError, ValidationError, HttpError, *DATABASE_ERRORS):
     api.add_exception_handler(error_class, render_error)  # type: ignore[arg-type]  # ninja types it loosely

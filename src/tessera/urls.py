@@ -5,6 +5,9 @@ from django.views.generic import RedirectView
 
 from tessera.api import api
 
+# A database error that escapes a middleware still answers 503, not 500 (tessera.core.unavailable).
+handler500 = "tessera.core.unavailable.server_error"
+
 
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
