@@ -79,8 +79,6 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django_tasks",
-    "django_tasks_db",
     "django_htmx",  # serves htmx from its own static files (no CDN) for the staff pages
     "ninja",  # serves the API docs' Swagger UI from its own static files, not a CDN
     "tessera.core",
@@ -89,6 +87,10 @@ INSTALLED_APPS = [
     "tessera.shop",
     "tessera.platform",
     "tessera.web",
+    # After tessera.vouchers, whose db_worker command (the task worker that also queues stalled
+    # batch jobs again) takes the place of django_tasks_db's: of two commands, the earlier app's wins.
+    "django_tasks",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -271,6 +273,14 @@ TESSERA_CODE_PREFIX = os.environ.get("TESSERA_CODE_PREFIX", "")
 TESSERA_GEOIP_DATABASE = os.environ.get("TESSERA_GEOIP_DATABASE", "")
 # Paths that exist only while vouchers are on; with vouchers off they answer 404.
 TESSERA_VOUCHER_PATHS = ["/admin/vouchers/", "/admin/shop/", "/admin/platform/", "/bridges/shop", "/api/v1/", "/staff/"]
+
+# --- Batch jobs written by the task worker (README, "When things fail") ---
+# A running job without a heartbeat for this long has lost its worker and is queued again...
+TESSERA_JOB_LEASE_SECONDS = env_int("TESSERA_JOB_LEASE_SECONDS", 600)
+# ... until it has been started this many times; then it fails (and staff may queue it again).
+TESSERA_JOB_ATTEMPTS = env_int("TESSERA_JOB_ATTEMPTS", 3)
+if TESSERA_JOB_LEASE_SECONDS < 1 or TESSERA_JOB_ATTEMPTS < 1:
+    raise ImproperlyConfigured("TESSERA_JOB_LEASE_SECONDS and TESSERA_JOB_ATTEMPTS are 1 or more.")
 
 # --- Rate limits on failed redemptions and code checks (README, "Rate limits") ---
 _SECONDS_PER_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -427,7 +427,7 @@ class TestStalledJobs:
         return batch_job_create(offer=enrollment_offer, count=IN_REQUEST_MAX + 1, country="DE", actor="manager")
 
     def test_a_running_job_without_a_heartbeat_shows_as_stalled_and_stops_polling(self, manager_client, job):
-        long_ago = timezone.now() - BatchJob.STALLED_AFTER - timedelta(minutes=1)
+        long_ago = timezone.now() - BatchJob.lease() - timedelta(minutes=1)
         BatchJob.objects.filter(pk=job.pk).update(status="running", started_at=long_ago, updated_at=long_ago)
         fragment = text(manager_client.get(f"/staff/jobs/{job.pk}/progress"))
         assert "The job has stalled" in fragment
@@ -444,7 +444,7 @@ class TestStalledJobs:
     def test_queueing_a_stalled_job_again_lets_the_worker_write_it(
         self, manager_client, job, django_capture_on_commit_callbacks
     ):
-        long_ago = timezone.now() - BatchJob.STALLED_AFTER - timedelta(minutes=1)
+        long_ago = timezone.now() - BatchJob.lease() - timedelta(minutes=1)
         BatchJob.objects.filter(pk=job.pk).update(status="running", written=50_000, updated_at=long_ago)
         with django_capture_on_commit_callbacks(execute=True):
             response = manager_client.post(f"/staff/jobs/{job.pk}/requeue")

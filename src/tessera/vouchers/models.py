@@ -121,10 +121,6 @@ class BatchJob(models.Model):
     task worker; the staff page shows its progress. `fields` holds batch_create's checked
     arguments (tessera.vouchers.services.jobs)."""
 
-    # Far above the worst gap between two heartbeats: a million codes take seconds, and on SQLite
-    # (no progress reports) the whole job is one gap.
-    STALLED_AFTER = timedelta(minutes=10)
-
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
@@ -142,6 +138,9 @@ class BatchJob(models.Model):
     written = models.PositiveIntegerField(default=0, help_text="Codes written so far.")
     batch = models.OneToOneField(Batch, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     error = models.TextField(blank=True)
+    # Runs started: a claim adds one; a job whose worker died is queued again while this is
+    # below TESSERA_JOB_ATTEMPTS (tessera.vouchers.services.jobs.batch_jobs_requeue_stalled).
+    attempts = models.PositiveSmallIntegerField(default=0)
     created_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -155,11 +154,18 @@ class BatchJob(models.Model):
     def __str__(self) -> str:
         return f"Job {self.pk}: {self.count} codes of {self.offer} ({self.status})"
 
+    @staticmethod
+    def lease() -> timedelta:
+        """How long a running job may go without a heartbeat before it counts as stalled:
+        TESSERA_JOB_LEASE_SECONDS, far above the worst gap between two heartbeats (a million
+        codes take seconds; on SQLite, with no progress reports, the whole job is one gap)."""
+        return timedelta(seconds=settings.TESSERA_JOB_LEASE_SECONDS)
+
     def is_stalled(self, now: datetime) -> bool:
-        """Running with no sign of life for `STALLED_AFTER`: its worker died (the batch's
-        transaction then rolled back, so nothing was written) and it can be queued again."""
+        """Running with no sign of life for a lease: its worker died (the batch's transaction
+        then rolled back, so nothing was written) and it can be queued again."""
         beat = self.updated_at or self.started_at
-        return self.status == self.Status.RUNNING and (beat is None or beat < now - self.STALLED_AFTER)
+        return self.status == self.Status.RUNNING and (beat is None or beat < now - self.lease())
 
     @property
     def percent(self) -> int:

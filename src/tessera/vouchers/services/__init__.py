@@ -6,6 +6,7 @@ from tessera.vouchers.services.jobs import (
     batch_job_create,
     batch_job_requeue,
     batch_job_run,
+    batch_jobs_requeue_stalled,
     batch_order,
 )
 from tessera.vouchers.services.redeem import (
@@ -23,6 +24,7 @@ __all__ = [
     "batch_job_create",
     "batch_job_requeue",
     "batch_job_run",
+    "batch_jobs_requeue_stalled",
     "batch_order",
     "batch_revoke",
     "code_revoke",

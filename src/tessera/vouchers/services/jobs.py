@@ -4,6 +4,12 @@ The staff page creates a job (`batch_job_create`); after commit a django-tasks t
 `batch_job_run` in `tessera db_worker` (started by `tessera run`). The codes are still written
 by `batch_create`, all or nothing in one transaction, so a failed job leaves no code behind.
 
+Exactly once: a claim marks the job running and counts an attempt; the batch and the job's
+"done" are committed together, and only if the job is still this attempt's. A worker that dies
+(SIGKILL, a lost machine) rolls its transaction back, leaving no code; `tessera db_worker` queues
+such a stalled job (no heartbeat for TESSERA_JOB_LEASE_SECONDS) again, up to TESSERA_JOB_ATTEMPTS
+runs, then fails it (batch_jobs_requeue_stalled).
+
 Progress: the batch's transaction hides its rows until it commits, so the count of codes
 written is reported through a second database connection. PostgreSQL takes that write at once;
 SQLite has a single writer, held by the batch until it commits, so on SQLite the page shows a
@@ -16,9 +22,10 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django_tasks import task
 
@@ -33,6 +40,11 @@ logger = logging.getLogger(__name__)
 IN_REQUEST_MAX = 10_000
 UNEXPECTED = "The job stopped on an unexpected error and created no codes; the server log has the details."
 STOPPED = "The task worker was stopped while writing; no codes were created."
+GAVE_UP = "The task worker died while writing, {attempts} times; no codes were created."
+
+
+class Superseded(Exception):
+    """The job was queued again (its lease ran out) while this attempt was writing it."""
 
 
 Status = BatchJob.Status
@@ -69,42 +81,73 @@ def batch_order(*, offer: Offer, count: int, country: str, actor: str = "system"
 
 
 def batch_job_run(*, job_id: int) -> BatchJob:
-    """Writes the job's batch. A job runs once: a second delivery of the task finds it claimed."""
+    """Writes the job's batch. A job runs once per queueing: a second delivery of the task
+    finds it claimed, and an attempt whose job was queued again meanwhile commits nothing."""
     now = timezone.now()
     claimed = BatchJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
-        status=Status.RUNNING, started_at=now, updated_at=now
+        status=Status.RUNNING, attempts=F("attempts") + 1, started_at=now, updated_at=now
     )
     job = BatchJob.objects.select_related("offer", "restricted_to").get(pk=job_id)
     if not claimed:
         return job
     try:
-        with _progress_reporter(job.pk) as progress:
+        with _progress_reporter(job.pk) as progress, transaction.atomic():
             batch = _write_batch(job, progress)
+            if not _finish(job, Status.DONE, batch=batch):
+                raise Superseded()
+    except Superseded:
+        logger.warning("Batch job %s was queued again while run %s wrote it; it wrote nothing", job.pk, job.attempts)
     except DomainError as refusal:  # e.g. the expiry passed or vouchers were switched off while queued
-        return _finish(job, Status.FAILED, error=refusal.message)
+        _finish(job, Status.FAILED, error=refusal.message)
     except Exception:
         logger.exception("Batch job %s failed", job.pk)
-        return _finish(job, Status.FAILED, error=UNEXPECTED)
+        _finish(job, Status.FAILED, error=UNEXPECTED)
     except BaseException:  # the worker told to stop at once (SystemExit, KeyboardInterrupt): say so, then stop
         _finish(job, Status.FAILED, error=STOPPED)
         raise
-    return _finish(job, Status.DONE, batch=batch)
+    job.refresh_from_db()
+    return job
 
 
 def batch_job_requeue(*, job: BatchJob) -> BatchJob:
-    """Queues a failed or stalled job again. Safe: a batch is written all or nothing, so neither
-    left a code behind; the conditional UPDATE lets only one of two clicks through."""
+    """Queues a failed or stalled job again, with its attempts counted afresh. Safe: a batch is
+    written all or nothing, so neither left a code behind; the conditional UPDATE lets only one
+    of two clicks through."""
     now = timezone.now()
     requeued = (
         BatchJob.objects.filter(pk=job.pk)
-        .filter(Q(status=Status.FAILED) | Q(status=Status.RUNNING, updated_at__lt=now - BatchJob.STALLED_AFTER))
-        .update(status=Status.QUEUED, written=0, error="", started_at=None, updated_at=now, finished_at=None)
+        .filter(Q(status=Status.FAILED) | _stalled(now))
+        .update(
+            status=Status.QUEUED, attempts=0, written=0, error="", started_at=None, updated_at=now, finished_at=None
+        )
     )
     if not requeued:
         raise JobNotRequeued()
     transaction.on_commit(lambda: _enqueue(job.pk))
     job.refresh_from_db()
     return job
+
+
+def batch_jobs_requeue_stalled() -> tuple[int, int]:
+    """Every stalled job (its worker died) is queued again, or failed once it has had
+    TESSERA_JOB_ATTEMPTS runs. Each is one conditional UPDATE, so of two workers doing this at
+    once only one moves a job. Answers (queued again, failed)."""
+    now, requeued, failed = timezone.now(), 0, 0
+    for job_id, attempts in BatchJob.objects.filter(_stalled(now)).values_list("pk", "attempts"):
+        with transaction.atomic():
+            still_stalled = BatchJob.objects.filter(_stalled(now), pk=job_id, attempts=attempts)
+            if attempts >= settings.TESSERA_JOB_ATTEMPTS:
+                error = GAVE_UP.format(attempts=attempts)
+                failed += still_stalled.update(status=Status.FAILED, error=error, finished_at=now, updated_at=now)
+            elif still_stalled.update(status=Status.QUEUED, written=0, started_at=None, updated_at=now):
+                create_batch_in_background.enqueue(job_id)  # in the same transaction: queued exactly once
+                requeued += 1
+                logger.warning("Batch job %s had no heartbeat for a lease; queued again (run %s)", job_id, attempts + 1)
+    return requeued, failed
+
+
+def _stalled(now: datetime) -> Q:
+    return Q(status=Status.RUNNING) & (Q(updated_at__lt=now - BatchJob.lease()) | Q(updated_at__isnull=True))
 
 
 def _write_batch(job: BatchJob, progress: Progress | None) -> Batch:
@@ -116,13 +159,15 @@ def _write_batch(job: BatchJob, progress: Progress | None) -> Batch:
     )  # fmt: skip
 
 
-def _finish(job: BatchJob, status: str, *, batch: Batch | None = None, error: str = "") -> BatchJob:
-    job.status, job.batch, job.error = status, batch, error
-    job.finished_at = job.updated_at = timezone.now()
+def _finish(job: BatchJob, status: str, *, batch: Batch | None = None, error: str = "") -> bool:
+    """Records how this attempt ended, if the job is still this attempt's; answers whether it was."""
+    now = timezone.now()
+    fields: dict[str, Any] = {"status": status, "batch": batch, "error": error, "finished_at": now, "updated_at": now}
     if batch is not None:
-        job.written = batch.count
-    job.save(update_fields=["status", "batch", "error", "finished_at", "updated_at", "written"])
-    return job
+        fields["written"] = batch.count
+    return bool(
+        BatchJob.objects.filter(pk=job.pk, status=Status.RUNNING, attempts=job.attempts).update(**fields)
+    )
 
 
 @contextmanager
