@@ -305,7 +305,7 @@ def _redis_store(url: str) -> FallbackStore:
     client = redis.Redis.from_url(
         url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT, retry=Retry(NoBackoff(), 0)
     )
-    return FallbackStore(RedisStore(client), DatabaseStore())
+    return FallbackStore(RedisStore(client), DatabaseStore(), backoff=REDIS_BACKOFF)
 
 
 def failure_store() -> FailureStore:

@@ -1,0 +1,59 @@
+"""Batch jobs whose worker died: queued again once per lease, up to TESSERA_JOB_ATTEMPTS runs."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from tessera.vouchers.models import Batch, BatchJob
+from tessera.vouchers.services import IN_REQUEST_MAX, batch_job_create, batch_job_run, batch_jobs_requeue_stalled
+from tessera.vouchers.services import jobs as jobs_service
+
+
+@pytest.fixture
+def job(enrollment_offer, django_capture_on_commit_callbacks) -> BatchJob:
+    with django_capture_on_commit_callbacks(execute=True):
+        return batch_job_create(offer=enrollment_offer, count=IN_REQUEST_MAX + 1, country="DE")
+
+
+def stall(job: BatchJob, *, attempts: int) -> None:
+    long_ago = timezone.now() - BatchJob.lease() - timedelta(seconds=1)
+    BatchJob.objects.filter(pk=job.pk).update(status="running", attempts=attempts, updated_at=long_ago)
+
+
+class TestBatchJobsRequeueStalled:
+    def test_a_stalled_job_is_queued_again_exactly_once(self, job):
+        stall(job, attempts=1)
+        assert batch_jobs_requeue_stalled() == (1, 0)
+        assert batch_jobs_requeue_stalled() == (0, 0)
+        assert DBTaskResult.objects.filter(args_kwargs__args=[job.pk]).count() == 2  # the first queueing and this
+        assert batch_job_run(job_id=job.pk).status == "done"
+        job.refresh_from_db()
+        assert (job.attempts, job.batch.codes.count()) == (2, IN_REQUEST_MAX + 1)
+
+    def test_a_job_with_a_recent_heartbeat_is_left_alone(self, job):
+        BatchJob.objects.filter(pk=job.pk).update(status="running", attempts=1, updated_at=timezone.now())
+        assert batch_jobs_requeue_stalled() == (0, 0)
+
+    def test_a_job_that_stalled_on_its_last_attempt_fails(self, job, settings):
+        stall(job, attempts=settings.TESSERA_JOB_ATTEMPTS)
+        assert batch_jobs_requeue_stalled() == (0, 1)
+        job.refresh_from_db()
+        gave_up = jobs_service.GAVE_UP.format(attempts=settings.TESSERA_JOB_ATTEMPTS)
+        assert (job.status, job.error) == ("failed", gave_up)
+
+
+class TestBatchJobRun:
+    def test_a_run_whose_job_was_queued_again_meanwhile_writes_nothing(self, job, monkeypatch):
+        write = jobs_service._write_batch
+
+        def write_then_lose_the_lease(job, progress):
+            batch = write(job, progress)
+            BatchJob.objects.filter(pk=job.pk).update(status="queued")  # as another worker's requeue would
+            return batch
+
+        monkeypatch.setattr(jobs_service, "_write_batch", write_then_lose_the_lease)
+        # Here the "other worker" shares the run's transaction, so its change is rolled back too.
+        assert batch_job_run(job_id=job.pk).status == "running"
+        assert not Batch.objects.exists()
