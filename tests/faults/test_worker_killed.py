@@ -24,6 +24,7 @@ from tests.faults.conftest import TESSERA, tessera_environment, tessera_python
 COUNT = 200_000
 LEASE_SECONDS = 3
 JOB = f"""
+import json
 from tessera.catalog.demo import demo_catalog_load
 from tessera.vouchers.services import batch_job_create, offer_create
 running, _, _ = demo_catalog_load()
