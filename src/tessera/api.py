@@ -95,5 +95,6 @@ def _bridge_error(error: Exception) -> JsonResponse:
     return wire.answer({"errors": {"base": [str(error)]}}, status=status)
 
 
-for error_class in (DomainError, WireErrors, PageNotFound, AuthenticationError, ValidationError, HttpError, *DATABASE_ERRORS):
+HANDLED = (DomainError, WireErrors, PageNotFound, AuthenticationError, ValidationError, HttpError, *DATABASE_ERRORS)
+for error_class in HANDLED:
     api.add_exception_handler(error_class, render_error)  # type: ignore[arg-type]  # ninja types it loosely
