@@ -226,3 +226,16 @@ def shop_a(db: None) -> ShopPersona:
 @pytest.fixture
 def shop_b(db: None) -> ShopPersona:
     return _shop_persona("Shop B")
+
+
+# A tag a spreadsheet would run as a formula, as a shop might send it.
+FORMULA_TAG = '=HYPERLINK("http://x","y")'
+
+
+@pytest.fixture
+def formula_batch(client: Any, shop_a: ShopPersona) -> Batch:
+    """A voucher ordered through the shop bridge with a formula for its tag."""
+    order = {"qty": "1", "product": "course_enrollment", "country": "DE", "tag": FORMULA_TAG}
+    response = client.post("/bridges/shop/vouchers", order, **shop_a.auth)
+    assert response.status_code == 200, response.content
+    return Batch.objects.get(tag=FORMULA_TAG)

@@ -11,6 +11,7 @@ from tessera.vouchers import codes as codebook
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Redemption
 from tessera.vouchers.selectors import display_code
 from tessera.vouchers.services import voucher_redeem
+from tests.conftest import FORMULA_TAG
 
 
 def post(client: Client, url: str, body: object, **headers: str):
@@ -170,6 +171,13 @@ class TestBatches:
         assert {row["redeemed_by"] for row in rows} == {"learner", ""}
         offer_rows = client.get(f"/api/v1/offers/{offer.pk}/export.csv", **staff_api.auth)
         assert len(list(csv.reader(io.StringIO(b"".join(offer_rows.streaming_content).decode())))) == 4
+
+    @pytest.mark.parametrize("export", ["batches/{batch}", "offers/{offer}"])
+    def test_a_shops_formula_tag_is_exported_as_text(self, client, staff_api, formula_batch, export):
+        url = "/api/v1/" + export.format(batch=formula_batch.pk, offer=formula_batch.offer_id) + "/export.csv"
+        response = client.get(url, **staff_api.auth)
+        [row] = csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))
+        assert row["tag"] == "'" + FORMULA_TAG
 
     def test_an_unknown_batch_is_404_everywhere(self, client, staff_api):
         for url in ("/api/v1/batches/77", "/api/v1/batches/77/codes", "/api/v1/batches/77/export.csv"):

@@ -30,6 +30,7 @@ from tessera.vouchers.selectors import (
     stats_total,
 )
 from tessera.vouchers.services import batch_revoke, code_revoke, offer_create, redemption_reverse, voucher_redeem
+from tests.conftest import FORMULA_TAG
 
 COLUMN = {name: index for index, name in enumerate(EXPORT_HEADER)}
 
@@ -203,6 +204,12 @@ class TestExportCommand:
         with pytest.raises(CommandError, match="not_found"):
             call_command("export", "--batch", "999999", "-o", str(tmp_path / "x.csv"), stdout=StringIO())
         assert not (tmp_path / "x.csv").exists()
+
+    def test_a_shops_formula_tag_is_written_as_text(self, formula_batch, tmp_path):
+        target = tmp_path / "codes.csv"
+        call_command("export", "--output", str(target), stdout=StringIO(), stderr=StringIO())
+        _, row = read_csv(target)
+        assert row[COLUMN["tag"]] == "'" + FORMULA_TAG
 
     def test_without_output_the_csv_goes_to_the_commands_stdout(self, enrollment_offer, make_batch):
         make_batch(enrollment_offer, count=2)

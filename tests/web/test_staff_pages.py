@@ -22,6 +22,7 @@ from tessera.vouchers.selectors import display_code
 from tessera.vouchers.services import IN_REQUEST_MAX, batch_job_create, batch_job_run, voucher_redeem
 from tessera.vouchers.services import batches as batch_service
 from tessera.vouchers.services import jobs as jobs_service
+from tests.conftest import FORMULA_TAG
 
 on_postgres = pytest.mark.skipif(connection.vendor != "postgresql", reason="progress is reported on PostgreSQL only")
 
@@ -343,6 +344,13 @@ class TestBatchPage:
         rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
         assert rows[0][:3] == ["code", "batch", "offer"]
         assert len(rows) == 1 + batch.count
+
+    @pytest.mark.parametrize("export", ["batches/{batch}", "offers/{offer}"])
+    def test_a_shops_formula_tag_is_exported_as_text(self, manager_client, formula_batch, export):
+        url = "/staff/" + export.format(batch=formula_batch.pk, offer=formula_batch.offer_id) + "/export.csv"
+        response = manager_client.get(url)
+        [row] = csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))
+        assert row["tag"] == "'" + FORMULA_TAG
 
     def test_revoking_the_batch_stops_every_live_code(self, manager_client, batch):
         response = manager_client.post(f"/staff/batches/{batch.pk}/revoke")

@@ -1,8 +1,8 @@
-import csv
 from typing import Any
 
 from django.core.management.base import CommandError
 
+from tessera.core.csvstream import CsvWriter
 from tessera.vouchers.management.base import VoucherCommand
 from tessera.vouchers.models import Batch
 from tessera.vouchers.selectors import EXPORT_HEADER, batches_for_export, export_rows
@@ -31,7 +31,7 @@ class Command(VoucherCommand):
             self._write(self.stdout, rows)
 
     def _write(self, target: Any, rows: Any) -> int:
-        writer = csv.writer(target)
+        writer = CsvWriter(target)
         writer.writerow(EXPORT_HEADER)
         count = 0
         for count, row in enumerate(rows, start=1):  # noqa: B007 - the last count is the total
