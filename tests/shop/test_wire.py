@@ -7,11 +7,14 @@ from datetime import UTC, datetime
 import pytest
 
 from tessera.shop import wire
+from tessera.shop.models import IdempotencyKey
 from tessera.vouchers.models import Batch
 from tessera.vouchers.services import voucher_redeem
 
 URL = "/bridges/shop/vouchers"
 ORDER = {"qty": 1, "product": "course_reactivation", "country": "DE"}
+DEEP_OBJECT = '{"tag":' * 1000 + '"x"' + "}" * 1000
+DEEP_ARRAY = "[" * 1000 + "]" * 1000
 
 
 class TestRubyInteger:
@@ -60,6 +63,28 @@ class TestHostileInput:
         assert response.status_code == 422
         assert response.json() == {"errors": {field: ["invalid"]}}
         assert not Batch.objects.exists()
+
+    @pytest.mark.parametrize("raw", [DEEP_OBJECT, DEEP_ARRAY], ids=["object", "array"])
+    @pytest.mark.parametrize("key", [{}, {"HTTP_IDEMPOTENCY_KEY": "order-1"}], ids=["once", "idempotent"])
+    def test_json_nested_a_thousand_levels_deep_is_invalid_json(self, client, shop_a, raw, key):
+        response = client.post(URL, raw, content_type="application/json", **key, **shop_a.auth)
+        assert response.status_code == 422
+        assert response.json() == {"errors": {"base": ["invalid JSON"]}}
+        assert not IdempotencyKey.objects.exists()  # nothing was done: a retry with the key runs afresh
+
+    @pytest.mark.parametrize("field", ["tag", "course_session", "country"])
+    @pytest.mark.parametrize("key", [{}, {"HTTP_IDEMPOTENCY_KEY": "order-1"}], ids=["once", "idempotent"])
+    def test_a_lone_surrogate_in_a_value_is_invalid_and_creates_nothing(self, client, shop_a, field, key):
+        raw = json.dumps(ORDER)[:-1] + f', "{field}": "a\\ud800b"}}'  # the six characters \ud800, as JSON sends them
+        response = client.post(URL, raw, content_type="application/json", **key, **shop_a.auth)
+        assert response.status_code == 422
+        assert response.json() == {"errors": {field: ["invalid"]}}
+        assert not Batch.objects.exists()
+
+    def test_a_surrogate_pair_is_one_character_and_welcome(self, client, shop_a):
+        response = self.post(client, shop_a, json.dumps({**ORDER, "tag": "\U0001f600"}))
+        assert response.status_code == 200
+        assert Batch.objects.get().tag == "\U0001f600"
 
     def test_nul_in_a_form_value_is_invalid(self, client, shop_a):
         response = client.post(URL, {**ORDER, "tag": "a\x00b"}, **shop_a.auth)

@@ -26,6 +26,7 @@ WIRE_PRODUCTS = {
     "course_enrollment": Product.ENROLLMENT,
 }
 PRODUCT_ON_WIRE: dict[str, str] = {str(product): wire for wire, product in WIRE_PRODUCTS.items()}
+LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")  # in a str from JSON, every surrogate is a lone one
 MAX_DIGITS = 20  # a count longer than this is past every limit; see ruby_integer
 UNKNOWN_COUNTRY = "AAA"  # what Xikolo answers when it cannot place a claimant's address
 BIGINT = 2**63 - 1  # will_paginate refuses a page whose offset is past this: no SQL OFFSET takes it
@@ -75,7 +76,7 @@ def request_params(request: HttpRequest) -> dict[str, Any]:
     """The body's parameters, JSON or form-encoded, and the query string's, as one flat dict. As in
     Rails (request_parameters.merge(query_parameters)), the query string wins where both name a key."""
     query = {key: request.GET.get(key) for key in request.GET}
-    return _without_nul({**_body_params(request), **query})
+    return _storable({**_body_params(request), **query})
 
 
 def _body_params(request: HttpRequest) -> dict[str, Any]:
@@ -83,7 +84,7 @@ def _body_params(request: HttpRequest) -> dict[str, Any]:
         return {key: request.POST.get(key) for key in request.POST}
     try:
         body = json.loads(request.body or b"{}", parse_constant=_not_a_number, parse_float=_finite)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep to read
         raise WireErrors({"base": ["invalid JSON"]}) from None
     if not isinstance(body, dict):
         raise WireErrors({"base": ["invalid JSON"]})
@@ -101,12 +102,17 @@ def _finite(text: str) -> float:
     return number
 
 
-def _without_nul(params: dict[str, Any]) -> dict[str, Any]:
-    """NUL in a value is refused: no PostgreSQL text column can store or match it."""
-    refused = {key: ["invalid"] for key, value in params.items() if isinstance(value, str) and "\x00" in value}
+def _storable(params: dict[str, Any]) -> dict[str, Any]:
+    """Text no database can store or match is refused: NUL (PostgreSQL text cannot hold it) and
+    lone surrogates, which JSON can escape ("\\ud800") but UTF-8 cannot encode."""
+    refused = {key: ["invalid"] for key, value in params.items() if not _storable_text(value)}
     if refused:
         raise WireErrors(refused)
     return params
+
+
+def _storable_text(value: object) -> bool:
+    return not isinstance(value, str) or ("\x00" not in value and not LONE_SURROGATE.search(value))
 
 
 def query_text(value: str | None, field: str) -> str | None:
