@@ -183,6 +183,21 @@ class TestOddRequests:
         response = post(client, REDEEM, {"code": "ABCD", "session": "python\x002026"}, **learner_api.auth)
         assert (response.status_code, response.json()["error"]) == (422, "invalid_input")
 
+    @pytest.mark.parametrize("url", [CHECK, REDEEM])
+    @pytest.mark.parametrize("raw", ['{"code":' * 1000 + '"x"' + "}" * 1000, "[" * 1000 + "]" * 1000])
+    def test_json_nested_a_thousand_levels_deep_is_invalid_input(self, client, learner_api, url, raw):
+        response = client.post(url, raw, content_type="application/json", **learner_api.auth)
+        assert (response.status_code, response.json()["error"]) == (422, "invalid_input")
+
+    @pytest.mark.parametrize("url", [CHECK, REDEEM])
+    @pytest.mark.parametrize("field", ["code", "session"])
+    def test_a_lone_surrogate_is_invalid_input(self, client, learner_api, running_session, url, field):
+        body = json.dumps({"code": "ABCD", "session": running_session.slug})
+        body = body.replace(f'"{field}": "', f'"{field}": "\\ud800')  # the six characters \ud800, as JSON sends them
+        response = client.post(url, body, content_type="application/json", **learner_api.auth)
+        assert (response.status_code, response.json()["error"]) == (422, "invalid_input")
+        assert not Redemption.objects.exists()
+
     def test_a_request_without_an_address_redeems_with_none_recorded(
         self, client, learner_api, enrollment_offer, make_code, running_session
     ):

@@ -271,6 +271,19 @@ class TestWhatTheDatabaseCannotStore:
         assert (response.status_code, response.json()["error"]) == (422, "invalid_input")
         assert not Batch.objects.exists()
 
+    @pytest.mark.parametrize(
+        "raw",
+        ['{"count": 1, "country": "DE", "tag": "\\ud800"}', '{"tag":' * 1000 + "1" + "}" * 1000,
+         "[" * 1000 + "]" * 1000],
+        ids=["lone surrogate", "nested object", "nested array"],
+    )  # fmt: skip
+    @pytest.mark.parametrize("url", ["/api/v1/offers", "/api/v1/offers/{offer}/batches"])
+    def test_hostile_json(self, client, staff_api, offer, raw, url):
+        response = client.post(url.format(offer=offer.pk), raw, content_type="application/json", **staff_api.auth)
+        assert (response.status_code, response.json()["error"]) == (422, "invalid_input")
+        assert Offer.objects.count() == 1
+        assert not Batch.objects.exists()
+
     def test_an_expiry_with_an_offset_is_stored_in_utc(self, client, staff_api, offer):
         body = {"count": 1, "country": "DE", "expires_at": "2099-06-30T23:30:00-14:00"}
         response = post(client, f"/api/v1/offers/{offer.pk}/batches", body, **staff_api.auth)
