@@ -108,6 +108,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "tessera.vouchers.middleware.VoucherSurfaceMiddleware",
     "tessera.shop.middleware.BridgePathMiddleware",
+    "tessera.core.middleware.AdminNulMiddleware",
 ]
 
 ROOT_URLCONF = "tessera.urls"
