@@ -326,3 +326,31 @@ class TestFormsOfWhatIHoldAlready:
         response = redeem_on_page(learner_client, COURSE, Product.ENROLLMENT, make_code(enrollment_offer))
         assert response.status_code == 422
         assert "You are already enrolled in this course session." in text(response)
+
+
+# A lone surrogate as a form carries it: the bytes a lenient encoder writes for U+D800, which are
+# not UTF-8. Django reads them as U+FFFD; nothing may fail on them.
+SURROGATE_ON_THE_WIRE = "%ED%A0%80"
+
+
+def post_form(client: Client, url: str, fields: dict[str, str]):
+    body = "&".join(f"{name}={value}" for name, value in fields.items())
+    return client.post(url, body, content_type="application/x-www-form-urlencoded")
+
+
+class TestLoneSurrogatesInForms:
+    @pytest.mark.parametrize("field", ["code", "product"])
+    def test_the_voucher_form_refuses_them_in_plain_words(self, learner_client, running_session, field):
+        fields = {"product": "enrollment", "code": "ABCD", field: SURROGATE_ON_THE_WIRE}
+        response = post_form(learner_client, COURSE, fields)
+        assert response.status_code == 422
+        assert not Enrollment.objects.exists()
+
+    def test_sign_up_refuses_them(self, client, db):
+        fields = {"username": SURROGATE_ON_THE_WIRE, "password1": SURROGATE_ON_THE_WIRE, "password2": "x"}
+        assert post_form(client, "/signup", fields).status_code == 422
+        assert not User.objects.exists()
+
+    def test_log_in_refuses_them(self, client, learner):
+        fields = {"username": SURROGATE_ON_THE_WIRE, "password": SURROGATE_ON_THE_WIRE}
+        assert post_form(client, "/login", fields).status_code == 200  # the form again, with its error

@@ -23,6 +23,7 @@ from tessera.vouchers.services import IN_REQUEST_MAX, batch_job_create, batch_jo
 from tessera.vouchers.services import batches as batch_service
 from tessera.vouchers.services import jobs as jobs_service
 from tests.conftest import FORMULA_TAG
+from tests.web.test_pages import SURROGATE_ON_THE_WIRE, post_form
 
 on_postgres = pytest.mark.skipif(connection.vendor != "postgresql", reason="progress is reported on PostgreSQL only")
 
@@ -379,6 +380,27 @@ class TestOddRequests:
         response = manager_client.get("/staff/offers", {"session": session})
         assert response.status_code == 200
         assert enrollment_offer.name in text(response)
+
+    @pytest.mark.parametrize("field", ["name", "session", "currency", "price"])
+    def test_a_lone_surrogate_in_the_offer_form_is_refused(self, manager_client, running_session, field):
+        fields = {"name": "Seats", "product": "enrollment", "session": running_session.slug, "price": "1",
+                  "currency": "EUR", field: SURROGATE_ON_THE_WIRE}  # fmt: skip
+        response = post_form(manager_client, "/staff/offers/new", fields)
+        assert response.status_code == 422
+        assert not Offer.objects.exists()
+
+    @pytest.mark.parametrize("field", ["country", "expires_on", "restricted_to", "count"])
+    def test_a_lone_surrogate_in_the_create_codes_form_is_refused(self, manager_client, enrollment_offer, field):
+        fields = {**batch_form(), field: SURROGATE_ON_THE_WIRE}
+        response = post_form(manager_client, f"/staff/offers/{enrollment_offer.pk}/codes", fields)
+        assert response.status_code == 422
+        assert not Batch.objects.exists()
+
+    def test_a_lone_surrogate_in_a_tag_is_kept_as_the_replacement_character(self, manager_client, enrollment_offer):
+        fields = {**batch_form(), "tag": "spring" + SURROGATE_ON_THE_WIRE}
+        response = post_form(manager_client, f"/staff/offers/{enrollment_offer.pk}/codes", fields)
+        assert response.status_code == 303
+        assert Batch.objects.get().tag == "spring" + "\ufffd" * 3  # one for each of the three bytes
 
     def test_pages_that_only_read_refuse_a_post(self, manager_client, enrollment_offer):
         for url in ("/staff/offers", f"/staff/offers/{enrollment_offer.pk}", "/staff/stats", "/staff/codes"):
