@@ -283,7 +283,7 @@ TESSERA_JOB_ATTEMPTS = env_int("TESSERA_JOB_ATTEMPTS", 3)
 if TESSERA_JOB_LEASE_SECONDS < 1 or TESSERA_JOB_ATTEMPTS < 1:
     raise ImproperlyConfigured("TESSERA_JOB_LEASE_SECONDS and TESSERA_JOB_ATTEMPTS are 1 or more.")
 
-# --- Rate limits on failed redemptions and code checks (README, "Rate limits") ---
+# --- Rate limits on failed and refused redemptions and code checks, and on log-ins (README, "Rate limits") ---
 _SECONDS_PER_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _RATE_FORMAT = '"10/1m,100/1d": attempts / period, the period in s, m, h or d (seconds if no unit), up to 366d'
 _LONGEST_PERIOD = 366 * 86400
@@ -311,6 +311,9 @@ def _rate(name: str, text: str) -> tuple[int, int]:
 
 # At most this many failed redemptions and code checks per user and per client IP, per period.
 TESSERA_FAILED_ATTEMPTS = env_rates("TESSERA_FAILED_ATTEMPTS", "10/1m,100/1d")
+# At most this many refused redemptions and code checks of any kind (expired, exhausted, ... and
+# the failed ones too): each refused redemption writes an audit row.
+TESSERA_REFUSED_ATTEMPTS = env_rates("TESSERA_REFUSED_ATTEMPTS", "30/1m,300/1d")
 # At most this many failed log-ins (learner pages and admin) per username and per client IP.
 TESSERA_LOGIN_ATTEMPTS = env_rates("TESSERA_LOGIN_ATTEMPTS", "5/1m,50/1d")
 # Off: no open sign-up; accounts come from the admin or `tessera createsuperuser`.

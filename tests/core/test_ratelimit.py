@@ -60,6 +60,14 @@ class OtherError(Exception):
     """Stands for an error that is not counted."""
 
 
+class Refusal(Exception):
+    """Stands for any refusal of a redemption: the code expired, was used up, ..."""
+
+
+class Guess(WrongCode, Refusal):
+    """A failed guess is a refusal too, as CodeNotFound is a RedemptionRefused."""
+
+
 class Clock:
     def __init__(self, at: float = DAY_START) -> None:
         self.at = at
@@ -294,6 +302,70 @@ class TestFailureLimiter:
         assert everything_stored(store) == before
 
 
+def refusal_outcome(limiter: FailureLimiter, *keys: str, error: type[Exception] | None = Refusal) -> str:
+    """One attempt under `keys` ending in `error` (None: success), as the redeem paths count them."""
+    try:
+        with limiter.attempt(keys=keys, counted=(WrongCode,), refused=(Refusal,)):
+            if error is not None:
+                raise error()
+    except Guess:
+        return "guessed"
+    except Refusal:
+        return "refused"
+    except RateLimited:
+        return "rate_limited"
+    return "succeeded"
+
+
+@pytest.fixture
+def two_families(store: FailureStore, clock: Clock) -> FailureLimiter:
+    """3 failed guesses a minute, and 5 refusals of any kind."""
+    return FailureLimiter(store=store, limits=[(3, 60)], refusal_limits=[(5, 60)], clock=clock)
+
+
+class TestRefusalLimits:
+    def test_refusals_of_real_codes_are_limited_by_the_refusal_limit(self, two_families):
+        outcomes = [refusal_outcome(two_families, "user:1", "ip:198.51.100.1") for _ in range(6)]
+        assert outcomes == ["refused"] * 5 + ["rate_limited"]
+
+    def test_a_limited_key_is_refused_even_a_success(self, two_families):
+        for _ in range(5):
+            refusal_outcome(two_families, "user:1")
+        assert refusal_outcome(two_families, "user:1", error=None) == "rate_limited"
+        assert refusal_outcome(two_families, "user:2", error=None) == "succeeded"
+
+    def test_guesses_count_against_both_limits_under_counters_of_their_own(self, two_families, store):
+        assert [refusal_outcome(two_families, "user:1", error=Guess) for _ in range(4)] == ["guessed"] * 3 + [
+            "rate_limited"
+        ]
+        assert stored_count(store, "user:1/60") == 3
+        assert stored_count(store, "refused:user:1/60") == 3
+
+    def test_guesses_and_other_refusals_share_the_refusal_limit(self, two_families):
+        for error in (Guess, Refusal, Guess, Refusal, Refusal):
+            refusal_outcome(two_families, "ip:198.51.100.1", error=error)
+        assert refusal_outcome(two_families, "ip:198.51.100.1") == "rate_limited"
+
+    def test_other_refusals_leave_the_guess_limit_alone(self, two_families, store):
+        for _ in range(4):
+            refusal_outcome(two_families, "user:1")
+        assert stored_count(store, "user:1/60") == 0
+        assert refusal_outcome(two_families, "user:1", error=Guess) == "guessed"
+
+    def test_a_rate_limited_attempt_counts_nowhere(self, two_families, store):
+        for _ in range(5):
+            refusal_outcome(two_families, "user:1")
+        before = everything_stored(store)
+        assert refusal_outcome(two_families, "user:1") == "rate_limited"
+        assert everything_stored(store) == before
+
+    def test_the_next_window_frees_the_key(self, two_families, clock):
+        for _ in range(5):
+            refusal_outcome(two_families, "user:1")
+        clock.advance(60)
+        assert refusal_outcome(two_families, "user:1") == "refused"
+
+
 class TestRateLimited:
     def test_it_says_in_plain_words_when_to_try_again(self):
         error = RateLimited(retry_after=30)
@@ -350,6 +422,21 @@ class TestDatabaseStore:
         with CaptureQueriesContext(connection) as queries:
             assert outcome(limiter, "user:1", "ip:198.51.100.1") == "failed"
         assert statements(queries) == ["SELECT", "INSERT"]
+
+    def test_with_refusal_limits_a_success_is_still_one_select(self, clock):
+        limiter = FailureLimiter(store=DatabaseStore(), limits=[(3, 60), (10, 3600)], refusal_limits=[(30, 60)],
+                                 clock=clock)  # fmt: skip
+        with CaptureQueriesContext(connection) as queries:
+            assert refusal_outcome(limiter, "user:1", "ip:198.51.100.1", error=None) == "succeeded"
+        assert statements(queries) == ["SELECT"]
+
+    def test_with_refusal_limits_a_guess_is_one_select_and_one_upsert(self, clock, no_pruning):
+        limiter = FailureLimiter(store=DatabaseStore(), limits=[(3, 60), (10, 3600)], refusal_limits=[(30, 60)],
+                                 clock=clock)  # fmt: skip
+        with CaptureQueriesContext(connection) as queries:
+            assert refusal_outcome(limiter, "user:1", "ip:198.51.100.1", error=Guess) == "guessed"
+        assert statements(queries) == ["SELECT", "INSERT"]
+        assert FailureCounter.objects.count() == 6
 
     def test_counters_never_written_read_as_zero(self):
         store = DatabaseStore()
@@ -640,6 +727,9 @@ class TestFailedAttemptsSetting:
         with pytest.raises(ImproperlyConfigured, match=r'^TESSERA_FAILED_ATTEMPTS is a list like "10/1m,100/1d"'):
             tessera_settings.env_rates("TESSERA_FAILED_ATTEMPTS", "10/1m")
 
+    def test_refusals_have_a_more_generous_limit_of_their_own(self):
+        assert tessera_settings.TESSERA_REFUSED_ATTEMPTS == [(30, 60), (300, 86400)]
+
     def test_one_period_given_twice_is_refused(self, monkeypatch):
         monkeypatch.setenv("TESSERA_FAILED_ATTEMPTS", "10/60,20/1m")
         with pytest.raises(ImproperlyConfigured, match="names one period twice"):
@@ -649,6 +739,7 @@ class TestFailedAttemptsSetting:
         ("name", "value", "message"),
         [
             ("TESSERA_FAILED_ATTEMPTS", "lots", "TESSERA_FAILED_ATTEMPTS is a list like"),
+            ("TESSERA_REFUSED_ATTEMPTS", "30/1w", "TESSERA_REFUSED_ATTEMPTS is a list like"),
             ("TESSERA_TRUSTED_PROXIES", "-1", "TESSERA_TRUSTED_PROXIES is 0 or more, not -1."),
             ("TESSERA_TRUSTED_PROXIES", "one", "TESSERA_TRUSTED_PROXIES is a whole number, not 'one'."),
         ],

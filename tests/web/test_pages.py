@@ -12,7 +12,7 @@ from tessera.catalog.models import Enrollment
 from tessera.core.ratelimit import RateLimited
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.errors import CodeExhausted, CodeMistyped, CodeNotFound, NotEligible, WrongProduct
-from tessera.vouchers.models import Product
+from tessera.vouchers.models import AuditEvent, Product
 from tessera.vouchers.selectors import parse_code
 from tessera.vouchers.services import voucher_redeem
 
@@ -208,6 +208,20 @@ class TestRefusalsOnThePage:
         assert int(response["Retry-After"]) >= 1
         assert "Too many failed attempts. Try again in" in text(response)
         assert RateLimited.code == "rate_limited"
+
+    def test_too_many_refusals_of_a_real_code_answer_429_and_write_no_more_audit_rows(
+        self, learner_client, other_learner, enrollment_offer, make_code, running_session, settings
+    ):
+        settings.TESSERA_REFUSED_ATTEMPTS = [(3, 60)]
+        code = make_code(enrollment_offer)
+        voucher_redeem(code=code, user=other_learner, session=running_session)
+        for _ in range(3):
+            assert redeem_on_page(learner_client, COURSE, "enrollment", code).status_code == 422
+        refused = AuditEvent.objects.filter(action=AuditEvent.Action.REFUSED).count()
+        response = redeem_on_page(learner_client, COURSE, "enrollment", code)
+        assert response.status_code == 429
+        assert int(response["Retry-After"]) >= 1
+        assert AuditEvent.objects.filter(action=AuditEvent.Action.REFUSED).count() == refused == 3
 
 
 class TestSwitches:

@@ -1,4 +1,5 @@
-"""Limits on failed attempts (unknown or mistyped codes; wrong passwords), per user and per client IP.
+"""Limits on failed attempts (unknown or mistyped codes; wrong passwords), and more generous ones
+on refused attempts of any kind, per user and per client IP.
 
 How it counts
     Each limit ("10 a minute") has fixed windows aligned to Unix time (minutes start on the
@@ -7,6 +8,14 @@ How it counts
     RateLimited and nothing is written. Otherwise it runs. Only if it ends in one of the
     `counted` errors is one added to each of its counters (atomically per counter): that is a
     failure. A success or an error not counted writes nothing, so the common path costs one read.
+
+Two families of limits
+    Guesses (`counted`: unknown or mistyped codes) are held to TESSERA_FAILED_ATTEMPTS. Every
+    refusal (`refused`: expired, exhausted, already redeemed, ... and the guesses too) is held
+    to TESSERA_REFUSED_ATTEMPTS as well, under counters of its own ("refused:user:7/60"): a
+    refusal of a real code tells a guesser nothing, but each one writes an audit row, and the
+    audit log is append-only. Both families' counters are read in the one read, and a failure
+    adds to all the counters it counts under in one write.
 
 Concurrency: a key can overshoot by its attempts in flight
     Checking first and counting afterwards lets attempts under one key that run at the same
@@ -70,6 +79,8 @@ Counted = tuple[type[BaseException], ...]
 
 # Longer keys are stored as their digest, so every counter name fits FailureCounter.key.
 KEY_LENGTH = 64
+# Refusals' counters are named apart from the guesses' ("refused:ip:203.0.113.9/60").
+REFUSED = "refused:"
 # The database store deletes ended windows on about one failure in this many.
 PRUNE_ONE_IN = 100
 # Seconds a Redis connect or command may take before that call goes to the database instead.
@@ -119,27 +130,39 @@ class FailureStore(Protocol):
 
 
 class FailureLimiter:
-    def __init__(self, *, store: FailureStore, limits: Iterable[tuple[int, int]], clock: Clock = time.time) -> None:
+    def __init__(
+        self, *, store: FailureStore, limits: Iterable[tuple[int, int]], clock: Clock = time.time,
+        refusal_limits: Iterable[tuple[int, int]] = (),
+    ) -> None:  # fmt: skip
         self.store = store
         self.limits = [Limit(*limit) for limit in limits]
+        self.refusal_limits = [Limit(*limit) for limit in refusal_limits]
         self.clock = clock
 
     @contextmanager
-    def attempt(self, *, keys: Iterable[str], counted: Counted) -> Iterator[None]:
+    def attempt(self, *, keys: Iterable[str], counted: Counted, refused: Counted = ()) -> Iterator[None]:
         """Refuses the attempt if any key is at a limit; counts it against every key if it fails
-        with one of the `counted` errors, which is then raised again."""
+        with one of the `counted` errors (under `limits`) or the `refused` ones (under
+        `refusal_limits`), and raises that error again."""
         now = self.clock()
-        unique_keys = dict.fromkeys(short_key(key) for key in keys)
-        limited = [(limit, limit.window(key, now)) for key in unique_keys for limit in self.limits]
-        if not limited:
+        unique_keys = list(dict.fromkeys(keys))
+        failures = self._windows(self.limits, unique_keys, now)
+        refusals = self._windows(self.refusal_limits, [REFUSED + key for key in unique_keys], now)
+        if not failures and not refusals:
             yield
             return
-        self._refuse_if_over(limited, now)
+        self._refuse_if_over(failures + refusals, now)
         try:
             yield
-        except counted:
-            self.store.add([window for _, window in limited], now=now)
+        except Exception as error:
+            counts = (failures if isinstance(error, counted) else []) + (refusals if isinstance(error, refused) else [])
+            if counts:
+                self.store.add([window for _, window in counts], now=now)
             raise
+
+    @staticmethod
+    def _windows(limits: list[Limit], keys: list[str], now: float) -> list[tuple[Limit, Window]]:
+        return [(limit, limit.window(short_key(key), now)) for key in keys for limit in limits]
 
     def _refuse_if_over(self, limited: list[tuple[Limit, Window]], now: float) -> None:
         counts = self.store.counts([window for _, window in limited])
@@ -323,14 +346,18 @@ def now() -> float:
 
 
 def failures_limited(
-    *, keys: Iterable[str], counted: Counted, limits: Iterable[tuple[int, int]] | None = None
+    *, keys: Iterable[str], counted: Counted, refused: Counted = (), limits: Iterable[tuple[int, int]] | None = None
 ) -> AbstractContextManager[None]:
-    """`with failures_limited(keys=request_keys(request), counted=(CodeNotFound, CodeMistyped)):`
+    """`with failures_limited(keys=request_keys(request), counted=GUESSES, refused=REFUSALS):`
     refuses with RateLimited while any key is at one of the `limits` (TESSERA_FAILED_ATTEMPTS
-    unless given), and counts the block's `counted` errors against every key."""
-    limits = settings.TESSERA_FAILED_ATTEMPTS if limits is None else limits
-    limiter = FailureLimiter(store=failure_store(), limits=limits, clock=now)
-    return limiter.attempt(keys=keys, counted=counted)
+    unless given; they count the block's `counted` errors) or, when `refused` is given, at a limit
+    of TESSERA_REFUSED_ATTEMPTS (which count its `refused` errors), and counts the block's error
+    against every key."""
+    limiter = FailureLimiter(
+        store=failure_store(), limits=settings.TESSERA_FAILED_ATTEMPTS if limits is None else limits, clock=now,
+        refusal_limits=settings.TESSERA_REFUSED_ATTEMPTS if refused else (),
+    )  # fmt: skip
+    return limiter.attempt(keys=keys, counted=counted, refused=refused)
 
 
 # --- keys -------------------------------------------------------------------------------------

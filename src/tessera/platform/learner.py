@@ -14,7 +14,7 @@ from tessera.catalog.selectors import session_by_slug
 from tessera.core.ratelimit import client_ip, failures_limited, request_keys
 from tessera.platform.auth import USER_AUTH, caller
 from tessera.platform.schemas import ERRORS, ApiIn, ErrorOut, ProductName
-from tessera.vouchers.errors import GUESSES
+from tessera.vouchers.errors import GUESSES, REFUSALS
 from tessera.vouchers.selectors import display_code, entitlements_of
 from tessera.vouchers.services import voucher_check, voucher_redeem
 
@@ -58,7 +58,7 @@ def csrf(request: HttpRequest) -> CsrfOut:
 @router.post("/codes/check", response={200: PreviewOut, **ERRORS}, summary="What a code would unlock, unredeemed")
 def code_check(request: HttpRequest, payload: CodeIn) -> PreviewOut:
     session = session_by_slug(payload.session)
-    with failures_limited(keys=request_keys(request), counted=GUESSES):
+    with failures_limited(keys=request_keys(request), counted=GUESSES, refused=REFUSALS):
         preview = voucher_check(code=payload.code, user=caller(request), session=session, product=payload.product)
     batch = preview.code.batch
     return PreviewOut(
@@ -70,7 +70,7 @@ def code_check(request: HttpRequest, payload: CodeIn) -> PreviewOut:
 @router.post("/redemptions", response={201: RedemptionOut, **ERRORS}, summary="Redeem a code for the caller")
 def redemption_create(request: HttpRequest, payload: CodeIn) -> Status[RedemptionOut]:
     session = session_by_slug(payload.session)
-    with failures_limited(keys=request_keys(request), counted=GUESSES):
+    with failures_limited(keys=request_keys(request), counted=GUESSES, refused=REFUSALS):
         redemption = voucher_redeem(
             code=payload.code, user=caller(request), session=session, product=payload.product,
             client_ip=client_ip(request),

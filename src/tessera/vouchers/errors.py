@@ -73,6 +73,9 @@ class CodeRevoked(RedemptionRefused):
 # mean the code exists, so they tell a guesser nothing new, and counting them would let a few
 # learners behind one campus address lock out the rest.
 GUESSES: tuple[type[RedemptionRefused], ...] = (CodeNotFound, CodeMistyped)
+# Every refusal, guesses included, which a second, more generous rate limit counts: each refused
+# redemption writes an audit row, and nobody needs dozens a minute.
+REFUSALS: tuple[type[RedemptionRefused], ...] = (RedemptionRefused,)
 
 
 class AlreadyReversed(DomainError):
@@ -91,6 +94,7 @@ class JobNotRequeued(DomainError):
 
 __all__ = [
     "GUESSES",
+    "REFUSALS",
     "AlreadyRedeemed",
     "AlreadyReversed",
     "CodeExhausted",

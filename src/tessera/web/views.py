@@ -26,7 +26,7 @@ from tessera.catalog.models import CourseSession
 from tessera.catalog.selectors import enrollment_for, exam_deadlines, session_by_slug
 from tessera.core.errors import DomainError, InvalidInput
 from tessera.core.ratelimit import RateLimited, client_ip, failures_limited, request_keys
-from tessera.vouchers.errors import GUESSES
+from tessera.vouchers.errors import GUESSES, REFUSALS
 from tessera.vouchers.models import Product, Redemption
 from tessera.vouchers.services import voucher_redeem
 from tessera.web import selectors
@@ -52,7 +52,7 @@ def course_detail(request: HttpRequest, slug: str) -> HttpResponse:
         problem = None if form else "Use one of the voucher forms on this page."
         return _course_page(request, session, sent=form, status=422, problem=problem)
     try:
-        with failures_limited(keys=request_keys(request), counted=GUESSES):
+        with failures_limited(keys=request_keys(request), counted=GUESSES, refused=REFUSALS):
             redemption = voucher_redeem(
                 code=form.cleaned_data["code"], user=request.user, session=session,
                 product=form.product_name, client_ip=client_ip(request),
