@@ -66,9 +66,11 @@ KNOWN: dict[str, list[object]] = {}
 # or Python's limits: NUL (no PostgreSQL text column takes it), a date-time past year 9999 in UTC (or
 # with an offset PostgreSQL refuses), thousands of digits (Python reads at most 4300).
 HOSTILE = ["a\x00b", "9999-12-31T23:59:59-23:59", "9" * 5000]
+# Only a JSON body can carry a lone surrogate (as the escape \ud800); a URL or a form cannot encode one.
+JSON_ONLY_HOSTILE = ["a\ud800b"]
 
 
-def _now_and_then(values: object) -> st.SearchStrategy[object]:
+def _now_and_then(values: object, hostile: list[str] = HOSTILE) -> st.SearchStrategy[object]:
     """The generated values; or the same with every field that can name something real naming it;
     or with any of the texts swapped for hostile ones."""
     if not isinstance(values, dict):
@@ -76,9 +78,13 @@ def _now_and_then(values: object) -> st.SearchStrategy[object]:
     choices: list[st.SearchStrategy[object]] = [st.just(values)]
     if known := {name: st.sampled_from(KNOWN[name]) for name in values if KNOWN.get(name)}:
         choices.append(st.fixed_dictionaries(known).map(lambda real: {**values, **real}))
-    if texts := {name: st.sampled_from([text, *HOSTILE]) for name, text in values.items() if isinstance(text, str)}:
-        choices.append(st.fixed_dictionaries(texts).map(lambda hostile: {**values, **hostile}))
+    if texts := {name: st.sampled_from([text, *hostile]) for name, text in values.items() if isinstance(text, str)}:
+        choices.append(st.fixed_dictionaries(texts).map(lambda swapped: {**values, **swapped}))
     return st.one_of(choices)
+
+
+def _json_only(operation: Any) -> bool:
+    return {body.media_type for body in operation.body} == {"application/json"}
 
 
 def flatmap_path_parameters(context: schemathesis.HookContext, path_parameters: dict[str, Any]) -> Any:
@@ -90,7 +96,8 @@ def flatmap_query(context: schemathesis.HookContext, query: dict[str, Any]) -> A
 
 
 def flatmap_body(context: schemathesis.HookContext, body: object) -> Any:
-    return _now_and_then(body)
+    json_only = context.operation is not None and _json_only(context.operation)
+    return _now_and_then(body, [*HOSTILE, *JSON_ONLY_HOSTILE] if json_only else HOSTILE)
 
 
 for fuzzed in (schema, unauthenticated):
@@ -157,3 +164,44 @@ def test_without_a_valid_token_every_answer_is_documented_too(case: schemathesis
     """schemathesis makes up the credentials here (none, or random ones), and checks that a request
     without them is refused (ignored_auth)."""
     case.call_and_validate(excluded_checks=NOT_APPLICABLE)
+
+
+# Bodies no generator writes: JSON nested a thousand levels deep (past what Python's parser
+# reads), and every field of the operation's body set to a lone surrogate, escaped as JSON sends
+# it. Every operation that takes a body gets each, and answers 4xx in its surface's own shape.
+NESTED = {"nested object": '{"tag":' * 1000 + "1" + "}" * 1000, "nested array": "[" * 1000 + "]" * 1000}
+SERVED = schemathesis.openapi.from_wsgi("/openapi.json", application).raw_schema
+
+
+def _fields(schema: dict[str, Any]) -> set[str]:
+    """The names of a body schema's fields, through references and anyOf (an optional body)."""
+    if "$ref" in schema:
+        return _fields(SERVED["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]])
+    return set(schema.get("properties", {})).union(*(_fields(option) for option in schema.get("anyOf", [])))
+
+
+def _hostile_bodies() -> Iterator[Any]:
+    """Per operation that takes a body: its method, path and hostile bodies, by name."""
+    for path, item in SERVED["paths"].items():
+        for method, operation in item.items():
+            if not (isinstance(operation, dict) and "requestBody" in operation):
+                continue
+            fields = sorted(_fields(operation["requestBody"]["content"]["application/json"]["schema"]))
+            assert fields, f"{method} {path}: no fields to put surrogates in"
+            surrogates = "{" + ", ".join(f'"{field}": "a\\ud800"' for field in fields) + "}"
+            bodies = {**NESTED, "lone surrogates": surrogates}
+            yield pytest.param(method.upper(), path, bodies, id=f"{method.upper()} {path}")
+
+
+@pytest.mark.parametrize(("method", "path", "bodies"), list(_hostile_bodies()))
+def test_hostile_bodies_are_refused_in_the_surfaces_shape(world: World, client: Any, method: str, path: str,
+                                                          bodies: dict[str, str]) -> None:  # fmt: skip
+    url = path.format(**{name: values[0] for name, values in KNOWN.items()})
+    for name, raw in bodies.items():
+        response = client.generic(method, url, raw, content_type="application/json",
+                                  HTTP_AUTHORIZATION=world.auth_for(path)["Authorization"])  # fmt: skip
+        assert 400 <= response.status_code < 500, (name, response.content)
+        if path.startswith("/bridges/shop"):
+            assert "errors" in response.json(), name
+        else:
+            assert response.json()["error"] == "invalid_input", name
