@@ -6,7 +6,7 @@ under CI=true and is skipped, in one line, elsewhere.
 """
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Permission, User
+from django.db import connections
 from django.utils import timezone
 
 from tessera.catalog.models import Course, CourseSession, Exam
@@ -66,6 +67,42 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+# --- flushing the append-only audit log -----------------------------------------------------
+
+
+AUDIT_TABLE = "vouchers_auditevent"
+
+
+def _audit_triggers_lifted(connection: Any) -> tuple[list[str], list[str]]:
+    """The statements that take the audit log's triggers (vouchers migration 0007) off, and the
+    ones that put them back, for one flush."""
+    if connection.vendor == "postgresql":
+        return ([f"ALTER TABLE {AUDIT_TABLE} DISABLE TRIGGER USER"], [f"ALTER TABLE {AUDIT_TABLE} ENABLE TRIGGER USER"])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [AUDIT_TABLE])
+        triggers = cursor.fetchall()
+    return [f'DROP TRIGGER "{name}"' for name, _ in triggers], [sql for _, sql in triggers]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def audit_log_flushable() -> Iterator[None]:
+    """Transactional tests (transaction=True, live_server) end with Django's flush: TRUNCATE on
+    PostgreSQL, DELETE on SQLite, both of which the audit log's triggers refuse. The flush runs
+    its statements in one transaction; here the triggers are lifted inside that transaction,
+    as DDL that only the table's owner may run, and are back when it commits. This lives only in
+    the tests: Tessera itself has no switch that lets anyone past the triggers."""
+    operations = type(connections["default"].ops)
+    flush = operations.execute_sql_flush
+
+    def execute_sql_flush(self: Any, sql_list: list[str]) -> None:
+        lift, restore = _audit_triggers_lifted(self.connection)
+        flush(self, [*lift, *sql_list, *restore])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(operations, "execute_sql_flush", execute_sql_flush)
+        yield
 
 
 # --- personas ---------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ class TestChangelists:
 
 
 class TestActions:
-    def test_the_revoke_action_revokes_the_selected_codes(self, staff_client, enrollment_offer, make_batch):
+    def test_the_revoke_action_revokes_the_selected_codes(self, staff_client, staff, enrollment_offer, make_batch):
         chosen, spared = make_batch(enrollment_offer, count=2).codes.order_by("code")
         response = staff_client.post(
             changelist("code"), {"action": "revoke_codes", "_selected_action": [chosen.pk]}, follow=True
@@ -69,7 +69,7 @@ class TestActions:
         assert chosen.revoked_at is not None
         assert spared.revoked_at is None
         event = AuditEvent.objects.get(action=AuditEvent.Action.REVOKED)
-        assert (event.actor, event.code) == ("user:staff", chosen.code)
+        assert (event.actor, event.code) == (f"user:{staff.pk}", chosen.code)
 
     def test_the_revoke_action_revokes_whole_batches(self, staff_client, enrollment_offer, make_batch):
         batch = make_batch(enrollment_offer, count=3)
@@ -82,7 +82,7 @@ class TestActions:
         assert not other.codes.filter(revoked_at__isnull=False).exists()
 
     def test_the_reverse_action_reverses_the_selected_redemptions(
-        self, staff_client, enrollment_offer, make_code, learner, running_session
+        self, staff_client, staff, enrollment_offer, make_code, learner, running_session
     ):
         redemption = voucher_redeem(code=make_code(enrollment_offer), user=learner, session=running_session)
         response = staff_client.post(
@@ -93,7 +93,7 @@ class TestActions:
         assert "Reversed 1 redemptions." in messages_of(response)
         redemption.refresh_from_db()
         assert redemption.reversed_at is not None
-        assert redemption.reversed_by == "user:staff"
+        assert redemption.reversed_by == f"user:{staff.pk}"
         assert not Enrollment.objects.get(user=learner, session=running_session).active
         assert Code.objects.get(pk=redemption.code_id).uses == 0
 

@@ -1,6 +1,10 @@
 """Tests for the append-only audit log (tessera.vouchers.audit and AuditEvent) and what writes it."""
 
+import importlib
+from types import SimpleNamespace
+
 import pytest
+from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
 from django.db import DatabaseError, connection, transaction
 
@@ -32,6 +36,13 @@ class TestAppendOnly:
             event.save()
         assert AuditEvent.objects.get().actor == "cli"
 
+    def test_saving_a_loaded_event_with_update_fields_raises(self, event):
+        stored = AuditEvent.objects.get()
+        stored.actor = "someone else"
+        with pytest.raises(TypeError, match="append-only"):
+            stored.save(update_fields=["actor"])
+        assert AuditEvent.objects.get().actor == "cli"
+
     def test_a_queryset_update_raises(self, event):
         with pytest.raises(TypeError, match="append-only"):
             AuditEvent.objects.filter(pk=event.pk).update(actor="someone else")
@@ -54,34 +65,117 @@ class TestAppendOnly:
             AuditEvent.objects.all().delete()
         assert AuditEvent.objects.count() == 1
 
+    def test_the_base_manager_refuses_updates_and_deletes_too(self, event):
+        """Django's own machinery (saves, relations, cascades) goes through the base manager."""
+        base = AuditEvent._base_manager
+        with pytest.raises(TypeError, match="append-only"):
+            base.filter(pk=event.pk).update(actor="someone else")
+        with pytest.raises(TypeError, match="append-only"):
+            base.all().delete()
+        with pytest.raises(TypeError, match="append-only"), transaction.atomic():
+            base.bulk_update([event], ["actor"])
+        assert (AuditEvent.objects.count(), AuditEvent.objects.get().actor) == (1, "cli")
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="the trigger that refuses UPDATE and DELETE (migration 0002) is PostgreSQL's",
-)
-class TestDatabaseTrigger:
+    def test_the_internal_update_and_raw_delete_raise(self, event):
+        with pytest.raises(TypeError, match="append-only"):
+            AuditEvent._base_manager.filter(pk=event.pk)._update({"actor": "someone else"})
+        with pytest.raises(TypeError, match="append-only"):
+            AuditEvent.objects.all()._raw_delete(connection.alias)
+        assert (AuditEvent.objects.count(), AuditEvent.objects.get().actor) == (1, "cli")
+
+
+def raw(sql: str, params: list[object] | None = None) -> None:
+    """Runs `sql` in a savepoint, so a refusal leaves the test's transaction usable."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params or [])
+
+
+class TestDatabaseTriggers:
+    """Migration 0007: both vendors refuse UPDATE and DELETE; PostgreSQL also TRUNCATE."""
+
     def test_a_raw_update_is_refused_by_the_database(self, event):
-        with (
-            pytest.raises(DatabaseError, match="append-only"),
-            transaction.atomic(),
-            connection.cursor() as cursor,
-        ):
-            cursor.execute("UPDATE vouchers_auditevent SET actor = %s", ["someone else"])
+        with pytest.raises(DatabaseError, match="append-only"):
+            raw("UPDATE vouchers_auditevent SET actor = %s", ["someone else"])
         assert AuditEvent.objects.get().actor == "cli"
 
-    def test_a_raw_delete_is_refused_by_the_database(self, event):
-        with (
-            pytest.raises(DatabaseError, match="append-only"),
-            transaction.atomic(),
-            connection.cursor() as cursor,
-        ):
-            cursor.execute("DELETE FROM vouchers_auditevent")
+    def test_a_raw_delete_of_one_row_is_refused_by_the_database(self, event):
+        with pytest.raises(DatabaseError, match="append-only"):
+            raw("DELETE FROM vouchers_auditevent WHERE id = %s", [event.pk])
         assert AuditEvent.objects.count() == 1
+
+    def test_a_raw_delete_of_every_row_is_refused_by_the_database(self, event):
+        with pytest.raises(DatabaseError, match="append-only"):
+            raw("DELETE FROM vouchers_auditevent")
+        assert AuditEvent.objects.count() == 1
+
+    @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no TRUNCATE")
+    def test_truncate_is_refused_by_the_database(self, event):
+        with pytest.raises(DatabaseError, match="append-only"):
+            raw("TRUNCATE vouchers_auditevent")
+        assert AuditEvent.objects.count() == 1
+
+    def test_inserting_still_works_after_a_refusal(self, event):
+        with pytest.raises(DatabaseError):
+            raw("DELETE FROM vouchers_auditevent")
+        audit_record(action=Action.REVOKED, actor="cli", codes=1)
+        assert [e.action for e in AuditEvent.objects.all()] == ["created", "revoked"]
+
+
+@pytest.fixture
+def audit_role(event) -> None:
+    """README, "The audit log": a role that may only add to and read the log, taken on for the
+    rest of the test. Created inside the test's transaction, so it is gone again afterwards;
+    named after the test database, since roles are shared by every database of the server."""
+    role = f"{connection.settings_dict['NAME']}_audit_writer"
+    for statement in (
+        f"CREATE ROLE {role} NOLOGIN",
+        f"GRANT INSERT, SELECT ON vouchers_auditevent TO {role}",
+        f"SET LOCAL ROLE {role}",
+    ):
+        raw(statement)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="database roles are PostgreSQL's")
+class TestAuditRole:
+    def test_the_role_may_insert_and_select(self, audit_role):
+        audit_record(action=Action.REVOKED, actor="cli", codes=1)
+        assert [e.action for e in AuditEvent.objects.all()] == ["created", "revoked"]
+
+    @pytest.mark.parametrize(
+        "statement",
+        [
+            "UPDATE vouchers_auditevent SET actor = 'x'",
+            "DELETE FROM vouchers_auditevent",
+            "TRUNCATE vouchers_auditevent",
+        ],
+    )
+    def test_the_role_may_not_change_or_remove_rows(self, audit_role, statement):
+        with pytest.raises(DatabaseError, match="permission denied"):
+            raw(statement)
+        assert AuditEvent.objects.get().actor == "cli"
+
+
+class TestMigration0007:
+    def test_rows_written_before_it_name_users_by_id_and_hold_no_addresses(self, learner):
+        audit_record(action=Action.REDEEMED, actor="user:learner", session="s", client_ip="198.51.100.4")
+        audit_record(action=Action.REVERSED, actor="user:gone", user="learner", use_returned=True)
+        migration = importlib.import_module("tessera.vouchers.migrations.0007_audit_append_only_everywhere")
+        with transaction.atomic(), connection.cursor() as cursor:
+            editor = SimpleNamespace(connection=connection, execute=cursor.execute, quote_name=connection.ops.quote_name)
+            if connection.vendor == "sqlite":
+                migration._run(editor, migration.SQLITE_DROP)  # as before 0007, which creates them
+            migration.close_the_log(apps, editor)
+        redeemed, reversed_ = AuditEvent.objects.all()
+        assert (redeemed.actor, redeemed.detail) == (f"user:{learner.pk}", {"session": "s"})
+        # A user who no longer exists cannot be named by id; their name stays.
+        assert (reversed_.actor, reversed_.detail) == ("user:gone", {"user_id": learner.pk, "use_returned": True})
+        with pytest.raises(DatabaseError, match="append-only"):
+            raw("DELETE FROM vouchers_auditevent")
 
 
 class TestActor:
-    def test_a_user_is_named_by_username(self, learner):
-        assert actor_of(learner) == "user:learner"
+    def test_a_user_is_named_by_id_not_username(self, learner):
+        assert actor_of(learner) == f"user:{learner.pk}"
 
     def test_nobody_signed_in_is_anonymous(self):
         assert actor_of(AnonymousUser()) == "anonymous"
@@ -103,11 +197,11 @@ class TestWhatIsAudited:
         text = make_code(enrollment_offer)
         redemption = voucher_redeem(code=text, user=learner, session=running_session, client_ip="198.51.100.4")
         [redeemed] = events(Action.REDEEMED)
-        assert redeemed.actor == "user:learner"
+        assert redeemed.actor == f"user:{learner.pk}"
         assert redeemed.code == codes.parse(text)
         assert redeemed.batch_id == Code.objects.get(pk=redemption.code_id).batch_id
         assert redeemed.at == redemption.redeemed_at
-        assert redeemed.detail == {"session": "python-2026", "client_ip": "198.51.100.4"}
+        assert redeemed.detail == {"session": "python-2026"}  # the address stays with the redemption only
         assert not events(Action.REFUSED)
 
     def test_an_unknown_code_writes_refused_with_the_reason(self, learner, running_session):
@@ -115,10 +209,10 @@ class TestWhatIsAudited:
         with pytest.raises(CodeNotFound):
             voucher_redeem(code=unknown, user=learner, session=running_session, client_ip="198.51.100.4")
         [refused] = events(Action.REFUSED)
-        assert refused.actor == "user:learner"
+        assert refused.actor == f"user:{learner.pk}"
         assert refused.code == codes.normalize(unknown)  # kept normalised, so a search finds it
         assert refused.batch_id is None
-        assert refused.detail == {"reason": "not_found", "session": "python-2026", "client_ip": "198.51.100.4"}
+        assert refused.detail == {"reason": "not_found", "session": "python-2026"}
         assert not Redemption.objects.exists()
 
     def test_a_mistyped_code_writes_refused_with_the_reason(
@@ -178,7 +272,7 @@ class TestWhatIsAudited:
         assert reversed_.actor == "user:staff"
         assert reversed_.code == redemption.code_id
         assert reversed_.at == Redemption.objects.get().reversed_at
-        assert reversed_.detail == {"user": "learner", "use_returned": True}
+        assert reversed_.detail == {"user_id": learner.pk, "use_returned": True}
 
     def test_revoking_a_code_writes_revoked(self, enrollment_offer, make_batch):
         batch = make_batch(enrollment_offer, count=2)

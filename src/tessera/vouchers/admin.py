@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -191,6 +192,14 @@ class AuditEventAdmin(ExactCodeSearch, ReadOnlyAdmin):
     list_display = ("at", "actor", "action", "code", "batch", "detail")
     list_filter = ("action",)
     search_fields = ("actor",)
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        """Also finds what a user did by their username: the log names them "user:<id>"."""
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        user = get_user_model().objects.filter(username=search_term.strip()).first()
+        if user is None:
+            return found, duplicates
+        return found | queryset.filter(actor=actor_of(user)), duplicates
 
     def searchable_code(self, term: str) -> str:
         """Refused attempts include mistyped codes, logged normalised: anything code-shaped is

@@ -1,4 +1,8 @@
-"""The append-only audit log: who changed what, when."""
+"""The append-only audit log: who changed what, when.
+
+People appear in it by user id ("user:42"), never by username, email or address: the log is
+never rewritten, and erasing a learner (services.privacy) must leave nothing of them behind.
+"""
 
 from datetime import datetime
 
@@ -14,9 +18,11 @@ MAX_CODE_TEXT = 64
 
 
 def actor_of(user: AbstractBaseUser | AnonymousUser | None) -> str:
+    """As "user:<id>": a username is personal data and may be erased; the id stays meaningless
+    once it is. (Usernames cannot contain a colon, so this never reads as a bare username.)"""
     if user is None or not user.is_authenticated:
         return "anonymous"
-    return f"user:{user.get_username()}"
+    return f"user:{user.pk}"
 
 
 def audit_record(

@@ -201,16 +201,33 @@ class Redemption(models.Model):
         return f"{self.code_id} by {self.user_id}"
 
 
+APPEND_ONLY = "The audit log is append-only."
+
+
 class AuditQuerySet(models.QuerySet["AuditEvent"]):
+    """Refuses every way the ORM changes or removes rows: update(), delete(), bulk_update()
+    (which calls update()), and the internal _update/_raw_delete that save() and cascades use.
+    The model's base manager too (Meta.base_manager_name), which Django uses internally."""
+
     def update(self, **kwargs: Any) -> int:
-        raise TypeError("The audit log is append-only.")
+        raise TypeError(APPEND_ONLY)
+
+    def _update(self, values: Any) -> Any:
+        raise TypeError(APPEND_ONLY)
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        raise TypeError("The audit log is append-only.")
+        raise TypeError(APPEND_ONLY)
+
+    def _raw_delete(self, using: Any) -> int:
+        raise TypeError(APPEND_ONLY)
 
 
 class AuditEvent(models.Model):
-    """Append-only: the model refuses updates and deletes; on PostgreSQL a trigger does too."""
+    """Append-only: every Django path refuses updates and deletes, and the database's triggers
+    (migration 0007) refuse UPDATE, DELETE and, on PostgreSQL, TRUNCATE.
+
+    Rows name people by id only (actor "user:<id>"), never by username, email or address, so
+    erasing a learner's personal data never needs to touch this table."""
 
     class Action(models.TextChoices):
         CREATED = "created", "Created"
@@ -218,6 +235,8 @@ class AuditEvent(models.Model):
         REFUSED = "refused", "Refused attempt"
         REVOKED = "revoked", "Revoked"
         REVERSED = "reversed", "Reversed"
+        PURGED = "purged", "Addresses purged"
+        ERASED = "erased", "Learner erased"
 
     at = models.DateTimeField()
     actor = models.CharField(max_length=150)
@@ -233,14 +252,15 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["at", "pk"]
         indexes = [models.Index(fields=["code"]), models.Index(fields=["action", "at"])]
+        base_manager_name = "objects"
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.code}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
-            raise TypeError("The audit log is append-only.")
+            raise TypeError(APPEND_ONLY)
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise TypeError("The audit log is append-only.")
+        raise TypeError(APPEND_ONLY)

@@ -110,7 +110,7 @@ def voucher_redeem(
         # Written after the rollback, in its own transaction, so the refusal is kept.
         audit_record(
             action=AuditEvent.Action.REFUSED, actor=actor_of(user), code=_as_logged(code), at=attempt.now,
-            reason=refusal.code, session=session.slug, client_ip=client_ip,
+            reason=refusal.code, session=session.slug,
         )  # fmt: skip
         raise
 
@@ -181,7 +181,7 @@ def _redeem(normalized: str, attempt: Attempt) -> Redemption:
         raise NotEligible(conflict.message) from None
     audit_record(
         action=AuditEvent.Action.REDEEMED, actor=actor_of(attempt.user), code=code.code,
-        batch=code.batch, at=attempt.now, session=attempt.session.slug, client_ip=attempt.client_ip,
+        batch=code.batch, at=attempt.now, session=attempt.session.slug,
     )  # fmt: skip
     # Last: the code's row lock is held from here to the commit; a refusal here rolls back all.
     _count_use(code)
@@ -274,7 +274,7 @@ def redemption_reverse(*, redemption: Redemption, actor: str, give_back_use: boo
             Code.objects.filter(pk=code.pk, uses__gt=0).update(uses=F("uses") - 1)
         audit_record(
             action=AuditEvent.Action.REVERSED, actor=actor, code=code.code, batch=code.batch, at=now,
-            user=redemption.user.get_username(), use_returned=give_back_use,
+            user_id=redemption.user_id, use_returned=give_back_use,
         )  # fmt: skip
         redemption.refresh_from_db()
         transaction.on_commit(
