@@ -322,6 +322,10 @@ TESSERA_SIGNUP_ENABLED = env_flag("TESSERA_SIGNUP", True)
 TESSERA_TRUSTED_PROXIES = env_int("TESSERA_TRUSTED_PROXIES", 0)
 if TESSERA_TRUSTED_PROXIES < 0:
     raise ImproperlyConfigured(f"TESSERA_TRUSTED_PROXIES is 0 or more, not {TESSERA_TRUSTED_PROXIES}.")
+# Days a claimant's address is kept before the daily purge forgets it (README, "Personal data").
+TESSERA_ADDRESS_RETENTION_DAYS = env_int("TESSERA_ADDRESS_RETENTION_DAYS", 365)
+if TESSERA_ADDRESS_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured(f"TESSERA_ADDRESS_RETENTION_DAYS is 1 or more, not {TESSERA_ADDRESS_RETENTION_DAYS}.")
 
 # --- Webhooks to shops (README, "Webhooks") ---
 # Who sends them: any class with HttpSender's send(); tests record instead of sending.

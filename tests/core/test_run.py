@@ -139,6 +139,8 @@ class TestRunDeliversWebhooks:
         )  # fmt: skip
         assert len(children) == 3  # gunicorn and a worker per queue
         assert not [pid for pid in children if _alive(pid)]
+        # The worker's other duty: the daily address purge, queued at start (README, "Personal data").
+        assert "Daily address purge queued." in (tmp_path / "server.log").read_text()
 
 
 def _order_one_code(base: str, token: str) -> str:

@@ -435,3 +435,62 @@ class TestDemoStaysCurrent:
         run("demo")
         running = CourseSession.objects.get(slug="python-basics-2026")
         assert running.starts_at < datetime.now(UTC) < running.ends_at
+
+
+def redeemed_long_ago(code: str, user, session, ip: str) -> Redemption:
+    redemption = voucher_redeem(code=code, user=user, session=session, client_ip=ip)
+    Redemption.objects.filter(pk=redemption.pk).update(redeemed_at=datetime.now(UTC) - timedelta(days=400))
+    return redemption
+
+
+class TestPurgeAddresses:
+    def test_a_dry_run_prints_the_counts_and_changes_nothing(
+        self, enrollment_offer, make_code, learner, running_session
+    ):
+        redeemed_long_ago(make_code(enrollment_offer), learner, running_session, "203.0.113.77")
+        out = run("purge_addresses", "--dry-run")
+        assert out.startswith("Would purge addresses stored before ")
+        assert "  redemptions: 1\n" in out
+        assert Redemption.objects.get().client_ip == "203.0.113.77"
+        assert not AuditEvent.objects.filter(action=AuditEvent.Action.PURGED).exists()
+
+    def test_a_run_purges_and_is_audited(self, enrollment_offer, make_code, learner, running_session):
+        redeemed_long_ago(make_code(enrollment_offer), learner, running_session, "203.0.113.77")
+        out = run("purge_addresses")
+        assert out.startswith("Purged addresses stored before ")
+        assert Redemption.objects.get().client_ip is None
+        assert AuditEvent.objects.get(action=AuditEvent.Action.PURGED).actor == "cli"
+
+    def test_before_takes_a_date(self, enrollment_offer, make_code, learner, running_session):
+        voucher_redeem(code=make_code(enrollment_offer), user=learner, session=running_session, client_ip="192.0.2.1")
+        tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+        assert "  redemptions: 1\n" in run("purge_addresses", "--before", tomorrow)
+        assert Redemption.objects.get().client_ip is None
+
+    def test_a_before_that_is_no_date_is_invalid_input(self, db):
+        with pytest.raises(CommandError, match=r"^invalid_input: "):
+            run("purge_addresses", "--before", "last week")
+        assert not AuditEvent.objects.exists()
+
+    def test_schedule_queues_the_daily_purge_once(self, db):
+        assert run("purge_addresses", "--schedule") == "Daily address purge queued.\n"
+        assert run("purge_addresses", "--schedule") == "Daily address purge already queued.\n"
+
+
+class TestEraseLearner:
+    def test_erases_a_learner_and_keeps_the_redemption(self, enrollment_offer, make_code, learner, running_session):
+        voucher_redeem(code=make_code(enrollment_offer), user=learner, session=running_session, client_ip="192.0.2.1")
+        out = run("erase_learner", "learner")
+        assert out.startswith(f"Erased learner: now erased-{learner.pk} (user id {learner.pk}).")
+        assert "Cleared redemptions: 1," in out
+        assert Redemption.objects.get().client_ip is None
+        assert AuditEvent.objects.get(action=AuditEvent.Action.ERASED).detail["user_id"] == learner.pk
+
+    def test_staff_are_refused_with_a_code(self, staff):
+        with pytest.raises(CommandError, match=r"^staff_not_erasable: "):
+            run("erase_learner", "staff")
+        assert not AuditEvent.objects.exists()
+
+    def test_an_unknown_user_is_invalid_input(self, db):
+        with pytest.raises(CommandError, match=r"^invalid_input: There is no user 'nobody'"):
+            run("erase_learner", "nobody")

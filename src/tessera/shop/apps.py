@@ -7,10 +7,12 @@ class ShopConfig(AppConfig):
     verbose_name = "Shops"
 
     def ready(self) -> None:
-        from tessera.shop import receivers, webhooks  # noqa: F401 - webhooks registers its settings check
-        from tessera.vouchers.signals import redemption_reversed, voucher_redeemed
+        from tessera.shop import privacy, receivers, webhooks  # noqa: F401 - webhooks registers its settings check
+        from tessera.vouchers.signals import addresses_purging, learner_erasing, redemption_reversed, voucher_redeemed
 
         # Strong references (the receivers are module functions) and a uid, so a second ready()
         # cannot connect them twice and send every webhook twice.
         voucher_redeemed.connect(receivers.on_voucher_redeemed, dispatch_uid="shop-webhooks-redeemed")
         redemption_reversed.connect(receivers.on_redemption_reversed, dispatch_uid="shop-webhooks-reversed")
+        addresses_purging.connect(privacy.on_addresses_purging, dispatch_uid="shop-addresses-purging")
+        learner_erasing.connect(privacy.on_learner_erasing, dispatch_uid="shop-learner-erasing")

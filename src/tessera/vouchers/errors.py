@@ -92,6 +92,15 @@ class JobNotRequeued(DomainError):
     default_message = "Only a failed or stalled job can be queued again; this one is queued, running or done."
 
 
+class StaffNotErasable(DomainError):
+    """Staff act on others' vouchers, and those acts name them; their accounts are deactivated,
+    not erased (see README, "Personal data")."""
+
+    code = "staff_not_erasable"
+    http_status = 409
+    default_message = "Staff and superuser accounts are not erased; remove their staff status first."
+
+
 __all__ = [
     "GUESSES",
     "REFUSALS",
@@ -107,6 +116,7 @@ __all__ = [
     "NotEligible",
     "ProductUnavailable",
     "RedemptionRefused",
+    "StaffNotErasable",
     "VouchersDisabled",
     "WrongProduct",
     "WrongUser",

@@ -7,6 +7,7 @@ from types import FrameType
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
@@ -62,6 +63,9 @@ class Command(BaseCommand):
             self.stdout.flush()
             os.execv(server_argv[0], server_argv)  # noqa: S606 - replaces this process with the server, by design
         self.stdout.write("Running batch jobs and delivering webhooks with a task worker per queue (tessera db_worker)")
+        # The worker also purges old client addresses daily, each run queueing the next; this
+        # starts that chain if nothing is queued (README, "Personal data").
+        call_command("purge_addresses", schedule=True, stdout=self.stdout)
         self.stdout.flush()
         sys.exit(_serve_beside_worker(server_argv))
 
