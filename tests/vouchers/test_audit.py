@@ -161,7 +161,8 @@ class TestMigration0007:
         audit_record(action=Action.REVERSED, actor="user:gone", user="learner", use_returned=True)
         migration = importlib.import_module("tessera.vouchers.migrations.0007_audit_append_only_everywhere")
         with transaction.atomic(), connection.cursor() as cursor:
-            editor = SimpleNamespace(connection=connection, execute=cursor.execute, quote_name=connection.ops.quote_name)
+            quote = connection.ops.quote_name
+            editor = SimpleNamespace(connection=connection, execute=cursor.execute, quote_name=quote)
             if connection.vendor == "sqlite":
                 migration._run(editor, migration.SQLITE_DROP)  # as before 0007, which creates them
             migration.close_the_log(apps, editor)
