@@ -76,7 +76,7 @@ AUDIT_TABLE = "vouchers_auditevent"
 
 
 def _audit_triggers_lifted(connection: Any) -> tuple[list[str], list[str]]:
-    """The statements that take the audit log's triggers (vouchers migration 0007) off, and the
+    """The statements that take the audit log's triggers (vouchers migration 0008) off, and the
     ones that put them back, for one flush."""
     if connection.vendor == "postgresql":
         return ([f"ALTER TABLE {AUDIT_TABLE} DISABLE TRIGGER USER"], [f"ALTER TABLE {AUDIT_TABLE} ENABLE TRIGGER USER"])

@@ -91,7 +91,7 @@ def raw(sql: str, params: list[object] | None = None) -> None:
 
 
 class TestDatabaseTriggers:
-    """Migration 0007: both vendors refuse UPDATE and DELETE; PostgreSQL also TRUNCATE."""
+    """Migration 0008: both vendors refuse UPDATE and DELETE; PostgreSQL also TRUNCATE."""
 
     def test_a_raw_update_is_refused_by_the_database(self, event):
         with pytest.raises(DatabaseError, match="append-only"):
@@ -155,16 +155,16 @@ class TestAuditRole:
         assert AuditEvent.objects.get().actor == "cli"
 
 
-class TestMigration0007:
+class TestMigration0008:
     def test_rows_written_before_it_name_users_by_id_and_hold_no_addresses(self, learner):
         audit_record(action=Action.REDEEMED, actor="user:learner", session="s", client_ip="198.51.100.4")
         audit_record(action=Action.REVERSED, actor="user:gone", user="learner", use_returned=True)
-        migration = importlib.import_module("tessera.vouchers.migrations.0007_audit_append_only_everywhere")
+        migration = importlib.import_module("tessera.vouchers.migrations.0008_audit_append_only_everywhere")
         with transaction.atomic(), connection.cursor() as cursor:
             quote = connection.ops.quote_name
             editor = SimpleNamespace(connection=connection, execute=cursor.execute, quote_name=quote)
             if connection.vendor == "sqlite":
-                migration._run(editor, migration.SQLITE_DROP)  # as before 0007, which creates them
+                migration._run(editor, migration.SQLITE_DROP)  # as before 0008, which creates them
             migration.close_the_log(apps, editor)
         redeemed, reversed_ = AuditEvent.objects.all()
         assert (redeemed.actor, redeemed.detail) == (f"user:{learner.pk}", {"session": "s"})

@@ -224,7 +224,7 @@ class AuditQuerySet(models.QuerySet["AuditEvent"]):
 
 class AuditEvent(models.Model):
     """Append-only: every Django path refuses updates and deletes, and the database's triggers
-    (migration 0007) refuse UPDATE, DELETE and, on PostgreSQL, TRUNCATE.
+    (migration 0008) refuse UPDATE, DELETE and, on PostgreSQL, TRUNCATE.
 
     Rows name people by id only (actor "user:<id>"), never by username, email or address, so
     erasing a learner's personal data never needs to touch this table."""

@@ -117,7 +117,7 @@ def reopen_the_log(apps, schema_editor):  # type: ignore[no-untyped-def]
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("vouchers", "0006_batch_jobs_and_batch_code_index"),
+        ("vouchers", "0007_batchjob_attempts"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
