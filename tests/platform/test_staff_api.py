@@ -223,6 +223,17 @@ class TestCodesAndRedemptions:
         assert (response.status_code, response.json()["uses"]) == (200, 0)  # the default policy returns the use
         assert Redemption.objects.get().reversed_by == "staff"
 
+    @pytest.mark.parametrize("body", [b"[1]", b"1", b'"yes"', b"{"])
+    def test_a_body_that_is_no_object_is_invalid_input_and_reverses_nothing(
+        self, client, staff_api, offer, make_code, learner, running_session, body
+    ):
+        code = make_code(offer)
+        redemption = voucher_redeem(code=code, user=learner, session=running_session)
+        url = f"/api/v1/redemptions/{redemption.pk}/reverse"
+        response = client.generic("POST", url, body, "application/json", **staff_api.auth)
+        assert (response.status_code, response.json()["error"]) == (422, "invalid_input")
+        assert Redemption.objects.get().reversed_at is None
+
     def test_an_unknown_code_is_404_and_a_typo_409(self, client, staff_api, offer, make_code):
         code = make_code(offer)
         unknown = codebook.generate(1)[0]  # well formed, check symbol and all, but never issued

@@ -5,7 +5,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
-from pydantic import BeforeValidator, field_validator
+from ninja.schema import DjangoGetter
+from pydantic import BeforeValidator, field_validator, model_validator
 
 ProductName = Literal["enrollment", "proctoring", "reactivation"]
 
@@ -32,6 +33,17 @@ class ApiIn(Schema):
     """A request body. Refuses, as invalid_input, what the database would otherwise refuse with
     a server error: NUL characters (PostgreSQL text cannot hold them) and moments whose offset
     PostgreSQL cannot take or that leave the calendar once moved to UTC."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _an_object(cls, data: Any) -> Any:
+        # ninja's Schema reads fields off any object (through its DjangoGetter), so a body of [1]
+        # or "yes" would pass as empty and a schema whose fields are all optional would act on
+        # its defaults.
+        body = data._obj if isinstance(data, DjangoGetter) else data
+        if not isinstance(body, dict):
+            raise ValueError("The body is a JSON object.")
+        return data
 
     @field_validator("*", mode="after")
     @classmethod
