@@ -1,11 +1,14 @@
 """Batch jobs whose worker died: queued again once per lease, up to TESSERA_JOB_ATTEMPTS runs."""
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from tessera.vouchers.management.commands.db_worker import CHECKER_NAME
 from tessera.vouchers.models import Batch, BatchJob
 from tessera.vouchers.services import IN_REQUEST_MAX, batch_job_create, batch_job_run, batch_jobs_requeue_stalled
 from tessera.vouchers.services import jobs as jobs_service
@@ -57,3 +60,10 @@ class TestBatchJobRun:
         # Here the "other worker" shares the run's transaction, so its change is rolled back too.
         assert batch_job_run(job_id=job.pk).status == "running"
         assert not Batch.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+class TestWorkerCommand:
+    def test_a_worker_run_in_process_leaves_no_thread_behind(self):
+        call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+        assert [thread for thread in threading.enumerate() if thread.name == CHECKER_NAME] == []

@@ -1,6 +1,5 @@
 import logging
 import threading
-import time
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +12,7 @@ logger = logging.getLogger(__name__)
 
 # However long the lease, stalled jobs are looked for at least this often (seconds).
 LONGEST_PAUSE = 60
+CHECKER_NAME = "stalled-batch-jobs"
 
 
 class Command(TaskWorkerCommand):
@@ -23,11 +23,21 @@ class Command(TaskWorkerCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         pause = min(settings.TESSERA_JOB_LEASE_SECONDS, LONGEST_PAUSE)
-        threading.Thread(target=_requeue_stalled_jobs_forever, args=(pause,), daemon=True).start()
-        super().handle(*args, **options)
+        stop = threading.Event()
+        checker = threading.Thread(
+            target=_requeue_stalled_jobs_until, args=(stop, pause), name=CHECKER_NAME, daemon=True
+        )
+        checker.start()
+        try:
+            super().handle(*args, **options)
+        finally:
+            # The checker ends with the worker: a worker run in-process (`--batch`, tests) must
+            # leave no thread behind that goes on using the database.
+            stop.set()
+            checker.join()
 
 
-def _requeue_stalled_jobs_forever(pause: float) -> None:
+def _requeue_stalled_jobs_until(stop: threading.Event, pause: float) -> None:
     """Beside the worker's loop, on this thread's own connection; never stops the worker."""
     while True:
         try:
@@ -36,4 +46,5 @@ def _requeue_stalled_jobs_forever(pause: float) -> None:
             logger.warning("Stalled batch jobs not checked (%s: %s)", type(error).__name__, error)
         finally:
             connection.close()
-        time.sleep(pause)
+        if stop.wait(pause):
+            return
