@@ -87,8 +87,8 @@ INSTALLED_APPS = [
     "tessera.shop",
     "tessera.platform",
     "tessera.web",
-    # After tessera.vouchers, whose db_worker command (the task worker that also queues stalled
-    # batch jobs again) takes the place of django_tasks_db's: of two commands, the earlier app's wins.
+    # After tessera.core, whose db_worker command (the task worker that also runs the apps' chores,
+    # tessera/core/chores.py) takes the place of django_tasks_db's: of two commands, the earlier app's wins.
     "django_tasks",
     "django_tasks_db",
 ]
