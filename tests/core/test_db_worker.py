@@ -49,5 +49,5 @@ class TestChores:
 
 
 class TestTheAppsChores:
-    def test_stalled_batch_jobs_are_registered_by_their_app(self):
-        assert {chore.name for chore in chores.chores()} == {"stalled-batch-jobs"}
+    def test_stalled_batch_jobs_and_stuck_webhooks_are_registered_by_their_apps(self):
+        assert {chore.name for chore in chores.chores()} == {"stalled-batch-jobs", "stuck-webhooks"}

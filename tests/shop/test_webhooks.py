@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import pytest
 import standardwebhooks
 from django.apps import apps as django_apps
+from django.conf import settings as django_settings
 from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -47,6 +48,7 @@ from tessera.shop.tasks import (
     BeingSent,
     deliver_webhook,
     resend_lost_webhook,
+    webhook_deliveries_requeue_stuck,
     webhook_delivery_attempt,
     webhook_delivery_retry,
     webhook_event_record,
@@ -1001,6 +1003,146 @@ class TestLostAttemptsConcurrently:
         assert outcomes == Counter({"delivered": 1, "skipped": 7})
         assert len(sender.requests) == 2
         assert attempts_log(delivery) == (Status.DELIVERED, 2, 200)
+
+
+def a_lease() -> timedelta:
+    return timedelta(seconds=django_settings.TESSERA_WEBHOOK_LEASE)
+
+
+def worker_died_holding_its_task(delivery: WebhookDelivery, *, due: timedelta) -> None:
+    """As if a worker took the delivery's task from the queue and died before claiming the attempt:
+    the task stays "running" for ever, and nothing else is queued; the attempt was due `due` ago."""
+    for row in queued():
+        row.claim("dead-worker")
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now() - due)
+
+
+def lost_with_its_watchdog(delivery: WebhookDelivery, sender: Any, *, lease_ended: timedelta) -> None:
+    """An attempt whose worker died, and then the worker that took its watchdog task died too."""
+    sender.answers.append(WorkerKilled())
+    with pytest.raises(WorkerKilled):
+        run_due_tasks()
+    for row in queued(resend_lost_webhook):
+        row.claim("dead-worker")
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(sending_until=timezone.now() - lease_ended)
+
+
+def sent_and_then(status: str) -> Any:
+    def put(delivery: WebhookDelivery, sender: Any) -> None:
+        run_due_tasks()
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=status, next_attempt_at=timezone.now() - 2 * a_lease()
+        )
+
+    return put
+
+
+def being_sent(delivery: WebhookDelivery, sender: Any) -> None:
+    sender.answers.append(WorkerKilled())
+    with pytest.raises(WorkerKilled):
+        run_due_tasks()  # the lease runs for a while yet
+
+
+LEFT_ALONE = {
+    "being sent, its lease running": being_sent,
+    "its lease just ran out, its watchdog due": lambda d, s: lost_with_its_watchdog(d, s, lease_ended=a_lease() / 2),
+    "delivered": sent_and_then(Status.DELIVERED),
+    "failed": sent_and_then(Status.FAILED),
+    "due less than a lease ago": lambda d, s: worker_died_holding_its_task(d, due=a_lease() / 2),
+}
+
+
+@pytest.mark.django_db
+class TestStuckDeliveries:
+    """A delivery whose task was lost (its worker died before claiming the attempt, or queueing
+    failed) is queued again by the sweep every task worker runs."""
+
+    def test_a_delivery_whose_task_was_lost_is_queued_once_and_delivered(self, shop_a, hook_server, private_allowed):
+        secret = shop_webhook_set(shop=shop_a.shop, url=f"{hook_server}/hook")
+        delivery = webhook_event_record(shop=shop_a.shop, event_type=Event.VOIDED, data={"id": "X"})
+        worker_died_holding_its_task(delivery, due=a_lease() + timedelta(seconds=1))
+        assert webhook_deliveries_requeue_stuck() == 1
+        assert queued().count() == 1
+        assert run_due_tasks() == ["delivered"]
+        assert attempts_log(delivery) == (Status.DELIVERED, 1, 204)
+        [(path, body, headers)] = _Hook.received
+        assert (path, headers["webhook-id"]) == ("/hook", str(delivery.event_id))
+        assert verify(str(secret), body, headers)
+
+    def test_sweeping_twice_queues_one_task(self, sender, shop_a, secret_a):
+        delivery = webhook_event_record(shop=shop_a.shop, event_type=Event.VOIDED, data={})
+        worker_died_holding_its_task(delivery, due=2 * a_lease())
+        assert [webhook_deliveries_requeue_stuck(), webhook_deliveries_requeue_stuck()] == [1, 0]
+        assert queued().count() == 1
+
+    def test_a_delivery_still_stuck_a_lease_later_is_queued_once_more(self, sender, shop_a, secret_a):
+        delivery = webhook_event_record(shop=shop_a.shop, event_type=Event.VOIDED, data={})
+        worker_died_holding_its_task(delivery, due=2 * a_lease())
+        assert webhook_deliveries_requeue_stuck() == 1
+        worker_died_holding_its_task(delivery, due=a_lease() + timedelta(seconds=1))  # its task lost again
+        assert webhook_deliveries_requeue_stuck() == 1
+        assert run_due_tasks() == ["delivered"]
+        assert attempts_log(delivery) == (Status.DELIVERED, 1, 200)
+
+    def test_an_attempt_whose_watchdog_was_lost_too_is_sent_once_more(self, sender, delivery):
+        lost_with_its_watchdog(delivery, sender, lease_ended=a_lease() + timedelta(seconds=1))
+        assert webhook_deliveries_requeue_stuck() == 1
+        assert queued(resend_lost_webhook).count() == 1
+        assert run_due_tasks() == ["delivered"]
+        assert attempts_log(delivery) == (Status.DELIVERED, 2, 200)
+        assert len(sender.requests) == 2
+
+    @pytest.mark.parametrize("put", LEFT_ALONE.values(), ids=LEFT_ALONE.keys())
+    def test_a_delivery_something_else_will_pick_up_or_that_is_done_is_left_alone(self, sender, delivery, put):
+        put(delivery, sender)
+        before = DBTaskResult.objects.count()
+        assert webhook_deliveries_requeue_stuck() == 0
+        assert DBTaskResult.objects.count() == before
+
+    def test_nothing_is_queued_while_the_webhooks_worker_is_behind(self, sender, delivery):
+        long_ago = timezone.now() - 2 * a_lease()
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=long_ago)
+        queued().update(enqueued_at=long_ago)  # its task is still waiting, a lease overdue
+        assert webhook_deliveries_requeue_stuck() == 0
+        assert queued().count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+class TestStuckDeliveriesConcurrently:
+    def test_eight_workers_sweeping_at_once_queue_one_task(self, sender, shop_a, secret_a):
+        delivery = webhook_event_record(shop=shop_a.shop, event_type=Event.VOIDED, data={})
+        worker_died_holding_its_task(delivery, due=2 * a_lease())
+        requeued: list[int] = []
+        start = threading.Barrier(8)
+
+        def sweep() -> None:
+            try:
+                WebhookDelivery.objects.exists()  # connected before the start, so the threads overlap
+                start.wait()
+                requeued.append(webhook_deliveries_requeue_stuck())
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=sweep) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(requeued) == [0] * 7 + [1]
+        assert queued().count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+class TestTheTaskWorker:
+    def test_sweeps_at_its_start_and_delivers_what_it_queued(self, shop_a, hook_server, private_allowed):
+        shop_webhook_set(shop=shop_a.shop, url=f"{hook_server}/hook")
+        delivery = webhook_event_record(shop=shop_a.shop, event_type=Event.VOIDED, data={"id": "X"})
+        worker_died_holding_its_task(delivery, due=a_lease() + timedelta(seconds=1))
+        call_command(
+            "db_worker", "--batch", "--queue-name", "webhooks", "--no-startup-delay", "--no-reload", verbosity=0
+        )
+        assert attempts_log(delivery) == (Status.DELIVERED, 1, 204)
+        assert len(_Hook.received) == 1
 
 
 def hangs_once(server: RawServer, conn: socket.socket) -> None:

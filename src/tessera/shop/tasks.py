@@ -11,6 +11,12 @@ transaction, queues a watchdog task for that moment. Recording the outcome clear
 the watchdog finds nothing to do. A worker killed mid-attempt records nothing, so the watchdog
 claims the delivery (by the same conditional UPDATE, so once however many run) and sends it once
 more, with its own watchdog. The tasks run on the "webhooks" queue, which has a worker of its own.
+
+A task can still be lost: a worker may die after taking a task from the queue but before its claim
+commits (the task stays "running" for ever), and queueing may fail. Every task worker therefore
+sweeps, at its start and then once a lease (`webhook_deliveries_requeue_stuck`, a chore of
+tessera.core.chores), for pending deliveries that nothing will pick up any more, and queues each
+once again.
 """
 
 import logging
@@ -20,9 +26,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
-from django_tasks import task
+from django_tasks import TaskResultStatus, task
+from django_tasks.base import Task
+from django_tasks_db.models import DBTaskResult, get_date_max
 
 from tessera.core.errors import DomainError
 from tessera.shop import webhooks
@@ -36,6 +44,7 @@ RETRY_DELAYS = (
 )  # fmt: skip
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 MAX_ERROR = 1000  # characters of an error kept in the log
+SWEEP_MAX = 1000  # stuck deliveries queued again by one sweep at most; the rest by the next
 
 Status = WebhookDelivery.Status
 
@@ -103,6 +112,53 @@ def webhook_delivery_attempt(*, delivery_id: int, attempt: int, lost: bool = Fal
         _record(delivery, status=Status.DELIVERED, response=status, error="", delivered_at=timezone.now())
         return "delivered"
     return _retry_or_give_up(delivery, status, error)
+
+
+def webhook_deliveries_requeue_stuck() -> int:
+    """Queues once again each pending delivery that nothing will pick up any more: one whose
+    attempt was due, or whose lease (and so its watchdog) ran out, more than a lease ago. Answers
+    how many it queued.
+
+    Each is first moved on (its next attempt, or the end of its lease, to now) by a conditional
+    UPDATE, and queued only if that hit the row, in the same transaction: so however many workers
+    sweep at once, one task is queued, and the next one only if the delivery is still stuck a
+    lease later. A task queued beside one that was not lost after all is harmless anyway: the
+    attempt's claim is conditional on the attempts count, so only one of the two sends."""
+    now = timezone.now()
+    overdue = now - timedelta(seconds=settings.TESSERA_WEBHOOK_LEASE)
+    if _queue_behind(overdue):
+        return 0
+    pending = WebhookDelivery.objects.filter(status=Status.PENDING)
+    waiting = pending.filter(sending_until__isnull=True, next_attempt_at__lt=overdue).order_by("next_attempt_at")
+    lost = pending.filter(sending_until__lt=overdue).order_by("sending_until")
+    requeued = 0
+    for pk, attempts, due in waiting.values_list("pk", "attempts", "next_attempt_at")[:SWEEP_MAX]:
+        still_waiting = waiting.filter(pk=pk, attempts=attempts, next_attempt_at=due)
+        requeued += _requeue(still_waiting, deliver_webhook, pk, attempts, next_attempt_at=now)
+    for pk, attempts, lease_ended in lost.values_list("pk", "attempts", "sending_until")[:SWEEP_MAX]:
+        still_lost = lost.filter(pk=pk, attempts=attempts, sending_until=lease_ended)
+        requeued += _requeue(still_lost, resend_lost_webhook, pk, attempts, sending_until=now)
+    return requeued
+
+
+def _queue_behind(overdue: datetime) -> bool:
+    """Whether a webhooks task due before `overdue` is still waiting: its worker is behind (or
+    not running), and the deliveries that look stuck may well have their tasks waiting too. The
+    sweep then waits, rather than pile copies onto a queue nobody empties."""
+    due_long_ago = Q(run_after__lt=overdue) | Q(run_after=get_date_max(), enqueued_at__lt=overdue)
+    waiting = DBTaskResult.objects.filter(due_long_ago, queue_name=QUEUE, status=TaskResultStatus.READY)
+    return waiting.exists()
+
+
+def _requeue(
+    row: QuerySet[WebhookDelivery], task: Task[[int, int], str], delivery_id: int, attempt: int, **moved_on: datetime
+) -> bool:
+    with transaction.atomic():
+        if not row.update(**moved_on):
+            return False
+        task.enqueue(delivery_id, attempt)  # in the same transaction (and database): queued once or not at all
+    logger.warning("Webhook delivery %s was stuck; queued again (attempt %s)", delivery_id, attempt + 1)
+    return True
 
 
 def _claim(delivery_id: int, attempt: int, *, lost: bool) -> bool:
