@@ -237,6 +237,15 @@ class AuditEvent(models.Model):
         REVERSED = "reversed", "Reversed"
         PURGED = "purged", "Addresses purged"
         ERASED = "erased", "Learner erased"
+        # Credentials and shops (shop/ and platform/ write these; the log itself is generic).
+        SHOP_CREATED = "shop_created", "Shop created"
+        SHOP_RENAMED = "shop_renamed", "Shop renamed"
+        TOKEN_ISSUED = "token_issued", "Token issued"
+        TOKEN_REVOKED = "token_revoked", "Token revoked"
+        WEBHOOK_SET = "webhook_set", "Webhook URL set"
+        WEBHOOK_OFF = "webhook_off", "Webhooks turned off"
+        SECRET_ROTATED = "secret_rotated", "Webhook secret rotated"
+        WEBHOOK_RETRIED = "webhook_retried", "Webhook retried now"
 
     at = models.DateTimeField()
     actor = models.CharField(max_length=150)
