@@ -7,8 +7,12 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import DatabaseError
 
 from tessera.platform.models import ApiToken
+from tessera.platform.services import api_token_issue
+from tessera.vouchers.models import AuditEvent
+from tests.auditing import audited, row_text
 
 TOKEN = re.compile(r"^tsr_[A-Za-z0-9_-]{43}$", re.MULTILINE)
 MINE = "/api/v1/me/entitlements"
@@ -112,3 +116,72 @@ class TestAdmin:
         assert client.post(f"/admin/platform/apitoken/{stored.pk}/delete/", {"post": "yes"}).status_code == 403
         assert ApiToken.objects.filter(pk=stored.pk, revoked_at=None, label=stored.label).exists()
         assert client.get(MINE, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+
+
+Action = AuditEvent.Action
+
+
+def issued_and_revoked(rows: list[AuditEvent]) -> list[tuple[str, str, int]]:
+    return [(row.action, row.actor, row.detail["token_id"]) for row in rows]
+
+
+class TestTheAuditLog:
+    """Each token issued or revoked is one row naming the token and its user by id: never the
+    token, its prefix (a part of it) or the username (personal data)."""
+
+    def test_the_commands_log_issuing_and_revoking_under_cli(self, learner):
+        with audited() as rows:
+            token = TOKEN.search(run("create_api_token", "learner", "--label", "lms"))[0]
+            run("revoke_api_token", token[:8])
+        stored = ApiToken.objects.get()
+        assert issued_and_revoked(rows) == [
+            (Action.TOKEN_ISSUED, "cli", stored.pk),
+            (Action.TOKEN_REVOKED, "cli", stored.pk),
+        ]
+        assert rows[0].detail == {"kind": "api_token", "token_id": stored.pk, "user_id": learner.pk}
+        for row in rows:
+            assert token[:8] not in row_text(row)
+            assert "learner" not in row_text(row)
+
+    def test_revoking_a_users_tokens_is_one_row_each(self, learner):
+        run("create_api_token", "learner")
+        run("create_api_token", "learner")
+        with audited() as rows:
+            run("revoke_api_token", "--user", "learner")
+        assert sorted(issued_and_revoked(rows)) == [
+            (Action.TOKEN_REVOKED, "cli", t.pk) for t in ApiToken.objects.order_by("pk")
+        ]
+
+    def test_a_shared_prefix_or_an_unknown_user_logs_nothing(self, learner, other_learner):
+        mine = TOKEN.search(run("create_api_token", "learner"))[0]
+        run("create_api_token", "other_learner")
+        ApiToken.objects.update(prefix=mine[:8])  # as if the random characters had collided
+        with audited() as rows:
+            with pytest.raises(CommandError, match=r"^invalid_input: 2 tokens"):
+                run("revoke_api_token", mine[:8])
+            with pytest.raises(CommandError, match="invalid_input"):
+                run("create_api_token", "nobody")
+        assert rows == []
+
+    def test_the_admin_logs_issuing_and_revoking_under_the_superusers_id(self, client, staff, learner):
+        client.force_login(staff)
+        with audited() as rows:
+            page = client.post("/admin/platform/apitoken/add/", {"user": learner.pk, "label": "lms"}, follow=True)
+            stored = ApiToken.objects.get()
+            client.post("/admin/platform/apitoken/", {"action": "revoke_tokens", "_selected_action": [stored.pk]})
+        token = TOKEN.search(page.content.decode().replace(" ", "\n").replace("<", "\n"))[0]
+        actor = f"user:{staff.pk}"
+        assert issued_and_revoked(rows) == [
+            (Action.TOKEN_ISSUED, actor, stored.pk),
+            (Action.TOKEN_REVOKED, actor, stored.pk),
+        ]
+        assert all(token[:8] not in row_text(row) for row in rows)
+
+    def test_an_audit_row_that_cannot_be_written_leaves_no_token(self, learner, monkeypatch):
+        def audit_fails(**kwargs: object) -> None:
+            raise DatabaseError("the audit log refused the row")
+
+        monkeypatch.setattr("tessera.platform.services.audit_record", audit_fails)
+        with pytest.raises(DatabaseError):
+            api_token_issue(user=learner, actor="cli")
+        assert not ApiToken.objects.exists()

@@ -11,6 +11,8 @@ from django.core.management.base import CommandError
 
 from tessera.shop.models import Shop, ShopToken
 from tessera.shop.services import shop_webhook_set
+from tessera.vouchers.models import AuditEvent
+from tests.auditing import audited, row_text
 
 TOKEN = re.compile(r"^[0-9a-f]{64}$", re.MULTILINE)
 URL = "/bridges/shop/vouchers"
@@ -140,6 +142,159 @@ class TestOnlySuperusersManageTokensAndWebhookSecrets:
         shop_c = Shop.objects.get(name="Shop C")
         assert client.post(f"/admin/shop/shop/{shop_c.pk}/delete/", {"post": "yes"}).status_code == 302
         assert not Shop.objects.filter(name="Shop C").exists()
+
+
+Action = AuditEvent.Action
+HOOK = "https://shop.example/hooks/pathkey9"
+
+
+def secret_in(text: str) -> str:
+    return re.search(r"whsec_\S+", text)[0]
+
+
+@pytest.mark.django_db
+class TestCommandsWriteTheAuditLog:
+    """Each command's change is in the audit log under "cli", as the voucher commands' are."""
+
+    def test_create_shop_logs_the_shop_and_its_first_token(self):
+        with audited() as rows:
+            token = TOKEN.search(run("create_shop", "Acme"))[0]
+        shop, issued = Shop.objects.get(), ShopToken.objects.get()
+        assert [(row.action, row.actor) for row in rows] == [(Action.SHOP_CREATED, "cli"), (Action.TOKEN_ISSUED, "cli")]
+        assert rows[1].detail == {"shop_id": shop.pk, "shop": "Acme", "kind": "shop_token", "token_id": issued.pk}
+        assert all(token[:8] not in row_text(row) for row in rows)
+
+    def test_create_shop_token_logs_the_new_token(self):
+        run("create_shop", "Acme")
+        with audited() as rows:
+            token = TOKEN.search(run("create_shop_token", "Acme", "--label", "backup"))[0]
+        [row] = rows
+        assert (row.action, row.actor, row.detail["token_id"]) == (
+            Action.TOKEN_ISSUED, "cli", ShopToken.objects.get(label="backup").pk,
+        )  # fmt: skip
+        assert token[:8] not in row_text(row)
+
+    def test_revoke_shop_token_logs_the_revoked_token(self):
+        token = TOKEN.search(run("create_shop", "Acme"))[0]
+        with audited() as rows:
+            run("revoke_shop_token", "Acme", token[:8])
+        [row] = rows
+        assert (row.action, row.actor, row.detail["token_id"]) == (
+            Action.TOKEN_REVOKED,
+            "cli",
+            ShopToken.objects.get().pk,
+        )
+        assert token[:8] not in row_text(row)
+
+    def test_a_prefix_two_live_tokens_share_revokes_none_and_logs_nothing(self):
+        token = TOKEN.search(run("create_shop", "Acme"))[0]
+        run("create_shop_token", "Acme")
+        ShopToken.objects.update(prefix=token[:8])  # as if the random characters had collided
+        with audited() as rows, pytest.raises(CommandError, match=r"^not_found: "):
+            run("revoke_shop_token", "Acme", token[:8])
+        assert rows == []
+        assert not ShopToken.objects.filter(revoked_at__isnull=False).exists()
+
+    def test_set_shop_webhook_logs_the_url_set_the_secret_rotated_and_webhooks_turned_off(self):
+        run("create_shop", "Acme")
+        with audited() as rows:
+            first = secret_in(run("set_shop_webhook", "Acme", HOOK))
+            rotated = secret_in(run("set_shop_webhook", "Acme", "--rotate-secret"))
+            run("set_shop_webhook", "Acme", "--off")
+        assert [(row.action, row.actor) for row in rows] == [
+            (Action.WEBHOOK_SET, "cli"), (Action.SECRET_ROTATED, "cli"), (Action.WEBHOOK_OFF, "cli"),
+        ]  # fmt: skip
+        assert rows[0].detail["destination"] == "https://shop.example"
+        for row in rows:
+            assert first not in row_text(row)
+            assert rotated not in row_text(row)
+            assert "pathkey9" not in row_text(row)
+
+    def test_a_forbidden_webhook_url_logs_nothing(self, settings):
+        settings.TESSERA_WEBHOOK_ALLOW_PRIVATE = False
+        run("create_shop", "Acme")
+        with audited() as rows, pytest.raises(CommandError, match=r"^webhook_url_forbidden: "):
+            run("set_shop_webhook", "Acme", "http://169.254.169.254/latest/meta-data/")
+        assert rows == []
+
+
+def change_shop(client: Any, shop: Shop, **fields: str) -> Any:
+    return client.post(f"/admin/shop/shop/{shop.pk}/change/", {**fields, **NO_TOKENS}, follow=True)
+
+
+@pytest.mark.django_db
+class TestTheAdminWritesTheAuditLog:
+    """Each change made in the admin is in the audit log under the superuser's id."""
+
+    def test_adding_a_shop_with_a_url_logs_both_and_not_the_secret(self, client, staff):
+        client.force_login(staff)
+        with audited() as rows:
+            page = client.post("/admin/shop/shop/add/", {"name": "Acme", "webhook_url": HOOK, **NO_TOKENS}, follow=True)
+        shop = Shop.objects.get(name="Acme")
+        assert (shop.webhook_url, shop.webhook_secret[:6]) == (HOOK, "whsec_")
+        assert [(row.action, row.actor) for row in rows] == [
+            (Action.SHOP_CREATED, f"user:{staff.pk}"), (Action.WEBHOOK_SET, f"user:{staff.pk}"),
+        ]  # fmt: skip
+        assert all(row.detail["shop_id"] == shop.pk for row in rows)
+        assert all(shop.webhook_secret not in row_text(row) for row in rows)
+        assert any(shop.webhook_secret in str(message) for message in page.context["messages"])
+
+    def test_adding_a_shop_without_a_url_logs_only_the_shop(self, client, staff):
+        client.force_login(staff)
+        with audited() as rows:
+            client.post("/admin/shop/shop/add/", {"name": "Acme", "webhook_url": "", **NO_TOKENS})
+        assert [row.action for row in rows] == [Action.SHOP_CREATED]
+        assert Shop.objects.get(name="Acme").webhook_secret == ""
+
+    def test_renaming_setting_and_clearing_the_url_are_each_one_row(self, client, staff, shop_a):
+        client.force_login(staff)
+        with audited() as rows:
+            change_shop(client, shop_a.shop, name="Shop A2", webhook_url=HOOK)
+            change_shop(client, shop_a.shop, name="Shop A2", webhook_url=HOOK)  # nothing changed: nothing logged
+            change_shop(client, shop_a.shop, name="Shop A2", webhook_url="")
+        assert [(row.action, row.actor) for row in rows] == [
+            (Action.SHOP_RENAMED, f"user:{staff.pk}"), (Action.WEBHOOK_SET, f"user:{staff.pk}"),
+            (Action.WEBHOOK_OFF, f"user:{staff.pk}"),
+        ]  # fmt: skip
+        assert rows[0].detail == {"shop_id": shop_a.shop.pk, "shop": "Shop A2", "old_name": "Shop A"}
+        assert Shop.objects.filter(pk=shop_a.shop.pk, name="Shop A2", webhook_url="").exists()
+
+    def test_a_forbidden_url_in_the_form_logs_nothing(self, client, staff, shop_a, settings):
+        settings.TESSERA_WEBHOOK_ALLOW_PRIVATE = False
+        client.force_login(staff)
+        with audited() as rows:
+            page = change_shop(client, shop_a.shop, name="Shop A2", webhook_url="http://169.254.169.254/")
+        assert "webhooks go to public addresses only" in page.content.decode()
+        assert rows == []
+        assert Shop.objects.filter(pk=shop_a.shop.pk, name="Shop A", webhook_url="").exists()
+
+    def test_rotating_a_secret_logs_it_and_not_the_secret(self, client, staff, shop_a):
+        old = shop_webhook_set(shop=shop_a.shop, url=HOOK)
+        client.force_login(staff)
+        with audited() as rows:
+            client.post("/admin/shop/shop/", actions_post("rotate_webhook_secrets", shop_a.shop.pk))
+        shop_a.shop.refresh_from_db()
+        [row] = rows
+        assert (row.action, row.actor, row.detail["shop_id"]) == (
+            Action.SECRET_ROTATED,
+            f"user:{staff.pk}",
+            shop_a.shop.pk,
+        )
+        assert old not in row_text(row)
+        assert shop_a.shop.webhook_secret not in row_text(row)
+
+    def test_issuing_and_revoking_a_token_are_logged_without_it(self, client, staff, shop_a):
+        client.force_login(staff)
+        with audited() as rows:
+            page = client.post("/admin/shop/shoptoken/add/", {"shop": shop_a.shop.pk, "label": "pos"}, follow=True)
+            issued = ShopToken.objects.get(label="pos")
+            client.post("/admin/shop/shoptoken/", actions_post("revoke_tokens", issued.pk))
+        [message] = [str(m) for m in page.context["messages"] if "shown only now" in str(m)]
+        token = TOKEN.search(message.rsplit(" ", 1)[-1])[0]
+        assert [(row.action, row.actor, row.detail["token_id"]) for row in rows] == [
+            (Action.TOKEN_ISSUED, f"user:{staff.pk}", issued.pk), (Action.TOKEN_REVOKED, f"user:{staff.pk}", issued.pk),
+        ]  # fmt: skip
+        assert all(token[:8] not in row_text(row) for row in rows)
 
 
 # The token inline's management form, which every post of the shop's change form carries.

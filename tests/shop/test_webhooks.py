@@ -54,10 +54,11 @@ from tessera.shop.tasks import (
     webhook_event_record,
 )
 from tessera.vouchers.errors import CodeExhausted
-from tessera.vouchers.models import Product, Redemption
+from tessera.vouchers.models import AuditEvent, Product, Redemption
 from tessera.vouchers.selectors import display_code
 from tessera.vouchers.services import redemption_reverse, voucher_redeem
 from tessera.vouchers.services.jobs import batch_job_create
+from tests.auditing import audited, row_text
 
 URL_A = "https://shop-a.example/tessera/hooks"
 URL_B = "https://shop-b.example/hooks"
@@ -616,6 +617,33 @@ class TestDelivery:
         assert sender.requests == []
         delivery.refresh_from_db()
         assert delivery.last_error == "Webhooks to this shop were turned off."
+
+
+@pytest.mark.django_db
+class TestRetryNowIsAudited:
+    def test_a_retry_is_one_row_naming_the_delivery_and_who_asked(self, sender, delivery, shop_a, secret_a):
+        sender.answers.append(500)
+        run_due_tasks()
+        with audited() as rows:
+            webhook_delivery_retry(delivery=delivery, actor="user:7")
+        [row] = rows
+        assert (row.action, row.actor) == (AuditEvent.Action.WEBHOOK_RETRIED, "user:7")
+        assert row.detail == {"delivery_id": delivery.pk, "shop_id": shop_a.shop.pk, "event_type": Event.REDEEMED}
+        assert secret_a not in row_text(row)
+
+    def test_a_refused_retry_writes_no_row(self, sender, delivery):
+        assert run_due_tasks() == ["delivered"]
+        with audited() as rows, pytest.raises(AlreadyDelivered):
+            webhook_delivery_retry(delivery=delivery, actor="user:7")
+        assert rows == []
+
+    def test_the_admins_retry_now_names_the_staff_member_by_id(self, client, staff, sender, delivery):
+        sender.answers.append(500)
+        run_due_tasks()
+        client.force_login(staff)
+        with audited() as rows:
+            client.post("/admin/shop/webhookdelivery/", {"action": "retry_now", "_selected_action": [delivery.pk]})
+        assert [(row.action, row.actor) for row in rows] == [(AuditEvent.Action.WEBHOOK_RETRIED, f"user:{staff.pk}")]
 
 
 class _Hook(http.server.BaseHTTPRequestHandler):

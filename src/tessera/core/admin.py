@@ -32,14 +32,15 @@ class SuperusersOnly(admin.ModelAdmin):
 
 class IssuedTokenAdmin(SuperusersOnly):
     """Tokens are issued here (the plaintext shown once, in a message) and revoked; never edited
-    or deleted. Subclasses name the service that issues and the one that revokes."""
+    or deleted. Subclasses name the service that issues and the one that revokes, each given the
+    request so that it can name who did it in the audit log."""
 
     actions = ["revoke_tokens"]
 
-    def issue(self, token: Any) -> tuple[IssuedToken, str]:
+    def issue(self, request: HttpRequest, token: Any) -> tuple[IssuedToken, str]:
         raise NotImplementedError
 
-    def revoke(self, token: Any) -> None:
+    def revoke(self, request: HttpRequest, token: Any) -> None:
         raise NotImplementedError
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
@@ -49,7 +50,7 @@ class IssuedTokenAdmin(SuperusersOnly):
         return False
 
     def save_model(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> None:
-        issued, plaintext = self.issue(obj)
+        issued, plaintext = self.issue(request, obj)
         obj.pk, obj.prefix, obj.digest = issued.pk, issued.prefix, issued.digest
         messages.warning(request, f"The new token for {obj}, shown only now: {plaintext}")
 
@@ -60,5 +61,5 @@ class IssuedTokenAdmin(SuperusersOnly):
     @admin.action(description="Revoke the selected tokens", permissions=["revoke"])
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for token in queryset:
-            self.revoke(token)
+            self.revoke(request, token)
         messages.success(request, f"Revoked {queryset.count()} tokens.")

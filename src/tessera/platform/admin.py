@@ -1,10 +1,12 @@
 from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
 
 from tessera.core.admin import IssuedTokenAdmin
 from tessera.platform.models import ApiToken
 from tessera.platform.services import api_token_issue, api_token_revoke
 from tessera.vouchers.admin import VoucherAdmin
+from tessera.vouchers.audit import actor_of
 
 
 class NewApiTokenForm(forms.ModelForm):
@@ -24,8 +26,8 @@ class ApiTokenAdmin(IssuedTokenAdmin, VoucherAdmin):
     autocomplete_fields = ("user",)
     form = NewApiTokenForm
 
-    def issue(self, token: ApiToken) -> tuple[ApiToken, str]:
-        return api_token_issue(user=token.user, label=token.label)
+    def issue(self, request: HttpRequest, token: ApiToken) -> tuple[ApiToken, str]:
+        return api_token_issue(user=token.user, label=token.label, actor=actor_of(request.user))
 
-    def revoke(self, token: ApiToken) -> None:
-        api_token_revoke(token=token)
+    def revoke(self, request: HttpRequest, token: ApiToken) -> None:
+        api_token_revoke(token=token, actor=actor_of(request.user))

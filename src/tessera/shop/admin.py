@@ -7,9 +7,18 @@ from django.http import HttpRequest
 from tessera.core.admin import IssuedTokenAdmin, SuperusersOnly
 from tessera.core.errors import DomainError, InvalidInput
 from tessera.shop.models import Shop, ShopToken, WebhookDelivery
-from tessera.shop.services import shop_webhook_set, token_issue, token_revoke, webhook_url_check
+from tessera.shop.services import (
+    shop_create,
+    shop_rename,
+    shop_webhook_off,
+    shop_webhook_set,
+    token_issue,
+    token_revoke,
+    webhook_url_check,
+)
 from tessera.shop.tasks import webhook_delivery_retry
 from tessera.vouchers.admin import ReadOnlyAdmin, VoucherAdmin
+from tessera.vouchers.audit import actor_of
 
 
 class TokenInline(admin.TabularInline):
@@ -55,9 +64,20 @@ class ShopAdmin(SuperusersOnly, VoucherAdmin):
         return f"{shop.webhook_secret[:10]}… (rotate it from the list of shops)" if shop.webhook_secret else "none yet"
 
     def save_model(self, request: HttpRequest, obj: Shop, form: forms.ModelForm, change: bool) -> None:
-        super().save_model(request, obj, form, change)
+        """Through the services, each change in the audit log: a new shop, a new name, and the
+        webhook URL set (the secret made with the first one) or cleared."""
+        actor = actor_of(request.user)
+        if not change:
+            created = shop_create(name=obj.name, actor=actor)
+            obj.pk, obj.created_at, obj._state.adding = created.pk, created.created_at, False
+        elif "name" in form.changed_data:
+            shop_rename(shop=obj, name=obj.name, actor=actor)
+        if "webhook_url" not in form.changed_data:
+            return
         if obj.webhook_url:
-            self._show_secret(request, obj, shop_webhook_set(shop=obj, url=obj.webhook_url))
+            self._show_secret(request, obj, shop_webhook_set(shop=obj, url=obj.webhook_url, actor=actor))
+        elif change:
+            shop_webhook_off(shop=obj, actor=actor)
 
     def has_rotate_secret_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser
@@ -65,7 +85,8 @@ class ShopAdmin(SuperusersOnly, VoucherAdmin):
     @admin.action(description="Rotate the webhook secret of the selected shops", permissions=["rotate_secret"])
     def rotate_webhook_secrets(self, request: HttpRequest, queryset: QuerySet[Shop]) -> None:
         for shop in queryset:
-            self._show_secret(request, shop, shop_webhook_set(shop=shop, rotate_secret=True))
+            secret = shop_webhook_set(shop=shop, rotate_secret=True, actor=actor_of(request.user))
+            self._show_secret(request, shop, secret)
 
     def _show_secret(self, request: HttpRequest, shop: Shop, secret: str | None) -> None:
         if secret:
@@ -84,11 +105,11 @@ class ShopTokenAdmin(IssuedTokenAdmin, VoucherAdmin):
     list_filter = ("shop",)
     form = NewTokenForm
 
-    def issue(self, token: ShopToken) -> tuple[ShopToken, str]:
-        return token_issue(shop=token.shop, label=token.label)
+    def issue(self, request: HttpRequest, token: ShopToken) -> tuple[ShopToken, str]:
+        return token_issue(shop=token.shop, label=token.label, actor=actor_of(request.user))
 
-    def revoke(self, token: ShopToken) -> None:
-        token_revoke(token=token)
+    def revoke(self, request: HttpRequest, token: ShopToken) -> None:
+        token_revoke(token=token, actor=actor_of(request.user))
 
 
 @admin.register(WebhookDelivery)
@@ -112,7 +133,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         queued = 0
         for delivery in queryset:
             try:
-                webhook_delivery_retry(delivery=delivery)
+                webhook_delivery_retry(delivery=delivery, actor=actor_of(request.user))
                 queued += 1
             except DomainError as error:
                 messages.error(request, f"{delivery}: {error.message}")

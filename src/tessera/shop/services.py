@@ -3,6 +3,7 @@
 import secrets
 from datetime import datetime
 from functools import partial
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
@@ -16,33 +17,65 @@ from tessera.shop.destinations import webhook_url_destination_check
 from tessera.shop.models import Shop, ShopBatch, ShopOffer, ShopToken
 from tessera.shop.receivers import voucher_voided
 from tessera.shop.webhooks import new_secret
-from tessera.vouchers.models import Batch, Code, Offer
+from tessera.vouchers.audit import audit_record
+from tessera.vouchers.models import AuditEvent, Batch, Code, Offer
 from tessera.vouchers.services import batch_create, code_revoke, offer_create, redemption_reverse
 
 MAX_QTY = 500  # Xikolo's limit per request, kept so shop integrations see the same answers
 
 
-def shop_create(*, name: str) -> Shop:
+def shop_create(*, name: str, actor: str = "system") -> Shop:
+    name = _shop_name_checked(name)
+    with transaction.atomic():
+        shop = Shop.objects.create(name=name)
+        _audit(AuditEvent.Action.SHOP_CREATED, actor, shop)
+    return shop
+
+
+def shop_rename(*, shop: Shop, name: str, actor: str = "system") -> Shop:
+    """Its bridge vouchers are logged as made by "shop:<name>", so the old name is kept here."""
+    name = _shop_name_checked(name, renaming=shop)
+    with transaction.atomic():
+        old = Shop.objects.select_for_update().values_list("name", flat=True).get(pk=shop.pk)
+        Shop.objects.filter(pk=shop.pk).update(name=name)
+        shop.name = name
+        _audit(AuditEvent.Action.SHOP_RENAMED, actor, shop, old_name=old)
+    return shop
+
+
+def _shop_name_checked(name: str, *, renaming: Shop | None = None) -> str:
     name = name.strip()
     if not name:
         raise InvalidInput("A shop needs a name.", field="name")
     fits_text(Shop, "name", name)
-    if Shop.objects.filter(name=name).exists():
+    others = Shop.objects.exclude(pk=renaming.pk) if renaming else Shop.objects.all()
+    if others.filter(name=name).exists():
         raise InvalidInput(f"There is a shop named {name!r} already.", field="name")
-    return Shop.objects.create(name=name)
+    return name
 
 
-def token_issue(*, shop: Shop, label: str = "") -> tuple[ShopToken, str]:
-    """A new token for `shop`; the plaintext is returned here once and never stored."""
+def token_issue(*, shop: Shop, label: str = "", actor: str = "system") -> tuple[ShopToken, str]:
+    """A new token for `shop`; the plaintext is returned here once and never stored (nor logged:
+    the audit row names the token by its id only, as its prefix is a part of the secret)."""
     plaintext = secrets.token_hex(32)  # 64 hex characters, the shape Xikolo shops already handle
-    token = ShopToken.objects.create(
-        shop=shop, label=fits_text(ShopToken, "label", label), prefix=plaintext[:8], digest=token_digest(plaintext)
-    )
+    with transaction.atomic():
+        token = ShopToken.objects.create(
+            shop=shop, label=fits_text(ShopToken, "label", label), prefix=plaintext[:8], digest=token_digest(plaintext)
+        )
+        _audit(AuditEvent.Action.TOKEN_ISSUED, actor, shop, kind="shop_token", token_id=token.pk)
     return token, plaintext
 
 
-def token_revoke(*, token: ShopToken) -> None:
-    ShopToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+def token_revoke(*, token: ShopToken, actor: str = "system") -> None:
+    """Revoking a revoked token again changes nothing and logs nothing."""
+    with transaction.atomic():
+        if ShopToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()):
+            _audit(AuditEvent.Action.TOKEN_REVOKED, actor, token.shop, kind="shop_token", token_id=token.pk)
+
+
+def _audit(action: str, actor: str, shop: Shop, **detail: Any) -> None:
+    """Shops by id and name (names are no one's personal data); never a token or secret."""
+    audit_record(action=action, actor=actor, shop_id=shop.pk, shop=shop.name, **detail)
 
 
 def check_qty(qty: int) -> None:
@@ -131,7 +164,9 @@ def webhook_url_check(url: str) -> str:
     return url
 
 
-def shop_webhook_set(*, shop: Shop, url: str | None = None, rotate_secret: bool = False) -> str | None:
+def shop_webhook_set(
+    *, shop: Shop, url: str | None = None, rotate_secret: bool = False, actor: str = "system"
+) -> str | None:
     """Points the shop's webhooks at `url` (None keeps the URL it has). A shop gets a signing
     secret with its first URL, and a new one on `rotate_secret`; the new secret is returned, to be
     shown once, and None when the secret stays as it was."""
@@ -140,12 +175,29 @@ def shop_webhook_set(*, shop: Shop, url: str | None = None, rotate_secret: bool 
     fresh = None
     if rotate_secret or not shop.webhook_secret:
         fresh = shop.webhook_secret = new_secret()
-    shop.save(update_fields=["webhook_url", "webhook_secret"])
+    with transaction.atomic():
+        shop.save(update_fields=["webhook_url", "webhook_secret"])
+        if url is None:
+            _audit(AuditEvent.Action.SECRET_ROTATED, actor, shop)
+        else:
+            destination = _origin(shop.webhook_url)
+            _audit(AuditEvent.Action.WEBHOOK_SET, actor, shop, destination=destination, new_secret=bool(fresh))
     return fresh
 
 
-def shop_webhook_off(*, shop: Shop) -> None:
+def _origin(url: str) -> str:
+    """Where the webhooks go, without path, query or user info: a receiver's URL may carry a
+    token of its own (https://hooks.example/T0/B0/XXXX, ?key=...), which the log must not keep."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme.lower()}://{host}{port}"
+
+
+def shop_webhook_off(*, shop: Shop, actor: str = "system") -> None:
     """No more webhooks to this shop; the secret is kept, for the day its URL is set again.
     Deliveries still waiting give up at their next attempt."""
     shop.webhook_url = ""
-    shop.save(update_fields=["webhook_url"])
+    with transaction.atomic():
+        shop.save(update_fields=["webhook_url"])
+        _audit(AuditEvent.Action.WEBHOOK_OFF, actor, shop)

@@ -35,6 +35,8 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 from tessera.core.errors import DomainError
 from tessera.shop import webhooks
 from tessera.shop.models import Shop, WebhookDelivery
+from tessera.vouchers.audit import audit_record
+from tessera.vouchers.models import AuditEvent
 
 logger = logging.getLogger(__name__)
 
@@ -87,16 +89,22 @@ def webhook_event_record(*, shop: Shop, event_type: str, data: dict[str, Any]) -
     return delivery
 
 
-def webhook_delivery_retry(*, delivery: WebhookDelivery) -> None:
+def webhook_delivery_retry(*, delivery: WebhookDelivery, actor: str = "system") -> None:
     """Retry now: a pending delivery skips its wait, a failed one gets one more attempt, and one
     whose worker was lost (its lease ran out) is sent again without waiting for its watchdog."""
     now = timezone.now()
     not_sending = Q(sending_until__isnull=True) | Q(sending_until__lte=now)
     undelivered = WebhookDelivery.objects.filter(not_sending, pk=delivery.pk).exclude(status=Status.DELIVERED)
-    if not undelivered.update(status=Status.PENDING, next_attempt_at=now, sending_until=None):
-        delivery.refresh_from_db()
-        raise AlreadyDelivered() if delivery.status == Status.DELIVERED else BeingSent()
+    with transaction.atomic():
+        retried = undelivered.update(status=Status.PENDING, next_attempt_at=now, sending_until=None)
+        if retried:
+            audit_record(
+                action=AuditEvent.Action.WEBHOOK_RETRIED, actor=actor, delivery_id=delivery.pk,
+                shop_id=delivery.shop_id, event_type=delivery.event_type,
+            )  # fmt: skip
     delivery.refresh_from_db()
+    if not retried:
+        raise AlreadyDelivered() if delivery.status == Status.DELIVERED else BeingSent()
     _enqueue(delivery.pk, attempt=delivery.attempts)
 
 

@@ -12,5 +12,5 @@ class Command(VoucherCommand):
         parser.add_argument("--label", default="")
 
     def handle(self, *args: Any, username: str, label: str, **opts: Any) -> None:
-        token, plaintext = api_token_issue(user=user_named(username), label=label)
+        token, plaintext = api_token_issue(user=user_named(username), label=label, actor="cli")
         self.stdout.write(f"API token {token.prefix}… for {username!r}, shown only now:\n{plaintext}")

@@ -28,5 +28,5 @@ class Command(VoucherCommand):
                 f"but with --user or in the admin. They belong to: {users}."
             )
         for token in tokens:
-            api_token_revoke(token=token)
+            api_token_revoke(token=token, actor="cli")
         self.stdout.write(f"Revoked {len(tokens)} API token(s).")

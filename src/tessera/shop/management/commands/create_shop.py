@@ -11,6 +11,6 @@ class Command(VoucherCommand):
         parser.add_argument("name")
 
     def handle(self, *args: Any, name: str, **opts: Any) -> None:
-        shop = shop_create(name=name)
-        _, plaintext = token_issue(shop=shop, label="first")
+        shop = shop_create(name=name, actor="cli")
+        _, plaintext = token_issue(shop=shop, label="first", actor="cli")
         self.stdout.write(f"Created shop {shop.name!r}. Its bearer token, shown only now:\n{plaintext}")

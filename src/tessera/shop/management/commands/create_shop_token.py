@@ -18,5 +18,5 @@ class Command(VoucherCommand):
         found = Shop.objects.filter(name=shop).first()
         if found is None:
             raise CommandError(f"not_found: there is no shop {shop!r}.")
-        token, plaintext = token_issue(shop=found, label=label)
+        token, plaintext = token_issue(shop=found, label=label, actor="cli")
         self.stdout.write(f"Token {token.prefix}… for {found.name!r}, shown only now:\n{plaintext}")

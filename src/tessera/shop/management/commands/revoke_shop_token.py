@@ -18,5 +18,5 @@ class Command(VoucherCommand):
         tokens = ShopToken.objects.filter(shop__name=shop, prefix=prefix[:8], revoked_at__isnull=True)
         if tokens.count() != 1:
             raise CommandError(f"not_found: {shop!r} has no single live token starting {prefix[:8]!r}.")
-        token_revoke(token=tokens.get())
+        token_revoke(token=tokens.get(), actor="cli")
         self.stdout.write(f"Revoked token {prefix[:8]}… of {shop!r}.")

@@ -23,12 +23,12 @@ class Command(VoucherCommand):
         if off:
             if url is not None or rotate_secret:
                 raise CommandError("invalid_input: --off takes no URL and no --rotate-secret.")
-            shop_webhook_off(shop=found)
+            shop_webhook_off(shop=found, actor="cli")
             self.stdout.write(f"Webhooks to {found.name!r} are off.")
             return
         if url is None and not rotate_secret:
             raise CommandError("invalid_input: name a URL, --rotate-secret or --off.")
-        secret = shop_webhook_set(shop=found, url=url, rotate_secret=rotate_secret)
+        secret = shop_webhook_set(shop=found, url=url, rotate_secret=rotate_secret, actor="cli")
         self.stdout.write(f"Webhooks to {found.name!r} go to {found.webhook_url or '(no URL yet)'}.")
         if secret:
             self.stdout.write(f"Its signing secret, shown only now:\n{secret}")
