@@ -82,6 +82,8 @@ class TestOffers:
             "Seats", "python-2026", "python", "EUR", "offline"
         )
         assert shown["price"] in ("49.00", 49.0)
+        created_by = AuditEvent.objects.get(action=AuditEvent.Action.OFFER_CREATED)
+        assert (created_by.actor, created_by.detail["offer_id"]) == (f"user:{staff_api.user.pk}", shown["id"])
 
     @pytest.mark.parametrize(
         ("body", "field"),

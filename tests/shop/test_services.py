@@ -12,12 +12,13 @@ from tessera.shop.models import Shop, ShopToken
 from tessera.shop.services import (
     shop_create,
     shop_rename,
+    shop_vouchers_create,
     shop_webhook_off,
     shop_webhook_set,
     token_issue,
     token_revoke,
 )
-from tessera.vouchers.models import AuditEvent
+from tessera.vouchers.models import AuditEvent, Product
 from tests.auditing import audited, row_text
 
 Action = AuditEvent.Action
@@ -160,3 +161,16 @@ class TestShopWebhookOff:
         assert secret
         assert secret not in row_text(row)
         assert Shop.objects.get(pk=shop.pk).webhook_url == ""
+
+
+@pytest.mark.django_db
+class TestShopVouchersCreate:
+    def test_the_first_order_of_a_product_logs_the_shops_new_offer_as_made_by_the_shop(self, shop, running_session):
+        order = {"shop": shop, "qty": 1, "product": Product.ENROLLMENT, "country": "DE", "session": running_session}
+        with audited() as rows:
+            first = shop_vouchers_create(**order)
+            shop_vouchers_create(**order)
+        assert [(row.action, row.actor) for row in rows] == [
+            (Action.OFFER_CREATED, "shop:Acme"), (Action.CREATED, "shop:Acme"), (Action.CREATED, "shop:Acme"),
+        ]  # fmt: skip
+        assert rows[0].detail["offer_id"] == first.offer_id

@@ -296,5 +296,5 @@ class TestWhatIsAudited:
             voucher_redeem(code=make_code(enrollment_offer), user=learner, session=running_session)
         redemption_reverse(redemption=redemption, actor="cli")
         assert [event.action for event in AuditEvent.objects.all()] == [
-            "created", "redeemed", "created", "refused", "reversed",
+            "offer_created", "created", "redeemed", "created", "refused", "reversed",
         ]  # fmt: skip

@@ -37,11 +37,20 @@ class TestOfferCreate:
         assert offer.name == "Spring sale"
         assert offer.currency == "EUR"
 
+    def test_an_offer_is_one_audit_row_naming_it_and_who_made_it(self, running_session):
+        offer = offer_create(name="Spring sale", product=Product.ENROLLMENT, session=running_session, actor="cli")
+        [row] = AuditEvent.objects.all()
+        assert (row.action, row.actor) == (AuditEvent.Action.OFFER_CREATED, "cli")
+        assert row.detail == {
+            "offer_id": offer.pk, "name": "Spring sale", "product": "enrollment", "session": running_session.slug,
+        }  # fmt: skip
+
     def test_an_unknown_product_is_refused(self, running_session):
         with pytest.raises(InvalidInput) as refused:
             offer_create(name="Bogus", product="bogus", session=running_session)
         assert refused.value.field == "product"
         assert not Offer.objects.exists()
+        assert not AuditEvent.objects.exists()
 
     def test_proctoring_on_a_session_without_a_proctored_certificate_is_refused(self, running_session):
         running_session.offers_proctored_certificate = False
@@ -126,7 +135,7 @@ class TestBatchCreate:
 
     def test_a_created_batch_writes_one_created_event_with_the_count(self, enrollment_offer):
         batch = batch_create(offer=enrollment_offer, count=7, country="DE", actor="cli")
-        event = AuditEvent.objects.get()
+        event = AuditEvent.objects.get(action=AuditEvent.Action.CREATED)
         assert event.action == AuditEvent.Action.CREATED
         assert event.batch_id == batch.pk
         assert event.actor == "cli"
@@ -238,7 +247,7 @@ class TestBatchCreateIsAllOrNothing:
         assert failing.calls == 2
         assert not Batch.objects.exists()
         assert not Code.objects.exists()
-        assert not AuditEvent.objects.exists()
+        assert not AuditEvent.objects.filter(action=AuditEvent.Action.CREATED).exists()
 
     def test_chunks_add_up_to_the_whole_batch(self, enrollment_offer, monkeypatch):
         monkeypatch.setattr(batches_module, "CHUNK", 10)

@@ -43,6 +43,7 @@ class TestCreateOffer:
         assert offer.name == "Spring sale"
         assert offer.product == Product.ENROLLMENT
         assert offer.session == running_session
+        assert AuditEvent.objects.get(action=AuditEvent.Action.OFFER_CREATED).actor == "cli"
 
     def test_an_offer_may_name_no_session(self, db):
         out = run("create_offer", "--name", "Anywhere", "--product", "reactivation", "--price", "9.50")

@@ -16,7 +16,7 @@ from django.test import Client
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from tessera.vouchers.models import Batch, BatchJob, Code, Offer, Product
+from tessera.vouchers.models import AuditEvent, Batch, BatchJob, Code, Offer, Product
 from tessera.vouchers.paging import PAGE_SIZE
 from tessera.vouchers.selectors import display_code
 from tessera.vouchers.services import IN_REQUEST_MAX, batch_job_create, batch_job_run, voucher_redeem
@@ -114,7 +114,7 @@ class TestOffers:
         assert reactivation_offer.name not in page
         assert "Show the offers of every session" in page
 
-    def test_creating_an_offer_with_every_field(self, manager_client, running_session):
+    def test_creating_an_offer_with_every_field(self, manager_client, voucher_manager, running_session):
         response = manager_client.post("/staff/offers/new", {
             "name": "Seat, spring run", "product": "enrollment", "session": running_session.pk, "price": "49.50",
             "currency": "eur", "sale_starts_at": "2026-01-01T09:00", "sale_ends_at": "2099-01-01T09:00",
@@ -129,6 +129,8 @@ class TestOffers:
         assert offer.auto_subscribe is True
         assert offer.sale_ends_at is not None
         assert offer.sale_ends_at.year == 2099
+        created_by = AuditEvent.objects.get(action=AuditEvent.Action.OFFER_CREATED)
+        assert (created_by.actor, created_by.detail["offer_id"]) == (f"user:{voucher_manager.pk}", offer.pk)
 
     def test_a_refused_offer_shows_why_beside_the_field_and_saves_nothing(self, manager_client, running_session):
         response = manager_client.post("/staff/offers/new", {

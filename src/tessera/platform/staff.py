@@ -19,6 +19,7 @@ from tessera.core.csvstream import csv_download
 from tessera.core.users import user_named
 from tessera.platform.auth import STAFF_AUTH, caller
 from tessera.platform.schemas import ERRORS, ApiIn, Moment, ProductName
+from tessera.vouchers.audit import actor_of
 from tessera.vouchers.models import Batch, Code, Offer
 from tessera.vouchers.selectors import (
     EXPORT_HEADER,
@@ -103,7 +104,7 @@ def offers_list(request: HttpRequest) -> QuerySet[Offer]:
 def offers_create(request: HttpRequest, payload: OfferIn) -> Status[Offer]:
     fields = payload.dict()
     slug = fields.pop("session")
-    offer = offer_create(session=session_by_slug(slug) if slug else None, **fields)
+    offer = offer_create(session=session_by_slug(slug) if slug else None, actor=actor_of(caller(request)), **fields)
     return Status(201, offer)
 
 

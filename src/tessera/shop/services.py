@@ -118,7 +118,9 @@ def _shop_offer(shop: Shop, product: str, session: CourseSession | None) -> Offe
         # A savepoint: two first orders of one product may race, and the unique constraint
         # lets one offer in; the loser takes the winner's, committed by the time it is refused.
         with transaction.atomic():
-            offer = offer_create(name=f"{shop.name}: {product}{where}", product=product, session=session)
+            offer = offer_create(
+                name=f"{shop.name}: {product}{where}", product=product, session=session, actor=f"shop:{shop.name}"
+            )
             return ShopOffer.objects.create(shop=shop, product=product, session=session, offer=offer).offer
     except IntegrityError:
         return links.get().offer

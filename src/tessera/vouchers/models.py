@@ -237,6 +237,7 @@ class AuditEvent(models.Model):
         REVERSED = "reversed", "Reversed"
         PURGED = "purged", "Addresses purged"
         ERASED = "erased", "Learner erased"
+        OFFER_CREATED = "offer_created", "Offer created"
         # Credentials and shops (shop/ and platform/ write these; the log itself is generic).
         SHOP_CREATED = "shop_created", "Shop created"
         SHOP_RENAMED = "shop_renamed", "Shop renamed"

@@ -42,6 +42,7 @@ def offer_create(
     sale_starts_at: datetime | None = None,
     sale_ends_at: datetime | None = None,
     auto_subscribe: bool = True,
+    actor: str = "system",
 ) -> Offer:
     config.require_vouchers()
     offer = Offer(
@@ -49,7 +50,12 @@ def offer_create(
         sale_starts_at=sale_starts_at, sale_ends_at=sale_ends_at, auto_subscribe=auto_subscribe,
     )  # fmt: skip
     offer_validate(offer)
-    offer.save()
+    with transaction.atomic():
+        offer.save()
+        audit_record(
+            action=AuditEvent.Action.OFFER_CREATED, actor=actor, offer_id=offer.pk, name=offer.name,
+            product=offer.product, session=session.slug if session else None,
+        )  # fmt: skip
     return offer
 
 

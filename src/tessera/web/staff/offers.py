@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from tessera.core.csvstream import csv_download
 from tessera.core.errors import DomainError
 from tessera.core.users import user_named
+from tessera.vouchers.audit import actor_of
 from tessera.vouchers.models import BatchJob, Offer
 from tessera.vouchers.overview import batches_overview, job_numbered, jobs_unfinished, offers_overview
 from tessera.vouchers.selectors import EXPORT_HEADER, batches_for_export, export_rows, offer_numbered
@@ -45,7 +46,7 @@ def offer_new(request: HttpRequest) -> HttpResponse:
     form = OfferForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            offer = offer_create(**form.service_arguments())
+            offer = offer_create(actor=actor_of(request.user), **form.service_arguments())
         except DomainError as refusal:
             refusal_shown(form, refusal)
         else:

@@ -31,5 +31,6 @@ class Command(VoucherCommand):
             session=session_by_slug(opts["session"]) if opts["session"] else None,
             sale_starts_at=parse_moment(opts["sale_starts"], field="sale-starts") if opts["sale_starts"] else None,
             sale_ends_at=parse_moment(opts["sale_ends"], field="sale-ends") if opts["sale_ends"] else None,
+            actor="cli",
         )  # fmt: skip
         self.stdout.write(f"Created offer {offer.pk}: {offer}.")

@@ -34,7 +34,8 @@ class Command(BaseCommand):
     def _offer_with_codes(self, product: str, session: Any) -> None:
         offer = Offer.objects.filter(product=product, session=session).first()
         if offer is None:
-            offer = offer_create(name=f"{session.course.title}: {product}", product=product, session=session)
+            name = f"{session.course.title}: {product}"
+            offer = offer_create(name=name, product=product, session=session, actor="demo")
         live = live_codes(offer)[:DEMO_CODES]
         if not live:
             batch_create(offer=offer, count=DEMO_CODES, uses_per_code=2, country="DE", tag="demo", actor="demo")
