@@ -283,6 +283,18 @@ class TestTheAdminWritesTheAuditLog:
         assert old not in row_text(row)
         assert shop_a.shop.webhook_secret not in row_text(row)
 
+    def test_deleting_a_shop_is_logged_one_by_one_or_selected(self, client, staff):
+        """(Only a shop without tokens: tokens are never deleted in the admin, so neither is their shop.)"""
+        one, two = Shop.objects.create(name="One"), Shop.objects.create(name="Two")
+        client.force_login(staff)
+        with audited() as rows:
+            client.post(f"/admin/shop/shop/{one.pk}/delete/", {"post": "yes"})
+            client.post("/admin/shop/shop/", {**actions_post("delete_selected", two.pk), "post": "yes"})
+        assert [(row.action, row.actor, row.detail["shop"]) for row in rows] == [
+            (Action.SHOP_DELETED, f"user:{staff.pk}", "One"), (Action.SHOP_DELETED, f"user:{staff.pk}", "Two"),
+        ]  # fmt: skip
+        assert not Shop.objects.exists()
+
     def test_issuing_and_revoking_a_token_are_logged_without_it(self, client, staff, shop_a):
         client.force_login(staff)
         with audited() as rows:

@@ -5,12 +5,14 @@ from typing import Any
 
 import pytest
 from django.db import DatabaseError
+from django.db.models import ProtectedError
 
 from tessera.core.errors import InvalidInput
 from tessera.shop.destinations import WebhookUrlForbidden
 from tessera.shop.models import Shop, ShopToken
 from tessera.shop.services import (
     shop_create,
+    shop_delete,
     shop_rename,
     shop_vouchers_create,
     shop_webhook_off,
@@ -67,6 +69,26 @@ class TestShopRename:
             shop_rename(shop=shop, name="Other", actor="user:7")
         assert rows == []
         assert Shop.objects.get(pk=shop.pk).name == "Acme"
+
+
+@pytest.mark.django_db
+class TestShopDelete:
+    def test_a_shop_and_its_tokens_go_in_one_row(self, shop):
+        token_issue(shop=shop, actor="cli")
+        with audited() as rows:
+            shop_delete(shop=shop, actor="user:7")
+        [row] = rows
+        assert (row.action, row.actor) == (Action.SHOP_DELETED, "user:7")
+        assert row.detail == {"shop_id": row.detail["shop_id"], "shop": "Acme", "tokens": 1}
+        assert not Shop.objects.exists()
+        assert not ShopToken.objects.exists()
+
+    def test_a_shop_that_sold_vouchers_stays_and_nothing_is_logged(self, shop, running_session):
+        shop_vouchers_create(shop=shop, qty=1, product=Product.ENROLLMENT, country="DE", session=running_session)
+        with audited() as rows, pytest.raises(ProtectedError):
+            shop_delete(shop=shop, actor="user:7")
+        assert rows == []
+        assert Shop.objects.filter(pk=shop.pk).exists()
 
 
 @pytest.mark.django_db

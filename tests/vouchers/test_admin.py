@@ -13,6 +13,7 @@ from tessera.core.errors import DomainError
 from tessera.vouchers.models import AuditEvent, Code, Offer, Redemption
 from tessera.vouchers.permissions import MANAGE_VOUCHERS_CODENAME
 from tessera.vouchers.services import redemption_reverse, voucher_redeem
+from tests.auditing import audited
 
 CHANGELISTS = ["offer", "batch", "code", "redemption", "auditevent"]
 
@@ -254,6 +255,47 @@ class TestOfferForm:
         response = self._post(client, running_session, "proctoring")
         assert response.status_code == 302
         assert Offer.objects.get().product == "proctoring"
+
+
+def offer_fields(offer: Offer, **changes: str) -> dict[str, str]:
+    fields = {
+        "name": offer.name, "product": offer.product, "session": str(offer.session_id or ""), "price": str(offer.price),
+        "currency": offer.currency, "payment_mode": offer.payment_mode, "auto_subscribe": "on",
+    }  # fmt: skip
+    return {**fields, **changes}
+
+
+class TestOfferAdminWritesTheAuditLog:
+    def test_adding_editing_and_deleting_an_offer_are_each_one_row_under_the_users_id(
+        self, staff_client, staff, running_session
+    ):
+        with audited() as rows:
+            staff_client.post("/admin/vouchers/offer/add/", offer_fields(Offer(
+                name="Certificates", product="proctoring", session=running_session, price=10, currency="EUR",
+            )))  # fmt: skip
+            offer = Offer.objects.get()
+            change = f"/admin/vouchers/offer/{offer.pk}/change/"
+            staff_client.post(change, offer_fields(offer, name="Certificates, spring", price="12.50"))
+            staff_client.post(change, offer_fields(Offer.objects.get()))  # nothing edited: nothing logged
+            staff_client.post(f"/admin/vouchers/offer/{offer.pk}/delete/", {"post": "yes"})
+        assert not Offer.objects.exists()
+        actor = f"user:{staff.pk}"
+        assert [(row.action, row.actor, row.detail["offer_id"]) for row in rows] == [
+            (AuditEvent.Action.OFFER_CREATED, actor, offer.pk), (AuditEvent.Action.OFFER_CHANGED, actor, offer.pk),
+            (AuditEvent.Action.OFFER_DELETED, actor, offer.pk),
+        ]  # fmt: skip
+        assert rows[1].detail["changed"] == ["name", "price"]
+
+    def test_an_offer_with_codes_is_not_deleted_and_nothing_is_logged(self, staff_client, enrollment_offer, make_batch):
+        make_batch(enrollment_offer)
+        with audited() as rows:
+            staff_client.post(f"/admin/vouchers/offer/{enrollment_offer.pk}/delete/", {"post": "yes"})
+            staff_client.post(
+                changelist("offer"),
+                {"action": "delete_selected", "_selected_action": [enrollment_offer.pk], "post": "yes"},
+            )
+        assert rows == []
+        assert Offer.objects.filter(pk=enrollment_offer.pk).exists()
 
 
 class TestCodeSearchUsesTheIndex:

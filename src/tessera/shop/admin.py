@@ -9,6 +9,7 @@ from tessera.core.errors import DomainError, InvalidInput
 from tessera.shop.models import Shop, ShopToken, WebhookDelivery
 from tessera.shop.services import (
     shop_create,
+    shop_delete,
     shop_rename,
     shop_webhook_off,
     shop_webhook_set,
@@ -78,6 +79,13 @@ class ShopAdmin(SuperusersOnly, VoucherAdmin):
             self._show_secret(request, obj, shop_webhook_set(shop=obj, url=obj.webhook_url, actor=actor))
         elif change:
             shop_webhook_off(shop=obj, actor=actor)
+
+    def delete_model(self, request: HttpRequest, obj: Shop) -> None:
+        shop_delete(shop=obj, actor=actor_of(request.user))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Shop]) -> None:
+        for shop in queryset:
+            shop_delete(shop=shop, actor=actor_of(request.user))
 
     def has_rotate_secret_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser

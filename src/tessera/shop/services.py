@@ -43,6 +43,13 @@ def shop_rename(*, shop: Shop, name: str, actor: str = "system") -> Shop:
     return shop
 
 
+def shop_delete(*, shop: Shop, actor: str = "system") -> None:
+    """Its tokens go with it; a shop that sold vouchers cannot go (its batches protect it)."""
+    with transaction.atomic():
+        _audit(AuditEvent.Action.SHOP_DELETED, actor, shop, tokens=shop.tokens.count())
+        shop.delete()
+
+
 def _shop_name_checked(name: str, *, renaming: Shop | None = None) -> str:
     name = name.strip()
     if not name:

@@ -20,7 +20,14 @@ from tessera.vouchers import config
 from tessera.vouchers.audit import actor_of
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Redemption
 from tessera.vouchers.permissions import MANAGE_VOUCHERS
-from tessera.vouchers.services import batch_revoke, code_revoke, offer_validate, redemption_reverse
+from tessera.vouchers.services import (
+    batch_revoke,
+    code_revoke,
+    offer_delete,
+    offer_save,
+    offer_validate,
+    redemption_reverse,
+)
 
 
 def _run_each(request: HttpRequest, items: QuerySet, action: object, done: str) -> None:
@@ -121,6 +128,16 @@ class OfferAdmin(VoucherAdmin):
         # silently change what people bought.
         frozen = ["product", "session"] if obj is not None and obj.batches.exists() else []
         return [*super().get_readonly_fields(request, obj), *frozen]
+
+    def save_model(self, request: HttpRequest, obj: Offer, form: forms.ModelForm, change: bool) -> None:
+        offer_save(offer=obj, changed=form.changed_data, actor=actor_of(request.user))
+
+    def delete_model(self, request: HttpRequest, obj: Offer) -> None:
+        offer_delete(offer=obj, actor=actor_of(request.user))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Offer]) -> None:
+        for offer in queryset:
+            offer_delete(offer=offer, actor=actor_of(request.user))
 
     list_display = (
         "name",

@@ -238,9 +238,12 @@ class AuditEvent(models.Model):
         PURGED = "purged", "Addresses purged"
         ERASED = "erased", "Learner erased"
         OFFER_CREATED = "offer_created", "Offer created"
+        OFFER_CHANGED = "offer_changed", "Offer changed"
+        OFFER_DELETED = "offer_deleted", "Offer deleted"
         # Credentials and shops (shop/ and platform/ write these; the log itself is generic).
         SHOP_CREATED = "shop_created", "Shop created"
         SHOP_RENAMED = "shop_renamed", "Shop renamed"
+        SHOP_DELETED = "shop_deleted", "Shop deleted"
         TOKEN_ISSUED = "token_issued", "Token issued"
         TOKEN_REVOKED = "token_revoked", "Token revoked"
         WEBHOOK_SET = "webhook_set", "Webhook URL set"

@@ -1,6 +1,14 @@
 """Everything that changes vouchers. Entry points (CLI, admin, API, pages) call these only."""
 
-from tessera.vouchers.services.batches import batch_create, batch_revoke, code_revoke, offer_create, offer_validate
+from tessera.vouchers.services.batches import (
+    batch_create,
+    batch_revoke,
+    code_revoke,
+    offer_create,
+    offer_delete,
+    offer_save,
+    offer_validate,
+)
 from tessera.vouchers.services.jobs import (
     IN_REQUEST_MAX,
     batch_job_create,
@@ -29,6 +37,8 @@ __all__ = [
     "batch_revoke",
     "code_revoke",
     "offer_create",
+    "offer_delete",
+    "offer_save",
     "offer_validate",
     "redemption_reverse",
     "refund_returns_use",

@@ -1,7 +1,7 @@
 """Offers and batches of codes: creating them, and revoking codes."""
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -49,18 +49,36 @@ def offer_create(
         name=name.strip(), product=product, session=session, price=price, currency=currency.upper(),
         sale_starts_at=sale_starts_at, sale_ends_at=sale_ends_at, auto_subscribe=auto_subscribe,
     )  # fmt: skip
+    return offer_save(offer=offer, actor=actor)
+
+
+def offer_save(*, offer: Offer, changed: Iterable[str] = (), actor: str) -> Offer:
+    """A new offer, or an offer edited in the admin: only the fields named in `changed` are
+    saved and logged, so saving the form unchanged changes and logs nothing."""
+    config.require_vouchers()
     offer_validate(offer)
     with transaction.atomic():
-        offer.save()
-        audit_record(
-            action=AuditEvent.Action.OFFER_CREATED, actor=actor, offer_id=offer.pk, name=offer.name,
-            product=offer.product, session=session.slug if session else None,
-        )  # fmt: skip
+        if offer._state.adding:
+            offer.save()
+            audit_record(
+                action=AuditEvent.Action.OFFER_CREATED, actor=actor, offer_id=offer.pk, name=offer.name,
+                product=offer.product, session=offer.session.slug if offer.session else None,
+            )  # fmt: skip
+        elif fields := sorted(changed):
+            offer.save(update_fields=fields)
+            audit_record(action=AuditEvent.Action.OFFER_CHANGED, actor=actor, offer_id=offer.pk, changed=fields)
     return offer
 
 
+def offer_delete(*, offer: Offer, actor: str) -> None:
+    """Only an offer without batches can go (they protect it): the database refuses the rest."""
+    with transaction.atomic():
+        audit_record(action=AuditEvent.Action.OFFER_DELETED, actor=actor, offer_id=offer.pk, name=offer.name)
+        offer.delete()
+
+
 def offer_validate(offer: Offer) -> None:
-    """The rules of a well-formed offer, shared by offer_create and the admin's offer form."""
+    """The rules of a well-formed offer, shared by offer_save and the admin's offer form."""
     _check_product_offered(offer.product, offer.session)
     config.require_product(offer.product)
     if not offer.name.strip():
