@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint test-sqlite test-postgres screenshots bench bench-http bench-pages clean
+.PHONY: run test lint docs docs-check test-sqlite test-postgres screenshots bench bench-http bench-pages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +19,19 @@ run: $(STAMP)
 	$(BIN)/tessera demo
 	$(BIN)/tessera run
 
-test: lint test-sqlite test-postgres
+test: lint docs-check test-sqlite test-postgres
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# The documentation site (mkdocs.yml, docs/): served with live reload at http://127.0.0.1:8001 ...
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
+
+# ... and built strictly, into var/site: a broken link or anchor, or a page not in the nav, fails.
+docs-check: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 test-sqlite: $(STAMP) $(CHROMIUM)
 	env -u DATABASE_URL $(BIN)/pytest
