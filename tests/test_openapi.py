@@ -1,6 +1,6 @@
-"""The served OpenAPI schema, fuzzed operation by operation with schemathesis: no request, however
-malformed, gets a 5xx, and every answer is one the schema documents (status code, content type,
-headers and body).
+"""The served OpenAPI schemas, the platform API's and the shop bridge's, fuzzed operation by
+operation with schemathesis: no request, however malformed, gets a 5xx, and every answer is one
+the schema documents (status code, content type, headers and body).
 
 schemathesis calls the WSGI application in-process, so each operation's examples run inside the
 test's database transaction and share the world seeded for it: what one example creates, the next
@@ -33,19 +33,33 @@ EXAMPLES = 30  # per operation, besides the coverage phase's boundary cases; kee
 UNAUTHENTICATED_EXAMPLES = 5
 
 
-def served_schema(generation: dict[str, object], phases: dict[str, object] | None = None) -> schemathesis.BaseSchema:
+PLATFORM_API = "/api/v1/openapi.json"
+SHOP_BRIDGE = "/bridges/shop/openapi.json"
+
+
+def served_schema(
+    url: str, generation: dict[str, object], phases: dict[str, object] | None = None
+) -> schemathesis.BaseSchema:
     # Deterministic, so CI sees the same examples on every run, and no example database in the tree.
     generation = {**generation, "deterministic": True, "database": "none"}
     config = schemathesis.Config.from_dict({"generation": generation, "phases": phases or {}})
-    return schemathesis.openapi.from_wsgi("/openapi.json", application, config=config)
+    return schemathesis.openapi.from_wsgi(url, application, config=config)
 
 
-schema = served_schema({"max-examples": EXAMPLES})
-# A few random examples per operation; the coverage phase above already sends each request without
-# its credentials once.
-unauthenticated = served_schema(
-    {"max-examples": UNAUTHENTICATED_EXAMPLES}, {"coverage": {"enabled": False}, "examples": {"enabled": False}}
-)
+def fuzzed(url: str) -> schemathesis.BaseSchema:
+    return served_schema(url, {"max-examples": EXAMPLES})
+
+
+def fuzzed_without_credentials(url: str) -> schemathesis.BaseSchema:
+    """A few random examples per operation; the coverage phase of `fuzzed` already sends each
+    request without its credentials once."""
+    phases = {"coverage": {"enabled": False}, "examples": {"enabled": False}}
+    return served_schema(url, {"max-examples": UNAUTHENTICATED_EXAMPLES}, phases)
+
+
+platform_api, shop_bridge = fuzzed(PLATFORM_API), fuzzed(SHOP_BRIDGE)
+platform_api_unauthenticated = fuzzed_without_credentials(PLATFORM_API)
+shop_bridge_unauthenticated = fuzzed_without_credentials(SHOP_BRIDGE)
 
 # Schema validity is not what the API decides on, by design, so these two checks do not apply:
 # - positive_data_acceptance: a well-formed request may still be refused with 422 for what only the
@@ -100,9 +114,9 @@ def flatmap_body(context: schemathesis.HookContext, body: object) -> Any:
     return _now_and_then(body, [*HOSTILE, *JSON_ONLY_HOSTILE] if json_only else HOSTILE)
 
 
-for fuzzed in (schema, unauthenticated):
+for schema in (platform_api, shop_bridge, platform_api_unauthenticated, shop_bridge_unauthenticated):
     for hook in (flatmap_path_parameters, flatmap_query, flatmap_body):
-        fuzzed.hook(hook)
+        schema.hook(hook)
 
 
 @dataclass
@@ -152,17 +166,37 @@ def connection_kept_open() -> Iterator[None]:
     request_finished.connect(close_old_connections)
 
 
-@schema.parametrize()
+@platform_api.parametrize()
 @SHARED_WORLD
-def test_no_request_gets_a_server_error_or_an_undocumented_answer(case: schemathesis.Case, world: World) -> None:
+def test_no_platform_api_request_gets_a_server_error_or_an_undocumented_answer(
+    case: schemathesis.Case, world: World
+) -> None:
     case.call_and_validate(headers=world.auth_for(case.path), excluded_checks=NOT_APPLICABLE)
 
 
-@unauthenticated.parametrize()
+@shop_bridge.parametrize()
 @SHARED_WORLD
-def test_without_a_valid_token_every_answer_is_documented_too(case: schemathesis.Case, world: World) -> None:
-    """schemathesis makes up the credentials here (none, or random ones), and checks that a request
-    without them is refused (ignored_auth)."""
+def test_no_shop_bridge_request_gets_a_server_error_or_an_undocumented_answer(
+    case: schemathesis.Case, world: World
+) -> None:
+    case.call_and_validate(headers=world.auth_for(case.path), excluded_checks=NOT_APPLICABLE)
+
+
+# schemathesis makes up the credentials here (none, or random ones), and checks that a request
+# without them is refused (ignored_auth).
+@platform_api_unauthenticated.parametrize()
+@SHARED_WORLD
+def test_without_a_valid_token_every_platform_api_answer_is_documented_too(
+    case: schemathesis.Case, world: World
+) -> None:
+    case.call_and_validate(excluded_checks=NOT_APPLICABLE)
+
+
+@shop_bridge_unauthenticated.parametrize()
+@SHARED_WORLD
+def test_without_a_valid_token_every_shop_bridge_answer_is_documented_too(
+    case: schemathesis.Case, world: World
+) -> None:
     case.call_and_validate(excluded_checks=NOT_APPLICABLE)
 
 
@@ -170,23 +204,29 @@ def test_without_a_valid_token_every_answer_is_documented_too(case: schemathesis
 # reads), and every field of the operation's body set to a lone surrogate, escaped as JSON sends
 # it. Every operation that takes a body gets each, and answers 4xx in its surface's own shape.
 NESTED = {"nested object": '{"tag":' * 1000 + "1" + "}" * 1000, "nested array": "[" * 1000 + "]" * 1000}
-SERVED = schemathesis.openapi.from_wsgi("/openapi.json", application).raw_schema
+SERVED = [schemathesis.openapi.from_wsgi(url, application).raw_schema for url in (PLATFORM_API, SHOP_BRIDGE)]
 
 
-def _fields(schema: dict[str, Any]) -> set[str]:
+def _fields(schema: dict[str, Any], document: dict[str, Any]) -> set[str]:
     """The names of a body schema's fields, through references and anyOf (an optional body)."""
     if "$ref" in schema:
-        return _fields(SERVED["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]])
-    return set(schema.get("properties", {})).union(*(_fields(option) for option in schema.get("anyOf", [])))
+        return _fields(document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]], document)
+    options = (_fields(option, document) for option in schema.get("anyOf", []))
+    return set(schema.get("properties", {})).union(*options)
 
 
 def _hostile_bodies() -> Iterator[Any]:
     """Per operation that takes a body: its method, path and hostile bodies, by name."""
-    for path, item in SERVED["paths"].items():
+    for document in SERVED:
+        yield from _hostile_bodies_of(document)
+
+
+def _hostile_bodies_of(document: dict[str, Any]) -> Iterator[Any]:
+    for path, item in document["paths"].items():
         for method, operation in item.items():
             if not (isinstance(operation, dict) and "requestBody" in operation):
                 continue
-            fields = sorted(_fields(operation["requestBody"]["content"]["application/json"]["schema"]))
+            fields = sorted(_fields(operation["requestBody"]["content"]["application/json"]["schema"], document))
             assert fields, f"{method} {path}: no fields to put surrogates in"
             surrogates = "{" + ", ".join(f'"{field}": "a\\ud800"' for field in fields) + "}"
             bodies = {**NESTED, "lone surrogates": surrogates}

@@ -3,7 +3,8 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from tessera.api import api
+from tessera.platform.v1 import api as platform_api
+from tessera.shop.api import api as shop_bridge
 
 # A database error that escapes a middleware still answers 503, not 500 (tessera.core.unavailable).
 handler500 = "tessera.core.unavailable.server_error"
@@ -19,5 +20,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("staff/", include("tessera.web.staff.urls")),
     path("", include("tessera.web.urls")),
-    path("", api.urls),
+    # The platform API and the shop bridge, each with its own OpenAPI document and Swagger UI
+    # (/api/v1/docs, /bridges/shop/docs); the one document there was, /openapi.json and /docs,
+    # is now the platform API's.
+    path("docs", RedirectView.as_view(url="/api/v1/docs", permanent=True)),
+    path("openapi.json", RedirectView.as_view(url="/api/v1/openapi.json", permanent=True)),
+    path("api/v1/", platform_api.urls),
+    path("bridges/", shop_bridge.urls),
 ]

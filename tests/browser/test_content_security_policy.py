@@ -10,12 +10,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 class TestPagesUnderThePolicy:
-    def test_the_api_docs_swagger_ui_renders_the_operations(self, page):
-        response = page.goto("/docs")
+    @pytest.mark.parametrize(
+        ("docs", "title"),
+        [("/docs", "Tessera platform API"), ("/bridges/shop/docs", "Tessera shop bridge")],
+        ids=["platform API (by the old address)", "shop bridge"],
+    )
+    def test_the_api_docs_swagger_ui_renders_the_operations(self, page, docs, title):
+        response = page.goto(docs)
         assert response is not None
         assert response.status == 200
         assert "script-src 'self'" in response.headers["content-security-policy"]
-        expect(page.get_by_role("heading", name="Tessera")).to_be_visible()
+        expect(page.get_by_role("heading", name=title)).to_be_visible()
         operation = page.locator(".opblock").first
         operation.locator(".opblock-summary").click()  # opens it: parameters, a select, icons
         expect(operation.get_by_role("button", name="Try it out")).to_be_visible()

@@ -2,7 +2,7 @@
 
 A request that meets a database that is down, restarting or refusing connections gets a 503
 in its surface's shape: the APIs render DatabaseUnavailable like any other DomainError
-(tessera.api), pages and the admin get a plain page from the middleware below. Each is logged
+(tessera.core.apierrors), pages and the admin get a plain page from the middleware below. Each is logged
 as one warning. Nothing needs restarting when the database is back: with CONN_HEALTH_CHECKS on,
 each server thread drops its broken connection at its next request and opens a new one.
 """
@@ -59,7 +59,7 @@ def unavailable_page(request: HttpRequest, error: BaseException) -> HttpResponse
 
 class DatabaseUnavailableMiddleware:
     """Pages and the admin: a view that meets the database out of reach answers the 503 page.
-    (The APIs answer in their own shapes before this sees anything: tessera.api.)"""
+    (The APIs answer in their own shapes before this sees anything: tessera.core.apierrors.)"""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

@@ -1,7 +1,7 @@
 """The learner's side of the platform API: check a code, redeem it, list what I have.
 
 Routes parse, call one service or selector, and shape the answer; refusals are rendered by
-the API's one exception handler (tessera.api): 404 not_found, 409 for any other refusal.
+the API's one exception handler (tessera.platform.v1): 404 not_found, 409 for any other refusal.
 """
 
 from datetime import datetime

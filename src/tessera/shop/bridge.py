@@ -2,7 +2,7 @@
 unchanged, plus documented extensions (one voucher, void, session/expiry/uses on create).
 
 Routes parse the wire, call one service or selector, and shape the answer; errors are rendered
-by the API's one exception handler (tessera.api)."""
+by the bridge's one exception handler (tessera.shop.api)."""
 
 from typing import Any
 

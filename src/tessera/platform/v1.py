@@ -1,0 +1,55 @@
+"""The platform API at /api/v1: its own NinjaAPI and OpenAPI document (/api/v1/docs), and the
+one place where its errors become HTTP answers: {"error": code, "detail": message}, plus "field"
+for invalid input. (The shop bridge answers in Xikolo's shapes: tessera.shop.api.)
+"""
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from tessera.core.apierrors import errors_rendered_by
+from tessera.core.errors import DomainError, InvalidInput
+from tessera.platform.learner import router as learner_api
+from tessera.platform.staff import router as staff_api
+
+api = NinjaAPI(
+    title="Tessera platform API",
+    version="1",
+    description=(
+        "The platform API at /api/v1, for learners and staff: a session cookie with CSRF, or a user's bearer token. "
+        "The shop bridge at /bridges/shop has its own document: /bridges/shop/docs."
+    ),
+    urls_namespace="platform-api",
+)
+api.add_router("", learner_api)
+api.add_router("", staff_api)
+
+# ninja's own HTTP errors (a failed CSRF check, a body that is not JSON) under stable codes.
+HTTP_ERROR_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "not_allowed"}
+
+
+def render_error(request: HttpRequest, error: Exception) -> HttpResponse:
+    if isinstance(error, AuthenticationError):
+        response = JsonResponse({"error": "unauthorized", "detail": "Sign in, or send a user's API token."}, status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="tessera"'
+        return response
+    if isinstance(error, DomainError):
+        body = {"error": error.code, "detail": error.message}
+        if isinstance(error, InvalidInput):
+            body["field"] = error.field  # which input to correct, for a client that shows it beside that input
+        return JsonResponse(body, status=error.http_status)
+    if isinstance(error, ValidationError):
+        return JsonResponse({"error": "invalid_input", "detail": _plain(error.errors)}, status=422)
+    status = error.status_code if isinstance(error, HttpError) else 400
+    if status == 400:
+        # ninja's only 400 is a body that is not JSON at all: a payload that does not validate.
+        return JsonResponse({"error": "invalid_input", "detail": str(error)}, status=422)
+    return JsonResponse({"error": HTTP_ERROR_CODES.get(status, "bad_request"), "detail": str(error)}, status=status)
+
+
+def _plain(errors: list[dict[str, object]]) -> list[dict[str, object]]:
+    """pydantic's error entries without the echoed input and context, which may not be JSON."""
+    return [{key: entry[key] for key in ("type", "loc", "msg") if key in entry} for entry in errors]
+
+
+errors_rendered_by(api, render_error, (DomainError, AuthenticationError, ValidationError, HttpError))

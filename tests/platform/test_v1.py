@@ -1,0 +1,37 @@
+import json
+
+from django.db import OperationalError
+
+from tessera.core.unavailable import RETRY_AFTER_SECONDS
+from tessera.platform.v1 import api
+from tessera.vouchers.errors import CodeExhausted
+
+
+class TestTheDocuments:
+    def test_the_platform_api_has_its_own_openapi_schema_and_docs(self, client, db):
+        schema = client.get("/api/v1/openapi.json")
+        assert schema.status_code == 200
+        paths = schema.json()["paths"]
+        assert "/api/v1/redemptions" in paths
+        assert not [path for path in paths if not path.startswith("/api/v1/")]
+        docs = client.get("/api/v1/docs")
+        assert docs.status_code == 200
+        assert "/api/v1/openapi.json" in docs.content.decode()
+        assert "cdn" not in docs.content.decode().lower()
+
+    def test_the_one_document_there_was_now_leads_to_the_platform_apis(self, client, db):
+        assert client.get("/openapi.json").headers["Location"] == "/api/v1/openapi.json"
+        assert client.get("/docs").headers["Location"] == "/api/v1/docs"
+
+
+class TestErrors:
+    def test_a_database_out_of_reach_is_a_503_database_unavailable_with_retry_after(self, rf):
+        response = api.on_exception(rf.post("/api/v1/redemptions"), OperationalError("connection refused"))
+        assert response.status_code == 503
+        assert json.loads(response.content)["error"] == "database_unavailable"
+        assert response["Retry-After"] == str(RETRY_AFTER_SECONDS)
+
+    def test_a_refusal_answers_its_code_and_status(self, rf):
+        response = api.on_exception(rf.post("/api/v1/redemptions"), CodeExhausted())
+        assert response.status_code == CodeExhausted.http_status
+        assert json.loads(response.content) == {"error": "exhausted", "detail": CodeExhausted.default_message}
