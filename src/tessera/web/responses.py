@@ -1,11 +1,13 @@
 """Answers every page module shares, learner and staff alike."""
 
 import math
+from functools import partial
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 
 from tessera.core.ratelimit import RateLimited
+from tessera.web.errors import page_refusal
 
 
 def see_other(url: str) -> HttpResponseRedirect:
@@ -18,9 +20,7 @@ def see_other(url: str) -> HttpResponseRedirect:
 def locked_out(request: HttpRequest, limited: RateLimited) -> HttpResponse:
     """429 for a log-in refused by the failed log-in limits, in plain words, with Retry-After."""
     context = {"wait": in_words(limited.retry_after)}
-    response = render(request, "registration/locked_out.html", context, status=429)
-    response["Retry-After"] = str(limited.retry_after)
-    return response
+    return page_refusal(limited, partial(render, request, "registration/locked_out.html", context))
 
 
 def in_words(seconds: int) -> str:

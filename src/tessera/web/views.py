@@ -4,9 +4,10 @@ dashboard, sign-up, and log-in (Django's own, under the failed log-in limits; lo
 A voucher form is parsed, redeemed by one call to `voucher_redeem` under the failed-attempt
 limit (as the platform API does), and answered with a 303 back to the page and a message; a
 refusal re-renders the page with the form as sent and the refusal in plain words, as 422 (429
-when the visitor is rate limited).
+when the visitor is rate limited; web/errors.py).
 """
 
+from functools import partial
 from typing import Any, cast
 
 from django.conf import settings
@@ -30,6 +31,7 @@ from tessera.vouchers.errors import GUESSES, REFUSALS
 from tessera.vouchers.models import Product, Redemption
 from tessera.vouchers.services import voucher_redeem
 from tessera.web import selectors
+from tessera.web.errors import page_refusal
 from tessera.web.forms import LoginForm, SignupForm, VoucherForm
 from tessera.web.responses import locked_out, see_other
 
@@ -57,12 +59,9 @@ def course_detail(request: HttpRequest, slug: str) -> HttpResponse:
                 code=form.cleaned_data["code"], user=request.user, session=session,
                 product=form.product_name, client_ip=client_ip(request),
             )  # fmt: skip
-    except RateLimited as limited:
-        response = _refused(request, session, form, limited, status=429)
-        response["Retry-After"] = str(limited.retry_after)
-        return response
     except DomainError as refusal:
-        return _refused(request, session, form, refusal, status=422)
+        form.add_error("code", refusal.message)
+        return page_refusal(refusal, partial(_course_page, request, session, sent=form), on_form=True)
     messages.success(request, _success_message(redemption, session))
     return see_other(request.path)
 
@@ -76,13 +75,6 @@ def _session_or_404(slug: str) -> CourseSession:
         return session_by_slug(slug)
     except InvalidInput:
         raise Http404("There is no such course.") from None
-
-
-def _refused(
-    request: HttpRequest, session: CourseSession, form: VoucherForm, refusal: DomainError, *, status: int
-) -> HttpResponse:
-    form.add_error("code", refusal.message)
-    return _course_page(request, session, sent=form, status=status)
 
 
 def _course_page(

@@ -5,7 +5,7 @@ off, /staff/ answers 404 before this runs (VoucherSurfaceMiddleware).
 """
 
 from collections.abc import Callable
-from functools import wraps
+from functools import partial, wraps
 from typing import Concatenate, ParamSpec
 
 from django.contrib.auth.views import redirect_to_login
@@ -13,7 +13,9 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
+from tessera.core.errors import Forbidden
 from tessera.vouchers.permissions import MANAGE_VOUCHERS
+from tessera.web.errors import page_refusal
 
 Params = ParamSpec("Params")
 View = Callable[Concatenate[HttpRequest, Params], HttpResponseBase]
@@ -30,7 +32,7 @@ def staff_only(view: View[Params]) -> View[Params]:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not may_manage_vouchers(request.user):
-            return render(request, "web/staff/forbidden.html", status=403)
+            return page_refusal(Forbidden(), partial(render, request, "web/staff/forbidden.html"))
         return view(request, *args, **kwargs)
 
     return guarded

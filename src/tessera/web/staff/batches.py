@@ -1,6 +1,8 @@
 """A batch's page: its facts and totals, its codes a page at a time (search by the first
 symbols, filter by use), the CSV of its codes, and revoking it."""
 
+from functools import partial
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -14,6 +16,7 @@ from tessera.vouchers.models import Batch
 from tessera.vouchers.paging import USE_FILTERS, CodePage, batch_code_page, batch_totals, cursor, search_prefix
 from tessera.vouchers.selectors import EXPORT_HEADER, batch_numbered, batches_for_export, export_rows
 from tessera.vouchers.services import batch_revoke
+from tessera.web.errors import page_refusal
 from tessera.web.responses import see_other
 from tessera.web.staff.access import staff_only
 from tessera.web.staff.common import found_or_404
@@ -25,21 +28,19 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
     batch = found_or_404(batch_numbered, pk)
     query = request.GET
     uses = query.get("uses", "") if query.get("uses") in USE_FILTERS else ""
-    problem, page = None, CodePage(rows=[], after=None, before=None)
+    context = {"batch": batch, "totals": batch_totals(batch), "q": query.get("q", "")[:100], "uses": uses,
+               "section": "offers"}  # fmt: skip
+    render_page = partial(render, request, "web/staff/batch_detail.html")
     try:
         search = search_prefix(query.get("q", ""))
     except InvalidInput as refusal:
-        problem = refusal.message
-    else:
-        page = batch_code_page(
-            batch, now=timezone.now(), search=search, uses=uses,
-            after=cursor(query.get("after", "")), before=cursor(query.get("before", "")),
-        )  # fmt: skip
-    context = {
-        "batch": batch, "totals": batch_totals(batch), "page": page, "q": query.get("q", "")[:100], "uses": uses,
-        "problem": problem, "section": "offers",
-    }  # fmt: skip
-    return render(request, "web/staff/batch_detail.html", context, status=422 if problem else 200)
+        no_codes = CodePage(rows=[], after=None, before=None)
+        return page_refusal(refusal, partial(render_page, {**context, "page": no_codes, "problem": refusal.message}))
+    page = batch_code_page(
+        batch, now=timezone.now(), search=search, uses=uses,
+        after=cursor(query.get("after", "")), before=cursor(query.get("before", "")),
+    )  # fmt: skip
+    return render_page({**context, "page": page, "problem": None}, status=200)
 
 
 @staff_only

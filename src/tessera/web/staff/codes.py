@@ -2,10 +2,13 @@
 
 Each view parses its input, calls one selector or service (as the staff API's codes routes do)
 and shapes the page. A change answers 303 back to the code's page with a message; a refusal
-re-renders the page with the refusal in plain words and the status it carries (never a 5xx):
+re-renders the page with the refusal in plain words and the status it carries (web/errors.py):
 404 for a code that does not exist, 409 for a mistyped code or a redemption already reversed,
 422 for a choice that is not on the form.
 """
+
+from collections.abc import Mapping
+from functools import partial
 
 from django import forms
 from django.contrib import messages
@@ -18,6 +21,7 @@ from tessera.core.errors import DomainError, InvalidInput
 from tessera.vouchers.models import Redemption
 from tessera.vouchers.selectors import CodeDetails, code_details, redemption_numbered
 from tessera.vouchers.services import code_revoke, redemption_reverse, refund_returns_use
+from tessera.web.errors import page_refusal
 from tessera.web.responses import see_other
 from tessera.web.staff.access import staff_only
 from tessera.web.staff.common import status_shown
@@ -39,11 +43,6 @@ class ReverseForm(forms.Form):
 
     def choice(self) -> bool | None:
         return GIVE_BACK_USE[self.cleaned_data["give_back_use"] or "policy"]
-
-
-def page_status(refusal: DomainError) -> int:
-    """The status a refusal carries; a refusal is the visitor's problem, never a server error."""
-    return refusal.http_status if refusal.http_status < 500 else 422
 
 
 @staff_only
@@ -117,7 +116,7 @@ def _code_url(details: CodeDetails) -> str:
 
 def _query_page(request: HttpRequest, *, text: str = "", refusal: DomainError | None = None) -> HttpResponse:
     context = {"section": SECTION, "code": text, "refusal": refusal}
-    return render(request, "web/staff/code_query.html", context, status=page_status(refusal) if refusal else 200)
+    return _page(request, "web/staff/code_query.html", context, refusal)
 
 
 def _code_page(request: HttpRequest, details: CodeDetails, *, refusal: DomainError | None = None) -> HttpResponse:
@@ -128,7 +127,14 @@ def _code_page(request: HttpRequest, details: CodeDetails, *, refusal: DomainErr
         "revoked_at": details.code.revoked_at or details.code.batch.revoked_at,
         "reverse_form": ReverseForm(), "refusal": refusal,
     }  # fmt: skip
-    return render(request, "web/staff/code_detail.html", context, status=page_status(refusal) if refusal else 200)
+    return _page(request, "web/staff/code_detail.html", context, refusal)
+
+
+def _page(
+    request: HttpRequest, template: str, context: Mapping[str, object], refusal: DomainError | None
+) -> HttpResponse:
+    render_page = partial(render, request, template, context)
+    return page_refusal(refusal, render_page) if refusal else render_page(status=200)
 
 
 urlpatterns = [

@@ -6,6 +6,8 @@ a larger batch becomes a job for the task worker and lands on the job's page, wh
 bar htmx refreshes every second.
 """
 
+from functools import partial
+
 from django.contrib import messages
 from django.core.validators import slug_re
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -22,6 +24,7 @@ from tessera.vouchers.models import BatchJob, Offer
 from tessera.vouchers.overview import batches_overview, job_numbered, jobs_unfinished, offers_overview
 from tessera.vouchers.selectors import EXPORT_HEADER, batches_for_export, export_rows, offer_numbered
 from tessera.vouchers.services import IN_REQUEST_MAX, batch_job_requeue, batch_order, offer_create
+from tessera.web.errors import page_refusal
 from tessera.web.responses import see_other
 from tessera.web.staff.access import staff_only
 from tessera.web.staff.common import found_or_404
@@ -44,16 +47,18 @@ def offer_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def offer_new(request: HttpRequest) -> HttpResponse:
     form = OfferForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            offer = offer_create(actor=actor_of(request.user), **form.service_arguments())
-        except DomainError as refusal:
-            refusal_shown(form, refusal)
-        else:
-            messages.success(request, f"Offer “{offer.name}” created.")
-            return see_other(reverse("staff:offer_detail", args=[offer.pk]))
-    status = 422 if request.method == "POST" else 200
-    return render(request, "web/staff/offer_new.html", {"form": form, "section": "offers"}, status=status)
+    render_page = partial(render, request, "web/staff/offer_new.html", {"form": form, "section": "offers"})
+    if request.method != "POST":
+        return render_page(status=200)
+    if not form.is_valid():
+        return render_page(status=422)
+    try:
+        offer = offer_create(actor=actor_of(request.user), **form.service_arguments())
+    except DomainError as refusal:
+        refusal_shown(form, refusal)
+        return page_refusal(refusal, render_page, on_form=True)
+    messages.success(request, f"Offer “{offer.name}” created.")
+    return see_other(reverse("staff:offer_detail", args=[offer.pk]))
 
 
 @staff_only
@@ -73,7 +78,7 @@ def batch_new(request: HttpRequest, pk: int) -> HttpResponse:
         return _create_codes(request, offer, form)
     except DomainError as refusal:
         refusal_shown(form, refusal)
-        return _offer_page(request, offer, form, status=422)
+        return page_refusal(refusal, partial(_offer_page, request, offer, form), on_form=True)
 
 
 def _create_codes(request: HttpRequest, offer: Offer, form: BatchForm) -> HttpResponse:
