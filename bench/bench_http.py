@@ -245,10 +245,10 @@ class Seeder:
         from django.contrib.auth.hashers import make_password
         from django.contrib.auth.models import User
 
+        from tessera.api.models import ApiToken
+        from tessera.api.selectors import user_for_token
+        from tessera.api.services import TOKEN_PREFIX
         from tessera.core.tokens import token_digest
-        from tessera.platform.models import ApiToken
-        from tessera.platform.selectors import user_for_token
-        from tessera.platform.services import TOKEN_PREFIX
 
         users = User.objects.bulk_create(
             User(username=f"learner{n:06d}", password=make_password(None)) for n in range(count)

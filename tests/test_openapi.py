@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
+from tessera.api.services import api_token_issue
 from tessera.catalog.models import CourseSession
-from tessera.platform.services import api_token_issue
 from tessera.shop.services import shop_create, shop_vouchers_create, token_issue
 from tessera.vouchers.models import Batch, Offer, Product
 from tessera.vouchers.selectors import display_code

@@ -85,7 +85,7 @@ INSTALLED_APPS = [
     "tessera.catalog",
     "tessera.vouchers",
     "tessera.shop",
-    "tessera.platform",
+    "tessera.api",
     "tessera.web",
     # After tessera.core, whose db_worker command (the task worker that also runs the apps' chores,
     # tessera/core/chores.py) takes the place of django_tasks_db's: of two commands, the earlier app's wins.

@@ -3,7 +3,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from tessera.platform.v1 import api as platform_api
+from tessera.api.v1 import api as platform_api
 from tessera.shop.api import api as shop_bridge
 
 # A database error that escapes a middleware still answers 503, not 500 (tessera.core.unavailable).

@@ -14,8 +14,8 @@ from django.db.models import Model
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
+from tessera.api.services import api_token_issue
 from tessera.catalog.models import CourseSession
-from tessera.platform.services import api_token_issue
 from tessera.shop.services import shop_vouchers_create, shop_webhook_set
 from tessera.vouchers.models import AuditEvent, Offer, Product
 from tessera.vouchers.selectors import display_code

@@ -82,7 +82,7 @@ DATA = f"""
 import json
 from django.contrib.auth.models import User
 from tessera.catalog.demo import demo_catalog_load
-from tessera.platform.services import api_token_issue
+from tessera.api.services import api_token_issue
 from tessera.shop.services import shop_create, token_issue
 from tessera.vouchers.selectors import display_code
 from tessera.vouchers.services import batch_create, offer_create

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from tessera.api.services import api_token_issue
 from tessera.core import ratelimit
 from tessera.core.models import FailureCounter
-from tessera.platform.services import api_token_issue
 from tessera.vouchers import codes as codebook
 from tests.faults.conftest import free_port, unavailable
 

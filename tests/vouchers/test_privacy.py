@@ -15,10 +15,10 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+from tessera.api.models import ApiToken
+from tessera.api.services import api_token_issue
 from tessera.catalog.models import Enrollment
 from tessera.core.models import FailureCounter
-from tessera.platform.models import ApiToken
-from tessera.platform.services import api_token_issue
 from tessera.shop import webhooks
 from tessera.shop.models import IdempotencyKey, WebhookDelivery
 from tessera.vouchers import codes

@@ -1,6 +1,6 @@
 """What both HTTP APIs do alike with an error before each renders it in its own shape.
 
-The platform API (tessera.platform.v1) and the shop bridge (tessera.shop.api) are two NinjaAPIs,
+The platform API (tessera.api.v1) and the shop bridge (tessera.shop.api) are two NinjaAPIs,
 each with its own exception handler; both answer a database out of reach as DatabaseUnavailable
 (503, tessera.core.unavailable), and both say when to come back (Retry-After) on a refusal that knows.
 """

@@ -1,7 +1,7 @@
 """The shop bridge at /bridges/shop: its own NinjaAPI and OpenAPI document (/bridges/shop/docs),
 and the one place where its errors become HTTP answers, in Xikolo's shapes ({"errors": {field:
 [word]}}, problem+json 401s and 404s for pages below 1), as compact JSON naming its charset, as
-Rails renders it. (The platform API answers in its own shape: tessera.platform.v1.)
+Rails renders it. (The platform API answers in its own shape: tessera.api.v1.)
 
 The document is served at /bridges/shop/openapi, and so also at /bridges/shop/openapi.json: the
 bridge's paths are routed as Rails routes them, without a `.json` suffix (shop/middleware.py).

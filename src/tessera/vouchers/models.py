@@ -240,7 +240,7 @@ class AuditEvent(models.Model):
         OFFER_CREATED = "offer_created", "Offer created"
         OFFER_CHANGED = "offer_changed", "Offer changed"
         OFFER_DELETED = "offer_deleted", "Offer deleted"
-        # Credentials and shops (shop/ and platform/ write these; the log itself is generic).
+        # Credentials and shops (shop/ and api/ write these; the log itself is generic).
         SHOP_CREATED = "shop_created", "Shop created"
         SHOP_RENAMED = "shop_renamed", "Shop renamed"
         SHOP_DELETED = "shop_deleted", "Shop deleted"

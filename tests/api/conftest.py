@@ -3,7 +3,7 @@ from dataclasses import dataclass
 import pytest
 from django.contrib.auth.models import User
 
-from tessera.platform.services import api_token_issue
+from tessera.api.services import api_token_issue
 from tests.conftest import BearerPersona
 
 

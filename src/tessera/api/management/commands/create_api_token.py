@@ -1,6 +1,6 @@
 from typing import Any
 
-from tessera.platform.services import api_token_issue
+from tessera.api.services import api_token_issue
 from tessera.vouchers.management.base import VoucherCommand, user_named
 
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 
-from tessera.platform.models import ApiToken
+from tessera.api.models import ApiToken
 
 
 def on_learner_erasing(sender: object, *, user: User, **kwargs: Any) -> dict[str, int]:

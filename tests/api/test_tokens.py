@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError
 
-from tessera.platform.models import ApiToken
-from tessera.platform.services import api_token_issue
+from tessera.api.models import ApiToken
+from tessera.api.services import api_token_issue
 from tessera.vouchers.models import AuditEvent
 from tests.auditing import audited, row_text
 
@@ -181,7 +181,7 @@ class TestTheAuditLog:
         def audit_fails(**kwargs: object) -> None:
             raise DatabaseError("the audit log refused the row")
 
-        monkeypatch.setattr("tessera.platform.services.audit_record", audit_fails)
+        monkeypatch.setattr("tessera.api.services.audit_record", audit_fails)
         with pytest.raises(DatabaseError):
             api_token_issue(user=learner, actor="cli")
         assert not ApiToken.objects.exists()

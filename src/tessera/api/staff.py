@@ -14,11 +14,11 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import PageNumberPagination, paginate
 
+from tessera.api.auth import STAFF_AUTH, caller
+from tessera.api.schemas import ERRORS, ApiIn, Moment, ProductName
 from tessera.catalog.selectors import session_by_slug
 from tessera.core.csvstream import csv_download
 from tessera.core.users import user_named
-from tessera.platform.auth import STAFF_AUTH, caller
-from tessera.platform.schemas import ERRORS, ApiIn, Moment, ProductName
 from tessera.vouchers.audit import actor_of
 from tessera.vouchers.models import Batch, Code, Offer
 from tessera.vouchers.selectors import (

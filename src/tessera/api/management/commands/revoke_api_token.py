@@ -2,8 +2,8 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from tessera.platform.models import ApiToken
-from tessera.platform.services import api_token_revoke
+from tessera.api.models import ApiToken
+from tessera.api.services import api_token_revoke
 from tessera.vouchers.management.base import VoucherCommand
 
 

@@ -5,9 +5,9 @@ import json
 import pytest
 from django.test import Client
 
+from tessera.api.models import ApiToken
+from tessera.api.services import api_token_revoke
 from tessera.catalog.models import Enrollment
-from tessera.platform.models import ApiToken
-from tessera.platform.services import api_token_revoke
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.models import Code, Redemption
 

@@ -2,8 +2,8 @@ import json
 
 from django.db import OperationalError
 
+from tessera.api.v1 import api
 from tessera.core.unavailable import RETRY_AFTER_SECONDS
-from tessera.platform.v1 import api
 from tessera.vouchers.errors import CodeExhausted
 
 
@@ -18,6 +18,12 @@ class TestTheDocuments:
         assert docs.status_code == 200
         assert "/api/v1/openapi.json" in docs.content.decode()
         assert "cdn" not in docs.content.decode().lower()
+
+    def test_operation_ids_stay_the_ones_clients_were_generated_from(self, client, db):
+        schema = client.get("/api/v1/openapi.json").json()
+        ids = {operation["operationId"] for item in schema["paths"].values() for operation in item.values()}
+        assert {"tessera_platform_learner_code_check", "tessera_platform_staff_offers_create"} <= ids
+        assert all(id.startswith("tessera_platform_") for id in ids)
 
     def test_the_one_document_there_was_now_leads_to_the_platform_apis(self, client, db):
         assert client.get("/openapi.json").headers["Location"] == "/api/v1/openapi.json"

@@ -2,9 +2,9 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from tessera.api.models import ApiToken
+from tessera.api.services import api_token_issue, api_token_revoke
 from tessera.core.admin import IssuedTokenAdmin
-from tessera.platform.models import ApiToken
-from tessera.platform.services import api_token_issue, api_token_revoke
 from tessera.vouchers.admin import VoucherAdmin
 from tessera.vouchers.audit import actor_of
 

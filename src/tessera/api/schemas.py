@@ -70,6 +70,6 @@ class ErrorOut(Schema):
     field: str | None = Field(None, description="With invalid_input from Tessera's own checks: the input to correct.")
 
 
-# Every platform route may answer with any of these, all in ErrorOut's shape (see tessera.platform.v1);
+# Every platform route may answer with any of these, all in ErrorOut's shape (see tessera.api.v1);
 # 503 is database_unavailable (tessera.core.unavailable).
 ERRORS: dict[int | str, object] = {status: ErrorOut for status in (401, 403, 404, 409, 422, 429, 503)}

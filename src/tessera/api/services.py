@@ -6,9 +6,9 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from tessera.api.models import ApiToken
 from tessera.core.tokens import token_digest
 from tessera.core.validation import fits_text
-from tessera.platform.models import ApiToken
 from tessera.vouchers.audit import audit_record
 from tessera.vouchers.models import AuditEvent
 

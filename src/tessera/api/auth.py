@@ -11,8 +11,8 @@ from django.http import HttpRequest
 from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer, SessionAuth
 
+from tessera.api.selectors import user_for_token
 from tessera.core.errors import Forbidden
-from tessera.platform.selectors import user_for_token
 from tessera.vouchers.permissions import MANAGE_VOUCHERS
 
 

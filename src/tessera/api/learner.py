@@ -1,7 +1,7 @@
 """The learner's side of the platform API: check a code, redeem it, list what I have.
 
 Routes parse, call one service or selector, and shape the answer; refusals are rendered by
-the API's one exception handler (tessera.platform.v1): 404 not_found, 409 for any other refusal.
+the API's one exception handler (tessera.api.v1): 404 not_found, 409 for any other refusal.
 """
 
 from datetime import datetime
@@ -10,10 +10,10 @@ from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from ninja import Field, Router, Schema, Status
 
+from tessera.api.auth import USER_AUTH, caller
+from tessera.api.schemas import ERRORS, ApiIn, ErrorOut, ProductName
 from tessera.catalog.selectors import session_by_slug
 from tessera.core.ratelimit import client_ip, failures_limited, request_keys
-from tessera.platform.auth import USER_AUTH, caller
-from tessera.platform.schemas import ERRORS, ApiIn, ErrorOut, ProductName
 from tessera.vouchers.errors import GUESSES, REFUSALS
 from tessera.vouchers.selectors import display_code, entitlements_of
 from tessera.vouchers.services import voucher_check, voucher_redeem
