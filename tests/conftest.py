@@ -18,6 +18,7 @@ from django.db import connections
 from django.utils import timezone
 
 from tessera.catalog.models import Course, CourseSession, Exam
+from tessera.core import ratelimit
 from tessera.shop.models import Shop
 from tessera.shop.services import shop_create, token_issue
 from tessera.vouchers.models import Batch, Offer, Product
@@ -143,6 +144,35 @@ def make_learners(db: None) -> Callable[[int], list[User]]:
         return User.objects.bulk_create(User(username=f"{prefix}{i}") for i in range(count))
 
     return make
+
+
+# --- the rate limiter's clock -----------------------------------------------------------------
+
+# 2026-01-01 00:00 UTC: a minute and a day start here.
+RATE_LIMIT_DAY_START = 1_767_225_600
+
+
+class RateLimitClock:
+    """The rate limiter's clock, standing still until a test moves it."""
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def __call__(self) -> float:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += seconds
+
+
+@pytest.fixture
+def ratelimit_clock(monkeypatch: pytest.MonkeyPatch) -> RateLimitClock:
+    """Stops the rate limiter's clock 10 s into a minute, for every test that counts attempts up to
+    a limit: the limits' windows are aligned to Unix time, so on the real clock a test that runs
+    across a minute's end finds its counts started afresh and its 429 never comes."""
+    clock = RateLimitClock(RATE_LIMIT_DAY_START + 10)
+    monkeypatch.setattr(ratelimit, "now", clock)
+    return clock
 
 
 # --- catalog ----------------------------------------------------------------------------------

@@ -21,6 +21,9 @@ LIMIT = 3
 REFUSAL_LIMIT = 6  # more generous than LIMIT, as in production
 TEST_REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
+# Every test here counts attempts up to a limit within one minute's window (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("ratelimit_clock")
+
 
 @pytest.fixture(autouse=True)
 def small_limit(settings):

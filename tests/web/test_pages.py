@@ -198,6 +198,7 @@ class TestRefusalsOnThePage:
             "mistyped", "not_found", "exhausted", "wrong_product", "not_eligible",
         }  # fmt: skip
 
+    @pytest.mark.usefixtures("ratelimit_clock")  # its counts stay in one minute's window
     def test_too_many_guesses_answer_429_with_the_wait(self, learner_client, running_session, settings):
         settings.TESSERA_FAILED_ATTEMPTS = [(2, 60)]
         guesses = [codebook.format_code(code) for code in codebook.generate(3)]
@@ -209,6 +210,7 @@ class TestRefusalsOnThePage:
         assert "Too many failed attempts. Try again in" in text(response)
         assert RateLimited.code == "rate_limited"
 
+    @pytest.mark.usefixtures("ratelimit_clock")  # its counts stay in one minute's window
     def test_too_many_refusals_of_a_real_code_answer_429_and_write_no_more_audit_rows(
         self, learner_client, other_learner, enrollment_offer, make_code, running_session, settings
     ):
