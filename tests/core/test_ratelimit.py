@@ -541,9 +541,11 @@ class TestFallbackStore:
         next_five = time.monotonic() - started
         assert stored_count(DatabaseStore(), "user:1/60") == 6
         assert [message.split(":")[0] for message in warnings_logged(caplog)] == ["Redis failed (TimeoutError"]
-        # One timeout for the read; the count and the next five attempts skip Redis altogether.
-        assert DEAD_REDIS_TIMEOUT <= first < 3 * DEAD_REDIS_TIMEOUT
-        assert next_five < DEAD_REDIS_TIMEOUT
+        # One timeout for the read (the one warning); the count and the next five attempts skip
+        # Redis altogether. Each that tried it would wait out two timeouts (its read and its
+        # count), ten for the five: the bound leaves a loaded machine room and still tells them apart.
+        assert first >= DEAD_REDIS_TIMEOUT
+        assert next_five < 5 * DEAD_REDIS_TIMEOUT
 
     def test_after_the_back_off_redis_is_tried_again(self, redis_store, clock, caplog):
         monotonic = Monotonic()

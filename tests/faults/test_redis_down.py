@@ -68,9 +68,14 @@ def failed_check(client, token: str, session_slug: str) -> tuple[int, float]:
     return response.status_code, time.monotonic() - started
 
 
+def redis_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.getMessage().startswith("Redis failed")]
+
+
+@pytest.mark.usefixtures("ratelimit_clock")  # the ten counts land in one minute's window, one row
 class TestRedisStoppedMidTraffic:
     def test_failures_are_answered_and_counted_in_the_database_and_only_the_first_call_waits(
-        self, client, learner, running_session, limited_by_redis
+        self, client, learner, running_session, limited_by_redis, caplog
     ):
         _, token = api_token_issue(user=learner)
         assert [failed_check(client, token, running_session.slug)[0] for _ in range(3)] == [404] * 3
@@ -84,4 +89,8 @@ class TestRedisStoppedMidTraffic:
         first, rest = answers[0][1], [seconds for _, seconds in answers[1:]]
         timings = f"first {first:.3f} s, then median {statistics.median(rest):.3f} s, max {max(rest):.3f} s"
         assert first >= ratelimit.REDIS_TIMEOUT, timings  # the read that timed out
-        assert max(rest) < ratelimit.REDIS_TIMEOUT / 2, timings  # back-off: straight to the database
+        # Back-off: the other nine go straight to the database. Each that tried Redis would log a
+        # warning and wait out two timeouts (its read and its count); the median leaves a loaded
+        # machine room for a slow request or two.
+        assert len(redis_warnings(caplog)) == 1, timings
+        assert statistics.median(rest) < ratelimit.REDIS_TIMEOUT, timings
