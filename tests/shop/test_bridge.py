@@ -210,7 +210,7 @@ class TestClaims:
             def country(self, address: str | None) -> str | None:
                 return {"203.0.113.5": "NL"}.get(address or "")
 
-        monkeypatch.setattr("tessera.shop.wire.geoip", Places)
+        monkeypatch.setattr("tessera.shop.xikolo.geoip", Places)
         listed = {v["id"]: v for v in client.get(URL, **shop_a.auth).json()}
         assert listed[claimed_and_not[0]]["claimant_country"] == "NL"
 

@@ -13,10 +13,10 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from tessera.core.apierrors import errors_rendered_by
 from tessera.core.errors import DomainError, InvalidInput
-from tessera.shop import wire
+from tessera.shop import xikolo
 from tessera.shop.auth import unauthorized
 from tessera.shop.bridge import router as shop_bridge
-from tessera.shop.wire import PageNotFound, WireErrors
+from tessera.shop.xikolo import PageNotFound, WireErrors
 
 api = NinjaAPI(
     title="Tessera shop bridge",
@@ -42,20 +42,20 @@ def render_error(request: HttpRequest, error: Exception) -> HttpResponse:
     if isinstance(error, AuthenticationError):
         return unauthorized(request)
     if isinstance(error, WireErrors):
-        return wire.answer({"errors": error.errors}, status=422)
+        return xikolo.answer({"errors": error.errors}, status=422)
     if isinstance(error, PageNotFound):
-        problem = {"title": wire.PAGE_NOT_FOUND_TITLE, "detail": wire.PAGE_NOT_FOUND_DETAIL, "status": 404}
-        return wire.answer(problem, status=404, content_type=wire.PROBLEM_TYPE)
+        problem = {"title": xikolo.PAGE_NOT_FOUND_TITLE, "detail": xikolo.PAGE_NOT_FOUND_DETAIL, "status": 404}
+        return xikolo.answer(problem, status=404, content_type=xikolo.PROBLEM_TYPE)
     if isinstance(error, InvalidInput):
         if error.field == "qty":
-            return wire.answer({"errors": {"base": [error.message]}}, status=422)
-        return wire.answer({"errors": {BRIDGE_FIELDS.get(error.field, error.field): ["invalid"]}}, status=422)
+            return xikolo.answer({"errors": {"base": [error.message]}}, status=422)
+        return xikolo.answer({"errors": {BRIDGE_FIELDS.get(error.field, error.field): ["invalid"]}}, status=422)
     if isinstance(error, DomainError):
-        return wire.answer({"errors": {"base": [error.message]}, "error": error.code}, status=error.http_status)
+        return xikolo.answer({"errors": {"base": [error.message]}, "error": error.code}, status=error.http_status)
     if isinstance(error, ValidationError):
-        return wire.answer({"errors": {"base": ["invalid request"]}}, status=422)
+        return xikolo.answer({"errors": {"base": ["invalid request"]}}, status=422)
     status = error.status_code if isinstance(error, HttpError) else 400
-    return wire.answer({"errors": {"base": [str(error)]}}, status=status)
+    return xikolo.answer({"errors": {"base": [str(error)]}}, status=status)
 
 
 errors_rendered_by(

@@ -5,7 +5,7 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from ninja.security import HttpBearer
 
-from tessera.shop import wire
+from tessera.shop import xikolo
 from tessera.shop.models import Shop
 from tessera.shop.selectors import shop_for_token
 
@@ -33,6 +33,6 @@ def unauthorized(request: HttpRequest) -> JsonResponse:
             "title": "The bearer token you provided was invalid, has expired or has been revoked.",
         }
         challenge = f'Bearer realm="{REALM}", error="invalid_token"'
-    response = wire.answer({**body, "status": 401}, status=401, content_type=wire.PROBLEM_TYPE)
+    response = xikolo.answer({**body, "status": 401}, status=401, content_type=xikolo.PROBLEM_TYPE)
     response["WWW-Authenticate"] = challenge
     return response

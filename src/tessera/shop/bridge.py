@@ -12,7 +12,7 @@ from ninja import Query, Router
 from tessera.catalog.selectors import session_by_slug
 from tessera.core.countries import COUNTRY_CODES
 from tessera.core.errors import InvalidInput
-from tessera.shop import openapi, wire
+from tessera.shop import openapi, xikolo
 from tessera.shop.auth import ShopToken
 from tessera.shop.idempotency import idempotent
 from tessera.shop.models import Shop
@@ -32,49 +32,49 @@ VOUCHER_FIELDS = ("code", "batch__prefix", "batch__country", "batch__offer__prod
 @router.post("/vouchers", summary="Create vouchers (Xikolo: bulk create)", openapi_extra=openapi.CREATE)
 @idempotent
 def vouchers_create(request: HttpRequest) -> HttpResponse:
-    batch = shop_vouchers_create(shop=_shop(request), **_create_arguments(wire.request_params(request)))
+    batch = shop_vouchers_create(shop=_shop(request), **_create_arguments(xikolo.request_params(request)))
     rows = batch.codes.order_by("code").values_list("code", flat=True)
     vouchers = [
-        wire.voucher(code=code, prefix=batch.prefix, country=batch.country, product=batch.offer.product,
+        xikolo.voucher(code=code, prefix=batch.prefix, country=batch.country, product=batch.offer.product,
                      tag=batch.tag, created_at=batch.created_at)
         for code in rows
     ]  # fmt: skip
-    return wire.answer(vouchers)
+    return xikolo.answer(vouchers)
 
 
 def _create_arguments(params: dict[str, Any]) -> dict[str, Any]:
     """The create request's fields, checked in Xikolo's order: qty first, then the rest at once,
     listed as Xikolo lists them (country, product, then Tessera's own)."""
-    qty = wire.ruby_integer(params.get("qty"))
+    qty = xikolo.ruby_integer(params.get("qty"))
     check_qty(qty)
     errors: dict[str, list[str]] = {}
-    product = wire.text(params.get("product") or params.get("product_type"))
-    country = wire.text(params.get("country")).upper()
+    product = xikolo.text(params.get("product") or params.get("product_type"))
+    country = xikolo.text(params.get("country")).upper()
     if not country or country not in COUNTRY_CODES:
         errors["country"] = ["invalid" if country else "required"]
-    if not product or product not in wire.WIRE_PRODUCTS:
+    if not product or product not in xikolo.WIRE_PRODUCTS:
         errors["product"] = ["invalid" if product else "required"]
-    arguments = {"qty": qty, "product": wire.WIRE_PRODUCTS.get(product, ""), "country": country,
-                 "tag": wire.text(params.get("tag")), **_extensions(params, errors)}  # fmt: skip
+    arguments = {"qty": qty, "product": xikolo.WIRE_PRODUCTS.get(product, ""), "country": country,
+                 "tag": xikolo.text(params.get("tag")), **_extensions(params, errors)}  # fmt: skip
     if errors:
-        raise wire.WireErrors(errors)
+        raise xikolo.WireErrors(errors)
     return arguments
 
 
 def _extensions(params: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
     """Tessera's additions: a course session, an expiry and uses per code."""
     found: dict[str, Any] = {}
-    if slug := wire.text(params.get("course_session")):
+    if slug := xikolo.text(params.get("course_session")):
         try:
             found["session"] = session_by_slug(slug)
         except InvalidInput:
             errors["course_session"] = ["invalid"]
-    if expires := wire.text(params.get("expires_at")):
-        found["expires_at"] = wire.moment(expires)
+    if expires := xikolo.text(params.get("expires_at")):
+        found["expires_at"] = xikolo.moment(expires)
         if found["expires_at"] is None:
             errors["expires_at"] = ["invalid"]
     if params.get("uses") not in (None, ""):
-        found["uses_per_code"] = wire.ruby_integer(params.get("uses"))
+        found["uses_per_code"] = xikolo.ruby_integer(params.get("uses"))
     return found
 
 
@@ -91,23 +91,23 @@ def vouchers_list(
     page: str | None = Query(None, description=openapi.PAGE_TEXT),
     per_page: str | None = Query(None, description=openapi.PER_PAGE_TEXT),
 ) -> HttpResponse:
-    claimed_only = wire.claimed_filter(claimed)
+    claimed_only = xikolo.claimed_filter(claimed)
     dated = claimed_only is not None  # as in Xikolo, the dates count only with `claimed`
     codes = shop_codes(
         _shop(request),
-        tag=wire.query_text(tag, "tag"),
+        tag=xikolo.query_text(tag, "tag"),
         claimed=claimed_only,
-        claimed_from=wire.day_start(start_date, "start_date") if dated and start_date else None,
-        claimed_before=wire.day_after(end_date, "end_date") if dated and end_date else None,
+        claimed_from=xikolo.day_start(start_date, "start_date") if dated and start_date else None,
+        claimed_before=xikolo.day_after(end_date, "end_date") if dated and end_date else None,
     )
-    size = wire.page_size(per_page, default=PER_PAGE, most=MAX_PER_PAGE)
-    number = wire.page_number(page, size)
+    size = xikolo.page_size(per_page, default=PER_PAGE, most=MAX_PER_PAGE)
+    number = xikolo.page_number(page, size)
     total = codes.count()
     start = (number - 1) * size
     rows = codes.values(*VOUCHER_FIELDS, "claimed_at", "claimant_ip")[start : start + size] if start < total else []
     body = [] if request.method == "HEAD" else [_listed(row) for row in rows]
-    response = wire.answer(body)
-    for name, value in wire.paging_headers(request, number=number, size=size, total=total).items():
+    response = xikolo.answer(body)
+    for name, value in xikolo.paging_headers(request, number=number, size=size, total=total).items():
         response[name] = value
     if request.method == "HEAD":
         response.content = b""
@@ -115,15 +115,15 @@ def vouchers_list(
 
 
 def _listed(row: dict[str, Any]) -> dict[str, Any]:
-    item = wire.voucher(
+    item = xikolo.voucher(
         code=row["code"], prefix=row["batch__prefix"], country=row["batch__country"],
         product=row["batch__offer__product"], tag=row["batch__tag"], created_at=row["batch__created_at"],
     )
     if row["claimed_at"] is not None:
         item.update(
-            claimed_at=wire.wire_time(row["claimed_at"]),
+            claimed_at=xikolo.wire_time(row["claimed_at"]),
             claimant_ip=row["claimant_ip"] or "",
-            claimant_country=wire.claimant_country(row["claimant_ip"]),
+            claimant_country=xikolo.claimant_country(row["claimant_ip"]),
         )
     return item
 
@@ -132,7 +132,7 @@ def _listed(row: dict[str, Any]) -> dict[str, Any]:
     "/vouchers/{code}", summary="One voucher, with every redemption (Tessera extension)", openapi_extra=openapi.SHOW
 )
 def voucher_show(request: HttpRequest, code: str) -> HttpResponse:
-    return wire.answer(_voucher_details(_own_code(request, code)))
+    return xikolo.answer(_voucher_details(_own_code(request, code)))
 
 
 @router.post(
@@ -141,7 +141,7 @@ def voucher_show(request: HttpRequest, code: str) -> HttpResponse:
 @idempotent
 def voucher_void(request: HttpRequest, code: str) -> HttpResponse:
     voided = shop_voucher_void(shop=_shop(request), code=_own_code(request, code))
-    return wire.answer(_voucher_details(voided))
+    return xikolo.answer(_voucher_details(voided))
 
 
 def _shop(request: HttpRequest) -> Shop:
@@ -159,15 +159,15 @@ def _own_code(request: HttpRequest, text: str) -> Code:
 def _voucher_details(code: Code) -> dict[str, Any]:
     details = details_of(code)
     batch = details.code.batch
-    shown = wire.voucher(code=details.code.code, prefix=batch.prefix, country=batch.country,
+    shown = xikolo.voucher(code=details.code.code, prefix=batch.prefix, country=batch.country,
                          product=batch.offer.product, tag=batch.tag, created_at=batch.created_at)  # fmt: skip
     return {
         **shown, "status": details.status,
-        "uses": details.code.uses, "max_uses": details.code.max_uses, "expires_at": wire.wire_time(batch.expires_at),
+        "uses": details.code.uses, "max_uses": details.code.max_uses, "expires_at": xikolo.wire_time(batch.expires_at),
         "redemptions": [
-            {"claimed_at": wire.wire_time(r.redeemed_at), "claimant_ip": r.client_ip or "",
+            {"claimed_at": xikolo.wire_time(r.redeemed_at), "claimant_ip": r.client_ip or "",
              "course_session": r.session.slug, "course": r.session.course.slug,
-             "reversed_at": wire.wire_time(r.reversed_at)}
+             "reversed_at": xikolo.wire_time(r.reversed_at)}
             for r in details.redemptions
         ],
     }  # fmt: skip

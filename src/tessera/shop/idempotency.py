@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
-from tessera.shop import wire
+from tessera.shop import xikolo
 from tessera.shop.models import IdempotencyKey, Shop
 
 KEEP = timedelta(hours=24)
@@ -84,4 +84,4 @@ def _complete(claim: IdempotencyKey, response: HttpResponse) -> None:
 
 
 def _refusal(status: int, errors: dict[str, list[str]]) -> JsonResponse:
-    return wire.answer({"errors": errors}, status=status)
+    return xikolo.answer({"errors": errors}, status=status)

@@ -12,7 +12,7 @@ them, so they cannot drift from the code unnoticed.
 
 from typing import Any
 
-from tessera.shop.wire import WIRE_PRODUCTS
+from tessera.shop.xikolo import WIRE_PRODUCTS
 
 Json = dict[str, Any]
 

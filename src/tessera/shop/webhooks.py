@@ -32,7 +32,7 @@ from django.core import checks
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from tessera.shop import destinations, wire
+from tessera.shop import destinations, xikolo
 from tessera.vouchers.models import Code, Redemption
 from tessera.vouchers.selectors import display_code
 
@@ -48,7 +48,7 @@ def new_secret() -> str:
 
 def event_body(event_id: uuid.UUID, event_type: str, data: dict[str, Any], *, now: datetime | None = None) -> str:
     """The body as sent and signed: compact and ASCII-only, so the stored text is the bytes."""
-    envelope = {"id": str(event_id), "type": event_type, "created_at": wire.wire_time(now or timezone.now()),
+    envelope = {"id": str(event_id), "type": event_type, "created_at": xikolo.wire_time(now or timezone.now()),
                 "data": data}  # fmt: skip
     return json.dumps(envelope, separators=(",", ":"))
 
@@ -70,15 +70,15 @@ def request_headers(*, secret: str, body: bytes, event_id: str, sent_at: datetim
 def _voucher(code: Code) -> dict[str, Any]:
     batch = code.batch
     return {
-        "id": display_code(code.code, batch.prefix), "product": wire.PRODUCT_ON_WIRE[batch.offer.product],
+        "id": display_code(code.code, batch.prefix), "product": xikolo.PRODUCT_ON_WIRE[batch.offer.product],
         "tag": batch.tag, "uses": code.uses, "max_uses": code.max_uses,
     }  # fmt: skip
 
 
 def _claim(redemption: Redemption) -> dict[str, Any]:
     return {
-        "claimed_at": wire.wire_time(redemption.redeemed_at), "claimant_ip": redemption.client_ip or "",
-        "claimant_country": wire.claimant_country(redemption.client_ip),
+        "claimed_at": xikolo.wire_time(redemption.redeemed_at), "claimant_ip": redemption.client_ip or "",
+        "claimant_country": xikolo.claimant_country(redemption.client_ip),
         "course_session": redemption.session.slug, "course": redemption.session.course.slug,
     }  # fmt: skip
 
@@ -89,13 +89,13 @@ def redeemed_data(redemption: Redemption) -> dict[str, Any]:
 
 
 def reversed_data(redemption: Redemption, *, use_returned: bool) -> dict[str, Any]:
-    return {**redeemed_data(redemption), "reversed_at": wire.wire_time(redemption.reversed_at),
+    return {**redeemed_data(redemption), "reversed_at": xikolo.wire_time(redemption.reversed_at),
             "use_returned": use_returned}  # fmt: skip
 
 
 def voided_data(code: Code) -> dict[str, Any]:
     """code: with batch__offer loaded."""
-    return {**_voucher(code), "voided_at": wire.wire_time(code.revoked_at)}
+    return {**_voucher(code), "voided_at": xikolo.wire_time(code.revoked_at)}
 
 
 # --- the sender -----------------------------------------------------------------------------------

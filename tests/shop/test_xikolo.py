@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tessera.shop import wire
+from tessera.shop import xikolo
 from tessera.shop.models import IdempotencyKey
 from tessera.vouchers.models import Batch
 from tessera.vouchers.services import voucher_redeem
@@ -23,28 +23,28 @@ class TestRubyInteger:
         [("5", 5), (" 7 apples", 7), ("2.7", 2), (2.7, 2), ("-3", -3), ("007", 7), ("abc", 0), (None, 0), (True, 0)],
     )
     def test_counts_are_read_as_xikolo_reads_them(self, value, number):
-        assert wire.ruby_integer(value) == number
+        assert xikolo.ruby_integer(value) == number
 
     def test_thousands_of_digits_read_as_a_count_past_every_limit(self):
-        assert wire.ruby_integer("9" * 5000) > 1_000_000
-        assert wire.ruby_integer("-" + "9" * 5000) < 0
-        assert wire.ruby_integer("0" * 5000 + "5") == 5
+        assert xikolo.ruby_integer("9" * 5000) > 1_000_000
+        assert xikolo.ruby_integer("-" + "9" * 5000) < 0
+        assert xikolo.ruby_integer("0" * 5000 + "5") == 5
 
     @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
     def test_a_number_that_is_not_finite_is_no_count(self, value):
-        assert wire.ruby_integer(value) == 0
+        assert xikolo.ruby_integer(value) == 0
 
 
 class TestMoment:
     def test_an_offset_is_read_into_utc(self):
-        assert wire.moment("2030-01-01T12:00:00+02:00") == datetime(2030, 1, 1, 10, tzinfo=UTC)
+        assert xikolo.moment("2030-01-01T12:00:00+02:00") == datetime(2030, 1, 1, 10, tzinfo=UTC)
 
     def test_a_naive_time_is_utc(self):
-        assert wire.moment("2030-01-01T12:00:00") == datetime(2030, 1, 1, 12, tzinfo=UTC)
+        assert xikolo.moment("2030-01-01T12:00:00") == datetime(2030, 1, 1, 12, tzinfo=UTC)
 
     @pytest.mark.parametrize("value", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59", "soon"])
     def test_a_time_that_cannot_be_stored_is_none(self, value):
-        assert wire.moment(value) is None
+        assert xikolo.moment(value) is None
 
 
 class TestHostileInput:
@@ -109,7 +109,7 @@ class TestHostileInput:
     def test_an_end_date_on_the_last_day_there_is_means_no_end(self, client, shop_a):
         response = client.get(URL, {"claimed": "true", "end_date": "9999-12-31"}, **shop_a.auth)
         assert response.status_code == 200
-        assert wire.day_after("9999-12-31", "end_date") > wire.day_start("9999-12-30", "end_date")
+        assert xikolo.day_after("9999-12-31", "end_date") > xikolo.day_start("9999-12-30", "end_date")
 
     def test_a_page_size_of_thousands_of_digits_is_capped(self, client, shop_a):
         response = client.get(URL, {"per_page": "9" * 5000}, **shop_a.auth)
@@ -134,15 +134,15 @@ class TestRubyPageNumber:
          ("0o17", 15), ("0", 0)],
     )  # fmt: skip
     def test_a_page_is_read_as_rubys_integer_reads_it(self, value, number):
-        assert wire.ruby_strict_integer(value) == number
+        assert xikolo.ruby_strict_integer(value) == number
 
     @pytest.mark.parametrize("value", ["", "abc", "2.5", "2 apples", "08", "1__0", "_1", "0x", "١٢", "1e3", "a\x00b"])
     def test_what_ruby_refuses_is_no_number(self, value):
-        assert wire.ruby_strict_integer(value) is None
+        assert xikolo.ruby_strict_integer(value) is None
 
     def test_thousands_of_digits_read_as_a_page_past_every_limit(self):
-        assert wire.ruby_strict_integer("9" * 5000) > wire.BIGINT
-        assert wire.ruby_strict_integer("0" * 5000 + "5") == 5
+        assert xikolo.ruby_strict_integer("9" * 5000) > xikolo.BIGINT
+        assert xikolo.ruby_strict_integer("0" * 5000 + "5") == 5
 
 
 class TestPagesAsXikoloAnswersThem:
@@ -164,7 +164,7 @@ class TestPagesAsXikoloAnswersThem:
         response = client.get(URL, {"page": page}, **shop_a.auth)
         assert response.status_code == 404
         assert response["Content-Type"] == PROBLEM_TYPE
-        problem = {"title": wire.PAGE_NOT_FOUND_TITLE, "detail": wire.PAGE_NOT_FOUND_DETAIL, "status": 404}
+        problem = {"title": xikolo.PAGE_NOT_FOUND_TITLE, "detail": xikolo.PAGE_NOT_FOUND_DETAIL, "status": 404}
         assert response.json() == problem
 
     def test_a_page_whose_offset_no_database_can_take_is_not_found(self, client, shop_a):
