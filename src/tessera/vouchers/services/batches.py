@@ -17,7 +17,7 @@ from tessera.core.validation import fits_decimal, fits_text, one_of
 from tessera.vouchers import codes as codebook
 from tessera.vouchers import config
 from tessera.vouchers.audit import audit_record
-from tessera.vouchers.bulk import codes_writer
+from tessera.vouchers.bulk_insert import codes_writer
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer
 from tessera.vouchers.products import product_named
 
