@@ -92,9 +92,9 @@ class TestConcurrentRedemption:
     ):
         """With activation a no-op, no enrollment constraint helps: the partial unique index on
         (code, user) alone must turn the losers away."""
-        from tessera.vouchers.products import PRODUCTS
+        from tessera.vouchers.products import PRODUCT_RULES
 
-        monkeypatch.setattr(type(PRODUCTS["enrollment"]), "activate", lambda self, **kwargs: None)
+        monkeypatch.setattr(type(PRODUCT_RULES["enrollment"]), "activate", lambda self, **kwargs: None)
         code = make_code(enrollment_offer, uses_per_code=5)
         outcomes = race([lambda: voucher_redeem(code=code, user=learner, session=running_session)] * 8)
         assert outcomes == Counter({"redeemed": 1, "already_redeemed": 7})

@@ -266,14 +266,14 @@ class TestMultiUseCodes:
     def test_a_failing_activation_leaves_the_code_unredeemed(
         self, enrollment_offer, make_code, learner, running_session, monkeypatch
     ):
-        from tessera.vouchers.products import PRODUCTS
+        from tessera.vouchers.products import PRODUCT_RULES
 
         code = make_code(enrollment_offer)
 
         def explode(**kwargs):
             raise RuntimeError("the enrollment system is down")
 
-        monkeypatch.setattr(type(PRODUCTS["enrollment"]), "activate", lambda self, **kw: explode(**kw))
+        monkeypatch.setattr(type(PRODUCT_RULES["enrollment"]), "activate", lambda self, **kw: explode(**kw))
         with pytest.raises(RuntimeError):
             voucher_redeem(code=code, user=learner, session=running_session)
         assert _nothing_redeemed()

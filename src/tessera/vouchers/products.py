@@ -1,8 +1,9 @@
-"""The three products a code can unlock, each with its own eligibility rules and effect.
+"""The rules of the three products a code can unlock: each product's eligibility and effect.
 
-A product answers three questions: does this session offer me at all (`offered_by`), may this
-user get me here and now (`refusal`, a plain-words reason or None), and how am I activated or
-ended (`activate`, `deactivate`). The rules are the table in DOMAIN.md.
+A product's rule (a ProductRule; the product itself is the offer's Product choice) answers three
+questions: does this session offer me at all (`offered_by`), may this user get me here and now
+(`refusal`, a plain-words reason or None), and how am I activated or ended (`activate`,
+`deactivate`). The rules are the table in DOMAIN.md.
 
 `refusal` and `activate` take the user's enrollment in the session as the caller read it (or
 None), so one redemption reads it once; `activate` writes only if it is still as read, and
@@ -17,28 +18,26 @@ from django.contrib.auth.models import AbstractBaseUser
 from tessera.catalog import selectors as catalog
 from tessera.catalog import services as enrollments
 from tessera.catalog.errors import EnrollmentConflict
-from tessera.catalog.models import CourseSession
-from tessera.catalog.models import Enrollment as EnrollmentRow
+from tessera.catalog.models import CourseSession, Enrollment
 from tessera.core.errors import InvalidInput
 from tessera.vouchers.errors import NotEligible
-from tessera.vouchers.models import Product as ProductName
-from tessera.vouchers.models import Redemption
+from tessera.vouchers.models import Product, Redemption
 
 
 @dataclass(frozen=True)
-class Product:
+class ProductRule:
     name: str
 
     def offered_by(self, session: CourseSession) -> bool:
         raise NotImplementedError
 
     def refusal(
-        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: EnrollmentRow | None, now: datetime
+        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: Enrollment | None, now: datetime
     ) -> str | None:
         raise NotImplementedError
 
     def activate(
-        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: EnrollmentRow | None, now: datetime
+        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: Enrollment | None, now: datetime
     ) -> None:
         raise NotImplementedError
 
@@ -46,19 +45,19 @@ class Product:
         raise NotImplementedError
 
     def ensure_eligible(
-        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: EnrollmentRow | None, now: datetime
+        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: Enrollment | None, now: datetime
     ) -> None:
         reason = self.refusal(user=user, session=session, enrollment=enrollment, now=now)
         if reason:
             raise NotEligible(reason)
 
 
-class Enrollment(Product):
+class EnrollmentRule(ProductRule):
     def offered_by(self, session: CourseSession) -> bool:
         return True
 
     def refusal(
-        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: EnrollmentRow | None, now: datetime
+        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: Enrollment | None, now: datetime
     ) -> str | None:
         if session.state == CourseSession.State.ARCHIVED or session.has_ended(now):
             return "This course session has ended."
@@ -78,7 +77,7 @@ class Enrollment(Product):
         return catalog.active_enrollment_count(session) >= (session.capacity or 0)
 
     def activate(
-        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: EnrollmentRow | None, now: datetime
+        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: Enrollment | None, now: datetime
     ) -> None:
         enrollments.enrollment_enroll(user=user, session=session, enrollment=enrollment)
 
@@ -86,12 +85,12 @@ class Enrollment(Product):
         return enrollments.enrollment_withdraw(user=redemption.user, session=redemption.session)
 
 
-class Proctoring(Product):
+class ProctoringRule(ProductRule):
     def offered_by(self, session: CourseSession) -> bool:
         return session.offers_proctored_certificate
 
     def refusal(
-        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: EnrollmentRow | None, now: datetime
+        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: Enrollment | None, now: datetime
     ) -> str | None:
         if enrollment is None or not enrollment.active:
             return "Enroll in this course session before booking proctoring."
@@ -103,7 +102,7 @@ class Proctoring(Product):
         return None
 
     def activate(
-        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: EnrollmentRow | None, now: datetime
+        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: Enrollment | None, now: datetime
     ) -> None:
         if enrollment is None:  # refusal() let it through, so someone withdrew it meanwhile
             raise EnrollmentConflict()
@@ -113,12 +112,12 @@ class Proctoring(Product):
         return enrollments.proctoring_cancel(user=redemption.user, session=redemption.session)
 
 
-class Reactivation(Product):
+class ReactivationRule(ProductRule):
     def offered_by(self, session: CourseSession) -> bool:
         return session.reactivation_enabled
 
     def refusal(
-        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: EnrollmentRow | None, now: datetime
+        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: Enrollment | None, now: datetime
     ) -> str | None:
         if session.state == CourseSession.State.PREPARATION:
             return "This course session is still in preparation."
@@ -129,7 +128,7 @@ class Reactivation(Product):
         return None
 
     def activate(
-        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: EnrollmentRow | None, now: datetime
+        self, *, user: AbstractBaseUser, session: CourseSession, enrollment: Enrollment | None, now: datetime
     ) -> None:
         until = now + session.reactivation_period
         enrollments.reactivation_start(user=user, session=session, enrollment=enrollment, now=now, until=until)
@@ -140,16 +139,16 @@ class Reactivation(Product):
         )
 
 
-PRODUCTS: dict[str, Product] = {
-    ProductName.ENROLLMENT: Enrollment(ProductName.ENROLLMENT),
-    ProductName.PROCTORING: Proctoring(ProductName.PROCTORING),
-    ProductName.REACTIVATION: Reactivation(ProductName.REACTIVATION),
+PRODUCT_RULES: dict[str, ProductRule] = {
+    Product.ENROLLMENT: EnrollmentRule(Product.ENROLLMENT),
+    Product.PROCTORING: ProctoringRule(Product.PROCTORING),
+    Product.REACTIVATION: ReactivationRule(Product.REACTIVATION),
 }
 
 
-def product_named(name: str) -> Product:
+def product_rule(name: str) -> ProductRule:
     try:
-        return PRODUCTS[name]
+        return PRODUCT_RULES[name]
     except KeyError:
-        choices = ", ".join(PRODUCTS)
+        choices = ", ".join(PRODUCT_RULES)
         raise InvalidInput(f"Unknown product {name!r}; choose one of {choices}.", field="product") from None

@@ -19,7 +19,7 @@ from tessera.vouchers import config
 from tessera.vouchers.audit import audit_record
 from tessera.vouchers.bulk_insert import codes_writer
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer
-from tessera.vouchers.products import product_named
+from tessera.vouchers.products import product_rule
 
 MAX_BATCH = 1_000_000
 MAX_USES_PER_CODE = 1_000_000
@@ -95,8 +95,8 @@ def offer_validate(offer: Offer) -> None:
 
 
 def _check_product_offered(product: str, session: CourseSession | None) -> None:
-    handler = product_named(product)
-    if session is not None and not handler.offered_by(session):
+    rule = product_rule(product)
+    if session is not None and not rule.offered_by(session):
         raise InvalidInput(f"The course session {session.slug!r} does not offer {product}.", field="product")
 
 

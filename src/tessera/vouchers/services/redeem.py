@@ -41,7 +41,7 @@ from tessera.vouchers.errors import (
     WrongUser,
 )
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Redemption
-from tessera.vouchers.products import product_named
+from tessera.vouchers.products import product_rule
 from tessera.vouchers.selectors import parse_code
 from tessera.vouchers.signals import redemption_reversed, voucher_redeemed
 
@@ -140,7 +140,7 @@ def voucher_check(*, code: str, user: AbstractBaseUser, session: CourseSession, 
         _check_code(found, attempt)
         code_row, enrollment = found.code, found.enrollment
         offered = code_row.batch.offer.product
-        product_named(offered).ensure_eligible(user=user, session=session, enrollment=enrollment, now=attempt.now)
+        product_rule(offered).ensure_eligible(user=user, session=session, enrollment=enrollment, now=attempt.now)
     return Preview(code=code_row, product=offered, session=session, uses_left=code_row.max_uses - code_row.uses)
 
 
@@ -170,11 +170,11 @@ def _redeem(normalized: str, attempt: Attempt) -> Redemption:
     found = _code_for_redemption(normalized, attempt)
     _check_code(found, attempt)
     code, enrollment = found.code, found.enrollment
-    handler = product_named(code.batch.offer.product)
-    handler.ensure_eligible(user=attempt.user, session=attempt.session, enrollment=enrollment, now=attempt.now)
+    rule = product_rule(code.batch.offer.product)
+    rule.ensure_eligible(user=attempt.user, session=attempt.session, enrollment=enrollment, now=attempt.now)
     redemption = _record(code, attempt, had_active_enrollment=bool(enrollment and enrollment.active))
     try:
-        handler.activate(user=attempt.user, session=attempt.session, enrollment=enrollment, now=attempt.now)
+        rule.activate(user=attempt.user, session=attempt.session, enrollment=enrollment, now=attempt.now)
     except EnrollmentConflict as conflict:
         # A concurrent request changed the enrollment since we read it; the transaction rolls
         # back the redemption.
@@ -216,7 +216,7 @@ def _check_product_available(code: Code, session: CourseSession) -> None:
     config.require_product(offer.product)
     if not offer.auto_subscribe:
         raise ProductUnavailable("This offer is not active: its codes do not subscribe anyone yet.")
-    if not product_named(offer.product).offered_by(session):
+    if not product_rule(offer.product).offered_by(session):
         raise ProductUnavailable(f"This course session does not offer {offer.product}.")
 
 
@@ -268,7 +268,7 @@ def redemption_reverse(*, redemption: Redemption, actor: str, give_back_use: boo
         ):
             raise AlreadyReversed()
         code = Code.objects.select_related("batch").get(pk=redemption.code_id)
-        product_named(redemption.product).deactivate(redemption=redemption, now=now)
+        product_rule(redemption.product).deactivate(redemption=redemption, now=now)
         give_back_use = refund_returns_use(batch=code.batch, give_back_use=give_back_use)
         if give_back_use:
             Code.objects.filter(pk=code.pk, uses__gt=0).update(uses=F("uses") - 1)
