@@ -264,7 +264,7 @@ class Seeder:
         self._tokens = tokens
 
     def _single_use_codes(self, slug: str, count: int) -> list[tuple[str, str]]:
-        from tessera.vouchers.selectors import display_code
+        from tessera.vouchers.selectors.codes import display_code
         from tessera.vouchers.services import batch_create
 
         offer = benchlib.enrollment_offer(benchlib.running_session(slug))
@@ -274,7 +274,7 @@ class Seeder:
         return [(slug, code) for code in codes]
 
     def _hot_code(self, slug: str, count: int) -> list[tuple[str, str]]:
-        from tessera.vouchers.selectors import display_code
+        from tessera.vouchers.selectors.codes import display_code
         from tessera.vouchers.services import batch_create
 
         offer = benchlib.enrollment_offer(benchlib.running_session(slug))

@@ -439,7 +439,7 @@ def _on_postgres() -> bool:
 
 
 def pages_of(seeded: Seeded) -> list[Page]:
-    from tessera.vouchers.selectors import display_code
+    from tessera.vouchers.selectors.codes import display_code
 
     def shown(code: str) -> str:
         return display_code(code, seeded.big_batch.prefix)

@@ -237,7 +237,7 @@ def make_code(make_batch: Callable[..., Batch]) -> Callable[..., str]:
     """One code of a fresh batch of `offer`, returned as people see it (with dashes)."""
 
     def make(offer: Offer, **fields: Any) -> str:
-        from tessera.vouchers.selectors import display_code
+        from tessera.vouchers.selectors.codes import display_code
 
         batch = make_batch(offer, count=1, **fields)
         return display_code(batch.codes.get().code, batch.prefix)

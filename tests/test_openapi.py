@@ -25,7 +25,7 @@ from tessera.api.services import api_token_issue
 from tessera.catalog.models import CourseSession
 from tessera.shop.services import shop_create, shop_vouchers_create, token_issue
 from tessera.vouchers.models import Batch, Offer, Product
-from tessera.vouchers.selectors import display_code
+from tessera.vouchers.selectors.codes import display_code
 from tessera.vouchers.services import voucher_redeem
 from tessera.wsgi import application
 

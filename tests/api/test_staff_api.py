@@ -9,7 +9,7 @@ from django.test import Client
 
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Redemption
-from tessera.vouchers.selectors import display_code
+from tessera.vouchers.selectors.codes import display_code
 from tessera.vouchers.services import voucher_redeem
 from tests.conftest import FORMULA_TAG
 

@@ -23,7 +23,7 @@ from playwright.sync_api import Page, expect
 
 from tessera.catalog.models import CourseSession, Enrollment
 from tessera.vouchers.models import Batch, Offer, Product, Redemption
-from tessera.vouchers.selectors import display_code, live_codes
+from tessera.vouchers.selectors.codes import display_code, live_codes
 from tessera.vouchers.services import batch_create, redemption_reverse, voucher_redeem
 from tests.browser.conftest import redeem_on_the_page, submit
 

@@ -13,7 +13,7 @@ from tessera.catalog.selectors import exam_deadline_for
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.errors import CodeExhausted, CodeMistyped
 from tessera.vouchers.models import Code, Redemption
-from tessera.vouchers.selectors import parse_code
+from tessera.vouchers.selectors.codes import parse_code
 from tests.browser.conftest import log_in_on_the_page, redeem_on_the_page, submit, voucher_form
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,7 +6,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tessera.vouchers.models import Batch
-from tessera.vouchers.selectors import EXPORT_HEADER, display_code
+from tessera.vouchers.selectors.codes import display_code
+from tessera.vouchers.selectors.exports import EXPORT_HEADER
 from tests.browser.conftest import submit
 
 pytestmark = pytest.mark.django_db(transaction=True)

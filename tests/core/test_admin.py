@@ -18,7 +18,7 @@ from tessera.api.services import api_token_issue
 from tessera.catalog.models import CourseSession
 from tessera.shop.services import shop_vouchers_create, shop_webhook_set
 from tessera.vouchers.models import AuditEvent, Offer, Product
-from tessera.vouchers.selectors import display_code
+from tessera.vouchers.selectors.codes import display_code
 from tessera.vouchers.services import voucher_redeem
 
 REGISTRY: dict[type[Model], admin.ModelAdmin] = admin.site._registry

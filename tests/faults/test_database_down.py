@@ -84,7 +84,7 @@ from django.contrib.auth.models import User
 from tessera.catalog.demo import demo_catalog_load
 from tessera.api.services import api_token_issue
 from tessera.shop.services import shop_create, token_issue
-from tessera.vouchers.selectors import display_code
+from tessera.vouchers.selectors.codes import display_code
 from tessera.vouchers.services import batch_create, offer_create
 
 running, _, _ = demo_catalog_load()

@@ -55,7 +55,7 @@ from tessera.shop.tasks import (
 )
 from tessera.vouchers.errors import CodeExhausted
 from tessera.vouchers.models import AuditEvent, Product, Redemption
-from tessera.vouchers.selectors import display_code
+from tessera.vouchers.selectors.codes import display_code
 from tessera.vouchers.services import redemption_reverse, voucher_redeem
 from tessera.vouchers.services.jobs import batch_job_create
 from tests.auditing import audited, row_text

@@ -12,7 +12,7 @@ from tessera.catalog.models import Enrollment
 from tessera.cli import main
 from tessera.vouchers import codes
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Product, Redemption
-from tessera.vouchers.selectors import display_code
+from tessera.vouchers.selectors.codes import display_code
 from tessera.vouchers.services import voucher_redeem
 
 

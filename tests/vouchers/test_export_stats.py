@@ -15,17 +15,14 @@ from django.utils import timezone
 
 from tessera.vouchers import codes
 from tessera.vouchers.models import Batch, Code, Product, Redemption
-from tessera.vouchers.selectors import (
-    EXPORT_HEADER,
+from tessera.vouchers.selectors.codes import Status, display_code
+from tessera.vouchers.selectors.exports import EXPORT_HEADER, batches_for_export, export_rows
+from tessera.vouchers.selectors.stats import (
     STATS_DIMENSIONS,
     DayCount,
     StatsRow,
-    Status,
-    batches_for_export,
     code_stats,
     code_stats_by,
-    display_code,
-    export_rows,
     redemptions_per_day,
     stats_total,
 )

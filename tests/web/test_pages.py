@@ -13,7 +13,7 @@ from tessera.core.ratelimit import RateLimited
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.errors import CodeExhausted, CodeMistyped, CodeNotFound, NotEligible, WrongProduct
 from tessera.vouchers.models import AuditEvent, Product
-from tessera.vouchers.selectors import parse_code
+from tessera.vouchers.selectors.codes import parse_code
 from tessera.vouchers.services import voucher_redeem
 
 COURSE = "/courses/python-2026"

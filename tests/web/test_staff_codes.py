@@ -13,7 +13,7 @@ from tessera.catalog.models import CourseSession, Enrollment
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.errors import AlreadyReversed, CodeMistyped, CodeNotFound, CodeRevoked
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Product, Redemption
-from tessera.vouchers.selectors import parse_code
+from tessera.vouchers.selectors.codes import parse_code
 from tessera.vouchers.services import redemption_reverse, voucher_redeem
 
 QUERY = "/staff/codes"

@@ -18,7 +18,7 @@ from django_tasks_db.models import DBTaskResult
 
 from tessera.vouchers.models import AuditEvent, Batch, BatchJob, Code, Offer, Product
 from tessera.vouchers.paging import PAGE_SIZE
-from tessera.vouchers.selectors import display_code
+from tessera.vouchers.selectors.codes import display_code
 from tessera.vouchers.services import IN_REQUEST_MAX, batch_job_create, batch_job_run, voucher_redeem
 from tessera.vouchers.services import batches as batch_service
 from tessera.vouchers.services import jobs as jobs_service

@@ -15,7 +15,8 @@ from tessera.api.schemas import ERRORS, ApiIn, ErrorOut, ProductName
 from tessera.catalog.selectors import session_by_slug
 from tessera.core.ratelimit import client_ip, failures_limited, request_keys
 from tessera.vouchers.errors import GUESSES, REFUSALS
-from tessera.vouchers.selectors import display_code, entitlements_of
+from tessera.vouchers.selectors.codes import display_code
+from tessera.vouchers.selectors.entitlements import entitlements_of
 from tessera.vouchers.services import voucher_check, voucher_redeem
 
 router = Router(auth=USER_AUTH, tags=["learner"])

@@ -21,22 +21,18 @@ from tessera.core.csvstream import csv_download
 from tessera.core.users import user_named
 from tessera.vouchers.audit import actor_of
 from tessera.vouchers.models import Batch, Code, Offer
-from tessera.vouchers.selectors import (
-    EXPORT_HEADER,
+from tessera.vouchers.selectors.batches import batch_numbered, batches_of
+from tessera.vouchers.selectors.codes import (
     CodeDetails,
     batch_codes,
-    batch_numbered,
-    batches_for_export,
-    batches_of,
     code_details,
-    code_stats,
     display_code,
-    export_rows,
-    offer_numbered,
-    offers_listed,
     redemption_numbered,
     status_of,
 )
+from tessera.vouchers.selectors.exports import EXPORT_HEADER, batches_for_export, export_rows
+from tessera.vouchers.selectors.offers import offer_numbered, offers_listed
+from tessera.vouchers.selectors.stats import code_stats
 from tessera.vouchers.services import (
     batch_create,
     batch_revoke,

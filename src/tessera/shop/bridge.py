@@ -20,7 +20,7 @@ from tessera.shop.selectors import shop_code, shop_codes
 from tessera.shop.services import check_qty, shop_voucher_void, shop_vouchers_create
 from tessera.vouchers.errors import CodeNotFound
 from tessera.vouchers.models import Code
-from tessera.vouchers.selectors import details_of, parse_code
+from tessera.vouchers.selectors.codes import details_of, parse_code
 
 router = Router(auth=ShopToken(), tags=["shop bridge"])
 

@@ -34,7 +34,7 @@ from django.utils.module_loading import import_string
 
 from tessera.shop import destinations, xikolo
 from tessera.vouchers.models import Code, Redemption
-from tessera.vouchers.selectors import display_code
+from tessera.vouchers.selectors.codes import display_code
 
 logger = logging.getLogger(__name__)
 

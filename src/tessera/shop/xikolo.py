@@ -17,7 +17,7 @@ from django.http import HttpRequest, JsonResponse
 from tessera.core.errors import InvalidInput
 from tessera.core.geoip import geoip
 from tessera.vouchers.models import Product
-from tessera.vouchers.selectors import display_code
+from tessera.vouchers.selectors.codes import display_code
 
 # Xikolo's product names where one exists; enrollment is Tessera's own.
 WIRE_PRODUCTS = {

@@ -17,7 +17,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from tessera.core.errors import InvalidInput
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.models import Batch, Code
-from tessera.vouchers.selectors import code_status, display_code
+from tessera.vouchers.selectors.codes import code_status, display_code
 
 PAGE_SIZE = 50
 USED = "used"

@@ -42,7 +42,7 @@ from tessera.vouchers.errors import (
 )
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Redemption
 from tessera.vouchers.products import product_rule
-from tessera.vouchers.selectors import parse_code
+from tessera.vouchers.selectors.codes import parse_code
 from tessera.vouchers.signals import redemption_reversed, voucher_redeemed
 
 # Everything the checks need, in one query: see Found. Columns in model field order.

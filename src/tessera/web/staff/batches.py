@@ -14,7 +14,8 @@ from tessera.core.csvstream import csv_download
 from tessera.core.errors import InvalidInput
 from tessera.vouchers.models import Batch
 from tessera.vouchers.paging import USE_FILTERS, CodePage, batch_code_page, batch_totals, cursor, search_prefix
-from tessera.vouchers.selectors import EXPORT_HEADER, batch_numbered, batches_for_export, export_rows
+from tessera.vouchers.selectors.batches import batch_numbered
+from tessera.vouchers.selectors.exports import EXPORT_HEADER, batches_for_export, export_rows
 from tessera.vouchers.services import batch_revoke
 from tessera.web.errors import page_refusal
 from tessera.web.responses import see_other

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from tessera.core.errors import DomainError, InvalidInput
 from tessera.vouchers.models import Redemption
-from tessera.vouchers.selectors import CodeDetails, code_details, redemption_numbered
+from tessera.vouchers.selectors.codes import CodeDetails, code_details, redemption_numbered
 from tessera.vouchers.services import code_revoke, redemption_reverse, refund_returns_use
 from tessera.web.errors import page_refusal
 from tessera.web.responses import see_other

@@ -6,7 +6,7 @@ from typing import TypeVar
 from django.http import Http404
 
 from tessera.core.errors import DoesNotExist
-from tessera.vouchers.selectors import Status
+from tessera.vouchers.selectors.codes import Status
 
 Found = TypeVar("Found")
 

@@ -21,8 +21,9 @@ from tessera.core.errors import DomainError
 from tessera.core.users import user_named
 from tessera.vouchers.audit import actor_of
 from tessera.vouchers.models import BatchJob, Offer
-from tessera.vouchers.overview import batches_overview, job_numbered, jobs_unfinished, offers_overview
-from tessera.vouchers.selectors import EXPORT_HEADER, batches_for_export, export_rows, offer_numbered
+from tessera.vouchers.selectors.batches import batches_overview, job_numbered, jobs_unfinished
+from tessera.vouchers.selectors.exports import EXPORT_HEADER, batches_for_export, export_rows
+from tessera.vouchers.selectors.offers import offer_numbered, offers_overview
 from tessera.vouchers.services import IN_REQUEST_MAX, batch_job_requeue, batch_order, offer_create
 from tessera.web.errors import page_refusal
 from tessera.web.responses import see_other

@@ -13,7 +13,7 @@ from django.utils.safestring import SafeString
 from django.views.decorators.http import require_safe
 
 from tessera.vouchers.models import Product
-from tessera.vouchers.selectors import (
+from tessera.vouchers.selectors.stats import (
     STATS_DIMENSIONS,
     DayCount,
     StatsRow,

@@ -6,7 +6,7 @@ from tqdm import tqdm
 
 from tessera.vouchers.management.base import VoucherCommand, parse_moment, user_named
 from tessera.vouchers.models import Batch, Offer
-from tessera.vouchers.selectors import display_code
+from tessera.vouchers.selectors.codes import display_code
 from tessera.vouchers.services import batch_create
 
 PROGRESS_FROM = 10_000

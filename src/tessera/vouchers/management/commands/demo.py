@@ -6,7 +6,7 @@ from django.db import transaction
 from tessera.catalog.demo import demo_catalog_load, demo_users_reset
 from tessera.vouchers import config
 from tessera.vouchers.models import Offer, Product
-from tessera.vouchers.selectors import display_code, live_codes
+from tessera.vouchers.selectors.codes import display_code, live_codes
 from tessera.vouchers.services import batch_create, offer_create
 
 DEMO_CODES = 3

@@ -5,7 +5,7 @@ from django.core.management.base import CommandError
 from tessera.core.csvstream import CsvWriter
 from tessera.vouchers.management.base import VoucherCommand
 from tessera.vouchers.models import Batch
-from tessera.vouchers.selectors import EXPORT_HEADER, batches_for_export, export_rows
+from tessera.vouchers.selectors.exports import EXPORT_HEADER, batches_for_export, export_rows
 
 
 class Command(VoucherCommand):

@@ -1,7 +1,7 @@
 from typing import Any
 
 from tessera.vouchers.management.base import VoucherCommand
-from tessera.vouchers.selectors import code_details, live_redemption
+from tessera.vouchers.selectors.codes import code_details, live_redemption
 from tessera.vouchers.services import redemption_reverse
 
 

@@ -4,7 +4,7 @@ from django.core.management.base import CommandError
 
 from tessera.vouchers.management.base import VoucherCommand
 from tessera.vouchers.models import Batch
-from tessera.vouchers.selectors import code_details
+from tessera.vouchers.selectors.codes import code_details
 from tessera.vouchers.services import batch_revoke, code_revoke
 
 

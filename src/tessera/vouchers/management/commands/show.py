@@ -1,7 +1,7 @@
 from typing import Any
 
 from tessera.vouchers.management.base import VoucherCommand
-from tessera.vouchers.selectors import code_details
+from tessera.vouchers.selectors.codes import code_details
 
 
 class Command(VoucherCommand):

@@ -1,7 +1,7 @@
 from typing import Any
 
 from tessera.vouchers.management.base import VoucherCommand
-from tessera.vouchers.selectors import STATS_DIMENSIONS, code_stats
+from tessera.vouchers.selectors.stats import STATS_DIMENSIONS, code_stats
 
 
 class Command(VoucherCommand):

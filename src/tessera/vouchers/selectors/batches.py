@@ -1,21 +1,22 @@
-"""Reads for the staff pages' overviews: offers with the codes they issued, an offer's batches
-with how many codes were used, and the background jobs still writing codes."""
+"""Reads of batches: one by number, an offer's batches (plain, or with their used codes counted
+for the staff pages), and the background jobs writing an offer's codes."""
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from tessera.core.errors import DoesNotExist
 from tessera.vouchers.models import Batch, BatchJob, Code, Offer
 
 
-def offers_overview(*, session_slug: str = "") -> QuerySet[Offer]:
-    """Offers by course and session (offers for any session last), with batches and codes issued."""
-    offers = Offer.objects.select_related("session__course").annotate(
-        batch_count=Count("batches"), issued=Coalesce(Sum("batches__count"), 0)
-    )
-    if session_slug:
-        offers = offers.filter(session__slug=session_slug)
-    return offers.order_by("session__course__title", "session__starts_at", "name", "pk")
+def batch_numbered(pk: int) -> Batch:
+    batch = Batch.objects.select_related("offer", "restricted_to").filter(pk=pk).first()
+    if batch is None:
+        raise DoesNotExist(f"There is no batch {pk}.")
+    return batch
+
+
+def batches_of(offer: Offer) -> QuerySet[Batch]:
+    return offer.batches.select_related("offer", "restricted_to").order_by("-pk")
 
 
 def batches_overview(offer: Offer) -> QuerySet[Batch]:
