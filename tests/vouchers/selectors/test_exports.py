@@ -1,0 +1,205 @@
+"""The CSV export of codes (tessera.vouchers.selectors.exports) and the export command."""
+
+import csv
+import inspect
+import tracemalloc
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from tessera.vouchers import codes
+from tessera.vouchers.models import Batch, Code, Product, Redemption
+from tessera.vouchers.selectors.codes import Status, display_code
+from tessera.vouchers.selectors.exports import EXPORT_HEADER, batches_for_export, export_rows
+from tessera.vouchers.services import code_revoke, redemption_reverse, voucher_redeem
+from tests.conftest import FORMULA_TAG
+
+COLUMN = {name: index for index, name in enumerate(EXPORT_HEADER)}
+
+
+def export(**filters) -> list[tuple[object, ...]]:
+    return list(export_rows(batches_for_export(**filters)))
+
+
+def field(row: tuple[object, ...], name: str) -> object:
+    return row[COLUMN[name]]
+
+
+def only_code(batch: Batch) -> Code:
+    return batch.codes.get()
+
+
+class TestExportRows:
+    def test_a_code_never_redeemed_has_one_row_with_no_redeemer(self, enrollment_offer, make_batch):
+        batch = make_batch(enrollment_offer, count=1, tag="fair")
+        code = only_code(batch)
+        [row] = export(batch=batch)
+        assert len(row) == len(EXPORT_HEADER)
+        assert row == (
+            display_code(code.code), batch.pk, enrollment_offer.name, Product.ENROLLMENT, "fair",
+            0, 1, Status.UNUSED, "", "", "", "",
+        )  # fmt: skip
+
+    def test_one_row_per_never_redeemed_code(self, enrollment_offer, make_batch):
+        batch = make_batch(enrollment_offer, count=5)
+        rows = export(batch=batch)
+        assert len(rows) == 5
+        assert {codes.parse(field(row, "code")) for row in rows} == set(batch.codes.values_list("code", flat=True))
+
+    def test_a_code_redeemed_by_two_learners_has_a_row_per_redemption(
+        self, enrollment_offer, make_batch, learner, other_learner, running_session
+    ):
+        batch = make_batch(enrollment_offer, count=1, uses_per_code=3)
+        code = only_code(batch).code
+        voucher_redeem(code=code, user=learner, session=running_session)
+        voucher_redeem(code=code, user=other_learner, session=running_session)
+        rows = export(batch=batch)
+        assert len(rows) == 2
+        redeemed = {(field(row, "redeemed_by"), field(row, "redeemed_at"), field(row, "where")) for row in rows}
+        assert redeemed == {
+            (r.user.username, r.redeemed_at.isoformat(), "python-2026") for r in Redemption.objects.all()
+        }
+        assert {field(row, "uses") for row in rows} == {2}
+        assert {field(row, "status") for row in rows} == {Status.PARTLY_REDEEMED}
+
+    def test_a_code_used_up_is_redeemed(self, enrollment_offer, make_batch, learner, other_learner, running_session):
+        batch = make_batch(enrollment_offer, count=1, uses_per_code=2)
+        code = only_code(batch).code
+        voucher_redeem(code=code, user=learner, session=running_session)
+        voucher_redeem(code=code, user=other_learner, session=running_session)
+        assert {field(row, "status") for row in export(batch=batch)} == {Status.REDEEMED}
+
+    def test_a_revoked_code_is_revoked(self, enrollment_offer, make_batch):
+        batch = make_batch(enrollment_offer, count=2)
+        revoked = code_revoke(code=batch.codes.order_by("code").first(), actor="cli")
+        statuses = {codes.parse(field(row, "code")): field(row, "status") for row in export(batch=batch)}
+        assert statuses.pop(revoked.code) == Status.REVOKED
+        assert list(statuses.values()) == [Status.UNUSED]
+
+    def test_a_code_past_its_batchs_expiry_is_expired(self, enrollment_offer, make_batch, now):
+        batch = make_batch(enrollment_offer, count=1, expires_at=now + timedelta(days=1))
+        [fresh] = export(batch=batch)
+        assert field(fresh, "status") == Status.UNUSED
+        Batch.objects.filter(pk=batch.pk).update(expires_at=now - timedelta(days=1))
+        [expired] = export(batch=batch)
+        assert field(expired, "status") == Status.EXPIRED
+        assert field(expired, "expires") == (now - timedelta(days=1)).isoformat()
+
+    def test_a_reversed_redemption_is_marked(self, enrollment_offer, make_batch, learner, running_session):
+        batch = make_batch(enrollment_offer, count=1)
+        redemption = voucher_redeem(code=only_code(batch).code, user=learner, session=running_session)
+        redemption_reverse(redemption=redemption, actor="cli")
+        [row] = export(batch=batch)
+        assert field(row, "redeemed_by") == "learner (reversed)"
+        assert field(row, "status") == Status.UNUSED
+
+    def test_the_code_is_shown_with_its_prefix(self, enrollment_offer, make_batch):
+        batch = make_batch(enrollment_offer, count=1, prefix="FA1R")
+        [row] = export(batch=batch)
+        assert str(field(row, "code")).startswith("FA1R-")
+
+    def test_filters_by_batch_and_by_offer(self, enrollment_offer, reactivation_offer, make_batch):
+        first = make_batch(enrollment_offer, count=2)
+        second = make_batch(enrollment_offer, count=3)
+        other = make_batch(reactivation_offer, count=4)
+        assert {field(row, "batch") for row in export(batch=first)} == {first.pk}
+        assert len(export(batch=second)) == 3
+        assert {field(row, "batch") for row in export(offer_id=enrollment_offer.pk)} == {first.pk, second.pk}
+        assert {field(row, "batch") for row in export(offer_id=reactivation_offer.pk)} == {other.pk}
+        assert len(export()) == 9
+
+
+class TestExportStreams:
+    def test_export_rows_is_a_generator_not_a_list(self, enrollment_offer, make_batch):
+        make_batch(enrollment_offer, count=3)
+        rows = export_rows(batches_for_export())
+        assert inspect.isgenerator(rows)
+        assert len(next(rows)) == len(EXPORT_HEADER)
+        rows.close()
+
+    def test_the_first_row_does_not_load_every_code(self, enrollment_offer, make_batch):
+        make_batch(enrollment_offer, count=20_000)
+
+        def peak_memory(consume) -> int:
+            tracemalloc.start()
+            try:
+                consume()
+                return tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+
+        def first_row() -> None:
+            rows = export_rows(batches_for_export(), chunk_size=100)
+            next(rows)
+            rows.close()
+
+        def whole_query() -> None:
+            list(Code.objects.values_list("code", "batch__prefix", "batch__offer__name"))
+
+        # Taking one row must cost a small fraction of holding the 20,000 codes' rows at once,
+        # which is what iterating a queryset without .iterator() does before the first row.
+        first, whole = peak_memory(first_row), peak_memory(whole_query)
+        assert first * 5 < whole
+
+
+def read_csv(path) -> list[list[str]]:
+    with open(path, newline="", encoding="utf-8") as source:
+        return list(csv.reader(source))
+
+
+class TestExportCommand:
+    def test_writes_the_header_and_a_row_per_code_to_a_file(self, enrollment_offer, make_batch, tmp_path):
+        batch = make_batch(enrollment_offer, count=3)
+        target = tmp_path / "codes.csv"
+        err = StringIO()
+        call_command("export", "--output", str(target), stdout=StringIO(), stderr=err)
+        header, *rows = read_csv(target)
+        assert tuple(header) == EXPORT_HEADER
+        assert len(rows) == 3
+        assert {codes.parse(row[0]) for row in rows} == set(batch.codes.values_list("code", flat=True))
+        assert f"Wrote 3 rows to {target}" in err.getvalue()
+
+    def test_batch_limits_the_export_to_that_batch(self, enrollment_offer, make_batch, tmp_path):
+        make_batch(enrollment_offer, count=2)
+        wanted = make_batch(enrollment_offer, count=3)
+        target = tmp_path / "batch.csv"
+        call_command("export", "--batch", str(wanted.pk), "-o", str(target), stdout=StringIO(), stderr=StringIO())
+        _, *rows = read_csv(target)
+        assert len(rows) == 3
+        assert {row[COLUMN["batch"]] for row in rows} == {str(wanted.pk)}
+
+    def test_redemptions_appear_in_the_file(
+        self, enrollment_offer, make_batch, learner, other_learner, running_session, tmp_path
+    ):
+        batch = make_batch(enrollment_offer, count=1, uses_per_code=2)
+        code = only_code(batch).code
+        voucher_redeem(code=code, user=learner, session=running_session)
+        voucher_redeem(code=code, user=other_learner, session=running_session)
+        target = tmp_path / "redeemed.csv"
+        call_command("export", "--output", str(target), stdout=StringIO(), stderr=StringIO())
+        _, *rows = read_csv(target)
+        assert sorted(row[COLUMN["redeemed_by"]] for row in rows) == ["learner", "other_learner"]
+        assert {row[COLUMN["status"]] for row in rows} == {Status.REDEEMED}
+        assert {row[COLUMN["where"]] for row in rows} == {"python-2026"}
+
+    def test_an_unknown_batch_is_not_found(self, db, tmp_path):
+        with pytest.raises(CommandError, match="not_found"):
+            call_command("export", "--batch", "999999", "-o", str(tmp_path / "x.csv"), stdout=StringIO())
+        assert not (tmp_path / "x.csv").exists()
+
+    def test_a_shops_formula_tag_is_written_as_text(self, formula_batch, tmp_path):
+        target = tmp_path / "codes.csv"
+        call_command("export", "--output", str(target), stdout=StringIO(), stderr=StringIO())
+        _, row = read_csv(target)
+        assert row[COLUMN["tag"]] == "'" + FORMULA_TAG
+
+    def test_without_output_the_csv_goes_to_the_commands_stdout(self, enrollment_offer, make_batch):
+        make_batch(enrollment_offer, count=2)
+        out = StringIO()
+        call_command("export", stdout=out, stderr=StringIO())
+        lines = list(csv.reader(StringIO(out.getvalue())))
+        assert lines[:1] == [list(EXPORT_HEADER)]
+        assert len(lines) == 3
