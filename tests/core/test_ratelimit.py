@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from redis.backoff import NoBackoff
@@ -44,6 +44,7 @@ from tessera.core.ratelimit import (
     ip_key,
     request_keys,
 )
+from tests.concurrency import race
 
 TEST_REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 # A moment at the start of a UTC day, so minute, hour and day windows all start here.
@@ -626,31 +627,6 @@ class TestFailuresLimited:
 ATTEMPTERS = 16
 # Attempts under one key in flight at once, as with 4 server workers of 2 threads each.
 IN_FLIGHT = 8
-
-
-def race(attempts: list[Callable[[], str]]) -> Counter[str]:
-    """Runs every attempt in its own thread (its own database connection), all released at once."""
-    outcomes: Counter[str] = Counter()
-    lock = threading.Lock()
-    start = threading.Barrier(len(attempts))
-
-    def run(attempt: Callable[[], str]) -> None:
-        try:
-            start.wait()
-            result = attempt()
-        except Exception as error:  # an unexpected failure must show in the counts
-            result = f"crash: {error!r}"
-        finally:
-            connections.close_all()
-        with lock:
-            outcomes[result] += 1
-
-    threads = [threading.Thread(target=run, args=(attempt,)) for attempt in attempts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return outcomes
 
 
 @pytest.fixture(params=[pytest.param("database", marks=pytest.mark.django_db(transaction=True)), "redis"])

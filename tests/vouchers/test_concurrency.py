@@ -4,47 +4,16 @@ The claim (uses never exceed max uses) is PostgreSQL's to prove; the same tests 
 where IMMEDIATE transactions queue the writers.
 """
 
-import threading
 from collections import Counter
-from collections.abc import Callable
 
 import pytest
-from django.db import connections
 
 from tessera.catalog.models import Enrollment
-from tessera.core.errors import DomainError
 from tessera.vouchers.models import Code, Redemption
 from tessera.vouchers.services import voucher_redeem
+from tests.concurrency import race
 
 REDEEMERS = 16
-
-
-def race(attempts: list[Callable[[], object]]) -> Counter[str]:
-    """Runs every attempt in its own thread, all released at once; counts outcomes by code."""
-    outcomes: Counter[str] = Counter()
-    lock = threading.Lock()
-    start = threading.Barrier(len(attempts))
-
-    def run(attempt: Callable[[], object]) -> None:
-        try:
-            start.wait()
-            attempt()
-            outcome = "redeemed"
-        except DomainError as error:
-            outcome = error.code
-        except Exception as error:  # an unexpected failure must show in the counts
-            outcome = f"crash: {error!r}"
-        finally:
-            connections.close_all()
-        with lock:
-            outcomes[outcome] += 1
-
-    threads = [threading.Thread(target=run, args=(attempt,)) for attempt in attempts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return outcomes
 
 
 @pytest.mark.django_db(transaction=True)
@@ -56,7 +25,7 @@ class TestConcurrentRedemption:
         learners = make_learners(REDEEMERS)
         outcomes = race([
             lambda user=user: voucher_redeem(code=code, user=user, session=running_session) for user in learners
-        ])  # fmt: skip
+        ], success="redeemed")  # fmt: skip
         assert outcomes == Counter({"redeemed": 5, "exhausted": REDEEMERS - 5})
         assert Code.objects.get().uses == 5
         assert Redemption.objects.count() == 5
@@ -72,7 +41,7 @@ class TestConcurrentRedemption:
         outcomes = race([
             lambda user=user, code=code: voucher_redeem(code=code, user=user, session=running_session)
             for user, code in zip(learners, codes, strict=True)
-        ])  # fmt: skip
+        ], success="redeemed")  # fmt: skip
         assert outcomes == Counter({"redeemed": 3, "not_eligible": REDEEMERS - 3})
         assert Enrollment.objects.filter(session=running_session).count() == 3
         assert Code.objects.filter(uses=1).count() == 3
@@ -81,7 +50,9 @@ class TestConcurrentRedemption:
         self, reactivation_offer, make_code, learner, ended_session
     ):
         code = make_code(reactivation_offer, uses_per_code=5)
-        outcomes = race([lambda: voucher_redeem(code=code, user=learner, session=ended_session)] * 8)
+        outcomes = race(
+            [lambda: voucher_redeem(code=code, user=learner, session=ended_session)] * 8, success="redeemed"
+        )
         assert outcomes["redeemed"] == 1
         assert set(outcomes) <= {"redeemed", "already_redeemed", "not_eligible"}
         assert Code.objects.get().uses == 1
@@ -96,7 +67,9 @@ class TestConcurrentRedemption:
 
         monkeypatch.setattr(type(PRODUCT_RULES["enrollment"]), "activate", lambda self, **kwargs: None)
         code = make_code(enrollment_offer, uses_per_code=5)
-        outcomes = race([lambda: voucher_redeem(code=code, user=learner, session=running_session)] * 8)
+        outcomes = race(
+            [lambda: voucher_redeem(code=code, user=learner, session=running_session)] * 8, success="redeemed"
+        )
         assert outcomes == Counter({"redeemed": 1, "already_redeemed": 7})
         assert Code.objects.get().uses == 1
         assert Redemption.objects.count() == 1
@@ -107,7 +80,7 @@ class TestConcurrentRedemption:
         codes = list(make_batch(enrollment_offer, count=8).codes.values_list("code", flat=True))
         outcomes = race([
             lambda code=code: voucher_redeem(code=code, user=learner, session=running_session) for code in codes
-        ])  # fmt: skip
+        ], success="redeemed")  # fmt: skip
         assert outcomes["redeemed"] == 1
         assert sum(outcomes.values()) == 8
         assert set(outcomes) <= {"redeemed", "not_eligible"}
