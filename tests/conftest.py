@@ -18,7 +18,7 @@ from django.db import connections
 from django.utils import timezone
 
 from tessera.catalog.models import Course, CourseSession, Exam
-from tessera.core import ratelimit
+from tessera.core.ratelimit import limiter
 from tessera.shop.models import Shop
 from tessera.shop.services import shop_create, token_issue
 from tessera.vouchers.models import Batch, Offer, Product
@@ -171,7 +171,7 @@ def ratelimit_clock(monkeypatch: pytest.MonkeyPatch) -> RateLimitClock:
     a limit: the limits' windows are aligned to Unix time, so on the real clock a test that runs
     across a minute's end finds its counts started afresh and its 429 never comes."""
     clock = RateLimitClock(RATE_LIMIT_DAY_START + 10)
-    monkeypatch.setattr(ratelimit, "now", clock)
+    monkeypatch.setattr(limiter, "now", clock)
     return clock
 
 

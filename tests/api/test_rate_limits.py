@@ -10,8 +10,8 @@ import pytest
 import redis
 
 from tessera.catalog.models import Enrollment
-from tessera.core import ratelimit
-from tessera.core.ratelimit import DatabaseStore, FallbackStore, RedisStore
+from tessera.core.ratelimit import limiter as ratelimit
+from tessera.core.ratelimit.stores import DatabaseStore, FallbackStore, RedisStore
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.models import AuditEvent, Redemption
 

@@ -17,8 +17,8 @@ import pytest
 import redis
 
 from tessera.api.services import api_token_issue
-from tessera.core import ratelimit
 from tessera.core.models import FailureCounter
+from tessera.core.ratelimit import stores
 from tessera.vouchers import codes as codebook
 from tests.faults.conftest import free_port, unavailable
 
@@ -56,9 +56,9 @@ def limited_by_redis(settings, private_redis) -> Iterator[subprocess.Popen[bytes
     """The rate limiter on the private Redis, with a fresh client (and no back-off yet)."""
     settings.REDIS_URL = private_redis[0]
     settings.TESSERA_FAILED_ATTEMPTS = [(100, 60)]
-    ratelimit._redis_store.cache_clear()
+    stores._redis_store.cache_clear()
     yield private_redis[1]
-    ratelimit._redis_store.cache_clear()
+    stores._redis_store.cache_clear()
 
 
 def failed_check(client, token: str, session_slug: str) -> tuple[int, float]:
@@ -88,9 +88,9 @@ class TestRedisStoppedMidTraffic:
         assert FailureCounter.objects.get(key=f"user:{learner.pk}/60").count == 10
         first, rest = answers[0][1], [seconds for _, seconds in answers[1:]]
         timings = f"first {first:.3f} s, then median {statistics.median(rest):.3f} s, max {max(rest):.3f} s"
-        assert first >= ratelimit.REDIS_TIMEOUT, timings  # the read that timed out
+        assert first >= stores.REDIS_TIMEOUT, timings  # the read that timed out
         # Back-off: the other nine go straight to the database. Each that tried Redis would log a
         # warning and wait out two timeouts (its read and its count); the median leaves a loaded
         # machine room for a slow request or two.
         assert len(redis_warnings(caplog)) == 1, timings
-        assert statistics.median(rest) < ratelimit.REDIS_TIMEOUT, timings
+        assert statistics.median(rest) < stores.REDIS_TIMEOUT, timings

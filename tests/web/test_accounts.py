@@ -10,8 +10,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.test import Client
 
 from tessera.catalog.demo import demo_users_reset
-from tessera.core import ratelimit
 from tessera.core.models import FailureCounter
+from tessera.core.ratelimit import limiter
 
 DAY_START = 1_767_225_600  # 2026-01-01 00:00 UTC: minute and day windows start here
 LIMIT = 3  # failures per minute in these tests
@@ -28,7 +28,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock()
-    monkeypatch.setattr(ratelimit, "now", clock)
+    monkeypatch.setattr(limiter, "now", clock)
     return clock
 
 
@@ -136,7 +136,7 @@ class TestLoginLimits:
         for _ in range(LIMIT):
             log_in(client, "learner", "wrong-pass")
 
-        with ratelimit.failures_limited(keys=[f"user:{learner.pk}", "ip:203.0.113.1"], counted=()):
+        with limiter.failures_limited(keys=[f"user:{learner.pk}", "ip:203.0.113.1"], counted=()):
             pass  # not refused: codes and passwords have counters of their own
 
 

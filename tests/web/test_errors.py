@@ -1,7 +1,7 @@
 from django.http import HttpResponse
 
 from tessera.core.errors import Forbidden, InvalidInput
-from tessera.core.ratelimit import RateLimited
+from tessera.core.ratelimit.limiter import RateLimited
 from tessera.core.unavailable import DatabaseUnavailable
 from tessera.vouchers.errors import AlreadyReversed, CodeExhausted, CodeNotFound
 from tessera.web.errors import page_refusal

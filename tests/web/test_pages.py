@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from tessera.catalog.models import Enrollment
-from tessera.core.ratelimit import RateLimited
+from tessera.core.ratelimit.limiter import RateLimited
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.errors import CodeExhausted, CodeMistyped, CodeNotFound, NotEligible, WrongProduct
 from tessera.vouchers.models import AuditEvent, Product

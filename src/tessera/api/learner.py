@@ -13,7 +13,8 @@ from ninja import Field, Router, Schema, Status
 from tessera.api.auth import USER_AUTH, caller
 from tessera.api.schemas import ERRORS, ApiIn, ErrorOut, ProductName
 from tessera.catalog.selectors import session_by_slug
-from tessera.core.ratelimit import client_ip, failures_limited, request_keys
+from tessera.core.ratelimit.keys import client_ip, request_keys
+from tessera.core.ratelimit.limiter import failures_limited
 from tessera.vouchers.errors import GUESSES, REFUSALS
 from tessera.vouchers.selectors.codes import display_code
 from tessera.vouchers.selectors.entitlements import entitlements_of

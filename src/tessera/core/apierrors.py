@@ -10,7 +10,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
-from tessera.core.ratelimit import RateLimited
+from tessera.core.ratelimit.limiter import RateLimited
 from tessera.core.unavailable import DATABASE_ERRORS, DatabaseUnavailable, database_unavailable
 
 Render = Callable[[HttpRequest, Exception], HttpResponse]

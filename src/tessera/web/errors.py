@@ -13,7 +13,7 @@ from typing import Protocol
 from django.http import HttpResponse
 
 from tessera.core.errors import DomainError
-from tessera.core.ratelimit import RateLimited
+from tessera.core.ratelimit.limiter import RateLimited
 
 UNPROCESSABLE = 422
 

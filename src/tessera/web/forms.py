@@ -10,7 +10,8 @@ from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
-from tessera.core.ratelimit import client_ip, failures_limited, login_keys
+from tessera.core.ratelimit.keys import client_ip, login_keys
+from tessera.core.ratelimit.limiter import failures_limited
 from tessera.vouchers.models import Product
 
 logger = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from functools import partial
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 
-from tessera.core.ratelimit import RateLimited
+from tessera.core.ratelimit.limiter import RateLimited
 from tessera.web.errors import page_refusal
 
 

@@ -26,7 +26,8 @@ from django.views.decorators.http import require_http_methods
 from tessera.catalog.models import CourseSession
 from tessera.catalog.selectors import enrollment_for, exam_deadlines, session_by_slug
 from tessera.core.errors import DomainError, InvalidInput
-from tessera.core.ratelimit import RateLimited, client_ip, failures_limited, request_keys
+from tessera.core.ratelimit.keys import client_ip, request_keys
+from tessera.core.ratelimit.limiter import RateLimited, failures_limited
 from tessera.vouchers.errors import GUESSES, REFUSALS
 from tessera.vouchers.models import Product, Redemption
 from tessera.vouchers.services import voucher_redeem

@@ -22,7 +22,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tessera.core.models import FailureCounter
-from tessera.core.ratelimit import DatabaseStore, ip_key, short_key
+from tessera.core.ratelimit.keys import ip_key, short_key
+from tessera.core.ratelimit.stores import DatabaseStore
 from tessera.vouchers.audit import audit_record
 from tessera.vouchers.errors import StaffNotErasable
 from tessera.vouchers.models import AuditEvent, Redemption

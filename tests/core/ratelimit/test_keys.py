@@ -1,0 +1,78 @@
+"""The keys attempts are counted under (tessera.core.ratelimit.keys): client IP behind proxies,
+users, log-ins and IPv6 networks."""
+
+import pytest
+from django.test import RequestFactory
+
+from tessera.core.ratelimit.keys import client_ip, ip_key, request_keys
+
+
+class TestClientIp:
+    def request(self, forwarded: str | None = None, remote: str = "192.0.2.1"):
+        headers = {} if forwarded is None else {"HTTP_X_FORWARDED_FOR": forwarded}
+        return RequestFactory().get("/", REMOTE_ADDR=remote, **headers)
+
+    def test_without_trusted_proxies_it_is_the_remote_address_whatever_the_header_says(self, settings):
+        settings.TESSERA_TRUSTED_PROXIES = 0
+        assert client_ip(self.request("203.0.113.9")) == "192.0.2.1"
+
+    def test_behind_one_proxy_it_is_the_address_that_proxy_appended(self, settings):
+        settings.TESSERA_TRUSTED_PROXIES = 1
+        assert client_ip(self.request("198.51.100.66, 203.0.113.9")) == "203.0.113.9"
+
+    def test_behind_two_proxies_it_is_the_second_address_from_the_right(self, settings):
+        settings.TESSERA_TRUSTED_PROXIES = 2
+        assert client_ip(self.request("1.2.3.4, 198.51.100.7,203.0.113.9")) == "198.51.100.7"
+
+    def test_a_header_shorter_than_the_proxy_chain_gives_its_first_address(self, settings):
+        settings.TESSERA_TRUSTED_PROXIES = 3
+        assert client_ip(self.request("198.51.100.7, 203.0.113.9")) == "198.51.100.7"
+
+    def test_without_the_header_it_is_the_remote_address(self, settings):
+        settings.TESSERA_TRUSTED_PROXIES = 1
+        assert client_ip(self.request()) == "192.0.2.1"
+
+    @pytest.mark.parametrize(
+        "forwarded", ["", ",", " , ", "not-an-ip", "999.1.1.1", "\x00", "x" * 10_000, "203.0.113.9, garbage", "[::1"]
+    )
+    def test_a_malformed_header_gives_the_remote_address(self, settings, forwarded):
+        settings.TESSERA_TRUSTED_PROXIES = 1
+        assert client_ip(self.request(forwarded)) == "192.0.2.1"
+
+    @pytest.mark.parametrize(
+        ("forwarded", "address"),
+        [("203.0.113.9:4711", "203.0.113.9"), ("[2001:DB8::1]:443", "2001:db8::1"), ("2001:0db8::0001", "2001:db8::1")],
+    )
+    def test_ports_and_brackets_are_dropped_and_addresses_normalised(self, settings, forwarded, address):
+        settings.TESSERA_TRUSTED_PROXIES = 1
+        assert client_ip(self.request(forwarded)) == address
+
+    def test_a_missing_remote_address_is_unknown(self, settings):
+        settings.TESSERA_TRUSTED_PROXIES = 0
+        assert client_ip(self.request(remote="")) is None
+
+
+class TestKeys:
+    def test_an_ipv4_address_is_its_own_key(self):
+        assert ip_key("203.0.113.9") == "ip:203.0.113.9"
+
+    def test_ipv6_addresses_share_the_key_of_their_64_network(self):
+        assert ip_key("2001:db8:1:2::1") == ip_key("2001:db8:1:2:ffff::9") == "ip:2001:db8:1:2::/64"
+        assert ip_key("2001:db8:1:3::1") != ip_key("2001:db8:1:2::1")
+
+    def test_an_ipv4_mapped_ipv6_address_is_keyed_as_ipv4(self):
+        assert ip_key("::ffff:203.0.113.9") == "ip:203.0.113.9"
+
+    def test_a_signed_in_learner_is_limited_by_user_and_by_address(self, learner, settings):
+        settings.TESSERA_TRUSTED_PROXIES = 0
+        request = RequestFactory().get("/", REMOTE_ADDR="203.0.113.9")
+        request.user = learner
+        assert request_keys(request) == [f"user:{learner.pk}", "ip:203.0.113.9"]
+
+    def test_an_anonymous_client_is_limited_by_address(self, settings):
+        from django.contrib.auth.models import AnonymousUser
+
+        settings.TESSERA_TRUSTED_PROXIES = 0
+        request = RequestFactory().get("/", REMOTE_ADDR="203.0.113.9")
+        request.user = AnonymousUser()
+        assert request_keys(request) == ["ip:203.0.113.9"]
