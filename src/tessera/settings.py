@@ -1,4 +1,4 @@
-"""Tessera's settings, all read from the environment (see README, "Configuration")."""
+"""Tessera's settings, all read from the environment (see docs/operations/configuration.md)."""
 
 import contextlib
 import os
@@ -58,7 +58,7 @@ def local_secret_key() -> str:
     return path.read_text().strip()
 
 
-# Production mode: the site is reached over HTTPS only (README, "Running in production").
+# Production mode: the site is reached over HTTPS only (docs/operations/production.md).
 HTTPS = env_flag("TESSERA_HTTPS", False)
 DEBUG = env_flag("TESSERA_DEBUG", False)
 if HTTPS and DEBUG:
@@ -222,7 +222,7 @@ if REDIS_URL and _redis_scheme not in {"redis", "rediss", "unix"}:
     _shown = f"{_redis_scheme}://" if _redis_scheme else "no scheme"
     raise ImproperlyConfigured(f"REDIS_URL starts with redis://, rediss:// or unix://, not {_shown}.")
 
-# --- HTTPS and the browser's protections (README, "Running in production") ---
+# --- HTTPS and the browser's protections (docs/operations/production.md) ---
 # Only with TESSERA_HTTPS on: behind plain HTTP these would lock everybody out (secure cookies
 # are never sent back) or redirect in circles.
 if HTTPS:
@@ -264,7 +264,7 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-# --- Tessera's own configuration (README, "Configuration") ---
+# --- Tessera's own configuration (docs/operations/configuration.md) ---
 TESSERA_VOUCHERS_ENABLED = env_flag("TESSERA_VOUCHERS", True)
 TESSERA_PRODUCTS_ENABLED = env_list("TESSERA_PRODUCTS", ["enrollment", "proctoring", "reactivation"])
 TESSERA_REACTIVATION_WEEKS = env_int("TESSERA_REACTIVATION_WEEKS", 8)
@@ -275,7 +275,7 @@ TESSERA_GEOIP_DATABASE = os.environ.get("TESSERA_GEOIP_DATABASE", "")
 # Paths that exist only while vouchers are on; with vouchers off they answer 404.
 TESSERA_VOUCHER_PATHS = ["/admin/vouchers/", "/admin/shop/", "/admin/platform/", "/bridges/shop", "/api/v1/", "/staff/"]
 
-# --- Batch jobs written by the task worker (README, "When things fail") ---
+# --- Batch jobs written by the task worker (docs/operations/failures.md) ---
 # A running job without a heartbeat for this long has lost its worker and is queued again...
 TESSERA_JOB_LEASE_SECONDS = env_int("TESSERA_JOB_LEASE_SECONDS", 600)
 # ... until it has been started this many times; then it fails (and staff may queue it again).
@@ -283,7 +283,7 @@ TESSERA_JOB_ATTEMPTS = env_int("TESSERA_JOB_ATTEMPTS", 3)
 if TESSERA_JOB_LEASE_SECONDS < 1 or TESSERA_JOB_ATTEMPTS < 1:
     raise ImproperlyConfigured("TESSERA_JOB_LEASE_SECONDS and TESSERA_JOB_ATTEMPTS are 1 or more.")
 
-# --- Rate limits on failed and refused redemptions and code checks, and on log-ins (README, "Rate limits") ---
+# --- Rate limits on failed and refused redemptions and code checks, and on log-ins (docs/rate-limits.md) ---
 _SECONDS_PER_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _RATE_FORMAT = '"10/1m,100/1d": attempts / period, the period in s, m, h or d (seconds if no unit), up to 366d'
 _LONGEST_PERIOD = 366 * 86400
@@ -322,12 +322,12 @@ TESSERA_SIGNUP_ENABLED = env_flag("TESSERA_SIGNUP", True)
 TESSERA_TRUSTED_PROXIES = env_int("TESSERA_TRUSTED_PROXIES", 0)
 if TESSERA_TRUSTED_PROXIES < 0:
     raise ImproperlyConfigured(f"TESSERA_TRUSTED_PROXIES is 0 or more, not {TESSERA_TRUSTED_PROXIES}.")
-# Days a claimant's address is kept before the daily purge forgets it (README, "Personal data").
+# Days a claimant's address is kept before the daily purge forgets it (docs/operations/personal-data.md).
 TESSERA_ADDRESS_RETENTION_DAYS = env_int("TESSERA_ADDRESS_RETENTION_DAYS", 365)
 if TESSERA_ADDRESS_RETENTION_DAYS < 1:
     raise ImproperlyConfigured(f"TESSERA_ADDRESS_RETENTION_DAYS is 1 or more, not {TESSERA_ADDRESS_RETENTION_DAYS}.")
 
-# --- Webhooks to shops (README, "Webhooks") ---
+# --- Webhooks to shops (docs/webhooks.md) ---
 # Who sends them: any class with HttpSender's send(); tests record instead of sending.
 TESSERA_WEBHOOK_SENDER = "tessera.shop.webhooks.HttpSender"
 # Seconds for a whole attempt: resolving, connecting, sending and reading the answer's head.

@@ -94,7 +94,7 @@ class JobNotRequeued(DomainError):
 
 class StaffNotErasable(DomainError):
     """Staff act on others' vouchers, and those acts name them; their accounts are deactivated,
-    not erased (see README, "Personal data")."""
+    not erased (see docs/operations/personal-data.md)."""
 
     code = "staff_not_erasable"
     http_status = 409

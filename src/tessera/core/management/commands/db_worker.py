@@ -17,7 +17,7 @@ class Command(TaskWorkerCommand):
     help = (
         "Run the task worker (webhook deliveries, big batches). At its start, and then every so often "
         "beside its loop, it also queues again the batch jobs and webhook deliveries whose worker died "
-        "(README, 'When things fail' and 'Webhooks')."
+        "(docs/operations/failures.md and docs/webhooks.md)."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -64,7 +64,7 @@ class Command(BaseCommand):
             os.execv(server_argv[0], server_argv)  # noqa: S606 - replaces this process with the server, by design
         self.stdout.write("Running batch jobs and delivering webhooks with a task worker per queue (tessera db_worker)")
         # The worker also purges old client addresses daily, each run queueing the next; this
-        # starts that chain if nothing is queued (README, "Personal data").
+        # starts that chain if nothing is queued (docs/operations/personal-data.md).
         call_command("purge_addresses", schedule=True, stdout=self.stdout)
         self.stdout.flush()
         sys.exit(_serve_beside_worker(server_argv))
