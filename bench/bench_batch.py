@@ -90,9 +90,7 @@ def _timed_batch_create(offer: object, count: int) -> BatchRun:
 
     run = BatchRun(rows_before=Code.objects.count(), total=0.0)
     with _split_recorder(run) as progress, benchlib.stopwatch() as took:
-        batch = batch_create(
-            offer=offer, count=count, country="DE", tag="bench", actor="bench", progress=progress
-        )
+        batch = batch_create(offer=offer, count=count, country="DE", tag="bench", actor="bench", progress=progress)
     run.total = took[0]
     written = Code.objects.filter(batch=batch).count()
     if written != count:
@@ -263,15 +261,12 @@ def _runs_table(count: int, runs: list[BatchRun]) -> str:
     return benchlib.table(headers, rows) + "\n" + note
 
 
-def _comparison_table(
-    count: int, best: float, middle: float, raw: float, raw_name: str, bulk: float
-) -> str:
+def _comparison_table(count: int, best: float, middle: float, raw: float, raw_name: str, bulk: float) -> str:
     rows = [
         ["batch_create (best)", f"{best:.2f}", f"{count / best:,.0f}", f"{best / middle:.2f}x"],
         ["batch_create (median)", f"{middle:.2f}", f"{count / middle:,.0f}", "1.00x"],
         [f"{raw_name}, bare table", f"{raw:.2f}", f"{count / raw:,.0f}", f"{raw / middle:.2f}x"],
-        ["bulk_create(batch_size=5000)", f"{bulk:.2f}", f"{count / bulk:,.0f}",
-         f"{bulk / middle:.2f}x"],
+        ["bulk_create(batch_size=5000)", f"{bulk:.2f}", f"{count / bulk:,.0f}", f"{bulk / middle:.2f}x"],
     ]
     return benchlib.table(["method", "seconds", "codes/s", "time vs batch_create"], rows)
 

@@ -87,9 +87,7 @@ class Fixtures:
     def codes(self, *, count: int, uses_per_code: int) -> list[str]:
         from tessera.vouchers.services import batch_create
 
-        batch = batch_create(
-            offer=self.offer, count=count, uses_per_code=uses_per_code, country="DE", actor="bench"
-        )
+        batch = batch_create(offer=self.offer, count=count, uses_per_code=uses_per_code, country="DE", actor="bench")
         return list(batch.codes.values_list("code", flat=True))
 
 
@@ -180,8 +178,7 @@ def _redeem_concurrently(cell: Cell, pairs: list[tuple[str, User]], session: Cou
     results: list[list[tuple[float, str]]] = [[] for _ in range(cell.workers)]
     start_line = threading.Barrier(cell.workers + 1, timeout=START_TIMEOUT)
     threads = [
-        threading.Thread(target=_worker, args=(work, session, start_line, results[n]))
-        for n in range(cell.workers)
+        threading.Thread(target=_worker, args=(work, session, start_line, results[n])) for n in range(cell.workers)
     ]
     for thread in threads:
         thread.start()

@@ -34,9 +34,7 @@ PG_BENCH_DB = "tessera_bench"
 DATABASES = ("sqlite", "postgres")
 
 
-def parse_args(
-    description: str, add_arguments: Callable[[argparse.ArgumentParser], None]
-) -> argparse.Namespace:
+def parse_args(description: str, add_arguments: Callable[[argparse.ArgumentParser], None]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--db", choices=(*DATABASES, "both"), default="both")
     add_arguments(parser)

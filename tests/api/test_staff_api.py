@@ -79,7 +79,11 @@ class TestOffers:
         assert created.status_code == 201, created.json()
         shown = client.get(f"/api/v1/offers/{created.json()['id']}", **staff_api.auth).json()
         assert (shown["name"], shown["session"], shown["course"], shown["currency"], shown["payment_mode"]) == (
-            "Seats", "python-2026", "python", "EUR", "offline"
+            "Seats",
+            "python-2026",
+            "python",
+            "EUR",
+            "offline",
         )
         assert shown["price"] in ("49.00", 49.0)
         created_by = AuditEvent.objects.get(action=AuditEvent.Action.OFFER_CREATED)
@@ -195,7 +199,10 @@ class TestCodesAndRedemptions:
         assert (shown["code"], shown["status"], shown["uses"]) == (code, "redeemed", 1)
         [redemption] = shown["redemptions"]
         assert (redemption["user"], redemption["session"], redemption["course"], redemption["client_ip"]) == (
-            "learner", "python-2026", "python", "198.51.100.7"
+            "learner",
+            "python-2026",
+            "python",
+            "198.51.100.7",
         )
 
     def test_revoke_a_code(self, client, staff_api, offer, make_code):

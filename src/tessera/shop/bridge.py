@@ -116,8 +116,12 @@ def vouchers_list(
 
 def _listed(row: dict[str, Any]) -> dict[str, Any]:
     item = xikolo.voucher(
-        code=row["code"], prefix=row["batch__prefix"], country=row["batch__country"],
-        product=row["batch__offer__product"], tag=row["batch__tag"], created_at=row["batch__created_at"],
+        code=row["code"],
+        prefix=row["batch__prefix"],
+        country=row["batch__country"],
+        product=row["batch__offer__product"],
+        tag=row["batch__tag"],
+        created_at=row["batch__created_at"],
     )
     if row["claimed_at"] is not None:
         item.update(

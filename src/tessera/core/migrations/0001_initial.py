@@ -4,24 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='FailureCounter',
+            name="FailureCounter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(help_text='Who and which limit, e.g. ip:203.0.113.9/60.', max_length=100)),
-                ('window_start', models.BigIntegerField()),
-                ('window_end', models.BigIntegerField(db_index=True, help_text='Counters whose window has ended are pruned.')),
-                ('count', models.IntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(help_text="Who and which limit, e.g. ip:203.0.113.9/60.", max_length=100)),
+                ("window_start", models.BigIntegerField()),
+                (
+                    "window_end",
+                    models.BigIntegerField(db_index=True, help_text="Counters whose window has ended are pruned."),
+                ),
+                ("count", models.IntegerField(default=0)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('key', 'window_start'), name='one_failure_counter_per_key_and_window')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("key", "window_start"), name="one_failure_counter_per_key_and_window"
+                    )
+                ],
             },
         ),
     ]

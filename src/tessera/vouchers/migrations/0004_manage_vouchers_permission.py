@@ -4,14 +4,16 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('vouchers', '0003_drop_code_like_index'),
+        ("vouchers", "0003_drop_code_like_index"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='offer',
-            options={'ordering': ['-created_at', '-pk'], 'permissions': [('manage_vouchers', 'Can manage offers, batches, codes and redemptions')]},
+            name="offer",
+            options={
+                "ordering": ["-created_at", "-pk"],
+                "permissions": [("manage_vouchers", "Can manage offers, batches, codes and redemptions")],
+            },
         ),
     ]

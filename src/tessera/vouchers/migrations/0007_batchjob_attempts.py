@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('vouchers', '0006_batch_jobs_and_batch_code_index'),
+        ("vouchers", "0006_batch_jobs_and_batch_code_index"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='batchjob',
-            name='attempts',
+            model_name="batchjob",
+            name="attempts",
             field=models.PositiveSmallIntegerField(default=0),
         ),
     ]

@@ -129,7 +129,18 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="auditevent",
             name="action",
-            field=models.CharField(choices=[("created", "Created"), ("redeemed", "Redeemed"), ("refused", "Refused attempt"), ("revoked", "Revoked"), ("reversed", "Reversed"), ("purged", "Addresses purged"), ("erased", "Learner erased")], max_length=16),
+            field=models.CharField(
+                choices=[
+                    ("created", "Created"),
+                    ("redeemed", "Redeemed"),
+                    ("refused", "Refused attempt"),
+                    ("revoked", "Revoked"),
+                    ("reversed", "Reversed"),
+                    ("purged", "Addresses purged"),
+                    ("erased", "Learner erased"),
+                ],
+                max_length=16,
+            ),
         ),
         # Last, after any table rebuild above, which would drop the triggers on SQLite.
         migrations.RunPython(close_the_log, reopen_the_log),

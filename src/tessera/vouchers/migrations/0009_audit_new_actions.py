@@ -4,15 +4,37 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('vouchers', '0008_audit_append_only_everywhere'),
+        ("vouchers", "0008_audit_append_only_everywhere"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('created', 'Created'), ('redeemed', 'Redeemed'), ('refused', 'Refused attempt'), ('revoked', 'Revoked'), ('reversed', 'Reversed'), ('purged', 'Addresses purged'), ('erased', 'Learner erased'), ('offer_created', 'Offer created'), ('offer_changed', 'Offer changed'), ('offer_deleted', 'Offer deleted'), ('shop_created', 'Shop created'), ('shop_renamed', 'Shop renamed'), ('shop_deleted', 'Shop deleted'), ('token_issued', 'Token issued'), ('token_revoked', 'Token revoked'), ('webhook_set', 'Webhook URL set'), ('webhook_off', 'Webhooks turned off'), ('secret_rotated', 'Webhook secret rotated'), ('webhook_retried', 'Webhook retried now')], max_length=16),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("created", "Created"),
+                    ("redeemed", "Redeemed"),
+                    ("refused", "Refused attempt"),
+                    ("revoked", "Revoked"),
+                    ("reversed", "Reversed"),
+                    ("purged", "Addresses purged"),
+                    ("erased", "Learner erased"),
+                    ("offer_created", "Offer created"),
+                    ("offer_changed", "Offer changed"),
+                    ("offer_deleted", "Offer deleted"),
+                    ("shop_created", "Shop created"),
+                    ("shop_renamed", "Shop renamed"),
+                    ("shop_deleted", "Shop deleted"),
+                    ("token_issued", "Token issued"),
+                    ("token_revoked", "Token revoked"),
+                    ("webhook_set", "Webhook URL set"),
+                    ("webhook_off", "Webhooks turned off"),
+                    ("secret_rotated", "Webhook secret rotated"),
+                    ("webhook_retried", "Webhook retried now"),
+                ],
+                max_length=16,
+            ),
         ),
     ]

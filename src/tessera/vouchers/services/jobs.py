@@ -165,9 +165,7 @@ def _finish(job: BatchJob, status: str, *, batch: Batch | None = None, error: st
     fields: dict[str, Any] = {"status": status, "batch": batch, "error": error, "finished_at": now, "updated_at": now}
     if batch is not None:
         fields["written"] = batch.count
-    return bool(
-        BatchJob.objects.filter(pk=job.pk, status=Status.RUNNING, attempts=job.attempts).update(**fields)
-    )
+    return bool(BatchJob.objects.filter(pk=job.pk, status=Status.RUNNING, attempts=job.attempts).update(**fields))
 
 
 @contextmanager
