@@ -23,6 +23,7 @@ test: lint docs-check test-sqlite test-postgres
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 # The documentation site (mkdocs.yml, docs/): served with live reload at http://127.0.0.1:8001 ...
