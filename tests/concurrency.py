@@ -10,16 +10,21 @@ from django.db import connections
 from tessera.core.errors import DomainError
 
 
-def race(attempts: Sequence[Callable[[], object]], *, success: str | None = None) -> Counter[str]:
+def race(
+    attempts: Sequence[Callable[[], object]], *, success: str | None = None, connect_first: bool = False
+) -> Counter[str]:
     """Runs the attempts at once and counts their outcomes: a refusal (DomainError) by its code,
     any other exception as a crash, and an attempt that returns as `success` or, without one, as
-    the text it returned."""
+    the text it returned. `connect_first`: each thread opens its database connection before the
+    start, so that the attempts themselves overlap."""
     outcomes: Counter[str] = Counter()
     lock = threading.Lock()
     start = threading.Barrier(len(attempts))
 
     def run(attempt: Callable[[], object]) -> None:
         try:
+            if connect_first:
+                connections["default"].ensure_connection()
             start.wait()
             result = attempt()
             outcome = str(result) if success is None else success

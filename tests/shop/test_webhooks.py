@@ -59,6 +59,7 @@ from tessera.vouchers.selectors.codes import display_code
 from tessera.vouchers.services import redemption_reverse, voucher_redeem
 from tessera.vouchers.services.jobs import batch_job_create
 from tests.auditing import audited, row_text
+from tests.concurrency import race
 
 URL_A = "https://shop-a.example/tessera/hooks"
 URL_B = "https://shop-b.example/hooks"
@@ -466,24 +467,7 @@ class TestAfterCommit:
     ):
         voucher_redeem(code=shop_code(shop_a.shop, running_session), user=learner, session=running_session)
         delivery = WebhookDelivery.objects.get()
-        outcomes: Counter[str] = Counter()
-        start, counting = threading.Barrier(8), threading.Lock()
-
-        def attempt() -> None:
-            try:
-                WebhookDelivery.objects.exists()  # connected before the start, so the threads overlap
-                start.wait()
-                outcome = webhook_delivery_attempt(delivery_id=delivery.pk, attempt=0)
-                with counting:
-                    outcomes[outcome] += 1
-            finally:
-                connections.close_all()
-
-        threads = [threading.Thread(target=attempt) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        outcomes = race([lambda: webhook_delivery_attempt(delivery_id=delivery.pk, attempt=0)] * 8, connect_first=True)
         assert outcomes == Counter({"delivered": 1, "skipped": 7})
         assert len(sender.requests) == 1
         assert attempts_log(delivery) == (Status.DELIVERED, 1, 200)
@@ -1020,24 +1004,9 @@ class TestLostAttemptsConcurrently:
         with pytest.raises(WorkerKilled):
             run_due_tasks()
         leases_run_out()
-        outcomes: Counter[str] = Counter()
-        start, counting = threading.Barrier(8), threading.Lock()
-
-        def watchdog() -> None:
-            try:
-                WebhookDelivery.objects.exists()
-                start.wait()
-                outcome = webhook_delivery_attempt(delivery_id=delivery.pk, attempt=1, lost=True)
-                with counting:
-                    outcomes[outcome] += 1
-            finally:
-                connections.close_all()
-
-        threads = [threading.Thread(target=watchdog) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        outcomes = race(
+            [lambda: webhook_delivery_attempt(delivery_id=delivery.pk, attempt=1, lost=True)] * 8, connect_first=True
+        )
         assert outcomes == Counter({"delivered": 1, "skipped": 7})
         assert len(sender.requests) == 2
         assert attempts_log(delivery) == (Status.DELIVERED, 2, 200)
