@@ -23,7 +23,7 @@ from tessera.vouchers.services import IN_REQUEST_MAX, batch_job_create, batch_jo
 from tessera.vouchers.services import batches as batch_service
 from tessera.vouchers.services import jobs as jobs_service
 from tests.conftest import FORMULA_TAG
-from tests.web.test_pages import SURROGATE_ON_THE_WIRE, post_form
+from tests.web.test_views import SURROGATE_ON_THE_WIRE, post_form
 
 on_postgres = pytest.mark.skipif(connection.vendor != "postgresql", reason="progress is reported on PostgreSQL only")
 
