@@ -1,0 +1,26 @@
+"""`tessera redeem`: a code redeemed for a named learner in a session, as the course page does."""
+
+import pytest
+from django.core.management.base import CommandError
+
+from tessera.catalog.models import Enrollment
+from tessera.vouchers.models import Redemption
+from tests.commands import run_command
+
+
+class TestRedeem:
+    def test_a_code_is_redeemed_for_the_named_learner(self, enrollment_offer, make_code, learner, running_session):
+        out = run_command("redeem", make_code(enrollment_offer), "--user", "learner", "--session", running_session.slug)
+        assert "Redeemed for learner: enrollment" in out
+        assert Enrollment.objects.get(user=learner).active
+
+    def test_a_refusal_prints_its_code(self, enrollment_offer, make_code, learner, running_session):
+        code = make_code(enrollment_offer)
+        run_command("redeem", code, "--user", "learner", "--session", running_session.slug)
+        with pytest.raises(CommandError, match=r"^already_redeemed: "):
+            run_command("redeem", code, "--user", "learner", "--session", running_session.slug)
+
+    def test_an_unknown_session_is_invalid_input(self, enrollment_offer, make_code, learner):
+        with pytest.raises(CommandError, match=r"^invalid_input: "):
+            run_command("redeem", make_code(enrollment_offer), "--user", "learner", "--session", "nope")
+        assert not Redemption.objects.exists()
