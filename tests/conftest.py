@@ -6,7 +6,7 @@ under CI=true and is skipped, in one line, elsewhere.
 """
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import Permission, User
 from django.db import connections
+from django.test import Client
 from django.utils import timezone
 
 from tessera.catalog.models import Course, CourseSession, Exam
@@ -136,6 +137,36 @@ def learner(db: None) -> User:
 @pytest.fixture
 def other_learner(db: None) -> User:
     return User.objects.create_user("other_learner", password="other-pass-1")
+
+
+def clerk_holding(permissions: Iterable[Permission]) -> User:
+    """Staff, not a superuser, holding exactly these permissions."""
+    user = User.objects.create_user("clerk", password="clerk-pass-1", is_staff=True)
+    user.user_permissions.add(*permissions)
+    return user
+
+
+def clerk_with(*codenames: str) -> User:
+    """Staff, not a superuser, holding exactly the permissions of these codenames."""
+    return clerk_holding(Permission.objects.filter(codename__in=codenames))
+
+
+@pytest.fixture
+def staff_client(client: Client, staff: User) -> Client:
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def manager_client(client: Client, voucher_manager: User) -> Client:
+    client.force_login(voucher_manager)
+    return client
+
+
+@pytest.fixture
+def learner_client(client: Client, learner: User) -> Client:
+    client.force_login(learner)
+    return client
 
 
 @pytest.fixture

@@ -1,10 +1,19 @@
+"""Personas calling the platform API with their own tokens, and how a printed token looks."""
+
+import re
 from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth.models import User
 
 from tessera.api.services import api_token_issue
+from tessera.vouchers.models import AuditEvent
 from tests.conftest import BearerPersona
+
+# A platform API token as the command and the admin print it.
+TOKEN = re.compile(r"^tsr_[A-Za-z0-9_-]{43}$", re.MULTILINE)
+# A learner route any live token may call.
+MINE = "/api/v1/me/entitlements"
 
 
 @dataclass
@@ -35,3 +44,8 @@ def staff_api(staff: User) -> ApiPersona:
 @pytest.fixture
 def voucher_manager_api(voucher_manager: User) -> ApiPersona:
     return _persona(voucher_manager)
+
+
+def issued_and_revoked(rows: list[AuditEvent]) -> list[tuple[str, str, int]]:
+    """Each token's audit rows as (action, actor, token id)."""
+    return [(row.action, row.actor, row.detail["token_id"]) for row in rows]
