@@ -13,6 +13,7 @@ def run_command(*args: str) -> str:
     return out.getvalue()
 
 
-def run_worker() -> None:
-    """The task worker, in this process, until its queues are empty."""
-    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+def run_worker(*, queue: str | None = None) -> None:
+    """The task worker, in this process, until its queues (or the one named) are empty."""
+    only = ["--queue-name", queue] if queue else []
+    call_command("db_worker", "--batch", *only, "--no-startup-delay", "--no-reload", verbosity=0)

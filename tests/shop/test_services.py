@@ -22,6 +22,7 @@ from tessera.shop.services import (
 )
 from tessera.vouchers.models import AuditEvent, Product
 from tests.auditing import audited, row_text
+from tests.shop.webhooking import SECRET, URL_A
 
 Action = AuditEvent.Action
 # A receiver's URL may carry a key of its own, in its path or query; the log keeps neither.
@@ -197,3 +198,33 @@ class TestShopVouchersCreate:
             (Action.OFFER_CREATED, "shop:Acme"), (Action.CREATED, "shop:Acme"), (Action.CREATED, "shop:Acme"),
         ]  # fmt: skip
         assert rows[0].detail["offer_id"] == first.offer_id
+
+
+@pytest.mark.django_db
+class TestConfiguration:
+    def test_the_first_url_makes_a_secret_and_a_new_url_keeps_it(self, shop_a, private_allowed):
+        secret = shop_webhook_set(shop=shop_a.shop, url=URL_A)
+        assert secret is not None
+        assert SECRET.fullmatch(secret)
+        assert shop_webhook_set(shop=shop_a.shop, url="http://127.0.0.1:9000/hook") is None
+        shop_a.shop.refresh_from_db()
+        assert (shop_a.shop.webhook_url, shop_a.shop.webhook_secret) == ("http://127.0.0.1:9000/hook", secret)
+
+    def test_rotating_makes_a_new_secret_and_keeps_the_url(self, shop_a, secret_a):
+        rotated = shop_webhook_set(shop=shop_a.shop, rotate_secret=True)
+        assert rotated not in (None, secret_a)
+        assert SECRET.fullmatch(rotated or "")
+        shop_a.shop.refresh_from_db()
+        assert (shop_a.shop.webhook_url, shop_a.shop.webhook_secret) == (URL_A, rotated)
+
+    @pytest.mark.parametrize(
+        "url",
+        ["ftp://shop.example/hook", "shop.example/hook", "https://", "https://shop.example/a b", "javascript:alert(1)",
+         "https://shop.example:99999/", "https://bücher.example/", "https://shop.example/" + "x" * 500],
+    )  # fmt: skip
+    def test_a_url_that_is_not_http_is_refused_and_nothing_changes(self, shop_a, secret_a, url):
+        with pytest.raises(InvalidInput) as refused:
+            shop_webhook_set(shop=shop_a.shop, url=url)
+        assert refused.value.field == "webhook_url"
+        shop_a.shop.refresh_from_db()
+        assert (shop_a.shop.webhook_url, shop_a.shop.webhook_secret) == (URL_A, secret_a)
