@@ -15,7 +15,8 @@ from tests.shop.webhooking import (
 
 FORBIDDEN_HOSTS = [
     "127.0.0.1", "127.8.9.10", "10.0.0.8", "172.16.5.4", "192.168.1.1", "100.64.0.1", "169.254.169.254",
-    "0.0.0.0", "224.0.0.1",  # noqa: S104 - a destination refused, not an address bound "240.0.0.1", "255.255.255.255", "[::1]", "[::]", "[fe80::1]", "[fc00::1]",
+    "0.0.0.0",  # noqa: S104 - a destination refused, not an address bound
+    "224.0.0.1", "240.0.0.1", "255.255.255.255", "[::1]", "[::]", "[fe80::1]", "[fc00::1]",
     "[ff02::1]", "[::ffff:127.0.0.1]", "[::ffff:169.254.169.254]", "[::ffff:10.0.0.1]", "localhost",
 ]  # fmt: skip
 
