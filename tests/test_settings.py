@@ -62,6 +62,23 @@ class TestAccountSettings:
         )
 
 
+class TestEnvironmentValues:
+    """Settings are read once at start-up; a value that cannot be read stops it with one line."""
+
+    def test_a_non_number_is_refused_by_name(self, tmp_path):
+        result = start_with(tmp_path, TESSERA_CODE_LENGTH="sixteen")
+        assert result.returncode != 0
+        assert "TESSERA_CODE_LENGTH is a whole number, not 'sixteen'." in result.stderr
+
+    def test_an_unknown_switch_word_is_refused_rather_than_read_as_off(self, tmp_path):
+        result = start_with(tmp_path, TESSERA_VOUCHERS="enabled")
+        assert result.returncode != 0
+        assert "TESSERA_VOUCHERS is on or off, not 'enabled'." in result.stderr
+
+    def test_plain_values_are_read(self, tmp_path):
+        assert start_with(tmp_path, TESSERA_VOUCHERS="off", TESSERA_CODE_LENGTH="20").returncode == 0
+
+
 # --- production mode (README, "Running in production") ----------------------------------------
 
 SECRET = secrets.token_urlsafe(50)
