@@ -4,6 +4,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.db import connection, transaction
 from django.db.models import Max
 
 from tessera.vouchers.models import AuditEvent
@@ -24,3 +25,9 @@ def row_text(event: AuditEvent) -> str:
     return " ".join(
         [str(event.at), event.actor, event.action, event.code, str(event.batch_id), json.dumps(event.detail)]
     )
+
+
+def raw(sql: str, params: list[object] | None = None) -> None:
+    """Runs `sql` in a savepoint, so a refusal leaves the test's transaction usable."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params or [])

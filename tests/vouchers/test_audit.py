@@ -1,12 +1,9 @@
-"""Tests for the append-only audit log (tessera.vouchers.audit and AuditEvent) and what writes it."""
-
-import importlib
-from types import SimpleNamespace
+"""The audit log (tessera.vouchers.audit): who is named how, what each change writes, and a database
+role that may only add to it and read it."""
 
 import pytest
-from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 
 from tessera.catalog import services as catalog_services
 from tessera.catalog.models import Enrollment
@@ -15,110 +12,9 @@ from tessera.vouchers.audit import MAX_CODE_TEXT, actor_of, audit_record
 from tessera.vouchers.errors import CodeMistyped, CodeNotFound, CodeRevoked, NotEligible
 from tessera.vouchers.models import AuditEvent, Code, Redemption
 from tessera.vouchers.services import batch_revoke, code_revoke, redemption_reverse, voucher_redeem
+from tests.auditing import raw
 
 Action = AuditEvent.Action
-
-
-@pytest.fixture
-def event(db) -> AuditEvent:
-    return audit_record(action=Action.CREATED, actor="cli", count=3)
-
-
-class TestAppendOnly:
-    def test_a_new_event_is_written(self, event):
-        stored = AuditEvent.objects.get()
-        assert (stored.action, stored.actor, stored.detail) == ("created", "cli", {"count": 3})
-        assert stored.at is not None
-
-    def test_saving_an_existing_event_raises(self, event):
-        event.actor = "someone else"
-        with pytest.raises(TypeError, match="append-only"):
-            event.save()
-        assert AuditEvent.objects.get().actor == "cli"
-
-    def test_saving_a_loaded_event_with_update_fields_raises(self, event):
-        stored = AuditEvent.objects.get()
-        stored.actor = "someone else"
-        with pytest.raises(TypeError, match="append-only"):
-            stored.save(update_fields=["actor"])
-        assert AuditEvent.objects.get().actor == "cli"
-
-    def test_a_queryset_update_raises(self, event):
-        with pytest.raises(TypeError, match="append-only"):
-            AuditEvent.objects.filter(pk=event.pk).update(actor="someone else")
-        assert AuditEvent.objects.get().actor == "cli"
-
-    def test_a_bulk_update_raises(self, event):
-        event.actor = "someone else"
-        # bulk_update runs in an atomic block of its own; a savepoint keeps the test's transaction usable.
-        with pytest.raises(TypeError, match="append-only"), transaction.atomic():
-            AuditEvent.objects.bulk_update([event], ["actor"])
-        assert AuditEvent.objects.get().actor == "cli"
-
-    def test_deleting_an_event_raises(self, event):
-        with pytest.raises(TypeError, match="append-only"):
-            event.delete()
-        assert AuditEvent.objects.filter(pk=event.pk).exists()
-
-    def test_a_queryset_delete_raises(self, event):
-        with pytest.raises(TypeError, match="append-only"):
-            AuditEvent.objects.all().delete()
-        assert AuditEvent.objects.count() == 1
-
-    def test_the_base_manager_refuses_updates_and_deletes_too(self, event):
-        """Django's own machinery (saves, relations, cascades) goes through the base manager."""
-        base = AuditEvent._base_manager
-        with pytest.raises(TypeError, match="append-only"):
-            base.filter(pk=event.pk).update(actor="someone else")
-        with pytest.raises(TypeError, match="append-only"):
-            base.all().delete()
-        with pytest.raises(TypeError, match="append-only"), transaction.atomic():
-            base.bulk_update([event], ["actor"])
-        assert (AuditEvent.objects.count(), AuditEvent.objects.get().actor) == (1, "cli")
-
-    def test_the_internal_update_and_raw_delete_raise(self, event):
-        with pytest.raises(TypeError, match="append-only"):
-            AuditEvent._base_manager.filter(pk=event.pk)._update({"actor": "someone else"})
-        with pytest.raises(TypeError, match="append-only"):
-            AuditEvent.objects.all()._raw_delete(connection.alias)
-        assert (AuditEvent.objects.count(), AuditEvent.objects.get().actor) == (1, "cli")
-
-
-def raw(sql: str, params: list[object] | None = None) -> None:
-    """Runs `sql` in a savepoint, so a refusal leaves the test's transaction usable."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, params or [])
-
-
-class TestDatabaseTriggers:
-    """Migration 0008: both vendors refuse UPDATE and DELETE; PostgreSQL also TRUNCATE."""
-
-    def test_a_raw_update_is_refused_by_the_database(self, event):
-        with pytest.raises(DatabaseError, match="append-only"):
-            raw("UPDATE vouchers_auditevent SET actor = %s", ["someone else"])
-        assert AuditEvent.objects.get().actor == "cli"
-
-    def test_a_raw_delete_of_one_row_is_refused_by_the_database(self, event):
-        with pytest.raises(DatabaseError, match="append-only"):
-            raw("DELETE FROM vouchers_auditevent WHERE id = %s", [event.pk])
-        assert AuditEvent.objects.count() == 1
-
-    def test_a_raw_delete_of_every_row_is_refused_by_the_database(self, event):
-        with pytest.raises(DatabaseError, match="append-only"):
-            raw("DELETE FROM vouchers_auditevent")
-        assert AuditEvent.objects.count() == 1
-
-    @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no TRUNCATE")
-    def test_truncate_is_refused_by_the_database(self, event):
-        with pytest.raises(DatabaseError, match="append-only"):
-            raw("TRUNCATE vouchers_auditevent")
-        assert AuditEvent.objects.count() == 1
-
-    def test_inserting_still_works_after_a_refusal(self, event):
-        with pytest.raises(DatabaseError):
-            raw("DELETE FROM vouchers_auditevent")
-        audit_record(action=Action.REVOKED, actor="cli", codes=1)
-        assert [e.action for e in AuditEvent.objects.all()] == ["created", "revoked"]
 
 
 @pytest.fixture
@@ -153,25 +49,6 @@ class TestAuditRole:
         with pytest.raises(DatabaseError, match="permission denied"):
             raw(statement)
         assert AuditEvent.objects.get().actor == "cli"
-
-
-class TestMigration0008:
-    def test_rows_written_before_it_name_users_by_id_and_hold_no_addresses(self, learner):
-        audit_record(action=Action.REDEEMED, actor="user:learner", session="s", client_ip="198.51.100.4")
-        audit_record(action=Action.REVERSED, actor="user:gone", user="learner", use_returned=True)
-        migration = importlib.import_module("tessera.vouchers.migrations.0008_audit_append_only_everywhere")
-        with transaction.atomic(), connection.cursor() as cursor:
-            quote = connection.ops.quote_name
-            editor = SimpleNamespace(connection=connection, execute=cursor.execute, quote_name=quote)
-            if connection.vendor == "sqlite":
-                migration._run(editor, migration.SQLITE_DROP)  # as before 0008, which creates them
-            migration.close_the_log(apps, editor)
-        redeemed, reversed_ = AuditEvent.objects.all()
-        assert (redeemed.actor, redeemed.detail) == (f"user:{learner.pk}", {"session": "s"})
-        # A user who no longer exists cannot be named by id; their name stays.
-        assert (reversed_.actor, reversed_.detail) == ("user:gone", {"user_id": learner.pk, "use_returned": True})
-        with pytest.raises(DatabaseError, match="append-only"):
-            raw("DELETE FROM vouchers_auditevent")
 
 
 class TestActor:
