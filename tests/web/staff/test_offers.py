@@ -1,102 +1,25 @@
-"""Staff pages for offers, "Create codes" (at once, or as a background job with progress) and a
-batch's page (paging, search, use filter, CSV, revoke); who gets in."""
+"""The staff pages of offers (tessera.web.staff.offers): the list, a new offer, an offer's page with
+"Create codes" (at once, or as a background job whose page shows its progress), and its export."""
 
-import csv
-import io
-import re
 from contextlib import contextmanager
 from datetime import timedelta
-from html import unescape
 
 import pytest
-from django.contrib.auth.models import User
-from django.core.management import call_command
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.test import Client
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from tessera.vouchers.models import AuditEvent, Batch, BatchJob, Code, Offer, Product
-from tessera.vouchers.paging import PAGE_SIZE
 from tessera.vouchers.selectors.codes import display_code
-from tessera.vouchers.services import IN_REQUEST_MAX, batch_job_create, batch_job_run, voucher_redeem
+from tessera.vouchers.services import IN_REQUEST_MAX, batch_job_create, batch_job_run
 from tessera.vouchers.services import batches as batch_service
 from tessera.vouchers.services import jobs as jobs_service
-from tests.conftest import FORMULA_TAG
-from tests.web.test_views import SURROGATE_ON_THE_WIRE, post_form
+from tests.commands import run_worker
+from tests.web.pages import SURROGATE_ON_THE_WIRE, post_form, text
+from tests.web.staff.conftest import batch_form
 
 on_postgres = pytest.mark.skipif(connection.vendor != "postgresql", reason="progress is reported on PostgreSQL only")
-
-
-def text(response) -> str:
-    return unescape(response.content.decode())
-
-
-@pytest.fixture
-def manager_client(client: Client, voucher_manager: User) -> Client:
-    client.force_login(voucher_manager)
-    return client
-
-
-def batch_form(**fields: object) -> dict[str, object]:
-    return {"count": 3, "uses_per_code": 2, "tag": "spring", "country": "de", "refund_policy": "return_use", **fields}
-
-
-def staff_urls(offer: Offer, batch: Batch) -> list[str]:
-    return [
-        "/staff/offers", "/staff/offers/new", f"/staff/offers/{offer.pk}",
-        f"/staff/offers/{offer.pk}/export.csv", f"/staff/batches/{batch.pk}", f"/staff/batches/{batch.pk}/export.csv",
-    ]  # fmt: skip
-
-
-class TestWhoGetsIn:
-    def test_signed_out_visitors_are_sent_to_log_in_and_back(self, client, enrollment_offer, make_batch):
-        for url in staff_urls(enrollment_offer, make_batch(enrollment_offer)):
-            response = client.get(url)
-            assert response.status_code == 302, url
-            assert response["Location"].startswith("/login?next="), url
-
-    def test_a_learner_gets_403_on_every_page(self, client, learner, enrollment_offer, make_batch):
-        client.force_login(learner)
-        for url in staff_urls(enrollment_offer, make_batch(enrollment_offer)):
-            response = client.get(url)
-            assert response.status_code == 403, url
-            assert "Not allowed" in text(response)
-
-    def test_a_learner_cannot_create_codes_or_revoke(self, client, learner, enrollment_offer, make_batch):
-        batch = make_batch(enrollment_offer, count=2)
-        client.force_login(learner)
-        assert client.post(f"/staff/offers/{enrollment_offer.pk}/codes", batch_form()).status_code == 403
-        assert client.post(f"/staff/batches/{batch.pk}/revoke").status_code == 403
-        assert client.post("/staff/offers/new", {"name": "x", "product": "enrollment", "price": 0}).status_code == 403
-        assert Batch.objects.count() == 1
-        assert Offer.objects.count() == 1
-        assert not Code.objects.filter(revoked_at__isnull=False).exists()
-
-    def test_the_staff_root_leads_to_the_offers(self, manager_client):
-        assert manager_client.get("/staff/")["Location"] == "/staff/offers"
-
-    def test_the_voucher_manager_and_superusers_get_in(self, client, voucher_manager, staff, enrollment_offer):
-        for user in (voucher_manager, staff):
-            client.force_login(user)
-            assert client.get(f"/staff/offers/{enrollment_offer.pk}").status_code == 200
-
-    def test_the_header_links_to_the_staff_pages_only_for_managers(self, client, voucher_manager, learner, db):
-        client.force_login(learner)
-        assert 'href="/staff/"' not in text(client.get("/courses"))
-        client.force_login(voucher_manager)
-        assert 'href="/staff/"' in text(client.get("/courses"))
-
-    def test_with_vouchers_off_the_staff_pages_do_not_exist(self, manager_client, settings, enrollment_offer):
-        settings.TESSERA_VOUCHERS_ENABLED = False
-        assert manager_client.get("/staff/offers").status_code == 404
-        assert manager_client.get(f"/staff/offers/{enrollment_offer.pk}").status_code == 404
-        assert 'href="/staff/"' not in text(manager_client.get("/courses"))
-
-    def test_a_missing_offer_or_batch_is_404(self, manager_client, db):
-        assert manager_client.get("/staff/offers/999").status_code == 404
-        assert manager_client.get("/staff/batches/999").status_code == 404
-        assert manager_client.get("/staff/jobs/999").status_code == 404
 
 
 class TestOffers:
@@ -296,87 +219,7 @@ class TestJobProgress:
         assert (job.status, job.written) == ("done", 12_000)
 
 
-class TestBatchPage:
-    @pytest.fixture
-    def batch(self, make_batch, enrollment_offer) -> Batch:
-        return make_batch(enrollment_offer, count=2 * PAGE_SIZE + 20, uses_per_code=2)
-
-    def test_pages_walk_every_code_once_in_order_and_back(self, manager_client, batch):
-        url, seen, page_sizes = f"/staff/batches/{batch.pk}", [], []
-        response = manager_client.get(url)
-        while True:
-            codes = response.context["page"].rows
-            page_sizes.append(len(codes))
-            seen += [row.code for row in codes]
-            after = response.context["page"].after
-            if not after:
-                break
-            response = manager_client.get(url, {"after": after})
-        assert page_sizes == [PAGE_SIZE, PAGE_SIZE, 20]
-        assert seen == sorted(batch.codes.values_list("code", flat=True))
-        back = manager_client.get(url, {"before": response.context["page"].before}).context["page"]
-        assert [row.code for row in back.rows] == seen[PAGE_SIZE : 2 * PAGE_SIZE]
-
-    def test_a_code_is_found_by_its_first_symbols_as_people_type_them(self, manager_client, batch):
-        wanted = batch.codes.order_by("code")[7].code
-        typed = display_code(wanted)[:7].lower()  # e.g. "abcd-ef": dashes and case forgiven
-        rows = manager_client.get(f"/staff/batches/{batch.pk}", {"q": typed}).context["page"].rows
-        assert wanted in [row.code for row in rows]
-        assert all(row.code.startswith(wanted[:6]) for row in rows)
-
-    def test_a_search_with_a_symbol_no_code_has_says_so(self, manager_client, batch):
-        response = manager_client.get(f"/staff/batches/{batch.pk}", {"q": "AB!"})
-        assert response.status_code == 422
-        assert "Not a voucher code" in text(response)
-
-    def test_used_codes_are_told_apart_and_counted(self, manager_client, batch, learner, running_session):
-        code = batch.codes.order_by("code")[3].code
-        voucher_redeem(code=code, user=learner, session=running_session, product="enrollment")
-        response = manager_client.get(f"/staff/batches/{batch.pk}", {"uses": "used"})
-        assert [(row.code, row.uses, row.status) for row in response.context["page"].rows] == [
-            (code, 1, "partly_redeemed")
-        ]
-        assert "120, of which 1 used (1 use spent)" in text(response)
-        unused = manager_client.get(f"/staff/batches/{batch.pk}", {"uses": "unused"}).context["page"].rows
-        assert code not in [row.code for row in unused]
-
-    def test_the_csv_has_a_header_and_a_row_per_code(self, manager_client, batch):
-        response = manager_client.get(f"/staff/batches/{batch.pk}/export.csv")
-        assert response["Content-Type"] == "text/csv; charset=utf-8"
-        assert response["Content-Disposition"] == f'attachment; filename="batch-{batch.pk}.csv"'
-        rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-        assert rows[0][:3] == ["code", "batch", "offer"]
-        assert len(rows) == 1 + batch.count
-
-    @pytest.mark.parametrize("export", ["batches/{batch}", "offers/{offer}"])
-    def test_a_shops_formula_tag_is_exported_as_text(self, manager_client, formula_batch, export):
-        url = "/staff/" + export.format(batch=formula_batch.pk, offer=formula_batch.offer_id) + "/export.csv"
-        response = manager_client.get(url)
-        [row] = csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))
-        assert row["tag"] == "'" + FORMULA_TAG
-
-    def test_revoking_the_batch_stops_every_live_code(self, manager_client, batch):
-        response = manager_client.post(f"/staff/batches/{batch.pk}/revoke")
-        assert response.status_code == 303
-        assert Code.objects.filter(batch=batch, revoked_at__isnull=True).count() == 0
-        page = text(manager_client.get(response["Location"]))
-        assert f"Batch {batch.pk} is revoked: 120 more codes cannot be redeemed." in page
-        assert "Revoke this batch" not in page
-
-    def test_expired_codes_show_as_expired(self, manager_client, batch):
-        Batch.objects.filter(pk=batch.pk).update(expires_at=timezone.now() - timedelta(days=1))
-        rows = manager_client.get(f"/staff/batches/{batch.pk}").context["page"].rows
-        assert {row.status for row in rows} == {"expired"}
-
-
 class TestOddRequests:
-    @pytest.mark.parametrize("query", [{"after": "\x00"}, {"before": "\x00"}, {"after": "ZZZ\x00"}, {"after": "a b"}])
-    def test_an_odd_cursor_shows_the_first_page(self, manager_client, enrollment_offer, make_batch, query):
-        batch = make_batch(enrollment_offer, count=3)
-        response = manager_client.get(f"/staff/batches/{batch.pk}", query)
-        assert response.status_code == 200
-        assert len(response.context["page"].rows) == 3
-
     @pytest.mark.parametrize("session", ["\x00", "a\x00b", "not a slug"])
     def test_an_odd_session_filter_shows_every_offer(self, manager_client, enrollment_offer, session):
         response = manager_client.get("/staff/offers", {"session": session})
@@ -403,54 +246,6 @@ class TestOddRequests:
         response = post_form(manager_client, f"/staff/offers/{enrollment_offer.pk}/codes", fields)
         assert response.status_code == 303
         assert Batch.objects.get().tag == "spring" + "\ufffd" * 3  # one for each of the three bytes
-
-    def test_pages_that_only_read_refuse_a_post(self, manager_client, enrollment_offer):
-        for url in ("/staff/offers", f"/staff/offers/{enrollment_offer.pk}", "/staff/stats", "/staff/codes"):
-            assert manager_client.post(url).status_code == 405, url
-
-
-class TestPagerLinks:
-    """The links on the page, followed as a browser would, keep the search and the filter."""
-
-    def test_following_next_and_previous_with_a_filter_visits_each_matching_code_once(
-        self, manager_client, enrollment_offer, make_batch, learner, running_session
-    ):
-        batch = make_batch(enrollment_offer, count=3 * PAGE_SIZE)
-        used = set(batch.codes.order_by("code").values_list("code", flat=True)[::3])
-        Code.objects.filter(code__in=used).update(uses=1)
-        url, seen, pages = f"/staff/batches/{batch.pk}?uses=unused", [], []
-        while url:
-            page = text(manager_client.get(url))
-            pages.append(page)
-            seen += re.findall(r'href="/staff/codes/([0-9A-Z]+)"', page)
-            following = re.search(r'href="(\?[^"]*)" rel="next"', page)
-            url = f"/staff/batches/{batch.pk}{following.group(1)}" if following else ""
-        unused = sorted(set(batch.codes.values_list("code", flat=True)) - used)
-        assert seen == unused
-        assert 'rel="prev"' not in pages[0]
-        back = re.search(r'href="(\?[^"]*)" rel="prev"', pages[-1])
-        assert back is not None
-        assert "uses=unused" in back.group(1)
-
-    def test_a_search_finds_every_code_with_that_start(self, manager_client, enrollment_offer, make_batch):
-        batch = make_batch(enrollment_offer, count=300)
-        start = batch.codes.order_by("code").first().code[:1]
-        wanted = sorted(code for code in batch.codes.values_list("code", flat=True) if code.startswith(start))
-        found, after = [], ""
-        while True:
-            query = {"q": start.lower(), "after": after}
-            page = manager_client.get(f"/staff/batches/{batch.pk}", query).context["page"]
-            found += [row.code for row in page.rows]
-            if not page.after:
-                break
-            after = page.after
-        assert found == wanted
-
-    def test_no_previous_link_leads_to_an_empty_page(self, manager_client, enrollment_offer, make_batch):
-        batch = make_batch(enrollment_offer, count=3)
-        page = manager_client.get(f"/staff/batches/{batch.pk}", {"after": "0"}).context["page"]
-        assert len(page.rows) == 3
-        assert page.before is None
 
 
 class TestStalledJobs:
@@ -500,13 +295,6 @@ class TestStalledJobs:
         assert not Batch.objects.exists()
 
 
-class TestIndexes:
-    def test_the_used_codes_index_survives_the_migrations(self, db):
-        with connection.cursor() as cursor:
-            names = connection.introspection.get_constraints(cursor, "vouchers_code")
-        assert {"vouchers_code_used_by_batch", "vouchers_code_batch_code"} <= set(names)
-
-
 @pytest.mark.django_db(transaction=True)
 class TestTheWorkerWritesAJob:
     def test_the_task_worker_picks_up_a_job_queued_by_the_page(self, client, voucher_manager, enrollment_offer):
@@ -514,7 +302,7 @@ class TestTheWorkerWritesAJob:
         client.post(f"/staff/offers/{enrollment_offer.pk}/codes", batch_form(count=IN_REQUEST_MAX + 1))
         job = BatchJob.objects.get()
         assert job.status == "queued"
-        call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+        run_worker()
         job.refresh_from_db()
         assert (job.status, job.written) == ("done", IN_REQUEST_MAX + 1)
         assert Code.objects.filter(batch=job.batch).count() == IN_REQUEST_MAX + 1
