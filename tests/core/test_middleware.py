@@ -3,7 +3,7 @@
 import pytest
 from django.contrib import admin
 from django.contrib.admin.options import ModelAdmin
-from django.test import Client, RequestFactory
+from django.test import RequestFactory
 from django.urls import reverse
 
 REGISTERED = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
@@ -20,12 +20,6 @@ def filter_parameters(model_admin: ModelAdmin, staff) -> list[str]:
     request.user = staff
     changelist = model_admin.get_changelist_instance(request)
     return [name for spec in changelist.filter_specs for name in spec.expected_parameters()]
-
-
-@pytest.fixture
-def staff_client(client: Client, staff) -> Client:
-    client.force_login(staff)
-    return client
 
 
 class TestAdminNulMiddleware:

@@ -2,7 +2,6 @@
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
@@ -14,14 +13,9 @@ from tessera.vouchers.models import AuditEvent, Code, Offer, Redemption
 from tessera.vouchers.permissions import MANAGE_VOUCHERS_CODENAME
 from tessera.vouchers.services import redemption_reverse, voucher_redeem
 from tests.auditing import audited
+from tests.conftest import clerk_with
 
 CHANGELISTS = ["offer", "batch", "code", "redemption", "auditevent"]
-
-
-@pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff)
-    return client
 
 
 def changelist(model: str) -> str:
@@ -134,13 +128,6 @@ class TestAccess:
         assert response.status_code == 302
         code.refresh_from_db()
         assert code.revoked_at is None
-
-
-def clerk_with(*codenames: str) -> User:
-    """Staff, not a superuser, holding exactly these permissions."""
-    user = User.objects.create_user("clerk", password="clerk-pass-1", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
-    return user
 
 
 class TestActionsNeedTheManageVouchersPermission:

@@ -2,7 +2,6 @@
 rules at sign-up and in the admin, and sign-up switched off."""
 
 import logging
-from html import unescape
 
 import pytest
 from django.contrib.auth.models import User
@@ -12,6 +11,7 @@ from django.test import Client
 from tessera.catalog.demo import demo_users_reset
 from tessera.core.models import FailureCounter
 from tessera.core.ratelimit import limiter
+from tests.web.pages import text
 
 DAY_START = 1_767_225_600  # 2026-01-01 00:00 UTC: minute and day windows start here
 LIMIT = 3  # failures per minute in these tests
@@ -43,10 +43,6 @@ def log_in(client: Client, username: str, password: str, *, address: str = "203.
 
 def signed_in(client: Client) -> bool:
     return "_auth_user_id" in client.session
-
-
-def text(response) -> str:
-    return unescape(response.content.decode())
 
 
 @pytest.mark.usefixtures("clock")

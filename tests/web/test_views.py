@@ -2,7 +2,6 @@
 sign-up and log-in; every voucher refusal shown in plain words with the code kept."""
 
 from datetime import timedelta
-from html import unescape
 
 import pytest
 from django.contrib.auth.models import User
@@ -15,19 +14,10 @@ from tessera.vouchers.errors import CodeExhausted, CodeMistyped, CodeNotFound, N
 from tessera.vouchers.models import AuditEvent, Product
 from tessera.vouchers.selectors.codes import parse_code
 from tessera.vouchers.services import voucher_redeem
+from tests.web.pages import SURROGATE_ON_THE_WIRE, post_form, text
 
 COURSE = "/courses/python-2026"
 ENDED = "/courses/python-2025"
-
-
-@pytest.fixture
-def learner_client(client: Client, learner: User) -> Client:
-    client.force_login(learner)
-    return client
-
-
-def text(response) -> str:
-    return unescape(response.content.decode())
 
 
 def redeem_on_page(client: Client, url: str, product: str, code: str):
@@ -342,16 +332,6 @@ class TestFormsOfWhatIHoldAlready:
         response = redeem_on_page(learner_client, COURSE, Product.ENROLLMENT, make_code(enrollment_offer))
         assert response.status_code == 422
         assert "You are already enrolled in this course session." in text(response)
-
-
-# A lone surrogate as a form carries it: the bytes a lenient encoder writes for U+D800, which are
-# not UTF-8. Django reads them as U+FFFD; nothing may fail on them.
-SURROGATE_ON_THE_WIRE = "%ED%A0%80"
-
-
-def post_form(client: Client, url: str, fields: dict[str, str]):
-    body = "&".join(f"{name}={value}" for name, value in fields.items())
-    return client.post(url, body, content_type="application/x-www-form-urlencoded")
 
 
 class TestLoneSurrogatesInForms:

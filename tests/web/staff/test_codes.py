@@ -2,7 +2,6 @@
 changes in the database, and who is let in."""
 
 from collections.abc import Callable
-from html import unescape
 
 import pytest
 from django.contrib.auth.models import User
@@ -15,12 +14,9 @@ from tessera.vouchers.errors import AlreadyReversed, CodeMistyped, CodeNotFound,
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Product, Redemption
 from tessera.vouchers.selectors.codes import parse_code
 from tessera.vouchers.services import redemption_reverse, voucher_redeem
+from tests.web.pages import text
 
 QUERY = "/staff/codes"
-
-
-def text(response) -> str:
-    return unescape(response.content.decode())
 
 
 def page_of(code: str) -> str:
@@ -36,12 +32,6 @@ def mistyped(code: str) -> str:
     normalised = parse_code(code)
     wrong = codebook.ALPHABET[(codebook.ALPHABET.index(normalised[-1]) + 1) % len(codebook.ALPHABET)]
     return normalised[:-1] + wrong
-
-
-@pytest.fixture
-def manager_client(client: Client, voucher_manager: User) -> Client:
-    client.force_login(voucher_manager)
-    return client
 
 
 @pytest.fixture

@@ -23,12 +23,6 @@ DAY_ROW = re.compile(
 )
 
 
-@pytest.fixture
-def staff_client(client: Client, staff: User) -> Client:
-    client.force_login(staff)
-    return client
-
-
 def page(client: Client, **params: str) -> str:
     response = client.get(URL, params)
     assert response.status_code == 200
