@@ -115,6 +115,17 @@ class TestAnonymousVisitors:
         assert response["Location"] == "/dashboard"
 
 
+class TestSignupSwitch:
+    def test_with_sign_up_off_the_page_does_not_exist(self, client, db, settings):
+        settings.TESSERA_SIGNUP_ENABLED = False
+        assert client.get("/signup").status_code == 404
+        response = client.post(
+            "/signup", {"username": "x", "password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase"}
+        )
+        assert response.status_code == 404
+        assert not User.objects.filter(username="x").exists()
+
+
 class TestRedeemingOnThePage:
     def test_a_good_code_enrolls_and_redirects_back_with_a_message(
         self, learner_client, learner, enrollment_offer, make_code, running_session
