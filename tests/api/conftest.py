@@ -1,10 +1,13 @@
 """Personas calling the platform API with their own tokens, and how a printed token looks."""
 
+import json
 import re
 from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth.models import User
+from django.http import HttpResponse
+from django.test import Client
 
 from tessera.api.services import api_token_issue
 from tessera.vouchers.models import AuditEvent
@@ -14,6 +17,11 @@ from tests.conftest import BearerPersona
 TOKEN = re.compile(r"^tsr_[A-Za-z0-9_-]{43}$", re.MULTILINE)
 # A learner route any live token may call.
 MINE = "/api/v1/me/entitlements"
+
+
+def post(client: Client, url: str, body: object, **headers: str) -> HttpResponse:
+    """A JSON body posted as an API client sends it."""
+    return client.post(url, json.dumps(body), content_type="application/json", **headers)
 
 
 @dataclass

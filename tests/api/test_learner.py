@@ -3,21 +3,14 @@
 import json
 
 import pytest
-from django.test import Client
 
-from tessera.api.models import ApiToken
-from tessera.api.services import api_token_revoke
 from tessera.catalog.models import Enrollment
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.models import Code, Redemption
+from tests.api.conftest import MINE, post
 
 CHECK = "/api/v1/codes/check"
 REDEEM = "/api/v1/redemptions"
-MINE = "/api/v1/me/entitlements"
-
-
-def post(client: Client, url: str, body: object, **headers: str):
-    return client.post(url, json.dumps(body), content_type="application/json", **headers)
 
 
 class TestCheck:
@@ -109,50 +102,6 @@ class TestRedeem:
         code = make_code(enrollment_offer)
         response = post(client, REDEEM, {"code": code, "session": "no-such-session"}, **learner_api.auth)
         assert (response.status_code, response.json()["error"]) == (422, "invalid_input")
-
-
-class TestAuthentication:
-    def test_no_token_is_401(self, client, enrollment_offer, make_code, running_session):
-        code = make_code(enrollment_offer)
-        response = post(client, REDEEM, {"code": code, "session": running_session.slug})
-        assert response.status_code == 401
-        assert response.json()["error"] == "unauthorized"
-        assert response["WWW-Authenticate"].startswith("Bearer")
-        assert not Redemption.objects.exists()
-
-    def test_a_revoked_token_is_401(self, client, learner_api, enrollment_offer, make_code, running_session):
-        api_token_revoke(token=ApiToken.objects.get(user=learner_api.user))
-        code = make_code(enrollment_offer)
-        response = post(client, REDEEM, {"code": code, "session": running_session.slug}, **learner_api.auth)
-        assert response.status_code == 401
-        assert not Redemption.objects.exists()
-
-    def test_a_shop_token_is_not_a_user_token(self, client, shop_a, enrollment_offer, make_code, running_session):
-        code = make_code(enrollment_offer)
-        response = post(client, REDEEM, {"code": code, "session": running_session.slug}, **shop_a.auth)
-        assert response.status_code == 401
-
-    def test_an_inactive_users_token_is_401(self, client, learner_api, running_session):
-        learner_api.user.is_active = False
-        learner_api.user.save()
-        assert client.get(MINE, **learner_api.auth).status_code == 401
-
-    def test_a_browser_session_needs_the_csrf_token(self, learner, enrollment_offer, make_code, running_session):
-        browser = Client(enforce_csrf_checks=True)
-        browser.force_login(learner)
-        code = make_code(enrollment_offer)
-        refused = post(browser, REDEEM, {"code": code, "session": running_session.slug})
-        assert (refused.status_code, refused.json()["error"]) == (403, "forbidden")
-        assert not Redemption.objects.exists()
-        token = browser.get("/api/v1/csrf").json()["csrf_token"]
-        accepted = post(browser, REDEEM, {"code": code, "session": running_session.slug}, HTTP_X_CSRFTOKEN=token)
-        assert accepted.status_code == 201
-
-    def test_a_signed_out_browser_is_401_not_a_csrf_403(self, enrollment_offer, make_code, running_session):
-        browser = Client(enforce_csrf_checks=True)
-        response = post(browser, REDEEM, {"code": make_code(enrollment_offer), "session": running_session.slug})
-        assert (response.status_code, response.json()["error"]) == (401, "unauthorized")
-        assert not Redemption.objects.exists()
 
 
 class TestEntitlements:

@@ -2,73 +2,20 @@
 
 import csv
 import io
-import json
 
 import pytest
-from django.test import Client
 
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Redemption
 from tessera.vouchers.selectors.codes import display_code
 from tessera.vouchers.services import voucher_redeem
+from tests.api.conftest import post
 from tests.conftest import FORMULA_TAG
-
-
-def post(client: Client, url: str, body: object, **headers: str):
-    return client.post(url, json.dumps(body), content_type="application/json", **headers)
 
 
 @pytest.fixture
 def offer(enrollment_offer: Offer) -> Offer:
     return enrollment_offer
-
-
-class TestWhoGetsIn:
-    @pytest.mark.parametrize("url", ["/api/v1/offers", "/api/v1/stats", "/api/v1/batches/1", "/api/v1/codes/ABCD"])
-    def test_a_learner_is_forbidden(self, client, learner_api, url):
-        response = client.get(url, **learner_api.auth)
-        assert (response.status_code, response.json()["error"]) == (403, "forbidden")
-
-    def test_nobody_is_unauthorized(self, client, db):
-        response = client.get("/api/v1/offers")
-        assert (response.status_code, response.json()["error"]) == (401, "unauthorized")
-
-    def test_a_learner_cannot_create_an_offer(self, client, learner_api, running_session):
-        response = post(client, "/api/v1/offers", {"name": "x", "product": "enrollment"}, **learner_api.auth)
-        assert response.status_code == 403
-        assert not Offer.objects.exists()
-
-    def test_the_voucher_permission_is_enough_without_superuser(self, client, voucher_manager_api, offer):
-        response = client.get("/api/v1/offers", **voucher_manager_api.auth)
-        assert response.status_code == 200
-        assert [item["id"] for item in response.json()["items"]] == [offer.pk]
-
-    def test_a_staff_browser_session_needs_csrf_for_posts(self, staff, running_session):
-        browser = Client(enforce_csrf_checks=True)
-        browser.force_login(staff)
-        body = {"name": "Seats", "product": "enrollment", "session": running_session.slug}
-        assert post(browser, "/api/v1/offers", body).status_code == 403
-        token = browser.get("/api/v1/csrf").json()["csrf_token"]
-        assert post(browser, "/api/v1/offers", body, HTTP_X_CSRFTOKEN=token).status_code == 201
-        assert Offer.objects.count() == 1
-
-    def test_a_signed_out_browser_is_401_not_a_csrf_403(self, running_session):
-        browser = Client(enforce_csrf_checks=True)
-        body = {"name": "Seats", "product": "enrollment", "session": running_session.slug}
-        response = post(browser, "/api/v1/offers", body)
-        assert (response.status_code, response.json()["error"]) == (401, "unauthorized")
-        assert not Offer.objects.exists()
-
-    def test_a_learners_browser_session_is_forbidden(self, learner, running_session):
-        browser = Client(enforce_csrf_checks=True)
-        browser.force_login(learner)
-        token = browser.get("/api/v1/csrf").json()["csrf_token"]
-        body = {"name": "Seats", "product": "enrollment", "session": running_session.slug}
-        response = post(browser, "/api/v1/offers", body, HTTP_X_CSRFTOKEN=token)
-        assert (response.status_code, response.json()["error"]) == (403, "forbidden")
-        assert "permission" in response.json()["detail"]
-        assert browser.get("/api/v1/offers").status_code == 403
-        assert not Offer.objects.exists()
 
 
 class TestOffers:
