@@ -20,11 +20,11 @@ import pytest
 from tests.faults.conftest import (
     TESSERA,
     PrivatePostgres,
-    free_port,
     tessera_environment,
     tessera_python,
     wait_until_served,
 )
+from tests.loopback import free_port
 
 SESSION = "python-basics-2026"
 # connect_timeout bounds a connection attempt to a database that does not answer at all.

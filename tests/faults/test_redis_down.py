@@ -20,7 +20,8 @@ from tessera.api.services import api_token_issue
 from tessera.core.models import FailureCounter
 from tessera.core.ratelimit import stores
 from tessera.vouchers import codes as codebook
-from tests.faults.conftest import free_port, unavailable
+from tests.faults.conftest import unavailable
+from tests.loopback import free_port
 
 CHECK = "/api/v1/codes/check"
 

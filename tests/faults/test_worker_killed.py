@@ -9,7 +9,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import psycopg
 import pytest
 
 from tests.faults.conftest import TESSERA, tessera_environment, tessera_python
+from tests.loopback import wait_for
 
 # Large enough to be still writing when killed (a chunk of progress is 50,000 codes), small
 # enough to be written in a few seconds on a busy machine.
@@ -70,13 +70,6 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603 - our own command
 
 
-def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting until {what}"
-        time.sleep(0.05)
-
-
 class TestWorkerKilledMidBatch:
     def test_no_code_is_left_and_the_next_worker_writes_the_batch_exactly_once(self, database, tmp_path):
         env, query, writing = database
@@ -87,7 +80,7 @@ class TestWorkerKilledMidBatch:
 
         worker = start_worker(env, log)
         try:
-            wait_for(lambda: status() == "running" and writing(), 120, "the worker was writing codes")
+            wait_for(lambda: status() == "running" and writing(), 120, "the worker to write codes")
         finally:
             os.kill(worker.pid, signal.SIGKILL)
             worker.wait()
@@ -96,7 +89,7 @@ class TestWorkerKilledMidBatch:
 
         worker = start_worker(env, log)
         try:
-            wait_for(lambda: status() in {"done", "failed"}, 120, "the job ended")
+            wait_for(lambda: status() in {"done", "failed"}, 120, "the job to end")
         finally:
             worker.terminate()
             worker.wait(timeout=30)

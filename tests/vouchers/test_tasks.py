@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
@@ -12,6 +11,7 @@ from tessera.vouchers import tasks
 from tessera.vouchers.models import AuditEvent, Redemption
 from tessera.vouchers.services import voucher_redeem
 from tessera.vouchers.tasks import address_purge_schedule
+from tests.commands import run_worker
 
 
 def queued() -> list[DBTaskResult]:
@@ -46,7 +46,7 @@ class TestTheWorkerPurges:
         )
         Redemption.objects.filter(pk=redemption.pk).update(redeemed_at=timezone.now() - timedelta(days=400))
         address_purge_schedule()
-        call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+        run_worker()
         assert Redemption.objects.get().client_ip is None
         assert AuditEvent.objects.get(action=AuditEvent.Action.PURGED).actor == "task"
         assert DBTaskResult.objects.filter(status=TaskResultStatus.SUCCESSFUL).count() == 1

@@ -3,14 +3,10 @@
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from django.db import OperationalError
 
 from tessera.core import chores
-
-
-def run_worker() -> None:
-    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+from tests.commands import run_worker
 
 
 @pytest.fixture

@@ -1,38 +1,29 @@
 """`tessera run` really serves: start it as a user would, fetch pages, stop it. Beside the server
 it runs the task worker, which delivers a shop's webhook."""
 
-import http.server
 import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
 
 import pytest
 import standardwebhooks
 
 from tessera.core.management.commands.run import worker_argvs
+from tests.loopback import Hook, free_port, hook_receiver, serving, wait_for
 
 TESSERA = Path(sys.executable).with_name("tessera")
 # How long `tessera run` may take to answer: it starts Django in five processes at once (itself, a
 # worker per queue, gunicorn's master and its worker). On a loaded 2-core machine that took up to
 # 20 s, against 4 to 9 s when quiet; 30 s was too little room.
 STARTUP_SECONDS = 60
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _get(url: str, deadline: float) -> tuple[int, bytes]:
@@ -55,7 +46,7 @@ def _environment(var_dir: Path, port: int) -> dict[str, str]:
 
 @pytest.fixture
 def served(tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     with (tmp_path / "server.log").open("wb") as log:
         server = subprocess.Popen(  # noqa: S603
             [str(TESSERA), "run"], env=_environment(tmp_path, port), stdout=log, stderr=subprocess.STDOUT
@@ -90,32 +81,16 @@ class TestRun:
         assert sorted(queues) == ["default", "webhooks"]
 
 
-class _Hook(http.server.BaseHTTPRequestHandler):
-    received: ClassVar[list[tuple[bytes, dict[str, str]]]] = []
-
-    def do_POST(self) -> None:
-        self.received.append((self.rfile.read(int(self.headers["Content-Length"])), dict(self.headers)))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def shop_endpoint() -> Iterator[str]:
     """The shop's webhook receiver, on this machine's loopback."""
-    server = http.server.HTTPServer(("127.0.0.1", 0), _Hook)
-    _Hook.received.clear()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hooks"
-    server.shutdown()
-    server.server_close()
+    with serving(hook_receiver()) as server:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hooks"
 
 
 class TestRunDeliversWebhooks:
     def test_a_redemption_reaches_the_shop_and_the_worker_stops_with_the_server(self, tmp_path, shop_endpoint):
-        port = _free_port()
+        port = free_port()
         env = _environment(tmp_path, port)
 
         def tessera(*args: str) -> str:
@@ -131,7 +106,7 @@ class TestRunDeliversWebhooks:
             try:
                 code = _order_one_code(f"http://127.0.0.1:{port}", token)
                 tessera("redeem", code, "--user", "alice", "--session", "python-basics-2026")
-                body, headers = _first_webhook(deadline=time.monotonic() + 30)
+                body, headers = _first_webhook(seconds=30)
                 children = {pid: _role(pid) for pid in _children(server.pid)}
             finally:
                 server.send_signal(signal.SIGTERM)
@@ -162,11 +137,10 @@ def _order_one_code(base: str, token: str) -> str:
     return str(voucher["id"])
 
 
-def _first_webhook(deadline: float) -> tuple[bytes, dict[str, str]]:
-    while not _Hook.received:
-        assert time.monotonic() < deadline, "no webhook arrived"
-        time.sleep(0.2)
-    return _Hook.received[0]
+def _first_webhook(seconds: float) -> tuple[bytes, dict[str, str]]:
+    wait_for(lambda: Hook.received, seconds, "a webhook")
+    _, body, headers = Hook.received[0]
+    return body, headers
 
 
 def _children(pid: int) -> list[int]:
