@@ -24,7 +24,7 @@ from tessera.shop.models import Shop
 from tessera.shop.services import shop_create, token_issue
 from tessera.vouchers.models import Batch, Offer, Product
 from tessera.vouchers.permissions import MANAGE_VOUCHERS_CODENAME
-from tessera.vouchers.services import batch_create, offer_create
+from tessera.vouchers.services import batch_create, offer_create, voucher_redeem
 
 DB_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback"}
 
@@ -289,6 +289,24 @@ def proctoring_offer(make_offer: Callable[..., Offer], running_session: CourseSe
 @pytest.fixture
 def reactivation_offer(make_offer: Callable[..., Offer], ended_session: CourseSession) -> Offer:
     return make_offer(Product.REACTIVATION, ended_session)
+
+
+@pytest.fixture
+def redeemed_some(
+    enrollment_offer: Offer, reactivation_offer: Offer, make_batch: Callable[..., Batch], learner: User,
+    other_learner: User, running_session: CourseSession, ended_session: CourseSession,
+) -> None:  # fmt: skip
+    """Codes for the statistics. Enrollment (python): 4 codes tagged fair, 2 redeemed. Reactivation
+    (python): 2 codes of 2 uses tagged mail, one redeemed twice. Reactivation for any course: 5
+    codes tagged mail, none redeemed."""
+    fair = make_batch(enrollment_offer, count=4, tag="fair")
+    for user, code in zip([learner, other_learner], fair.codes.order_by("code"), strict=False):
+        voucher_redeem(code=code.code, user=user, session=running_session)
+    mail = make_batch(reactivation_offer, count=2, uses_per_code=2, tag="mail")
+    shared = mail.codes.order_by("code").first().code
+    voucher_redeem(code=shared, user=learner, session=ended_session)
+    voucher_redeem(code=shared, user=other_learner, session=ended_session)
+    make_batch(offer_create(name="Anywhere", product=Product.REACTIVATION), count=5, tag="mail")
 
 
 # --- shops ------------------------------------------------------------------------------------

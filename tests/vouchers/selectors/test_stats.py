@@ -25,23 +25,6 @@ def stats_by(by: str) -> dict[str, StatsRow]:
 
 
 class TestCodeStats:
-    @pytest.fixture
-    def redeemed_some(
-        self, enrollment_offer, reactivation_offer, make_batch, learner, other_learner,
-        running_session, ended_session,
-    ):  # fmt: skip
-        """Enrollment: 4 codes (tag fair), 2 redeemed. Reactivation: 2 codes (tag mail), 1 redeemed
-        twice of 2 uses. Reactivation without a session: 5 codes (tag mail), none redeemed."""
-        fair = make_batch(enrollment_offer, count=4, tag="fair")
-        for user, code in zip([learner, other_learner], fair.codes.order_by("code"), strict=False):
-            voucher_redeem(code=code.code, user=user, session=running_session)
-        mail = make_batch(reactivation_offer, count=2, uses_per_code=2, tag="mail")
-        shared = mail.codes.order_by("code").first().code
-        voucher_redeem(code=shared, user=learner, session=ended_session)
-        voucher_redeem(code=shared, user=other_learner, session=ended_session)
-        anywhere = offer_create(name="Anywhere", product=Product.REACTIVATION)
-        make_batch(anywhere, count=5, tag="mail")
-
     def test_by_product(self, redeemed_some):
         rows = stats_by("product")
         assert set(rows) == {"enrollment", "reactivation"}

@@ -11,8 +11,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from tessera.vouchers.models import Batch, Product, Redemption
-from tessera.vouchers.services import offer_create, redemption_reverse, voucher_redeem
+from tessera.vouchers.models import Batch, Redemption
+from tessera.vouchers.services import redemption_reverse, voucher_redeem
 
 URL = "/staff/stats"
 ROW = re.compile(r'<tr><th scope="row">(.*?)</th>(.*?)</tr>', re.DOTALL)
@@ -72,22 +72,6 @@ class TestAccess:
 
 
 class TestCodeTables:
-    @pytest.fixture
-    def redeemed_some(
-        self, enrollment_offer, reactivation_offer, make_batch, learner, other_learner, running_session,
-        ended_session,
-    ):  # fmt: skip
-        """Enrollment (python): 4 codes tagged fair, 2 redeemed. Reactivation (python): 2 codes of
-        2 uses tagged mail, one redeemed twice. Reactivation for any course: 5 codes tagged mail."""
-        fair = make_batch(enrollment_offer, count=4, tag="fair")
-        for user, code in zip([learner, other_learner], fair.codes.order_by("code"), strict=False):
-            voucher_redeem(code=code.code, user=user, session=running_session)
-        mail = make_batch(reactivation_offer, count=2, uses_per_code=2, tag="mail")
-        shared = mail.codes.order_by("code").first().code
-        voucher_redeem(code=shared, user=learner, session=ended_session)
-        voucher_redeem(code=shared, user=other_learner, session=ended_session)
-        make_batch(offer_create(name="Anywhere", product=Product.REACTIVATION), count=5, tag="mail")
-
     def test_by_product_with_a_total(self, staff_client, redeemed_some):
         # Issued, redeemed, redeemed %, uses, max uses.
         assert table(page(staff_client), "stats-product") == {
