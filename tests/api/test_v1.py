@@ -39,5 +39,5 @@ class TestErrors:
 
     def test_a_refusal_answers_its_code_and_status(self, rf):
         response = api.on_exception(rf.post("/api/v1/redemptions"), CodeExhausted())
-        assert response.status_code == CodeExhausted.http_status
+        assert response.status_code == 409
         assert json.loads(response.content) == {"error": "exhausted", "detail": CodeExhausted.default_message}
