@@ -25,10 +25,6 @@ class TestTheDocuments:
         assert {"tessera_platform_learner_code_check", "tessera_platform_staff_offers_create"} <= ids
         assert all(id.startswith("tessera_platform_") for id in ids)
 
-    def test_the_one_document_there_was_now_leads_to_the_platform_apis(self, client, db):
-        assert client.get("/openapi.json").headers["Location"] == "/api/v1/openapi.json"
-        assert client.get("/docs").headers["Location"] == "/api/v1/docs"
-
 
 class TestErrors:
     def test_a_database_out_of_reach_is_a_503_database_unavailable_with_retry_after(self, rf):

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.http import HttpResponse
+from django.test import Client
 
 from tessera.shop.models import WebhookDelivery
 from tessera.shop.services import shop_webhook_set
@@ -20,6 +22,11 @@ TOKEN = re.compile(r"^[0-9a-f]{64}$", re.MULTILINE)
 # The token inline's management form, which every post of the shop's change form carries.
 NO_TOKENS = {"tokens-TOTAL_FORMS": "0", "tokens-INITIAL_FORMS": "0", "tokens-MIN_NUM_FORMS": "0",
              "tokens-MAX_NUM_FORMS": "1000"}  # fmt: skip
+
+
+def order(client: Client, persona: Any, qty: str = "3", path: str = BRIDGE, **params: str) -> HttpResponse:
+    """A shop's order of reactivation codes for Germany, form-encoded as Xikolo's shops send it."""
+    return client.post(path, {"qty": qty, "product": "course_reactivation", "country": "DE", **params}, **persona.auth)
 
 
 def actions_post(name: str, *pks: int) -> dict[str, Any]:

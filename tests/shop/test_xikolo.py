@@ -10,6 +10,7 @@ from tessera.shop import xikolo
 from tessera.shop.models import IdempotencyKey
 from tessera.vouchers.models import Batch
 from tessera.vouchers.services import voucher_redeem
+from tests.shop.conftest import order
 
 URL = "/bridges/shop/vouchers"
 ORDER = {"qty": 1, "product": "course_reactivation", "country": "DE"}
@@ -123,10 +124,6 @@ JSON_TYPE = "application/json; charset=utf-8"
 PROBLEM_TYPE = "application/problem+json; charset=utf-8"
 
 
-def order(client, persona, qty="3", path=URL, **params):
-    return client.post(path, {"qty": qty, "product": "course_reactivation", "country": "DE", **params}, **persona.auth)
-
-
 class TestRubyPageNumber:
     @pytest.mark.parametrize(
         ("value", "number"),
@@ -192,34 +189,6 @@ class TestPagesAsXikoloAnswersThem:
         order(client, shop_a)
         response = client.head(URL, {"page": "9"}, **shop_a.auth)
         assert (response.status_code, response["X-Current-Page"], response.content) == (200, "9", b"")
-
-
-class TestPathsAsRailsRoutesThem:
-    @pytest.mark.parametrize("path", [f"{URL}.json", f"{URL}/", f"{URL}.json/", "/bridges/shop//vouchers//"])
-    def test_the_list_answers_with_a_format_suffix_or_a_trailing_slash(self, client, shop_a, path):
-        order(client, shop_a)
-        response = client.get(path, **shop_a.auth)
-        assert response.status_code == 200
-        assert len(response.json()) == 3
-        assert client.head(path, **shop_a.auth)["X-Total-Count"] == "3"
-
-    @pytest.mark.parametrize("path", [f"{URL}.json", f"{URL}/"])
-    def test_a_create_answers_with_a_format_suffix_or_a_trailing_slash(self, client, shop_a, path):
-        response = order(client, shop_a, path=path)
-        assert response.status_code == 200
-        assert len(response.json()) == 3
-
-    def test_one_voucher_and_its_void_answer_with_a_format_suffix(self, client, shop_a):
-        [voucher] = order(client, shop_a, qty="1").json()
-        assert client.get(f"{URL}/{voucher['id']}.json", **shop_a.auth).json()["id"] == voucher["id"]
-        assert client.post(f"{URL}/{voucher['id']}/void.json", **shop_a.auth).json()["status"] == "revoked"
-
-    def test_another_format_is_not_a_route(self, client, shop_a):
-        assert client.get(f"{URL}.xml", **shop_a.auth).status_code == 404
-
-    def test_the_paging_links_keep_the_path_asked_for(self, client, shop_a):
-        order(client, shop_a, qty="60")
-        assert '/bridges/shop/vouchers.json?page=2>; rel="next"' in client.get(f"{URL}.json", **shop_a.auth)["Link"]
 
 
 class TestQueryParametersOnPost:

@@ -42,8 +42,3 @@ class TestChores:
         assert runs == ["fine"]
         assert "Chore busy not done (OperationalError: database is locked)" in caplog.text
         assert "Chore buggy failed" in caplog.text
-
-
-class TestTheAppsChores:
-    def test_stalled_batch_jobs_and_stuck_webhooks_are_registered_by_their_apps(self):
-        assert {chore.name for chore in chores.chores()} == {"stalled-batch-jobs", "stuck-webhooks"}
