@@ -1,9 +1,20 @@
-"""Reads about the catalog (tessera.catalog.selectors): exam deadlines, moved out by a reactivation."""
+"""Reads about the catalog (tessera.catalog.selectors): a session by its slug, a learner's
+enrollment, the seats taken, and exam deadlines, moved out by a reactivation."""
 
 from datetime import timedelta
 
+import pytest
+
 from tessera.catalog.models import Enrollment, Exam
-from tessera.catalog.selectors import exam_deadline_for, first_proctored_deadline
+from tessera.catalog.selectors import (
+    active_enrollment_count,
+    enrollment_for,
+    exam_deadline_for,
+    exam_deadlines,
+    first_proctored_deadline,
+    session_by_slug,
+)
+from tessera.core.errors import InvalidInput
 
 
 class TestExamDeadlines:
@@ -28,3 +39,37 @@ class TestExamDeadlines:
         exam.graded = False
         enrollment = Enrollment(user=learner, session=ended_session, reactivated_until=now + timedelta(weeks=8))
         assert exam_deadline_for(exam=exam, enrollment=enrollment) == exam.submission_deadline
+
+
+class TestSessionBySlug:
+    def test_the_session_comes_with_its_course(self, running_session, django_assert_num_queries):
+        with django_assert_num_queries(1):
+            session = session_by_slug("python-2026")
+            assert (session, session.course.title) == (running_session, "Python")
+
+    def test_an_unknown_slug_is_invalid_input_on_the_session(self, db):
+        with pytest.raises(InvalidInput, match="There is no course session 'python-1999'") as refused:
+            session_by_slug("python-1999")
+        assert refused.value.field == "session"
+
+
+class TestEnrollments:
+    def test_a_learners_enrollment_in_a_session_or_none(self, running_session, ended_session, learner, other_learner):
+        enrollment = Enrollment.objects.create(user=learner, session=running_session)
+        assert enrollment_for(user=learner, session=running_session) == enrollment
+        assert enrollment_for(user=learner, session=ended_session) is None
+        assert enrollment_for(user=other_learner, session=running_session) is None
+
+    def test_only_active_enrollments_take_a_seat(self, running_session, make_learners):
+        first, second, third = make_learners(3)
+        for user, active in ((first, True), (second, True), (third, False)):
+            Enrollment.objects.create(user=user, session=running_session, active=active)
+        assert active_enrollment_count(running_session) == 2
+
+    def test_each_exam_with_the_deadline_that_holds_for_the_learner(self, ended_session, learner, now):
+        until = now + timedelta(weeks=8)
+        enrollment = Enrollment.objects.create(user=learner, session=ended_session, reactivated_until=until)
+        [(exam, deadline)] = exam_deadlines(session=ended_session, enrollment=enrollment)
+        assert (exam.title, deadline) == ("Final", until)
+        [(_, deadline)] = exam_deadlines(session=ended_session, enrollment=None)
+        assert deadline == exam.submission_deadline
