@@ -33,7 +33,14 @@ class TestRevoke:
 
 class TestRevokeAList:
     def test_a_typo_in_the_list_revokes_nothing(self, enrollment_offer, make_code):
+        good, other = make_code(enrollment_offer), make_code(enrollment_offer)
+        typo = other[:-1] + ("0" if other[-1] != "0" else "1")
+        with pytest.raises(CommandError, match=r"^mistyped: "):
+            run_command("revoke", good, typo)
+        assert not Code.objects.filter(revoked_at__isnull=False).exists()
+
+    def test_an_unknown_code_in_the_list_revokes_nothing(self, enrollment_offer, make_code):
         good = make_code(enrollment_offer)
-        with pytest.raises(CommandError):
-            run_command("revoke", good, "0000-0000-0000-0000")
+        with pytest.raises(CommandError, match=r"^not_found: "):
+            run_command("revoke", good, "0000-0000-0000-0000")  # well formed, but no such code
         assert not Code.objects.filter(revoked_at__isnull=False).exists()
