@@ -250,6 +250,10 @@ class AuditEvent(models.Model):
         WEBHOOK_OFF = "webhook_off", "Webhooks turned off"
         SECRET_ROTATED = "secret_rotated", "Webhook secret rotated"
         WEBHOOK_RETRIED = "webhook_retried", "Webhook retried now"
+        # Course platforms (platforms/ writes these).
+        PLATFORM_CREATED = "platform_created", "Platform created"
+        PLATFORM_CHANGED = "platform_changed", "Platform changed"
+        PLATFORM_SECRET = "platform_secret", "Platform secret rotated"
 
     at = models.DateTimeField()
     actor = models.CharField(max_length=150)
