@@ -4,7 +4,7 @@ users, log-ins and IPv6 networks."""
 import pytest
 from django.test import RequestFactory
 
-from tessera.core.ratelimit.keys import attempt_keys, client_ip, ip_key, request_keys
+from tessera.core.ratelimit.keys import attempt_keys, client_ip, ip_key
 
 
 class TestClientIp:
@@ -67,7 +67,7 @@ class TestKeys:
         settings.TESSERA_TRUSTED_PROXIES = 0
         request = RequestFactory().get("/", REMOTE_ADDR="203.0.113.9")
         request.user = learner
-        assert request_keys(request) == [f"user:{learner.pk}", "ip:203.0.113.9"]
+        assert attempt_keys(request.user, client_ip(request)) == [f"user:{learner.pk}", "ip:203.0.113.9"]
 
     def test_an_anonymous_client_is_limited_by_address(self, settings):
         from django.contrib.auth.models import AnonymousUser
@@ -75,7 +75,7 @@ class TestKeys:
         settings.TESSERA_TRUSTED_PROXIES = 0
         request = RequestFactory().get("/", REMOTE_ADDR="203.0.113.9")
         request.user = AnonymousUser()
-        assert request_keys(request) == ["ip:203.0.113.9"]
+        assert attempt_keys(request.user, client_ip(request)) == ["ip:203.0.113.9"]
 
 
 class TestAttemptKeys:

@@ -29,11 +29,6 @@ def attempt_keys(user: AbstractBaseUser | AnonymousUser | None, address: str | N
     return [*user_keys, ip_key(address or "unknown")]
 
 
-def request_keys(request: HttpRequest) -> list[str]:
-    """The signed-in user's key, if any, and the client IP's key."""
-    return attempt_keys(getattr(request, "user", None), client_ip(request))
-
-
 def login_keys(request: HttpRequest | None, username: str) -> list[str]:
     """The account's key (the username as typed, which is how Django looks it up) and the client
     IP's key, apart from the redemption keys: failed log-ins and failed codes have limits of

@@ -9,8 +9,14 @@ A redemption is the hot path (hundreds a second), so its statements are written 
 tessera.core.db) and kept few: one read (the code, its batch and offer, whether this user already
 holds it, and their enrollment in the session), then the writes. The use is counted last, so a
 much-used code's row stays locked only from that UPDATE to the COMMIT.
+
+Redemptions and checks are a learner's attempts, so the services themselves hold them to the
+failed- and refused-attempt limits (tessera.core.ratelimit), per learner and per the address the
+caller passes: every entry point, the pages, the API and whatever comes next, is limited alike,
+and none can forget to be. See docs/rate-limits.md.
 """
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import accumulate
@@ -24,10 +30,14 @@ from tessera.catalog.errors import EnrollmentConflict
 from tessera.catalog.models import CourseSession, Enrollment
 from tessera.core.db import columns, fetch_one, insert_row, instance_from_row, violates_unique
 from tessera.core.errors import InvalidInput
+from tessera.core.ratelimit.keys import attempt_keys
+from tessera.core.ratelimit.limiter import failures_limited
 from tessera.vouchers import codes as codebook
 from tessera.vouchers import config
 from tessera.vouchers.audit import MAX_CODE_TEXT, actor_of, audit_record
 from tessera.vouchers.errors import (
+    GUESSES,
+    REFUSALS,
     AlreadyRedeemed,
     AlreadyReversed,
     CodeExhausted,
@@ -94,25 +104,46 @@ def voucher_redeem(
     session: CourseSession,
     product: str | None = None,
     client_ip: str | None = None,
+    limited: bool = True,
 ) -> Redemption:
     """Redeems `code` for `user` on `session` and activates its product, or refuses and changes
     nothing but the audit log. `product`, when given, is what the user asked for (the form they
-    used); a code for another product is refused rather than activating something unexpected."""
-    config.require_vouchers()
-    if not user.is_authenticated:
-        raise InvalidInput("Sign in to redeem a code.", field="user")
-    attempt = Attempt(user=user, session=session, product=product, client_ip=client_ip, now=timezone.now())
-    try:
-        normalized = parse_code(code)
-        with transaction.atomic():
-            return _redeem(normalized, attempt)
-    except RedemptionRefused as refusal:
-        # Written after the rollback, in its own transaction, so the refusal is kept.
-        audit_record(
-            action=AuditEvent.Action.REFUSED, actor=actor_of(user), code=_as_logged(code), at=attempt.now,
-            reason=refusal.code, session=session.slug,
-        )  # fmt: skip
-        raise
+    used); a code for another product is refused rather than activating something unexpected.
+    `client_ip` is the learner's address as the caller knows it: it is kept with the redemption
+    and, with the learner, names the rate limits' counters (see _attempts_limited, `limited`)."""
+    with _attempts_limited(user, client_ip, limited=limited):
+        config.require_vouchers()
+        if not user.is_authenticated:
+            raise InvalidInput("Sign in to redeem a code.", field="user")
+        attempt = Attempt(user=user, session=session, product=product, client_ip=client_ip, now=timezone.now())
+        try:
+            normalized = parse_code(code)
+            with transaction.atomic():
+                return _redeem(normalized, attempt)
+        except RedemptionRefused as refusal:
+            # Written after the rollback, in its own transaction, so the refusal is kept.
+            audit_record(
+                action=AuditEvent.Action.REFUSED, actor=actor_of(user), code=_as_logged(code), at=attempt.now,
+                reason=refusal.code, session=session.slug,
+            )  # fmt: skip
+            raise
+
+
+def _attempts_limited(user: AbstractBaseUser, client_ip: str | None, *, limited: bool) -> AbstractContextManager[None]:
+    """The failed- and refused-attempt limits around a whole redemption or check, counted under
+    the learner (`user:<pk>`) and the address (ip_key of `client_ip`; callers without one share
+    "ip:unknown"). It wraps the transaction, never the reverse: a refusal rolls the transaction
+    back, and its count must survive that (tessera.core.ratelimit.limiter, "Transactions").
+
+    `limited=False` is for staff redeeming on a learner's behalf (the `tessera redeem` command;
+    bench/bench_redeem.py, which measures the redemption alone, too), never for anything a learner
+    reaches: staff type codes a learner handed them, so a refusal is no one's guess, and they have
+    no learner's address to pass. Counted, their attempts would fill the learner's own counter
+    and the "ip:unknown" one that every address-less caller shares, and a learner at a limit could
+    not be helped by staff."""
+    if not limited:
+        return nullcontext()
+    return failures_limited(keys=attempt_keys(user, client_ip), counted=GUESSES, refused=REFUSALS)
 
 
 @dataclass(frozen=True)
@@ -125,23 +156,34 @@ class Preview:
     uses_left: int
 
 
-def voucher_check(*, code: str, user: AbstractBaseUser, session: CourseSession, product: str | None = None) -> Preview:
+def voucher_check(
+    *,
+    code: str,
+    user: AbstractBaseUser,
+    session: CourseSession,
+    product: str | None = None,
+    client_ip: str | None = None,
+) -> Preview:
     """Runs every check `voucher_redeem` runs, changes nothing, and raises the same refusal the
-    redemption would; the answer may of course change before the learner redeems."""
-    config.require_vouchers()
-    if not user.is_authenticated:
-        raise InvalidInput("Sign in to check a code.", field="user")
-    attempt = Attempt(user=user, session=session, product=product, client_ip=None, now=timezone.now())
-    normalized = parse_code(code)
-    # A transaction, though nothing is written: the capacity rule reads the session's row with
-    # SELECT ... FOR UPDATE, which PostgreSQL allows only inside one.
-    with transaction.atomic():
-        found = _code_for_redemption(normalized, attempt)
-        _check_code(found, attempt)
-        code_row, enrollment = found.code, found.enrollment
-        offered = code_row.batch.offer.product
-        product_rule(offered).ensure_eligible(user=user, session=session, enrollment=enrollment, now=attempt.now)
-    return Preview(code=code_row, product=offered, session=session, uses_left=code_row.max_uses - code_row.uses)
+    redemption would; the answer may of course change before the learner redeems. A check is
+    an attempt like a redemption, held to the same limits under the same counters (a guesser
+    would otherwise check codes unlimited); `client_ip` means the same. Only learners check codes,
+    so no caller is exempt."""
+    with _attempts_limited(user, client_ip, limited=True):
+        config.require_vouchers()
+        if not user.is_authenticated:
+            raise InvalidInput("Sign in to check a code.", field="user")
+        attempt = Attempt(user=user, session=session, product=product, client_ip=client_ip, now=timezone.now())
+        normalized = parse_code(code)
+        # A transaction, though nothing is written: the capacity rule reads the session's row with
+        # SELECT ... FOR UPDATE, which PostgreSQL allows only inside one.
+        with transaction.atomic():
+            found = _code_for_redemption(normalized, attempt)
+            _check_code(found, attempt)
+            code_row, enrollment = found.code, found.enrollment
+            offered = code_row.batch.offer.product
+            product_rule(offered).ensure_eligible(user=user, session=session, enrollment=enrollment, now=attempt.now)
+        return Preview(code=code_row, product=offered, session=session, uses_left=code_row.max_uses - code_row.uses)
 
 
 def _code_for_redemption(normalized: str, attempt: Attempt) -> Found:
