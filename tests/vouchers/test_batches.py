@@ -8,13 +8,15 @@ from django.db import IntegrityError
 
 from tessera.core.errors import InvalidInput
 from tessera.vouchers import codes
-from tessera.vouchers.errors import CodeRevoked, ProductUnavailable, VouchersDisabled
+from tessera.vouchers.errors import CodeRevoked, OfferFrozen, ProductUnavailable, VouchersDisabled
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Product
 from tessera.vouchers.services import (
     batch_create,
     batch_revoke,
     code_revoke,
     offer_create,
+    offer_frozen_fields,
+    offer_save,
     voucher_redeem,
 )
 from tessera.vouchers.services import batches as batches_module
@@ -76,6 +78,41 @@ class TestOfferCreate:
         with pytest.raises(VouchersDisabled):
             offer_create(name="Off", product=Product.ENROLLMENT, session=running_session)
         assert not Offer.objects.exists()
+
+
+class TestAnOfferWithCodesIsFrozen:
+    """Its codes unlock its product in its session: a change of either is refused, whoever asks."""
+
+    @pytest.mark.parametrize("change", [{"product": Product.PROCTORING}, {"session": None}])
+    def test_a_change_of_product_or_session_is_refused_and_nothing_is_saved(
+        self, enrollment_offer, running_session, make_batch, change
+    ):
+        make_batch(enrollment_offer)
+        before = AuditEvent.objects.count()
+        for name, value in change.items():
+            setattr(enrollment_offer, name, value)
+        with pytest.raises(OfferFrozen) as refused:
+            offer_save(offer=enrollment_offer, changed=list(change), actor="staff")
+        assert (refused.value.code, refused.value.http_status) == ("offer_frozen", 409)
+        stored = Offer.objects.get()
+        assert (stored.product, stored.session_id) == (Product.ENROLLMENT, running_session.pk)
+        assert AuditEvent.objects.count() == before
+
+    def test_its_other_fields_and_an_unmoved_product_still_save(self, enrollment_offer, make_batch):
+        make_batch(enrollment_offer)
+        enrollment_offer.name = "Renamed"
+        offer_save(offer=enrollment_offer, changed=["name", "product"], actor="staff")  # product as it was
+        assert Offer.objects.get().name == "Renamed"
+
+    def test_an_offer_without_codes_can_change_product(self, enrollment_offer):
+        assert offer_frozen_fields(enrollment_offer) == ()
+        enrollment_offer.product = Product.PROCTORING
+        offer_save(offer=enrollment_offer, changed=["product"], actor="staff")
+        assert Offer.objects.get().product == Product.PROCTORING
+
+    def test_the_frozen_fields_are_product_and_session_once_codes_exist(self, enrollment_offer, make_batch):
+        make_batch(enrollment_offer)
+        assert offer_frozen_fields(enrollment_offer) == ("product", "session")
 
 
 class TestBatchCreate:

@@ -6,6 +6,7 @@ from tessera.vouchers.services.batches import (
     code_revoke,
     offer_create,
     offer_delete,
+    offer_frozen_fields,
     offer_save,
     offer_validate,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "code_revoke",
     "offer_create",
     "offer_delete",
+    "offer_frozen_fields",
     "offer_save",
     "offer_validate",
     "redemption_reverse",

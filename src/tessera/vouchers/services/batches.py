@@ -18,6 +18,7 @@ from tessera.vouchers import codes as codebook
 from tessera.vouchers import config
 from tessera.vouchers.audit import audit_record
 from tessera.vouchers.bulk_insert import codes_writer
+from tessera.vouchers.errors import OfferFrozen
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer
 from tessera.vouchers.products import product_rule
 
@@ -28,6 +29,8 @@ CHUNK = 50_000
 # A collision with an existing code needs ~2^37 live codes at 75 bits; retrying is for
 # correctness, not because it is expected.
 ATTEMPTS = 3
+# What an offer's codes unlock: once it has codes these stay as they are (OfferFrozen).
+FROZEN_ONCE_ISSUED = ("product", "session")
 
 Progress = Callable[[int], object]
 
@@ -54,7 +57,8 @@ def offer_create(
 
 def offer_save(*, offer: Offer, changed: Iterable[str] = (), actor: str) -> Offer:
     """A new offer, or an offer edited in the admin: only the fields named in `changed` are
-    saved and logged, so saving the form unchanged changes and logs nothing."""
+    saved and logged, so saving the form unchanged changes and logs nothing. An offer with codes
+    keeps its product and session (OfferFrozen)."""
     config.require_vouchers()
     offer_validate(offer)
     with transaction.atomic():
@@ -65,6 +69,7 @@ def offer_save(*, offer: Offer, changed: Iterable[str] = (), actor: str) -> Offe
                 product=offer.product, session=offer.session.slug if offer.session else None,
             )  # fmt: skip
         elif fields := sorted(changed):
+            _check_not_frozen(offer, fields, lock=True)
             offer.save(update_fields=fields)
             audit_record(action=AuditEvent.Action.OFFER_CHANGED, actor=actor, offer_id=offer.pk, changed=fields)
     return offer
@@ -77,8 +82,15 @@ def offer_delete(*, offer: Offer, actor: str) -> None:
         offer.delete()
 
 
-def offer_validate(offer: Offer) -> None:
-    """The rules of a well-formed offer, shared by offer_save and the admin's offer form."""
+def offer_frozen_fields(offer: Offer) -> tuple[str, ...]:
+    """The fields of a stored offer that can no longer change: its product and session, once it
+    has codes. The admin shows them read-only; offer_save refuses a change of them."""
+    return FROZEN_ONCE_ISSUED if not offer._state.adding and offer.batches.exists() else ()
+
+
+def offer_validate(offer: Offer, *, changed: Iterable[str] = ()) -> None:
+    """The rules of a well-formed offer, and of a change of the fields named in `changed` (an
+    offer with codes is frozen), shared by offer_save and the admin's offer form."""
     _check_product_offered(offer.product, offer.session)
     config.require_product(offer.product)
     if not offer.name.strip():
@@ -92,6 +104,23 @@ def offer_validate(offer: Offer) -> None:
     one_of(Offer.PaymentMode, "payment_mode", offer.payment_mode)
     if offer.sale_starts_at and offer.sale_ends_at and offer.sale_ends_at <= offer.sale_starts_at:
         raise InvalidInput("The sale window ends before it starts.", field="sale_ends_at")
+    _check_not_frozen(offer, changed)
+
+
+def _check_not_frozen(offer: Offer, changed: Iterable[str], *, lock: bool = False) -> None:
+    """OfferFrozen if `changed` moves the product or session of an offer with codes. `lock` (in
+    offer_save's transaction): the offer's row is locked first, which waits for a batch still
+    being written for it (its foreign key holds a share lock on the row), so that batch is seen."""
+    touched = [name for name in FROZEN_ONCE_ISSUED if name in changed]
+    if offer._state.adding or not touched:
+        return
+    rows = Offer.objects.filter(pk=offer.pk)
+    stored = (rows.select_for_update() if lock else rows).first()
+    if stored is None:
+        return
+    moved = any(stored.serializable_value(name) != offer.serializable_value(name) for name in touched)  # ids for FKs
+    if moved and stored.batches.exists():
+        raise OfferFrozen()
 
 
 def _check_product_offered(product: str, session: CourseSession | None) -> None:
