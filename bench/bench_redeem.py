@@ -89,9 +89,11 @@ class Fixtures:
         return taken
 
     def codes(self, *, count: int, uses_per_code: int) -> list[str]:
-        from tessera.vouchers.services import batch_create
+        from tessera.vouchers.services import BatchSpec, batch_create
 
-        batch = batch_create(offer=self.offer, count=count, uses_per_code=uses_per_code, country="DE", actor="bench")
+        batch = batch_create(
+            offer=self.offer, spec=BatchSpec(count=count, uses_per_code=uses_per_code, country="DE"), actor="bench"
+        )
         return list(batch.codes.values_list("code", flat=True))
 
 

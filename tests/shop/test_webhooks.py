@@ -56,7 +56,7 @@ from tessera.shop.tasks import (
 from tessera.vouchers.errors import CodeExhausted
 from tessera.vouchers.models import AuditEvent, Product, Redemption
 from tessera.vouchers.selectors.codes import display_code
-from tessera.vouchers.services import redemption_reverse, voucher_redeem
+from tessera.vouchers.services import BatchSpec, redemption_reverse, voucher_redeem
 from tessera.vouchers.services.jobs import batch_job_create
 from tests.auditing import audited, row_text
 from tests.concurrency import race
@@ -943,7 +943,7 @@ class TestQueues:
     def test_a_batch_job_is_picked_up_while_webhooks_flood_their_queue(self, sender, delivery, enrollment_offer):
         for _ in range(300):
             deliver_webhook.enqueue(delivery.pk, 0)
-        job = batch_job_create(offer=enrollment_offer, count=20, country="DE")
+        job = batch_job_create(offer=enrollment_offer, spec=BatchSpec(count=20, country="DE"))
         started = time.monotonic()
         call_command(
             "db_worker", "--batch", "--queue-name", "default", "--no-startup-delay", "--no-reload", verbosity=0

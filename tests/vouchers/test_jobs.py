@@ -1,7 +1,8 @@
-"""Batch jobs whose worker died: queued again once per lease, up to TESSERA_JOB_ATTEMPTS runs."""
+"""Tests for tessera.vouchers.services.jobs: what a job stores and reads back, and jobs whose
+worker died (queued again once per lease, up to TESSERA_JOB_ATTEMPTS runs)."""
 
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -9,20 +10,68 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from tessera.core.chores import chores
+from tessera.core.errors import InvalidInput
 from tessera.vouchers.models import Batch, BatchJob
-from tessera.vouchers.services import IN_REQUEST_MAX, batch_job_create, batch_job_run, batch_jobs_requeue_stalled
+from tessera.vouchers.services import (
+    IN_REQUEST_MAX,
+    BatchSpec,
+    batch_job_create,
+    batch_job_run,
+    batch_jobs_requeue_stalled,
+)
 from tessera.vouchers.services import jobs as jobs_service
 
 
 @pytest.fixture
 def job(enrollment_offer, django_capture_on_commit_callbacks) -> BatchJob:
     with django_capture_on_commit_callbacks(execute=True):
-        return batch_job_create(offer=enrollment_offer, count=IN_REQUEST_MAX + 1, country="DE")
+        return batch_job_create(offer=enrollment_offer, spec=BatchSpec(count=IN_REQUEST_MAX + 1, country="DE"))
 
 
 def stall(job: BatchJob, *, attempts: int) -> None:
     long_ago = timezone.now() - BatchJob.lease() - timedelta(seconds=1)
     BatchJob.objects.filter(pk=job.pk).update(status="running", attempts=attempts, updated_at=long_ago)
+
+
+# A job's `fields` as every Tessera so far has stored them: a job queued before an upgrade runs after it.
+STORED_FIELDS = {
+    "count": 3, "uses_per_code": 2, "expires_at": "2099-01-02T00:00:00+00:00", "country": "DE", "tag": "spring",
+    "prefix": "SPR", "refund_policy": "keep_use",
+}  # fmt: skip
+
+
+class TestWhatAJobStores:
+    def test_a_job_stores_its_checked_batch_in_the_shape_jobs_have_always_had(self, enrollment_offer, learner):
+        spec = BatchSpec(
+            count=3, uses_per_code=2, expires_at=datetime(2099, 1, 2, tzinfo=UTC), country="de", tag=" spring ",
+            prefix="spr", refund_policy="keep_use", restricted_to=learner, note="for the fair",
+        )  # fmt: skip
+        job = batch_job_create(offer=enrollment_offer, spec=spec, actor="manager")
+        assert job.fields == STORED_FIELDS
+        assert (job.count, job.restricted_to, job.note, job.created_by) == (3, learner, "for the fair", "manager")
+
+    def test_a_job_stored_in_that_shape_is_written_as_it_was_asked(self, enrollment_offer, learner):
+        job = BatchJob.objects.create(
+            offer=enrollment_offer, count=3, fields=STORED_FIELDS, restricted_to=learner, note="for the fair",
+            created_by="manager",
+        )  # fmt: skip
+        job = batch_job_run(job_id=job.pk)
+        assert job.status == "done", job.error
+        batch = job.batch
+        written = (batch.count, batch.uses_per_code, batch.expires_at, batch.country, batch.tag, batch.prefix,
+                   batch.refund_policy, batch.restricted_to, batch.note, batch.created_by)  # fmt: skip
+        expected = (3, 2, datetime(2099, 1, 2, tzinfo=UTC), "DE", "spring", "SPR", "keep_use", learner, "for the fair",
+                    "manager")  # fmt: skip
+        assert written == expected
+        assert batch.codes.count() == 3
+
+    @pytest.mark.parametrize(("fields", "field"), [({"count": 0}, "count"), ({"country": "XX"}, "country")])
+    def test_a_bad_batch_is_refused_before_anything_is_queued(self, enrollment_offer, fields, field):
+        with pytest.raises(InvalidInput) as refused:
+            batch_job_create(offer=enrollment_offer, spec=BatchSpec(**{"count": 3, "country": "DE", **fields}))
+        assert refused.value.field == field
+        assert not BatchJob.objects.exists()
+        assert not DBTaskResult.objects.exists()
 
 
 class TestBatchJobsRequeueStalled:

@@ -19,7 +19,7 @@ from django_tasks_db.models import DBTaskResult
 from tessera.vouchers.models import AuditEvent, Batch, BatchJob, Code, Offer, Product
 from tessera.vouchers.paging import PAGE_SIZE
 from tessera.vouchers.selectors.codes import display_code
-from tessera.vouchers.services import IN_REQUEST_MAX, batch_job_create, batch_job_run, voucher_redeem
+from tessera.vouchers.services import IN_REQUEST_MAX, BatchSpec, batch_job_create, batch_job_run, voucher_redeem
 from tessera.vouchers.services import batches as batch_service
 from tessera.vouchers.services import jobs as jobs_service
 from tests.conftest import FORMULA_TAG
@@ -456,7 +456,9 @@ class TestPagerLinks:
 class TestStalledJobs:
     @pytest.fixture
     def job(self, enrollment_offer) -> BatchJob:
-        return batch_job_create(offer=enrollment_offer, count=IN_REQUEST_MAX + 1, country="DE", actor="manager")
+        return batch_job_create(
+            offer=enrollment_offer, spec=BatchSpec(count=IN_REQUEST_MAX + 1, country="DE"), actor="manager"
+        )
 
     def test_a_running_job_without_a_heartbeat_shows_as_stalled_and_stops_polling(self, manager_client, job):
         long_ago = timezone.now() - BatchJob.lease() - timedelta(minutes=1)

@@ -34,6 +34,7 @@ from tessera.vouchers.selectors.exports import EXPORT_HEADER, batches_for_export
 from tessera.vouchers.selectors.offers import offer_numbered, offers_listed
 from tessera.vouchers.selectors.stats import code_stats
 from tessera.vouchers.services import (
+    BatchSpec,
     batch_create,
     batch_revoke,
     code_revoke,
@@ -165,9 +166,8 @@ def batches_create(request: HttpRequest, offer_id: int, payload: BatchIn) -> Sta
     fields = payload.dict()
     username = fields.pop("restricted_to")
     restricted_to = user_named(username, field="restricted_to") if username else None
-    batch = batch_create(
-        offer=offer_numbered(offer_id), restricted_to=restricted_to, actor=caller(request).get_username(), **fields
-    )
+    spec = BatchSpec(restricted_to=restricted_to, **fields)
+    batch = batch_create(offer=offer_numbered(offer_id), spec=spec, actor=caller(request).get_username())
     return Status(201, batch)
 
 

@@ -19,7 +19,7 @@ from tessera.shop.receivers import voucher_voided
 from tessera.shop.webhooks import new_secret
 from tessera.vouchers.audit import audit_record
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer
-from tessera.vouchers.services import batch_create, code_revoke, offer_create, redemption_reverse
+from tessera.vouchers.services import BatchSpec, batch_create, code_revoke, offer_create, redemption_reverse
 
 MAX_QTY = 500  # Xikolo's limit per request, kept so shop integrations see the same answers
 
@@ -107,10 +107,8 @@ def shop_vouchers_create(
     """`qty` codes for `shop`, all or nothing, in the shop's own offer for the product."""
     check_qty(qty)
     with transaction.atomic():
-        batch = batch_create(
-            offer=_shop_offer(shop, product, session), count=qty, country=country, tag=tag or "untagged",
-            expires_at=expires_at, uses_per_code=uses_per_code, actor=f"shop:{shop.name}",
-        )  # fmt: skip
+        spec = BatchSpec(count=qty, country=country, tag=tag, expires_at=expires_at, uses_per_code=uses_per_code)
+        batch = batch_create(offer=_shop_offer(shop, product, session), spec=spec, actor=f"shop:{shop.name}")
         ShopBatch.objects.create(shop=shop, batch=batch)
     return batch
 

@@ -118,8 +118,8 @@ class Code(models.Model):
 
 class BatchJob(models.Model):
     """A batch too large for one request (more than `jobs.IN_REQUEST_MAX` codes), written by the
-    task worker; the staff page shows its progress. `fields` holds batch_create's checked
-    arguments (tessera.vouchers.services.jobs)."""
+    task worker; the staff page shows its progress. `fields` holds its checked BatchSpec but for
+    restricted_to and note, which have columns (tessera.vouchers.services.jobs)."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

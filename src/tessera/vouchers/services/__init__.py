@@ -1,6 +1,7 @@
 """Everything that changes vouchers. Entry points (CLI, admin, API, pages) call these only."""
 
 from tessera.vouchers.services.batches import (
+    BatchSpec,
     batch_create,
     batch_revoke,
     code_revoke,
@@ -28,6 +29,7 @@ from tessera.vouchers.services.redeem import (
 
 __all__ = [
     "IN_REQUEST_MAX",
+    "BatchSpec",
     "Preview",
     "batch_create",
     "batch_job_create",

@@ -1,5 +1,6 @@
 """Offers and batches of codes: creating them, and revoking codes."""
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -129,58 +130,47 @@ def _check_product_offered(product: str, session: CourseSession | None) -> None:
         raise InvalidInput(f"The course session {session.slug!r} does not offer {product}.", field="product")
 
 
-def batch_create(
-    *,
-    offer: Offer,
-    count: int,
-    country: str,
-    uses_per_code: int = 1,
-    expires_at: datetime | None = None,
-    tag: str = "untagged",
-    restricted_to: User | None = None,
-    note: str = "",
-    prefix: str | None = None,
-    refund_policy: str = Batch.RefundPolicy.RETURN_USE,
-    actor: str = "system",
-    progress: Progress | None = None,
-) -> Batch:
-    """Creates `count` codes for `offer`, all or nothing: any error leaves no code behind."""
-    fields = batch_fields_checked(
-        offer=offer, count=count, country=country, uses_per_code=uses_per_code, expires_at=expires_at, tag=tag,
-        prefix=prefix, refund_policy=refund_policy,
-    )  # fmt: skip
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BatchSpec:
+    """What a batch of codes is to be, as every entry point asks for it (the staff pages, the
+    staff API, the CLI, the shop bridge, a queued job): built there, checked here once
+    (`checked`), and handed through the layers whole."""
+
+    count: int
+    country: str
+    uses_per_code: int = 1
+    expires_at: datetime | None = None
+    tag: str = "untagged"
+    restricted_to: User | None = None
+    note: str = ""
+    prefix: str | None = None  # None: the configured TESSERA_CODE_PREFIX
+    refund_policy: str = Batch.RefundPolicy.RETURN_USE
+
+    def checked(self, offer: Offer) -> "BatchSpec":
+        """This batch for `offer`, normalised (country upper-cased, a blank tag untagged, the
+        prefix resolved and normalised), or the first InvalidInput; writes nothing."""
+        config.require_vouchers()
+        config.require_product(offer.product)
+        prefix = _valid_prefix(config.code_prefix() if self.prefix is None else self.prefix)
+        _check_batch_input(offer=offer, count=self.count, uses_per_code=self.uses_per_code, expires_at=self.expires_at)
+        one_of(Batch.RefundPolicy, "refund_policy", self.refund_policy)
+        country = country_code(self.country)
+        tag = fits_text(Batch, "tag", (self.tag or "").strip() or "untagged")
+        return dataclasses.replace(self, country=country, tag=tag, prefix=prefix)
+
+    def batch_fields(self) -> dict[str, Any]:
+        """The batch row's columns this spec sets."""
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+
+
+def batch_create(*, offer: Offer, spec: BatchSpec, actor: str = "system", progress: Progress | None = None) -> Batch:
+    """Creates `spec.count` codes for `offer`, all or nothing: any error leaves no code behind."""
+    spec = spec.checked(offer)
     with transaction.atomic():
-        batch = Batch.objects.create(
-            offer=offer, restricted_to=restricted_to, note=note, created_by=actor[:150], **fields
-        )  # fmt: skip
+        batch = Batch.objects.create(offer=offer, created_by=actor[:150], **spec.batch_fields())
         _fill_batch(batch, progress)
-        audit_record(action=AuditEvent.Action.CREATED, actor=actor, batch=batch, count=count)
+        audit_record(action=AuditEvent.Action.CREATED, actor=actor, batch=batch, count=spec.count)
     return batch
-
-
-def batch_fields_checked(
-    *,
-    offer: Offer,
-    count: int,
-    country: str,
-    uses_per_code: int = 1,
-    expires_at: datetime | None = None,
-    tag: str = "untagged",
-    prefix: str | None = None,
-    refund_policy: str = Batch.RefundPolicy.RETURN_USE,
-) -> dict[str, Any]:
-    """The batch's fields, normalised, or the first InvalidInput; writes nothing. Shared with the
-    background path (tessera.vouchers.services.jobs), which refuses bad input before queueing."""
-    config.require_vouchers()
-    config.require_product(offer.product)
-    prefix = _valid_prefix(config.code_prefix() if prefix is None else prefix)
-    _check_batch_input(offer=offer, count=count, uses_per_code=uses_per_code, expires_at=expires_at)
-    one_of(Batch.RefundPolicy, "refund_policy", refund_policy)
-    return {
-        "count": count, "uses_per_code": uses_per_code, "expires_at": expires_at, "country": country_code(country),
-        "tag": fits_text(Batch, "tag", (tag or "").strip() or "untagged"), "prefix": prefix,
-        "refund_policy": refund_policy,
-    }  # fmt: skip
 
 
 def _valid_prefix(prefix: str) -> str:

@@ -23,7 +23,6 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -32,7 +31,7 @@ from django_tasks import task
 from tessera.core.errors import DomainError
 from tessera.vouchers.errors import JobNotRequeued
 from tessera.vouchers.models import Batch, BatchJob, Offer
-from tessera.vouchers.services.batches import Progress, batch_create, batch_fields_checked
+from tessera.vouchers.services.batches import BatchSpec, Progress, batch_create
 
 logger = logging.getLogger(__name__)
 
@@ -50,34 +49,24 @@ class Superseded(Exception):
 Status = BatchJob.Status
 
 
-def batch_job_create(
-    *,
-    offer: Offer,
-    count: int,
-    country: str,
-    restricted_to: User | None = None,
-    note: str = "",
-    actor: str = "system",
-    **options: Any,
-) -> BatchJob:
+def batch_job_create(*, offer: Offer, spec: BatchSpec, actor: str = "system") -> BatchJob:
     """Checks the batch as batch_create would (refusing with the same errors), records the job
-    and queues it once the job is committed. `options`: batch_create's other keyword arguments."""
-    fields = batch_fields_checked(offer=offer, count=count, country=country, **options)
-    expires_at: datetime | None = fields.pop("expires_at")
-    fields["expires_at"] = expires_at.isoformat() if expires_at else None
+    and queues it once the job is committed."""
+    spec = spec.checked(offer)
     job = BatchJob.objects.create(
-        offer=offer, count=count, fields=fields, restricted_to=restricted_to, note=note, created_by=actor[:150]
-    )
+        offer=offer, count=spec.count, fields=_stored(spec), restricted_to=spec.restricted_to, note=spec.note,
+        created_by=actor[:150],
+    )  # fmt: skip
     transaction.on_commit(lambda: _enqueue(job.pk))
     return job
 
 
-def batch_order(*, offer: Offer, count: int, country: str, actor: str = "system", **options: Any) -> Batch | BatchJob:
+def batch_order(*, offer: Offer, spec: BatchSpec, actor: str = "system") -> Batch | BatchJob:
     """Up to IN_REQUEST_MAX codes are written now (a Batch); more are checked now and written by
-    the task worker (a BatchJob). `options`: batch_create's other keyword arguments."""
-    if count > IN_REQUEST_MAX:
-        return batch_job_create(offer=offer, count=count, country=country, actor=actor, **options)
-    return batch_create(offer=offer, count=count, country=country, actor=actor, **options)
+    the task worker (a BatchJob)."""
+    if spec.count > IN_REQUEST_MAX:
+        return batch_job_create(offer=offer, spec=spec, actor=actor)
+    return batch_create(offer=offer, spec=spec, actor=actor)
 
 
 def batch_job_run(*, job_id: int) -> BatchJob:
@@ -151,11 +140,27 @@ def _stalled(now: datetime) -> Q:
 
 
 def _write_batch(job: BatchJob, progress: Progress | None) -> Batch:
-    fields = dict(job.fields)
+    return batch_create(offer=job.offer, spec=_spec_of(job), actor=job.created_by or "system", progress=progress)
+
+
+# A job's `fields` keep the shape jobs have had from the start, so a job queued by an older
+# Tessera still runs: the checked batch but for restricted_to and note (columns of the job),
+# with expires_at in ISO 8601.
+STORED = ("count", "uses_per_code", "expires_at", "country", "tag", "prefix", "refund_policy")
+
+
+def _stored(spec: BatchSpec) -> dict[str, Any]:
+    fields = {name: getattr(spec, name) for name in STORED}
+    fields["expires_at"] = spec.expires_at.isoformat() if spec.expires_at else None
+    return fields
+
+
+def _spec_of(job: BatchJob) -> BatchSpec:
+    fields = {name: job.fields[name] for name in STORED}
     expires_at = fields.pop("expires_at")
-    return batch_create(
-        offer=job.offer, restricted_to=job.restricted_to, note=job.note, actor=job.created_by or "system",
-        expires_at=datetime.fromisoformat(expires_at) if expires_at else None, progress=progress, **fields,
+    return BatchSpec(
+        **fields, expires_at=datetime.fromisoformat(expires_at) if expires_at else None,
+        restricted_to=job.restricted_to, note=job.note,
     )  # fmt: skip
 
 

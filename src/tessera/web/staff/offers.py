@@ -85,9 +85,7 @@ def batch_new(request: HttpRequest, pk: int) -> HttpResponse:
 def _create_codes(request: HttpRequest, offer: Offer, form: BatchForm) -> HttpResponse:
     username = form.cleaned_data["restricted_to"]
     restricted_to = user_named(username, field="restricted_to") if username else None
-    ordered = batch_order(
-        offer=offer, restricted_to=restricted_to, actor=request.user.get_username(), **form.service_arguments()
-    )
+    ordered = batch_order(offer=offer, spec=form.batch_spec(restricted_to), actor=request.user.get_username())
     if isinstance(ordered, BatchJob):
         messages.info(request, f"Writing {ordered.count:,} codes in the background.")
         return see_other(reverse("staff:job", args=[ordered.pk]))
