@@ -15,9 +15,11 @@ from tessera.vouchers.models import Batch, BatchJob
 from tessera.vouchers.services import (
     IN_REQUEST_MAX,
     BatchSpec,
+    batch_create_in_request,
     batch_job_create,
     batch_job_run,
     batch_jobs_requeue_stalled,
+    batch_order,
 )
 from tessera.vouchers.services import jobs as jobs_service
 
@@ -31,6 +33,34 @@ def job(enrollment_offer, django_capture_on_commit_callbacks) -> BatchJob:
 def stall(job: BatchJob, *, attempts: int) -> None:
     long_ago = timezone.now() - BatchJob.lease() - timedelta(seconds=1)
     BatchJob.objects.filter(pk=job.pk).update(status="running", attempts=attempts, updated_at=long_ago)
+
+
+class TestTheInRequestLimit:
+    """One limit for every request that writes codes: the staff pages queue what is above it, the
+    APIs refuse it."""
+
+    def test_it_is_the_hundred_thousand_the_staff_api_documents(self):
+        assert IN_REQUEST_MAX == 100_000  # docs/api.md: "up to 100,000 per request"
+
+    @pytest.fixture
+    def limit(self, monkeypatch) -> int:
+        monkeypatch.setattr(jobs_service, "IN_REQUEST_MAX", 5)  # the rule, without writing 100,000 codes
+        return 5
+
+    def test_an_order_up_to_it_is_written_now_and_above_it_queued(self, enrollment_offer, limit):
+        now = batch_order(offer=enrollment_offer, spec=BatchSpec(count=limit, country="DE"))
+        later = batch_order(offer=enrollment_offer, spec=BatchSpec(count=limit + 1, country="DE"))
+        assert (type(now), now.codes.count()) == (Batch, limit)
+        assert (type(later), later.status, later.count) == (BatchJob, "queued", limit + 1)
+        assert Batch.objects.count() == 1
+
+    def test_a_caller_that_waits_gets_up_to_it_and_is_refused_above(self, enrollment_offer, limit):
+        assert batch_create_in_request(offer=enrollment_offer, spec=BatchSpec(count=limit, country="DE")).count == limit
+        with pytest.raises(InvalidInput) as refused:
+            batch_create_in_request(offer=enrollment_offer, spec=BatchSpec(count=limit + 1, country="DE"))
+        assert refused.value.field == "count"
+        assert Batch.objects.count() == 1
+        assert not BatchJob.objects.exists()
 
 
 # A job's `fields` as every Tessera so far has stored them: a job queued before an upgrade runs after it.

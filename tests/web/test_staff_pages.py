@@ -205,7 +205,7 @@ class TestCreateCodes:
         assert "Enrollment vouchers are switched off on this platform." in text(response)
         assert not Batch.objects.exists()
 
-    def test_more_than_ten_thousand_codes_become_a_background_job(
+    def test_more_codes_than_a_request_writes_become_a_background_job(
         self, manager_client, enrollment_offer, django_capture_on_commit_callbacks
     ):
         with django_capture_on_commit_callbacks(execute=True):

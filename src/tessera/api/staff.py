@@ -34,8 +34,9 @@ from tessera.vouchers.selectors.exports import EXPORT_HEADER, batches_for_export
 from tessera.vouchers.selectors.offers import offer_numbered, offers_listed
 from tessera.vouchers.selectors.stats import code_stats
 from tessera.vouchers.services import (
+    IN_REQUEST_MAX,
     BatchSpec,
-    batch_create,
+    batch_create_in_request,
     batch_revoke,
     code_revoke,
     offer_create,
@@ -43,9 +44,6 @@ from tessera.vouchers.services import (
 )
 
 router = Router(auth=STAFF_AUTH, tags=["staff"])
-
-# Larger batches belong in the background (the staff pages) or the CLI, not in one HTTP request.
-MAX_BATCH_PER_REQUEST = 100_000
 
 
 class StaffPages(PageNumberPagination):
@@ -114,7 +112,8 @@ def offers_show(request: HttpRequest, offer_id: int) -> Offer:
 
 
 class BatchIn(ApiIn):
-    count: int = Field(ge=1, le=MAX_BATCH_PER_REQUEST)
+    # The service's limit, shown in the schema; larger batches: the staff pages or the CLI.
+    count: int = Field(ge=1, le=IN_REQUEST_MAX)
     uses_per_code: int = Field(1, ge=1, le=1_000_000)
     expires_at: Moment | None = None
     tag: str = Field("untagged", min_length=1, max_length=100)
@@ -167,7 +166,7 @@ def batches_create(request: HttpRequest, offer_id: int, payload: BatchIn) -> Sta
     username = fields.pop("restricted_to")
     restricted_to = user_named(username, field="restricted_to") if username else None
     spec = BatchSpec(restricted_to=restricted_to, **fields)
-    batch = batch_create(offer=offer_numbered(offer_id), spec=spec, actor=caller(request).get_username())
+    batch = batch_create_in_request(offer=offer_numbered(offer_id), spec=spec, actor=caller(request).get_username())
     return Status(201, batch)
 
 

@@ -19,7 +19,7 @@ from tessera.shop.receivers import voucher_voided
 from tessera.shop.webhooks import new_secret
 from tessera.vouchers.audit import audit_record
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer
-from tessera.vouchers.services import BatchSpec, batch_create, code_revoke, offer_create, redemption_reverse
+from tessera.vouchers.services import BatchSpec, batch_create_in_request, code_revoke, offer_create, redemption_reverse
 
 MAX_QTY = 500  # Xikolo's limit per request, kept so shop integrations see the same answers
 
@@ -108,7 +108,8 @@ def shop_vouchers_create(
     check_qty(qty)
     with transaction.atomic():
         spec = BatchSpec(count=qty, country=country, tag=tag, expires_at=expires_at, uses_per_code=uses_per_code)
-        batch = batch_create(offer=_shop_offer(shop, product, session), spec=spec, actor=f"shop:{shop.name}")
+        offer = _shop_offer(shop, product, session)
+        batch = batch_create_in_request(offer=offer, spec=spec, actor=f"shop:{shop.name}")
         ShopBatch.objects.create(shop=shop, batch=batch)
     return batch
 

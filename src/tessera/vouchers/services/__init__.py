@@ -13,6 +13,7 @@ from tessera.vouchers.services.batches import (
 )
 from tessera.vouchers.services.jobs import (
     IN_REQUEST_MAX,
+    batch_create_in_request,
     batch_job_create,
     batch_job_requeue,
     batch_job_run,
@@ -32,6 +33,7 @@ __all__ = [
     "BatchSpec",
     "Preview",
     "batch_create",
+    "batch_create_in_request",
     "batch_job_create",
     "batch_job_requeue",
     "batch_job_run",
