@@ -112,6 +112,7 @@ def _check_not_frozen(offer: Offer, changed: Iterable[str], *, lock: bool = Fals
     """OfferFrozen if `changed` moves the product or session of an offer with codes. `lock` (in
     offer_save's transaction): the offer's row is locked first, which waits for a batch still
     being written for it (its foreign key holds a share lock on the row), so that batch is seen."""
+    changed = set(changed)
     touched = [name for name in FROZEN_ONCE_ISSUED if name in changed]
     if offer._state.adding or not touched:
         return

@@ -96,7 +96,7 @@ def _create_codes(request: HttpRequest, offer: Offer, form: BatchForm) -> HttpRe
 def _offer_page(request: HttpRequest, offer: Offer, form: BatchForm, *, status: int = 200) -> HttpResponse:
     context = {
         "offer": offer, "form": form, "batches": batches_overview(offer), "jobs": jobs_unfinished(offer),
-        "in_request_max": IN_REQUEST_MAX, "section": "offers",
+        "in_request_max": f"{IN_REQUEST_MAX:,}", "section": "offers",
     }  # fmt: skip
     return render(request, "web/staff/offer_detail.html", context, status=status)
 
