@@ -35,6 +35,7 @@ from tessera.vouchers.selectors.offers import offer_numbered, offers_listed
 from tessera.vouchers.selectors.stats import code_stats
 from tessera.vouchers.services import (
     IN_REQUEST_MAX,
+    MAX_USES_PER_CODE,
     BatchSpec,
     batch_create_in_request,
     batch_revoke,
@@ -114,7 +115,7 @@ def offers_show(request: HttpRequest, offer_id: int) -> Offer:
 class BatchIn(ApiIn):
     # The service's limit, shown in the schema; larger batches: the staff pages or the CLI.
     count: int = Field(ge=1, le=IN_REQUEST_MAX)
-    uses_per_code: int = Field(1, ge=1, le=1_000_000)
+    uses_per_code: int = Field(1, ge=1, le=MAX_USES_PER_CODE)
     expires_at: Moment | None = None
     tag: str = Field("untagged", min_length=1, max_length=100)
     country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2, in any case.")

@@ -1,6 +1,7 @@
 """Everything that changes vouchers. Entry points (CLI, admin, API, pages) call these only."""
 
 from tessera.vouchers.services.batches import (
+    MAX_USES_PER_CODE,
     BatchSpec,
     batch_create,
     batch_revoke,
@@ -30,6 +31,7 @@ from tessera.vouchers.services.redeem import (
 
 __all__ = [
     "IN_REQUEST_MAX",
+    "MAX_USES_PER_CODE",
     "BatchSpec",
     "Preview",
     "batch_create",
