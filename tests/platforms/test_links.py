@@ -4,20 +4,19 @@ whatever is allowed lands, as a browser or the platform's server reads it, under
 
 import re
 import string
-from datetime import timedelta
 from urllib.parse import unquote
 
 import pytest
-from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.provisional import domains
 from urllib3.util import parse_url
 
-from tessera.catalog.models import Course, CourseSession
+from tessera.catalog.models import CourseSession
 from tessera.platforms.links import link_target, local_return_allowed, return_to_allowed
-from tessera.platforms.models import Platform, PlatformCourse, PlatformSession
+from tessera.platforms.models import Platform
 from tessera.platforms.services import Credentials
+from tests.platform_sessions import platform_session
 
 PREFIXES = ["https://lms.example/course/", "http://intranet.example:8080/lms", "https://[2001:db8::1]/"]
 PLATFORM = Platform(return_urls="\n".join(PREFIXES))
@@ -251,36 +250,24 @@ def test_a_link_to_a_tessera_session_returns_only_to_a_local_path(url: str, expe
 # --- which session a link names ---------------------------------------------------------------
 
 
-def platform_session(credentials: Credentials, external_id: str, slug: str) -> CourseSession:
-    platform = credentials.platform
-    course = Course.objects.create(slug=f"{slug}-course", title=f"Course {slug}")
-    session = CourseSession.objects.create(
-        course=course, slug=slug, state=CourseSession.State.ACTIVE,
-        starts_at=timezone.now() - timedelta(days=1), ends_at=timezone.now() + timedelta(days=30),
-    )  # fmt: skip
-    mapped = PlatformCourse.objects.create(platform=platform, external_id=f"c-{external_id}", course=course)
-    PlatformSession.objects.create(platform=platform, external_id=external_id, course=mapped, session=session)
-    return session
-
-
 class TestLinkTarget:
     def test_a_platform_names_its_session_by_external_id(self, platform_a: Credentials) -> None:
-        session = platform_session(platform_a, "s-1", "a-session")
+        session = platform_session(platform_a.platform, "s-1", "a-session")
         target = link_target(platform="moodle-a", session="s-1")
         assert target is not None
         assert target.session == session
         assert target.platform == platform_a.platform
 
     def test_one_platform_cannot_name_anothers_session(self, platform_a: Credentials, platform_b: Credentials) -> None:
-        platform_session(platform_b, "s-b", "b-session")
+        platform_session(platform_b.platform, "s-b", "b-session")
         assert link_target(platform="moodle-a", session="s-b") is None
         assert link_target(platform="edx-b", session="s-b") is not None
 
     def test_the_same_external_id_on_two_platforms_names_two_sessions(
         self, platform_a: Credentials, platform_b: Credentials
     ) -> None:
-        on_a = platform_session(platform_a, "same", "on-a")
-        on_b = platform_session(platform_b, "same", "on-b")
+        on_a = platform_session(platform_a.platform, "same", "on-a")
+        on_b = platform_session(platform_b.platform, "same", "on-b")
         assert getattr(link_target(platform="moodle-a", session="same"), "session", None) == on_a
         assert getattr(link_target(platform="edx-b", session="same"), "session", None) == on_b
 
@@ -290,7 +277,7 @@ class TestLinkTarget:
         assert (target.session, target.platform) == (running_session, None)
 
     def test_a_platforms_session_is_not_named_without_its_platform(self, platform_a: Credentials) -> None:
-        platform_session(platform_a, "s-1", "a-session")
+        platform_session(platform_a.platform, "s-1", "a-session")
         assert link_target(platform="", session="a-session") is None
 
     @pytest.mark.parametrize(
@@ -301,5 +288,5 @@ class TestLinkTarget:
     def test_anything_else_names_nothing(
         self, platform_a: Credentials, running_session: CourseSession, platform: str, session: str
     ) -> None:
-        platform_session(platform_a, "s-1", "a-session")
+        platform_session(platform_a.platform, "s-1", "a-session")
         assert link_target(platform=platform, session=session) is None
