@@ -78,6 +78,14 @@ class TestTheLinksPage:
         assert f'<a href="{BACK}">Back to Moodle A</a>' in body
         assert 'name="csrfmiddlewaretoken"' in body
 
+    def test_lets_its_form_be_answered_by_a_redirect_to_the_platform_only(self, learner_client, a_code):
+        # Browsers hold the redirect after a form's POST to the page's form-action.
+        allowed = learner_client.get(link(a_code))["Content-Security-Policy"]
+        assert "form-action 'self' https://lms-a.example;" in allowed
+        refused = learner_client.get(link(a_code, return_to="https://evil.example/course/"))["Content-Security-Policy"]
+        assert "form-action 'self';" in refused
+        assert "evil" not in refused
+
     def test_never_redeems(self, learner_client, learner, a_session, a_code):
         learner_client.get(link(a_code))
         learner_client.head(link(a_code))

@@ -83,6 +83,18 @@ def return_to_allowed(platform: Platform, url: str) -> bool:
     return any(_under(place, prefix) for prefix in prefixes if prefix)
 
 
+def return_origin(url: str) -> str | None:
+    """The origin (scheme, host and port) of an absolute return URL, None for a path or a URL
+    that is not plain. The redeem page's Content-Security-Policy names it: browsers hold the
+    redirect that answers a form's POST to the page's form-action too."""
+    place = _place(url)
+    if place is None:
+        return None
+    host = f"[{place.host}]" if ":" in place.host else place.host
+    port = "" if place.port == DEFAULT_PORTS[place.scheme] else f":{place.port}"
+    return f"{place.scheme}://{host}{port}"
+
+
 def local_return_allowed(url: str, *, host: str, secure: bool) -> bool:
     """Whether a link to one of Tessera's own sessions may send the learner to `url`: a path on
     this site only ("/dashboard"), never another host."""

@@ -26,7 +26,7 @@ from tessera.catalog.selectors import enrollment_for
 from tessera.core.errors import DomainError
 from tessera.core.ratelimit.keys import client_ip, request_keys
 from tessera.core.ratelimit.limiter import failures_limited
-from tessera.platforms.links import LinkTarget, link_target, local_return_allowed, return_to_allowed
+from tessera.platforms.links import LinkTarget, link_target, local_return_allowed, return_origin, return_to_allowed
 from tessera.vouchers.errors import GUESSES, REFUSALS
 from tessera.vouchers.models import Product, Redemption
 from tessera.vouchers.services import Preview, voucher_check, voucher_redeem
@@ -123,7 +123,13 @@ def _page(
         "session": link.session, "platform": link.target.platform, "form": form, "unlocks": unlocks,
         "return_to": link.return_to,
     }  # fmt: skip
-    return render(request, "web/redeem.html", context, status=status)
+    response = render(request, "web/redeem.html", context, status=status)
+    origin = return_origin(link.return_to) if link.return_to else None
+    if origin:
+        # The form's POST is answered by a redirect to return_to, and browsers hold redirects
+        # after a form to the page's form-action: django-csp adds the origin to 'self' here.
+        response._csp_update = {"form-action": [origin]}  # type: ignore[attr-defined]
+    return response
 
 
 def _unlocks(preview: Preview) -> str:
