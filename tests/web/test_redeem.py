@@ -3,7 +3,7 @@ returns to an allowed return_to only, a visitor not signed in logs in and comes 
 link, refusals are shown with the code kept, and a link never reaches another platform's session."""
 
 from html import unescape
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
 from django.contrib.auth.models import User
@@ -212,6 +212,14 @@ class TestVisitorsNotSignedIn:
         assert client.get(the_link).status_code == 200
         assert client.post(the_link, {"code": a_code})["Location"] == BACK
         assert enrolled(learner, a_session)
+
+    def test_signing_up_instead_comes_back_to_the_whole_link_too(self, client, a_session, a_code):
+        the_link = link(a_code)
+        assert f'href="/signup?next={quote(the_link, safe="/")}"' in text(client.get(f"/login?next={quote(the_link)}"))
+        passwords = {"password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase"}
+        response = client.post("/signup", {"username": "newcomer", **passwords, "next": the_link})
+        assert response.status_code == 303
+        assert response["Location"] == the_link
 
     def test_a_post_leads_to_log_in_and_redeems_nothing(self, client, a_code):
         response = client.post(link(a_code), {"code": a_code})
