@@ -165,6 +165,13 @@ class TestOneClick:
         assert response.status_code == 422
         assert WrongProduct("This code is for another course session.").message in text(response)
 
+    @pytest.mark.parametrize(("code", "problem"), [("AB\x00CD", "Null characters"), ("A" * 101, "at most 100")])
+    def test_a_code_no_code_can_be_is_422_on_either_method(self, learner_client, a_session, code, problem):
+        for response in (learner_client.get(link(code)), learner_client.post(link(), {"code": code})):
+            assert response.status_code == 422
+            assert problem in text(response)
+        assert not Redemption.objects.exists()
+
     def test_an_empty_code_is_422(self, learner_client, a_session):
         response = learner_client.post(link(), {"code": "  "})
         assert response.status_code == 422
