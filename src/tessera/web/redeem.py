@@ -22,16 +22,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from tessera.catalog.models import CourseSession
-from tessera.catalog.selectors import enrollment_for
 from tessera.core.errors import DomainError
-from tessera.core.ratelimit.keys import client_ip, request_keys
-from tessera.core.ratelimit.limiter import failures_limited
+from tessera.core.ratelimit.keys import client_ip
 from tessera.platforms.links import LinkTarget, link_target, local_return_allowed, return_origin, return_to_allowed
-from tessera.vouchers.errors import GUESSES, REFUSALS
-from tessera.vouchers.models import Product, Redemption
+from tessera.vouchers.models import Product
 from tessera.vouchers.services import Preview, voucher_check, voucher_redeem
 from tessera.web.errors import page_refusal
 from tessera.web.forms import RedeemForm
+from tessera.web.messages import redeemed_message
 from tessera.web.responses import see_other
 
 UNLOCKS = {
@@ -89,8 +87,9 @@ def _preview(request: HttpRequest, link: Link, user: AbstractBaseUser) -> HttpRe
     if not form.is_valid():
         return _page(request, link, form, status=422)
     try:
-        with failures_limited(keys=request_keys(request), counted=GUESSES, refused=REFUSALS):
-            preview = voucher_check(code=form.cleaned_data["code"], user=user, session=link.session)
+        preview = voucher_check(
+            code=form.cleaned_data["code"], user=user, session=link.session, client_ip=client_ip(request)
+        )
     except DomainError as refusal:
         form.add_error("code", refusal.message)
         return page_refusal(refusal, partial(_page, request, link, form), on_form=True)
@@ -102,10 +101,9 @@ def _redeem(request: HttpRequest, link: Link, user: AbstractBaseUser) -> HttpRes
     if not form.is_valid():
         return _page(request, link, form, status=422)
     try:
-        with failures_limited(keys=request_keys(request), counted=GUESSES, refused=REFUSALS):
-            redemption = voucher_redeem(
-                code=form.cleaned_data["code"], user=user, session=link.session, client_ip=client_ip(request)
-            )
+        redemption = voucher_redeem(
+            code=form.cleaned_data["code"], user=user, session=link.session, client_ip=client_ip(request)
+        )
     except DomainError as refusal:
         form.add_error("code", refusal.message)
         return page_refusal(refusal, partial(_page, request, link, form), on_form=True)
@@ -137,15 +135,3 @@ def _unlocks(preview: Preview) -> str:
     sentence = "This code " + UNLOCKS[Product(preview.product)].format(session=preview.session) + "."
     expires_at = preview.code.batch.expires_at
     return f"{sentence} It can be redeemed until {expires_at:%Y-%m-%d %H:%M} UTC." if expires_at else sentence
-
-
-def redeemed_message(redemption: Redemption, session: CourseSession) -> str:
-    """What a learner is told once a code is redeemed: the course page's words."""
-    name = str(session)
-    if redemption.product == Product.PROCTORING:
-        return f"Proctoring is booked for {name}."
-    if redemption.product == Product.REACTIVATION:
-        enrollment = enrollment_for(user=redemption.user, session=session)
-        until = enrollment.reactivated_until if enrollment else None
-        return f"{name} is reactivated for you until {until:%Y-%m-%d}." if until else f"{name} is reactivated."
-    return f"You are enrolled in {name}."

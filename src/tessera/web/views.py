@@ -28,11 +28,12 @@ from tessera.catalog.selectors import enrollment_for, exam_deadlines, session_by
 from tessera.core.errors import DomainError, InvalidInput
 from tessera.core.ratelimit.keys import client_ip
 from tessera.core.ratelimit.limiter import RateLimited
-from tessera.vouchers.models import Product, Redemption
+from tessera.vouchers.models import Product
 from tessera.vouchers.services import voucher_redeem
 from tessera.web import selectors
 from tessera.web.errors import page_refusal
 from tessera.web.forms import LoginForm, SignupForm, VoucherForm
+from tessera.web.messages import redeemed_message
 from tessera.web.responses import locked_out, see_other
 
 
@@ -61,7 +62,7 @@ def course_detail(request: HttpRequest, slug: str) -> HttpResponse:
     except DomainError as refusal:
         form.add_error("code", refusal.message)
         return page_refusal(refusal, partial(_course_page, request, session, sent=form), on_form=True)
-    messages.success(request, _success_message(redemption, session))
+    messages.success(request, redeemed_message(redemption, session))
     return see_other(request.path)
 
 
@@ -96,17 +97,6 @@ def _course_page(
         "deadlines": exam_deadlines(session=session, enrollment=enrollment),
     }  # fmt: skip
     return render(request, "web/course_detail.html", context, status=status)
-
-
-def _success_message(redemption: Redemption, session: CourseSession) -> str:
-    name = str(session)
-    if redemption.product == Product.PROCTORING:
-        return f"Proctoring is booked for {name}."
-    if redemption.product == Product.REACTIVATION:
-        enrollment = enrollment_for(user=redemption.user, session=session)
-        until = enrollment.reactivated_until if enrollment else None
-        return f"{name} is reactivated for you until {until:%Y-%m-%d}." if until else f"{name} is reactivated."
-    return f"You are enrolled in {name}."
 
 
 @login_required
