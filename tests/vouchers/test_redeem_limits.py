@@ -90,6 +90,24 @@ class TestGuesses:
         with pytest.raises(RateLimited):
             voucher_redeem(code=unknown_code(), user=other_learner, session=running_session)
 
+    def test_without_sharing_the_unknown_address_each_learner_is_counted_alone(
+        self, enrollment_offer, make_code, make_learners, other_learner, running_session
+    ):
+        """A course platform that reports no learner address: one guesser is stopped, the others not."""
+        guesser = make_learners(1)[0]
+        for _ in range(LIMIT):
+            with pytest.raises(CodeNotFound):
+                voucher_check(code=unknown_code(), user=guesser, session=running_session, unknown_address_shared=False)
+        with pytest.raises(RateLimited):
+            voucher_redeem(code=unknown_code(), user=guesser, session=running_session, unknown_address_shared=False)
+        redemption = voucher_redeem(
+            code=make_code(enrollment_offer), user=other_learner, session=running_session, unknown_address_shared=False
+        )
+        assert redemption.client_ip is None
+        assert set(FailureCounter.objects.values_list("key", flat=True)) == {
+            f"user:{guesser.pk}/60", f"refused:user:{guesser.pk}/60"
+        }  # fmt: skip
+
 
 class TestRefusals:
     def test_refusals_of_a_real_code_are_held_to_the_refused_attempt_limit(

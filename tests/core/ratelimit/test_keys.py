@@ -95,3 +95,15 @@ class TestAttemptKeys:
         from django.contrib.auth.models import AnonymousUser
 
         assert attempt_keys(AnonymousUser(), "203.0.113.9") == attempt_keys(None, "203.0.113.9") == ["ip:203.0.113.9"]
+
+    def test_a_platform_reporting_no_address_counts_its_learner_alone(self, learner):
+        # Not "ip:unknown": that counter would make all of the platform's learners one bucket.
+        assert attempt_keys(learner, None, unknown_address_shared=False) == [f"user:{learner.pk}"]
+
+    def test_a_platform_reporting_an_address_counts_it_as_anyone_does(self, learner):
+        assert attempt_keys(learner, "203.0.113.9", unknown_address_shared=False) == attempt_keys(
+            learner, "203.0.113.9"
+        )
+
+    def test_with_nobody_signed_in_and_no_address_the_attempt_is_still_counted(self):
+        assert attempt_keys(None, None, unknown_address_shared=False) == ["ip:unknown"]

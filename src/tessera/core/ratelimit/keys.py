@@ -20,12 +20,22 @@ def short_key(key: str) -> str:
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
-def attempt_keys(user: AbstractBaseUser | AnonymousUser | None, address: str | None) -> list[str]:
+def attempt_keys(
+    user: AbstractBaseUser | AnonymousUser | None, address: str | None, *, unknown_address_shared: bool = True
+) -> list[str]:
     """What a learner's redemption or check is counted under: the user's key, if signed in, and
     the address's. The address is whatever the caller knows of the client (client_ip() of a
     request; what a course platform reports); callers without one share one counter, "ip:unknown"
-    (WSGI makes REMOTE_ADDR optional)."""
+    (WSGI makes REMOTE_ADDR optional).
+
+    `unknown_address_shared=False` is for a course platform's call that reports no learner
+    address: the request's own address is the platform's server, no learner's, and the shared
+    counter would make all of its learners one bucket that one guesser fills for everyone. Such
+    an attempt counts under the learner's key alone (and under "ip:unknown" only when there is
+    no signed-in learner either, so an attempt never goes uncounted)."""
     user_keys = [f"user:{user.pk}"] if user is not None and user.is_authenticated else []
+    if not address and not unknown_address_shared and user_keys:
+        return user_keys
     return [*user_keys, ip_key(address or "unknown")]
 
 

@@ -105,13 +105,15 @@ def voucher_redeem(
     product: str | None = None,
     client_ip: str | None = None,
     limited: bool = True,
+    unknown_address_shared: bool = True,
 ) -> Redemption:
     """Redeems `code` for `user` on `session` and activates its product, or refuses and changes
     nothing but the audit log. `product`, when given, is what the user asked for (the form they
     used); a code for another product is refused rather than activating something unexpected.
     `client_ip` is the learner's address as the caller knows it: it is kept with the redemption
-    and, with the learner, names the rate limits' counters (see _attempts_limited, `limited`)."""
-    with _attempts_limited(user, client_ip, limited=limited):
+    and, with the learner, names the rate limits' counters (see _attempts_limited, `limited`,
+    `unknown_address_shared`)."""
+    with _attempts_limited(user, client_ip, limited=limited, unknown_address_shared=unknown_address_shared):
         config.require_vouchers()
         if not user.is_authenticated:
             raise InvalidInput("Sign in to redeem a code.", field="user")
@@ -129,11 +131,15 @@ def voucher_redeem(
             raise
 
 
-def _attempts_limited(user: AbstractBaseUser, client_ip: str | None, *, limited: bool) -> AbstractContextManager[None]:
+def _attempts_limited(
+    user: AbstractBaseUser, client_ip: str | None, *, limited: bool, unknown_address_shared: bool
+) -> AbstractContextManager[None]:
     """The failed- and refused-attempt limits around a whole redemption or check, counted under
     the learner (`user:<pk>`) and the address (ip_key of `client_ip`; callers without one share
-    "ip:unknown"). It wraps the transaction, never the reverse: a refusal rolls the transaction
-    back, and its count must survive that (tessera.core.ratelimit.limiter, "Transactions").
+    "ip:unknown", unless `unknown_address_shared` is False: a course platform that reports no
+    learner address, whose learners then count under their own key alone; see attempt_keys).
+    It wraps the transaction, never the reverse: a refusal rolls the transaction back, and its
+    count must survive that (tessera.core.ratelimit.limiter, "Transactions").
 
     `limited=False` is for staff redeeming on a learner's behalf (the `tessera redeem` command;
     bench/bench_redeem.py, which measures the redemption alone, too), never for anything a learner
@@ -143,7 +149,8 @@ def _attempts_limited(user: AbstractBaseUser, client_ip: str | None, *, limited:
     not be helped by staff."""
     if not limited:
         return nullcontext()
-    return failures_limited(keys=attempt_keys(user, client_ip), counted=GUESSES, refused=REFUSALS)
+    keys = attempt_keys(user, client_ip, unknown_address_shared=unknown_address_shared)
+    return failures_limited(keys=keys, counted=GUESSES, refused=REFUSALS)
 
 
 @dataclass(frozen=True)
@@ -163,13 +170,14 @@ def voucher_check(
     session: CourseSession,
     product: str | None = None,
     client_ip: str | None = None,
+    unknown_address_shared: bool = True,
 ) -> Preview:
     """Runs every check `voucher_redeem` runs, changes nothing, and raises the same refusal the
     redemption would; the answer may of course change before the learner redeems. A check is
     an attempt like a redemption, held to the same limits under the same counters (a guesser
-    would otherwise check codes unlimited); `client_ip` means the same. Only learners check codes,
-    so no caller is exempt."""
-    with _attempts_limited(user, client_ip, limited=True):
+    would otherwise check codes unlimited); `client_ip` and `unknown_address_shared` mean the
+    same. Only learners check codes, so no caller is exempt."""
+    with _attempts_limited(user, client_ip, limited=True, unknown_address_shared=unknown_address_shared):
         config.require_vouchers()
         if not user.is_authenticated:
             raise InvalidInput("Sign in to check a code.", field="user")
