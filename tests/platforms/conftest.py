@@ -3,10 +3,14 @@ server does: POST /oauth/token with its client id and secret (client credentials
 
 import base64
 from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from django.test import Client
 
+from tessera.catalog.models import Course, CourseSession, Exam
+from tessera.platforms.models import PlatformCourse, PlatformSession
 from tessera.platforms.services import Credentials, platform_create
 
 TokenFor = Callable[..., str]
@@ -49,3 +53,64 @@ def token_for(client: Client) -> TokenFor:
 def as_platform() -> Callable[[str], dict[str, str]]:
     """Headers for a platform's API call with this access token."""
     return lambda token: {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+# --- the platforms' sessions, made directly (as the catalog API would) ---------------------------
+
+MakePlatformSession = Callable[..., PlatformSession]
+
+
+@pytest.fixture
+def make_platform_session(db: None, now: datetime) -> MakePlatformSession:
+    """make_platform_session(credentials, "s-1", course="c-1", **CourseSession fields) -> a session
+    of that platform's course, running and open for enrollment unless the fields say otherwise."""
+
+    def make(credentials: Credentials, external_id: str, *, course: str = "c-1", **fields: Any) -> PlatformSession:
+        platform = credentials.platform
+        platform_course = PlatformCourse.objects.filter(platform=platform, external_id=course).first()
+        if platform_course is None:
+            tessera_course = Course.objects.create(slug=f"{platform.slug}-{course}", title=f"Course {course}")
+            platform_course = PlatformCourse.objects.create(
+                platform=platform, external_id=course, course=tessera_course
+            )
+        running = {"starts_at": now - timedelta(weeks=1), "ends_at": now + timedelta(weeks=7)}
+        fields = {"state": CourseSession.State.ACTIVE, **running, **fields}
+        session = CourseSession.objects.create(
+            course=platform_course.course, slug=f"{platform.slug}-{course}-{external_id}", **fields
+        )
+        return PlatformSession.objects.create(
+            platform=platform, external_id=external_id, course=platform_course, session=session
+        )
+
+    return make
+
+
+@pytest.fixture
+def platform_session(
+    platform_a: Credentials, make_platform_session: MakePlatformSession, now: datetime
+) -> PlatformSession:
+    """Platform A's session "s-1" of its course "c-1": running, open for enrollment, offering a
+    proctored certificate (its first proctored exam two weeks away)."""
+    session = make_platform_session(platform_a, "s-1", offers_proctored_certificate=True)
+    Exam.objects.create(
+        session=session.session, title="Final", submission_deadline=now + timedelta(weeks=2), proctored=True
+    )
+    return session
+
+
+@pytest.fixture
+def platform_ended_session(
+    platform_a: Credentials, make_platform_session: MakePlatformSession, now: datetime
+) -> PlatformSession:
+    """Platform A's session "s-0" of course "c-1": ended weeks ago (not archived: an archived
+    platform session takes no codes), reactivation on."""
+    return make_platform_session(
+        platform_a, "s-0", starts_at=now - timedelta(weeks=20), ends_at=now - timedelta(weeks=8),
+        reactivation_enabled=True,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def platform_b_session(platform_b: Credentials, make_platform_session: MakePlatformSession) -> PlatformSession:
+    """Platform B's session "s-1" (the same external id as A's) of its course "c-1": running."""
+    return make_platform_session(platform_b, "s-1")

@@ -254,6 +254,7 @@ class AuditEvent(models.Model):
         PLATFORM_CREATED = "platform_created", "Platform created"
         PLATFORM_CHANGED = "platform_changed", "Platform changed"
         PLATFORM_SECRET = "platform_secret", "Platform secret rotated"
+        LEARNER_CREATED = "learner_created", "Platform learner created"
 
     at = models.DateTimeField()
     actor = models.CharField(max_length=150)
