@@ -7,9 +7,11 @@ from ninja import Router, Schema
 
 from tessera.api.schemas import ERRORS
 from tessera.platforms.auth import PLATFORM_AUTH
+from tessera.platforms.learner_api import router as learner_routes
 from tessera.platforms.models import Platform
 
 router = Router(tags=["course platforms"], auth=PLATFORM_AUTH)
+router.add_router("", learner_routes)  # its learners: /codes/check, /redemptions, /learners/...
 
 
 class PlatformOut(Schema):
