@@ -3,6 +3,7 @@ for a learner named by the platform's id, and listing what a learner holds; each
 its own sessions and learners only, and rate limits count learners and their addresses, never
 the platform's server."""
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from tessera.core.models import FailureCounter
 from tessera.platforms.models import PlatformLearner
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.models import Product, Redemption
+from tessera.vouchers.services import voucher_redeem
 
 CHECK = "/api/v1/platform/codes/check"
 REDEEM = "/api/v1/platform/redemptions"
@@ -223,12 +225,56 @@ class TestTenancy:
         assert response.json() == {"learner": "1234", "enrollments": [], "redemptions": []}
 
 
+class TestCode:
+    def test_an_unredeemed_code_of_the_platforms(self, call, platform_a, enrollment_code):
+        code = enrollment_code(uses_per_code=2)
+        response = call(platform_a, "GET", f"/api/v1/platform/codes/{code}")
+        assert response.status_code == 200, response.content
+        assert response.json() == {
+            "code": code, "status": "unused", "product": "enrollment", "session": "s-1", "course": "c-1", "uses": 0,
+            "max_uses": 2, "expires_at": None, "revoked_at": None, "redemptions": [],
+        }  # fmt: skip
+
+    def test_names_who_redeemed_it_when_and_where(
+        self, call, platform_a, enrollment_code, platform_session, other_learner
+    ):
+        code = enrollment_code(uses_per_code=2)
+        call(platform_a, "POST", REDEEM, body(code, client_ip="203.0.113.9"))
+        # Someone with an account of Tessera's own, on Tessera's pages: not the platform's to name.
+        voucher_redeem(code=code, user=other_learner, session=platform_session.session)
+        answer = call(platform_a, "GET", f"/api/v1/platform/codes/{code}").json()
+        assert (answer["status"], answer["uses"]) == ("redeemed", 2)
+        first, second = answer["redemptions"]
+        assert (first["learner"], first["session"], first["reversed_at"]) == ("1234", "s-1", None)
+        assert first["redeemed_at"]
+        assert second["learner"] is None
+        assert "203.0.113.9" not in json.dumps(answer)
+        assert "other_learner" not in json.dumps(answer)
+
+    def test_another_platforms_code_is_not_found(self, call, platform_b, enrollment_code):
+        response = call(platform_b, "GET", f"/api/v1/platform/codes/{enrollment_code()}")
+        assert (response.status_code, response.json()["error"]) == (404, "not_found")
+
+    def test_a_code_for_none_of_the_platforms_sessions_is_not_found(
+        self, call, platform_a, platform_session, enrollment_offer, make_code
+    ):
+        response = call(platform_a, "GET", f"/api/v1/platform/codes/{make_code(enrollment_offer)}")
+        assert (response.status_code, response.json()["error"]) == (404, "not_found")
+
+    def test_a_mistyped_code_is_409_mistyped(self, call, platform_a, enrollment_code):
+        code = enrollment_code()
+        typo = code[:-1] + ("A" if code[-1] != "A" else "B")
+        response = call(platform_a, "GET", f"/api/v1/platform/codes/{typo}")
+        assert (response.status_code, response.json()["error"]) == (409, "mistyped")
+
+
 class TestScopes:
     @pytest.mark.parametrize(("method", "path", "scope"), [
         ("POST", CHECK, "redeem"), ("POST", REDEEM, "redeem"), ("GET", entitlements_url("1234"), "entitlements"),
+        ("GET", "/api/v1/platform/codes/ABCD", "catalog"),
     ])  # fmt: skip
     def test_a_token_without_the_scope_is_403_naming_it(self, call, platform_a, enrollment_code, method, path, scope):
-        other = "catalog events " + ("entitlements" if scope == "redeem" else "redeem")
+        other = " ".join({"catalog", "redeem", "entitlements", "events"} - {scope})
         response = call(platform_a, method, path, body(enrollment_code()), scope=other)
         assert response.status_code == 403
         assert response.json()["error"] == "insufficient_scope"

@@ -10,9 +10,11 @@ from tessera.platforms.learner_selectors import (
     external_id_checked,
     learner_entitlements,
     learner_user,
+    platform_code_details,
     session_by_external_id,
 )
 from tessera.platforms.learners import platform_learner
+from tessera.vouchers.errors import CodeNotFound
 from tessera.vouchers.models import Product
 from tessera.vouchers.services import redemption_reverse, voucher_redeem
 
@@ -79,3 +81,26 @@ class TestLearnerEntitlements:
         held = learner_entitlements(platform_a.platform, "1234")
         assert (held.enrollments, held.redemptions) == ([], [])
         assert learner_user(platform_a.platform, "1234") is None
+
+
+class TestPlatformCodeDetails:
+    def test_names_the_platforms_learners_only(
+        self, platform_a, platform_session, make_offer, make_code, other_learner
+    ):
+        code = make_code(make_offer(Product.ENROLLMENT, platform_session.session), uses_per_code=2)
+        user = platform_learner(platform=platform_a.platform, external_id="1234")
+        for someone in (user, other_learner):
+            voucher_redeem(code=code, user=someone, session=platform_session.session)
+        found = platform_code_details(platform_a.platform, code)
+        assert found.session == SessionNames(session="s-1", course="c-1")
+        assert found.learners == {user.pk: "1234"}
+        assert len(found.details.redemptions) == 2
+
+    def test_another_platforms_code_is_not_found(self, platform_b, platform_session, make_offer, make_code):
+        code = make_code(make_offer(Product.ENROLLMENT, platform_session.session))
+        with pytest.raises(CodeNotFound):
+            platform_code_details(platform_b.platform, code)
+
+    def test_a_code_for_any_session_is_no_platforms(self, platform_a, platform_session, make_offer, make_code):
+        with pytest.raises(CodeNotFound):
+            platform_code_details(platform_a.platform, make_code(make_offer(Product.ENROLLMENT, None)))

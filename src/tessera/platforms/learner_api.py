@@ -1,5 +1,6 @@
 """A platform's learners on the platform API (mounted at /api/v1/platform): checking and redeeming
-codes on a learner's behalf (scope redeem), and what a learner holds (scope entitlements).
+codes on a learner's behalf (scope redeem), what a learner holds (scope entitlements), and who
+redeemed one of the platform's codes, when and where (scope catalog).
 
 The shapes are the learner API's (tessera.api.learner), with the platform's own names: a session
 and course by their external ids, a learner by the platform's id. Refusals are the learner API's
@@ -14,7 +15,7 @@ from ninja import Field, Router, Schema, Status
 from tessera.api.learner import EnrollmentOut, MyRedemptionOut, PreviewOut, RedemptionOut
 from tessera.api.schemas import ERRORS, ApiIn, ProductName
 from tessera.platforms.auth import PLATFORM_AUTH, calling_platform
-from tessera.platforms.learner_selectors import LearnerEntitlements, learner_entitlements
+from tessera.platforms.learner_selectors import LearnerEntitlements, learner_entitlements, platform_code_details
 from tessera.platforms.learners import LearnerAttempt, platform_code_check, platform_code_redeem
 from tessera.vouchers.selectors.codes import display_code
 
@@ -123,5 +124,49 @@ def _entitlements_shaped(learner: str, held: LearnerEntitlements) -> LearnerEnti
             MyRedemptionOut(id=r.pk, code=display_code(r.code_id, r.code.batch.prefix), product=r.product,
                             session=names[r.session_id].session, redeemed_at=r.redeemed_at, reversed_at=r.reversed_at)
             for r in held.redemptions
+        ],
+    )  # fmt: skip
+
+
+class CodeRedemptionOut(Schema):
+    id: int
+    learner: str | None = Field(description="The platform's learner id; null for anyone not one of its learners.")
+    session: str
+    redeemed_at: datetime
+    reversed_at: datetime | None
+
+
+class PlatformCodeOut(Schema):
+    """`session` and `course` are the platform's external ids of the code's offer's session."""
+
+    code: str
+    status: str = Field(description="unused, partly_redeemed, redeemed, expired or revoked")
+    product: str
+    session: str
+    course: str
+    uses: int
+    max_uses: int
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    redemptions: list[CodeRedemptionOut]
+
+
+@router.get(
+    "/codes/{code}", response={200: PlatformCodeOut, **ERRORS}, summary="One of the platform's codes: who, when, where"
+)
+def platform_code_show(request: HttpRequest, code: str) -> PlatformCodeOut:
+    """A code of an offer for one of the platform's sessions; any other code is 404 not_found."""
+    platform = calling_platform(request, "catalog")
+    found = platform_code_details(platform, code)
+    details, names = found.details, found.session
+    row, batch = details.code, details.code.batch
+    return PlatformCodeOut(
+        code=details.display, status=details.status, product=batch.offer.product, session=names.session,
+        course=names.course, uses=row.uses, max_uses=row.max_uses, expires_at=batch.expires_at,
+        revoked_at=row.revoked_at or batch.revoked_at,
+        redemptions=[
+            CodeRedemptionOut(id=r.pk, learner=found.learners.get(r.user_id), session=names.session,
+                              redeemed_at=r.redeemed_at, reversed_at=r.reversed_at)
+            for r in details.redemptions
         ],
     )  # fmt: skip

@@ -8,7 +8,9 @@ from django.contrib.auth.models import User
 from tessera.catalog.models import CourseSession, Enrollment
 from tessera.core.errors import DoesNotExist, InvalidInput
 from tessera.platforms.models import Platform, PlatformLearner, PlatformSession
-from tessera.vouchers.models import Redemption
+from tessera.vouchers.errors import CodeNotFound
+from tessera.vouchers.models import Code, Redemption
+from tessera.vouchers.selectors.codes import CodeDetails, details_of, parse_code
 from tessera.vouchers.selectors.entitlements import entitlements_of
 
 MAX_EXTERNAL_ID = PlatformLearner._meta.get_field("external_id").max_length or 255
@@ -84,3 +86,38 @@ def session_names(platform: Platform, session_ids: set[int]) -> dict[int, Sessio
         "session_id", "external_id", "course__external_id"
     )
     return {session_id: SessionNames(session=session, course=course) for session_id, session, course in rows}
+
+
+@dataclass(frozen=True)
+class PlatformCodeDetails:
+    """One of the platform's codes, its redemptions, and the platform's names for its session and
+    for the learners who redeemed it (None for anyone who is not one of its learners: an account
+    of Tessera's own, whose name is none of the platform's business)."""
+
+    details: CodeDetails
+    session: SessionNames
+    learners: dict[int, str]  # the platform's learner id by user id
+
+
+def platform_code_details(platform: Platform, text: str) -> PlatformCodeDetails:
+    """A code of an offer for one of the platform's sessions; any other code is not found, as one
+    that does not exist is."""
+    code = (
+        Code.objects.select_related("batch__offer")
+        .filter(pk=parse_code(text), batch__offer__session__platform_session__platform=platform)
+        .first()
+    )
+    if code is None:
+        raise CodeNotFound()
+    details = details_of(code)
+    session = PlatformSession.objects.select_related("course").get(
+        platform=platform, session_id=code.batch.offer.session_id
+    )
+    users = {redemption.user_id for redemption in details.redemptions}
+    learners = PlatformLearner.objects.filter(platform=platform, user_id__in=users).values_list(
+        "user_id", "external_id"
+    )
+    return PlatformCodeDetails(
+        details=details, session=SessionNames(session=session.external_id, course=session.course.external_id),
+        learners=dict(learners),
+    )  # fmt: skip
