@@ -26,9 +26,9 @@ MAX_USERNAME = User._meta.get_field("username").max_length or 150
 
 
 def learner_username(platform: Platform, external_id: str) -> str:
-    """ "<platform slug>:<external id>", or, when that is too long for a username, the slug and
-    the id's SHA-256. (Django's own forms allow no colon in a username, so no account signed up
-    on Tessera's pages takes one of these names.)"""
+    """The learner's username: "<platform slug>:<external id>", or, when that is too long for a
+    username, the slug and the id's SHA-256. (Django's own forms allow no colon in a username, so
+    no account signed up on Tessera's pages takes one of these names.)"""
     username = f"{platform.slug}:{external_id}"
     if len(username) <= MAX_USERNAME:
         return username
@@ -49,7 +49,8 @@ def platform_learner(*, platform: Platform, external_id: str) -> User:
     except IntegrityError:
         user = learner_user(platform, external_id)
     if user is None:
-        # The username is another account's: only a platform's id shaped like another's digest.
+        # The username is another account's: one made by hand with a colon in its name, or a
+        # platform's id shaped like the digest form of another of its ids.
         raise InvalidInput("This learner id cannot be given an account; use another id.", field="learner")
     return user
 
