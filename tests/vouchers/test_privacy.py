@@ -212,7 +212,7 @@ class TestLearnerErase:
             "user_id": ada_with_history.pk,
             "changed": {
                 "redemptions": 2, "rate_limit_counters": 4, "webhook_deliveries": 1, "api_tokens": 1,
-                "sessions": 1, "admin_log_entries": 1,
+                "platform_learners": 0, "sessions": 1, "admin_log_entries": 1,
             },
         }  # fmt: skip
 
