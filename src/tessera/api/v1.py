@@ -44,7 +44,8 @@ HTTP_ERROR_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405
 
 def render_error(request: HttpRequest, error: Exception) -> HttpResponse:
     if isinstance(error, AuthenticationError):
-        response = JsonResponse({"error": "unauthorized", "detail": "Sign in, or send a valid bearer token (a user's API token, or a platform's access token)."}, status=401)
+        detail = "Sign in, or send a valid bearer token (a user's API token, or a platform's access token)."
+        response = JsonResponse({"error": "unauthorized", "detail": detail}, status=401)
         response["WWW-Authenticate"] = 'Bearer realm="tessera"'
         return response
     if isinstance(error, DomainError):
