@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from tessera.catalog.errors import EnrollmentConflict
 from tessera.catalog.models import CourseSession, Enrollment
-from tessera.core.db import columns, fetch_one, insert_row, instance_from_row, violates_unique
+from tessera.core.db import columns, fetch_one, insert, instance_from_row, violates_unique
 from tessera.core.errors import InvalidInput
 from tessera.core.ratelimit.keys import attempt_keys
 from tessera.core.ratelimit.limiter import failures_limited
@@ -287,17 +287,11 @@ def _record(code: Code, attempt: Attempt, *, had_active_enrollment: bool) -> Red
         redeemed_at=attempt.now, client_ip=attempt.client_ip, had_active_enrollment=had_active_enrollment,
     )  # fmt: skip
     try:
-        redemption.pk = insert_row(
-            Redemption, code_id=code.pk, user_id=redemption.user_id, session_id=attempt.session.pk,
-            product=redemption.product, redeemed_at=attempt.now, client_ip=attempt.client_ip,
-            had_active_enrollment=had_active_enrollment, reversed_at=None, reversed_by="",
-        )  # fmt: skip
+        insert(redemption)
     except IntegrityError as error:
         if violates_unique(error, "one_live_redemption_per_code_and_user"):
             raise AlreadyRedeemed() from None
         raise
-    redemption._state.adding = False
-    redemption._state.db = connection.alias
     return redemption
 
 
