@@ -22,7 +22,7 @@ from tessera.api.selectors import user_for_token
 from tessera.api.services import api_token_issue
 from tessera.catalog.models import CourseSession, Enrollment
 from tessera.catalog.selectors import enrollment_for, session_by_slug
-from tessera.core.db import insert_row
+from tessera.core.db import insert
 from tessera.core.models import FailureCounter
 from tessera.core.ratelimit.stores import DatabaseStore, Window
 from tessera.core.tokens import token_digest
@@ -244,7 +244,7 @@ def _write_pairs(data: Data) -> list[Pair]:
                 "had_active_enrollment": False}  # fmt: skip
 
     def raw_redemption(n: int) -> bool:
-        return insert_row(Redemption, **redemption(n), reversed_at=None, reversed_by="") > 0
+        return insert(Redemption(**redemption(n))).pk > 0
 
     def orm_redemption(n: int) -> bool:
         return Redemption.objects.create(**redemption(n)).pk > 0
@@ -252,15 +252,14 @@ def _write_pairs(data: Data) -> list[Pair]:
     event = {"at": now, "actor": "user:1", "action": AuditEvent.Action.REDEEMED, "code": "ABC", "detail": {"a": 1}}
 
     def raw_audit(n: int) -> bool:
-        return insert_row(AuditEvent, **event, batch_id=data.bulk_batch.pk) > 0
+        return insert(AuditEvent(**event, batch_id=data.bulk_batch.pk)).pk > 0
 
     def orm_audit(n: int) -> bool:
         return AuditEvent.objects.create(**event, batch_id=data.bulk_batch.pk).pk > 0
 
     def raw_enrollment(n: int) -> bool:
-        row = {"active": True, "proctored": False, "reactivated_until": None}
         user = data.users[READ_KEYS + n]  # never enrolled
-        return insert_row(Enrollment, user_id=user.pk, session_id=data.session.pk, created_at=now, **row) > 0
+        return insert(Enrollment(user_id=user.pk, session_id=data.session.pk)).pk > 0
 
     def orm_enrollment(n: int) -> bool:
         user = data.users[READ_KEYS + n]
