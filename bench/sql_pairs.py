@@ -316,13 +316,9 @@ def _shop_list_pairs(data: Data, rng: random.Random) -> list[Pair]:
 
 def _raw_batches(shop_id: int, *, tag: str | None, claimed: bool | None) -> Any:
     def read(n: int) -> list[tuple[int, int]]:
-        paging = shop_selectors.BatchPaging(shop_id=shop_id, tag=tag, claimed=claimed)
-        paging._read_batches()
-        ends = paging._ends
-        return [
-            (batch, end - (ends[i - 1] if i else 0))
-            for i, (batch, end) in enumerate(zip(paging._batches, ends, strict=True))
-        ]
+        counts = shop_selectors.batch_counts(shop_id, tag=tag, claimed=claimed)
+        starts = [0, *counts.ends[:-1]]
+        return [(batch, end - start) for batch, start, end in zip(counts.batches, starts, counts.ends, strict=True)]
 
     return read
 
@@ -357,13 +353,9 @@ def _located(per_batch: list[tuple[int, int]], starts: list[int]) -> list[tuple[
 
 
 def _raw_nth(located: list[tuple[int, int]], claimed: bool | None) -> Any:
-    statement = shop_selectors.NTH_CODE.format(uses=shop_selectors.USES[claimed])
-
     def nth(n: int) -> str | None:
-        with connection.cursor() as cursor:
-            cursor.execute(statement, list(located[n % len(located)]))
-            row = cursor.fetchone()
-        return None if row is None else str(row[0])
+        batch, offset = located[n % len(located)]
+        return shop_selectors.nth_code(batch, offset, claimed=claimed)
 
     return nth
 
