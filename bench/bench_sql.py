@@ -17,6 +17,7 @@ same data. The shop list's statements run on a shop with `--shop-codes` vouchers
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import time
@@ -72,16 +73,21 @@ def run(args: argparse.Namespace) -> int:
     data = sql_pairs.seed(calls=args.calls, shop_codes=args.shop_codes)
     print(f"seeded in {time.perf_counter() - started:.1f} s: {data.summary()}")
     print(f"{args.rounds} rounds of {args.calls} calls per path unless the table says otherwise", flush=True)
+    print(f"load average before: {_load()}", flush=True)
     rng = random.Random(7)
     results = []
     for pair in sql_pairs.pairs(data, rng):
         _check_agreement(pair)
         results.append(_time_pair(pair, calls=pair.calls or args.calls, rounds=pair.rounds or args.rounds))
-        print(f"{pair.name}: done", flush=True)
+        print(f"{pair.name}: done; load average {_load()}", flush=True)
     print()
     print(_table(results))
     print("(µs per call, the median round; CPU: this process's, which on SQLite includes the database's work)")
     return 0
+
+
+def _load() -> str:
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def _check_agreement(pair: Pair) -> None:
