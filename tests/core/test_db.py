@@ -15,24 +15,30 @@ from tessera.catalog.models import CourseSession, Enrollment
 from tessera.core.db import columns, fetch_one, insert, instance_from_row, violates_unique
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Redemption
 from tessera.vouchers.services import voucher_redeem
+from tests.rows import columns_of, rolled_back
 
 FROZEN = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
 
+def typed(instance: Model) -> dict[str, Any]:
+    """Every column's value with its type: an aware datetime, a Decimal or a dict must come back
+    as such, not merely as something equal to it."""
+    return {name: (value, type(value)) for name, value in (columns_of(instance) or {}).items()}
+
+
 def stored(instance: Model) -> dict[str, Any]:
     """Every column of the row as the ORM reads it back, with each value's type."""
-    fresh = type(instance)._base_manager.get(pk=instance.pk)
-    return {field.attname: (getattr(fresh, field.attname), type(getattr(fresh, field.attname)))
-            for field in fresh._meta.concrete_fields}  # fmt: skip
+    return typed(type(instance)._base_manager.get(pk=instance.pk))
 
 
 def written_by(write: Callable[[], Model]) -> tuple[dict[str, Any], Model]:
     """The row one path writes, read back; rolled back, so both paths can write the same row."""
-    with transaction.atomic():
+
+    def read_back() -> tuple[dict[str, Any], Model]:
         instance = write()
-        row = stored(instance)
-        transaction.set_rollback(True)
-    return row, instance
+        return stored(instance), instance
+
+    return rolled_back(read_back)
 
 
 @pytest.fixture
@@ -68,9 +74,7 @@ class TestInsert:
 
     def test_the_instance_returned_holds_the_row_written(self, redeemed):
         event = insert(AuditEvent(at=FROZEN, actor="user:1", action=AuditEvent.Action.REFUSED, detail={"n": 1}))
-        assert {name: value for name, (value, _) in stored(event).items()} == {
-            field.attname: getattr(event, field.attname) for field in AuditEvent._meta.concrete_fields
-        }
+        assert {name: value for name, (value, _) in stored(event).items()} == columns_of(event)
 
     def test_a_unique_violation_is_django_s_integrity_error(self, redeemed):
         again = Redemption(code_id=redeemed.code_id, user_id=redeemed.user_id, session_id=redeemed.session_id,
@@ -94,9 +98,7 @@ class TestInstanceFromRow:
         by_hand = _read_by_hand(model, pk)
         assert not by_hand._state.adding
         assert by_hand._state.db == connection.alias
-        assert stored(by_hand) == {field.attname: (getattr(by_hand, field.attname),
-                                                   type(getattr(by_hand, field.attname)))
-                                   for field in model._meta.concrete_fields}  # fmt: skip
+        assert typed(by_hand) == stored(by_hand)
 
     def test_converted_values_keep_their_types(self, redeemed):
         """Timestamps come back aware (SQLite stores text), JSON as objects, decimals as Decimal."""
