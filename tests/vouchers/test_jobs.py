@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -22,6 +24,9 @@ from tessera.vouchers.services import (
     batch_order,
 )
 from tessera.vouchers.services import jobs as jobs_service
+from tests.rows import columns_of
+
+FROZEN = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -148,3 +153,21 @@ class TestWorkerCommand:
         names = {chore.name for chore in chores()}
         assert names  # the stalled batch jobs' chore at least
         assert [thread for thread in threading.enumerate() if thread.name in names] == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="progress is reported while writing on PostgreSQL only")
+@pytest.mark.django_db(transaction=True)
+class TestProgressReport:
+    def test_the_side_connections_update_changes_the_job_as_the_orms_would(self, enrollment_offer, monkeypatch):
+        """The report is written by hand (docs/architecture.md, "Where Tessera writes SQL by hand"):
+        the ORM cannot use a connection that settings.DATABASES does not name."""
+        monkeypatch.setattr(timezone, "now", lambda: FROZEN)
+        by_hand, by_orm = (BatchJob.objects.create(offer=enrollment_offer, count=100) for _ in range(2))
+        with jobs_service._progress_reporter(by_hand.pk) as report:
+            for written in (30, 20):
+                report(written)
+        for written in (30, 20):
+            BatchJob.objects.filter(pk=by_orm.pk).update(written=F("written") + written, updated_at=timezone.now())
+        reported, updated = (columns_of(BatchJob.objects.get(pk=job.pk)) for job in (by_hand, by_orm))
+        assert {**reported, "id": None} == {**updated, "id": None}
+        assert (reported["written"], reported["updated_at"]) == (50, FROZEN)
