@@ -22,7 +22,9 @@ from tessera.core.db import insert, violates_unique
 
 def _create(*, user: AbstractBaseUser, session: CourseSession, **fields: object) -> None:
     # No savepoint: a conflict ends the caller's transaction, which is rolled back as a whole.
-    # Hand-written INSERT (see tessera.core.db): this runs on every enrollment redemption.
+    # Hand-written INSERT (tessera.core.db.insert): this runs on every enrollment redemption, and
+    # Enrollment.objects.create took 133 µs of CPU against 94 µs (PostgreSQL; docs/benchmarks.md
+    # section 5).
     try:
         insert(Enrollment(user_id=user.pk, session_id=session.pk, **fields))
     except IntegrityError as error:

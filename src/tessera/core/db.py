@@ -54,7 +54,8 @@ def insert(instance: M) -> M:
     Every column is written as Model.save() writes it: the values the instance holds (its
     fields' defaults wherever the constructor was not given one), auto_now and auto_now_add
     filled in, each prepared by its field. Unlike save(), no signal is sent and plain values
-    only are taken (no F() expressions)."""
+    only are taken (no F() expressions). Model.objects.create() took 133-186 µs of CPU against
+    94-122 µs for the same rows (PostgreSQL; docs/benchmarks.md section 5)."""
     model, new_key = type(instance), instance.pk is None
     fields = _insert_fields(model, new_key)
     params = [field.get_db_prep_save(field.pre_save(instance, add=True), connection) for field in fields]

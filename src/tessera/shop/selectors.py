@@ -15,7 +15,9 @@ from tessera.core.tokens import token_digest
 from tessera.shop.models import Shop
 from tessera.vouchers.models import Code, Redemption
 
-# Every bridge request runs this: hand-written SQL, see tessera.core.db.
+# Every bridge request runs this: hand-written SQL, see tessera.core.db. The ORM's select_related
+# query took 914 µs of CPU against 128 µs (PostgreSQL; docs/benchmarks.md section 5);
+# tests/shop/test_selectors.py holds it to the ORM's answers.
 SHOP_FOR_DIGEST = (
     f"SELECT t.digest, {columns(Shop, 's')} FROM shop_shoptoken t"  # noqa: S608
     " JOIN shop_shop s ON s.id = t.shop_id WHERE t.digest = %s AND t.revoked_at IS NULL"
@@ -131,11 +133,12 @@ def _claims_between(start: datetime | None, end: datetime | None) -> QuerySet[Re
 # (found in its batch), so no row is skipped by OFFSET: PostgreSQL would work out claimed_at and
 # claimant_ip for every skipped row too.
 #
-# Both statements are written by hand: the ORM's equivalents (bench/bench_sql.py, docs/benchmarks.md
-# section 5) took several times as long, most of it building the query in Python, on a list page
-# that must stay within a few milliseconds of CPU (section 3, "What limits it"). The ORM cannot
-# join to the grouped count of used codes either; its correlated subquery per batch was slower
-# still. tests/shop/test_selectors.py holds every page to a plain ORM query with OFFSET.
+# Both statements are written by hand. Their ORM equivalents, on a shop of a million codes in
+# 2,000 batches (PostgreSQL; docs/benchmarks.md section 5): a page's first code took 289-471 µs
+# of CPU against 56-84 µs; the counts per batch 0.7-4.8 ms against 0.2-1.6 ms, and with claimed=
+# 21-25 ms of wall time against 11-17 ms, since the ORM cannot join to the grouped count of used
+# codes and counts them batch by batch instead. A list page has about 2.5 ms of CPU to spend (section 3,
+# "What limits it"). tests/shop/test_selectors.py holds every page to the plain ORM query.
 
 # %s: the shop (twice with claimed), then the tag if any; filled in from the filters.
 LISTED = (
