@@ -329,9 +329,9 @@ TESSERA_ADDRESS_RETENTION_DAYS = env_int("TESSERA_ADDRESS_RETENTION_DAYS", 365)
 if TESSERA_ADDRESS_RETENTION_DAYS < 1:
     raise ImproperlyConfigured(f"TESSERA_ADDRESS_RETENTION_DAYS is 1 or more, not {TESSERA_ADDRESS_RETENTION_DAYS}.")
 
-# --- Webhooks to shops (docs/webhooks.md) ---
+# --- Webhooks to shops and course platforms (docs/webhooks.md, docs/platforms.md) ---
 # Who sends them: any class with HttpSender's send(); tests record instead of sending.
-TESSERA_WEBHOOK_SENDER = "tessera.shop.webhooks.HttpSender"
+TESSERA_WEBHOOK_SENDER = "tessera.core.webhooks.HttpSender"
 # Seconds for a whole attempt: resolving, connecting, sending and reading the answer's head.
 TESSERA_WEBHOOK_TIMEOUT = env_int("TESSERA_WEBHOOK_TIMEOUT", 10)
 # Seconds an attempt's claim lasts: a delivery still "sending" after that lost its worker and is

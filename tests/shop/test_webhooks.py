@@ -36,9 +36,9 @@ from django_tasks.backends.base import BaseTaskBackend
 from django_tasks_db.models import DBTaskResult
 
 from tessera.catalog.models import CourseSession
+from tessera.core import webhooks
+from tessera.core.destinations import WebhookUrlForbidden
 from tessera.core.errors import InvalidInput
-from tessera.shop import webhooks
-from tessera.shop.destinations import WebhookUrlForbidden
 from tessera.shop.models import Shop, WebhookDelivery
 from tessera.shop.services import shop_vouchers_create, shop_webhook_off, shop_webhook_set
 from tessera.shop.tasks import (
@@ -219,7 +219,7 @@ class TestSettings:
         assert [error.id for error in webhooks.check_webhook_settings()] == ["tessera.E101"]
 
     def test_a_sender_that_cannot_be_imported_is_reported(self, settings):
-        settings.TESSERA_WEBHOOK_SENDER = "tessera.shop.webhooks.NoSuchSender"
+        settings.TESSERA_WEBHOOK_SENDER = "tessera.core.webhooks.NoSuchSender"
         assert [error.id for error in webhooks.check_webhook_settings()] == ["tessera.E102"]
 
     def test_a_lease_no_longer_than_the_timeout_is_reported(self, settings):
