@@ -22,6 +22,7 @@ from tessera.vouchers.bulk_insert import codes_writer
 from tessera.vouchers.errors import OfferFrozen
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer
 from tessera.vouchers.products import product_rule
+from tessera.vouchers.signals import batch_revoked_in_transaction
 
 MAX_BATCH = 1_000_000
 MAX_USES_PER_CODE = 1_000_000
@@ -240,5 +241,6 @@ def batch_revoke(*, batch: Batch, actor: str) -> int:
         revoked = Code.objects.filter(batch=batch, revoked_at__isnull=True).update(revoked_at=now)
         if batch_changed or revoked:
             audit_record(action=AuditEvent.Action.REVOKED, actor=actor, batch=batch, codes=revoked)
+            batch_revoked_in_transaction.send(sender=Batch, batch=batch, codes=revoked, at=now)
     batch.refresh_from_db()
     return revoked

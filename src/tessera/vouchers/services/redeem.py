@@ -53,7 +53,12 @@ from tessera.vouchers.errors import (
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Redemption
 from tessera.vouchers.products import product_rule
 from tessera.vouchers.selectors.codes import parse_code
-from tessera.vouchers.signals import redemption_reversed, voucher_redeemed
+from tessera.vouchers.signals import (
+    redemption_reversed,
+    redemption_reversed_in_transaction,
+    voucher_redeemed,
+    voucher_redeemed_in_transaction,
+)
 
 # Everything the checks need, in one query: see Found. Columns in model field order. The ORM needs
 # two queries for it (select_related with an Exists, then the enrollment), which took 1,451 µs of
@@ -240,6 +245,8 @@ def _redeem(normalized: str, attempt: Attempt) -> Redemption:
     )  # fmt: skip
     # Last: the code's row lock is held from here to the commit; a refusal here rolls back all.
     _count_use(code)
+    # Receivers write in this transaction (a platform's event) and take their row locks after the code's.
+    voucher_redeemed_in_transaction.send(sender=Redemption, redemption=redemption)
     transaction.on_commit(lambda: voucher_redeemed.send(sender=Redemption, redemption=redemption))
     return redemption
 
@@ -326,6 +333,7 @@ def redemption_reverse(*, redemption: Redemption, actor: str, give_back_use: boo
             user_id=redemption.user_id, use_returned=give_back_use,
         )  # fmt: skip
         redemption.refresh_from_db()
+        redemption_reversed_in_transaction.send(sender=Redemption, redemption=redemption, use_returned=give_back_use)
         transaction.on_commit(
             lambda: redemption_reversed.send(sender=Redemption, redemption=redemption, use_returned=give_back_use)
         )
