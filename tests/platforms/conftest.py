@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
 from tessera.catalog.models import Course, CourseSession, Exam
-from tessera.platforms.models import PlatformCourse, PlatformSession
+from tessera.platforms.models import PlatformCourse, PlatformLearner, PlatformSession
 from tessera.platforms.services import Credentials, platform_create
 
 TokenFor = Callable[..., str]
@@ -85,6 +86,36 @@ def make_platform_session(db: None, now: datetime) -> MakePlatformSession:
     return make
 
 
+# --- a platform's sessions and learners, for the events tests -------------------------------------
+
+
+@pytest.fixture
+def events_session(db: None, now: datetime) -> Callable[..., PlatformSession]:
+    """events_session(credentials, session=None, external_id="s-1") -> `session` (or a new running
+    session of a new course) as the platform's: its course and session mapped under external ids."""
+    made = iter(range(1, 1000))
+
+    def make(
+        credentials: Credentials, session: CourseSession | None = None, external_id: str = "s-1"
+    ) -> PlatformSession:
+        platform = credentials.platform
+        if session is None:
+            number = next(made)
+            course = Course.objects.create(slug=f"{platform.slug}-course-{number}", title=f"Course {number}")
+            session = CourseSession.objects.create(
+                course=course, slug=f"{platform.slug}-session-{number}", state=CourseSession.State.ACTIVE,
+                starts_at=now - timedelta(weeks=1), ends_at=now + timedelta(weeks=7), offers_proctored_certificate=True,
+            )  # fmt: skip
+        mapped_course, _ = PlatformCourse.objects.get_or_create(
+            course=session.course, defaults={"platform": platform, "external_id": f"c-{session.course.slug}"}
+        )
+        return PlatformSession.objects.create(
+            platform=platform, external_id=external_id, course=mapped_course, session=session
+        )
+
+    return make
+
+
 @pytest.fixture
 def platform_session(
     platform_a: Credentials, make_platform_session: MakePlatformSession, now: datetime
@@ -114,3 +145,16 @@ def platform_ended_session(
 def platform_b_session(platform_b: Credentials, make_platform_session: MakePlatformSession) -> PlatformSession:
     """Platform B's session "s-1" (the same external id as A's) of its course "c-1": running."""
     return make_platform_session(platform_b, "s-1")
+
+
+@pytest.fixture
+def events_learner(db: None) -> Callable[..., User]:
+    """events_learner(credentials, external_id="u-1") -> the platform's learner of that id (a new User)."""
+
+    def make(credentials: Credentials, external_id: str = "u-1") -> User:
+        platform = credentials.platform
+        user = User.objects.create_user(f"{platform.slug}:{external_id}")
+        PlatformLearner.objects.create(platform=platform, external_id=external_id, user=user)
+        return user
+
+    return make

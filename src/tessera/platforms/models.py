@@ -14,6 +14,7 @@ from django.db import models
 from oauth2_provider.models import Application
 
 from tessera.catalog.models import Course, CourseSession
+from tessera.vouchers.models import Redemption
 
 SCOPES = {
     "catalog": "Upsert and archive the platform's courses and sessions; create offers and codes for them.",
@@ -41,6 +42,13 @@ class Platform(models.Model):
     # The last event's sequence number: taken by an UPDATE of this row in the event's own
     # transaction, so events are numbered in the order they commit.
     last_event_seq = models.BigIntegerField(default=0)
+    # Webhook delivery (tessera.platforms.delivery): the last event the platform's server took,
+    # the lease of the one delivery run at a time, and the back-off after failed attempts.
+    delivered_seq = models.BigIntegerField(default=0)
+    delivery_lease_until = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Failed attempts in a row; 0 after a delivery.")
+    last_error = models.TextField(blank=True)
 
     # Declared for the type checker, which cannot follow a relation to django-oauth-toolkit's
     # untyped models and so does not see the model's manager and the relation's id on its own.
@@ -137,3 +145,29 @@ class PlatformEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.platform} #{self.seq} {self.type}"
+
+
+class PlatformReactivation(models.Model):
+    """A reactivation redeemed on a platform's session, kept so that its end becomes one
+    entitlement.expired event: written with the entitlement.granted event, claimed once by the
+    chore that writes the expired one (expired_event_at), or revoked with its redemption."""
+
+    redemption = models.OneToOneField(Redemption, on_delete=models.PROTECT, primary_key=True, related_name="+")
+    platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="+")
+    session = models.ForeignKey(PlatformSession, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    until = models.DateTimeField()
+    expired_event_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # What the chore looks for every minute: the running ones, by their end.
+            models.Index(
+                fields=["until"], name="platform_reactivation_running",
+                condition=models.Q(expired_event_at__isnull=True, revoked_at__isnull=True),
+            ),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"{self.session} until {self.until:%Y-%m-%d}"
