@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils import timezone
 
 from tessera.catalog.models import Course, CourseSession, Exam
-from tessera.platforms.models import PlatformCourse, PlatformLearner, PlatformSession
+from tessera.platforms.models import Platform, PlatformCourse, PlatformEvent, PlatformLearner, PlatformSession
 from tessera.platforms.services import Credentials, platform_create
 
 TokenFor = Callable[..., str]
@@ -158,3 +159,22 @@ def events_learner(db: None) -> Callable[..., User]:
         return user
 
     return make
+
+
+@pytest.fixture
+def events_written(db: None) -> Callable[..., list[PlatformEvent]]:
+    """events_written(credentials, count) -> `count` events for the platform, numbered on from its
+    last one as the outbox numbers them (type code.redeemed, data {"n": seq}), a second apart."""
+
+    def write(credentials: Credentials, count: int) -> list[PlatformEvent]:
+        platform = Platform.objects.get(pk=credentials.platform.pk)
+        start, now = platform.last_event_seq, timezone.now()
+        events = PlatformEvent.objects.bulk_create(
+            PlatformEvent(platform=platform, seq=start + number, type=PlatformEvent.Type.CODE_REDEEMED,
+                          occurred_at=now + timedelta(seconds=number), data={"n": start + number})
+            for number in range(1, count + 1)
+        )  # fmt: skip
+        Platform.objects.filter(pk=platform.pk).update(last_event_seq=start + count)
+        return events
+
+    return write

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
+
 from tessera.core.errors import InvalidInput
 from tessera.platforms.models import Platform, PlatformEvent
 
@@ -22,8 +24,9 @@ CURSOR = re.compile(r"[0-9]{1,18}")  # a bigint's digits, never more
 
 
 def wire_time(moment: datetime) -> str:
-    """UTC, ISO 8601 with a Z, as the API's schemas write moments."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """UTC, ISO 8601 to the millisecond with a Z, as the rest of /api/v1 writes moments."""
+    text: str = DjangoJSONEncoder().default(moment.astimezone(UTC))
+    return text
 
 
 def event_json(event: PlatformEvent) -> dict[str, Any]:
