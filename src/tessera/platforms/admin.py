@@ -12,6 +12,7 @@ from oauth2_provider import models as oauth
 
 from tessera.core.admin import SuperusersOnly
 from tessera.core.errors import InvalidInput
+from tessera.platforms.delivery import platform_webhook_off, platform_webhook_set, webhook_url_check
 from tessera.platforms.models import SCOPES, Platform
 from tessera.platforms.services import (
     Credentials,
@@ -45,13 +46,20 @@ class PlatformForm(forms.ModelForm):
             for field in ("name", "slug"):
                 self.fields[field].disabled = True
 
+    def clean_webhook_url(self) -> str:
+        url: str = self.cleaned_data["webhook_url"].strip()
+        try:
+            return webhook_url_check(url) if url else ""
+        except InvalidInput as error:
+            raise forms.ValidationError(error.message) from None
+
 
 @admin.register(Platform)
 class PlatformAdmin(SuperusersOnly, VoucherAdmin):
     list_display = ("name", "slug", "scopes", "client_id", "created_at")
-    readonly_fields = ("client_id",)
+    readonly_fields = ("client_id", "last_event_seq", "delivered_seq", "attempts", "next_attempt_at", "last_error")
     form = PlatformForm
-    actions = ["rotate_client_secrets"]
+    actions = ["rotate_client_secrets", "rotate_webhook_secrets"]
 
     @admin.display(description="Client id")
     def client_id(self, platform: Platform) -> str:
@@ -63,13 +71,22 @@ class PlatformAdmin(SuperusersOnly, VoucherAdmin):
         try:
             if change:
                 platform_settings_change(platform=obj, scopes=scopes, return_urls=urls, actor=actor)
-                return
-            credentials = platform_create(name=obj.name, slug=obj.slug, scopes=scopes, return_urls=urls, actor=actor)
+            else:
+                credentials = platform_create(
+                    name=obj.name, slug=obj.slug, scopes=scopes, return_urls=urls, actor=actor
+                )
+                obj.pk, obj._state.adding = credentials.platform.pk, False
+                self._show(request, credentials)
+            if "webhook_url" in form.changed_data:
+                self._webhook_changed(request, obj, form.cleaned_data["webhook_url"], actor)
         except InvalidInput as error:
             messages.error(request, error.message)
-            return
-        obj.pk, obj._state.adding = credentials.platform.pk, False
-        self._show(request, credentials)
+
+    def _webhook_changed(self, request: HttpRequest, platform: Platform, url: str, actor: str) -> None:
+        if not url:
+            platform_webhook_off(platform=platform, actor=actor)
+        elif secret := platform_webhook_set(platform=platform, url=url, actor=actor):
+            messages.warning(request, f"{platform}: webhook signing secret (shown only now) {secret}")
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # its learners, sessions and events refer to it
@@ -81,6 +98,13 @@ class PlatformAdmin(SuperusersOnly, VoucherAdmin):
     def rotate_client_secrets(self, request: HttpRequest, queryset: QuerySet[Platform]) -> None:
         for platform in queryset:
             self._show(request, platform_secret_rotate(platform=platform, actor=actor_of(request.user)))
+
+    @admin.action(description="Rotate the webhook signing secret of the selected platforms",
+                  permissions=["rotate_secret"])  # fmt: skip
+    def rotate_webhook_secrets(self, request: HttpRequest, queryset: QuerySet[Platform]) -> None:
+        for platform in queryset:
+            secret = platform_webhook_set(platform=platform, rotate_secret=True, actor=actor_of(request.user))
+            messages.warning(request, f"{platform}: webhook signing secret (shown only now) {secret}")
 
     def _show(self, request: HttpRequest, credentials: Credentials) -> None:
         messages.warning(

@@ -79,6 +79,8 @@ def platform_events_deliver(*, platform_id: int) -> str:
             sent += done
             if failed:
                 return f"retrying after {sent}"
+            if not done:
+                break  # claimed, yet no event to read: never spin on it
         if sent >= RUN_MAX:
             delivery_queue(platform_id)  # the rest in a new task, behind the other platforms' ones
     finally:
