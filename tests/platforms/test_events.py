@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.db import connections, transaction
+from django.utils import timezone
 
 from tessera.catalog.models import Enrollment
 from tessera.platforms.events import on_voucher_redeemed, reactivations_expire
@@ -259,6 +260,14 @@ class TestAReactivationsEnd:
         call_command("emit_expired_events", stdout=out)
         assert out.getvalue() == "2 reactivation ends told.\n"
         assert [event.type for event in events_of(platform_a)].count(Type.ENTITLEMENT_EXPIRED) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_task_worker_tells_the_ends_that_have_passed_at_its_start(platform_a, reactivated):
+    reactivated(1)
+    PlatformReactivation.objects.update(until=timezone.now() - timedelta(seconds=1))
+    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+    assert [event.type for event in events_of(platform_a)][-1] == Type.ENTITLEMENT_EXPIRED
 
 
 def seqs_visible(platform_id: int) -> list[int]:
