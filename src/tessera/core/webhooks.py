@@ -120,6 +120,9 @@ class HttpSender:
             self.close()
             logger.info("Webhook to %s: no answer (%s: %s)", host, type(error).__name__, error)
             raise SendFailed(COULD_NOT_CONNECT) from error
+        except BaseException:
+            self.close()  # whatever it was, no connection is left open behind it
+            raise
 
     def close(self) -> None:
         if self._kept is not None:
