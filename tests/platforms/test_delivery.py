@@ -4,6 +4,7 @@ coming back, retried with back-off for ever; and where the webhooks go (service,
 
 import http.server
 import json
+import re
 import socketserver
 import threading
 from collections import Counter
@@ -368,7 +369,7 @@ class TestWhereTheWebhooksGo:
             platform=platform_a.platform, url="https://lms-a.example/hooks?key=k1", actor="cli"
         )
         assert secret is not None
-        assert __import__("re").fullmatch(SECRET, secret)
+        assert re.fullmatch(SECRET, secret)
         platform = Platform.objects.get(pk=platform_a.platform.pk)
         assert (platform.webhook_url, platform.webhook_secret, platform.delivered_seq) == (
             "https://lms-a.example/hooks?key=k1", secret, 3,
@@ -435,7 +436,7 @@ class TestWhereTheWebhooksGo:
         out = StringIO()
         call_command("set_platform_webhook", "moodle-a", "https://lms-a.example/hooks", stdout=out)
         assert "go to https://lms-a.example/hooks" in out.getvalue()
-        assert __import__("re").search(SECRET, out.getvalue())
+        assert re.search(SECRET, out.getvalue())
         call_command("set_platform_webhook", "moodle-a", "--off", stdout=out)
         assert Platform.objects.get(slug="moodle-a").webhook_url == ""
         for args, message in [(("nope", "https://x.example/"), r"^not_found: "),
