@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint docs docs-check test-sqlite test-postgres screenshots bench bench-http bench-pages clean
+.PHONY: run test lint docs docs-check test-sqlite test-postgres screenshots bench bench-http bench-pages bench-sql clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,11 @@ bench-http: $(STAMP)
 # PostgreSQL, var/bench/pages.sqlite3), each made afresh and removed afterwards.
 bench-pages: $(STAMP)
 	$(BIN)/python bench/bench_pages.py --db both
+
+# Each hand-written SQL statement against the ORM code that does the same, on both databases
+# (tessera_bench_sql on PostgreSQL, var/bench/bench.sqlite3), with a shop of a million vouchers.
+bench-sql: $(STAMP)
+	$(BIN)/python bench/bench_sql.py --db both
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

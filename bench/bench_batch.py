@@ -86,11 +86,13 @@ def _time(work: Callable[[], object]) -> float:
 
 def _timed_batch_create(offer: object, count: int) -> BatchRun:
     from tessera.vouchers.models import Code
-    from tessera.vouchers.services import batch_create
+    from tessera.vouchers.services import BatchSpec, batch_create
 
     run = BatchRun(rows_before=Code.objects.count(), total=0.0)
     with _split_recorder(run) as progress, benchlib.stopwatch() as took:
-        batch = batch_create(offer=offer, count=count, country="DE", tag="bench", actor="bench", progress=progress)
+        batch = batch_create(
+            offer=offer, spec=BatchSpec(count=count, country="DE", tag="bench"), actor="bench", progress=progress
+        )
     run.total = took[0]
     written = Code.objects.filter(batch=batch).count()
     if written != count:

@@ -265,20 +265,20 @@ class Seeder:
 
     def _single_use_codes(self, slug: str, count: int) -> list[tuple[str, str]]:
         from tessera.vouchers.selectors.codes import display_code
-        from tessera.vouchers.services import batch_create
+        from tessera.vouchers.services import BatchSpec, batch_create
 
         offer = benchlib.enrollment_offer(benchlib.running_session(slug))
-        batch = batch_create(offer=offer, count=count, uses_per_code=1, country="DE", actor="bench")
+        batch = batch_create(offer=offer, spec=BatchSpec(count=count, uses_per_code=1, country="DE"), actor="bench")
         codes = [display_code(code, batch.prefix) for code in batch.codes.values_list("code", flat=True)]
         random.shuffle(codes)  # stored sorted; sent in random order
         return [(slug, code) for code in codes]
 
     def _hot_code(self, slug: str, count: int) -> list[tuple[str, str]]:
         from tessera.vouchers.selectors.codes import display_code
-        from tessera.vouchers.services import batch_create
+        from tessera.vouchers.services import BatchSpec, batch_create
 
         offer = benchlib.enrollment_offer(benchlib.running_session(slug))
-        batch = batch_create(offer=offer, count=1, uses_per_code=count, country="DE", actor="bench")
+        batch = batch_create(offer=offer, spec=BatchSpec(count=1, uses_per_code=count, country="DE"), actor="bench")
         code = display_code(batch.codes.get().code, batch.prefix)
         return [(slug, code)] * count
 

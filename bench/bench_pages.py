@@ -246,17 +246,21 @@ def _offers(running: list[CourseSession], ended: list[CourseSession]) -> dict[st
 
 def _batches(offers: dict[str, Any], now: datetime, big_count: int, learner: User) -> dict[str, Any]:
     from tessera.vouchers.models import Batch
-    from tessera.vouchers.services import batch_create, batch_job_create, batch_job_run, batch_revoke
+    from tessera.vouchers.services import BatchSpec, batch_create, batch_job_create, batch_job_run, batch_revoke
 
     def create(offer: Offer, count: int, tag: str, **options: Any) -> Batch:
-        return batch_create(offer=offer, count=count, country="DE", tag=tag, actor="manager", **options)
+        return batch_create(offer=offer, spec=BatchSpec(count=count, country="DE", tag=tag, **options), actor="manager")
 
-    big_job = batch_job_create(offer=offers["big"], count=big_count, country="DE", tag="campaign", actor="manager")
+    big_job = batch_job_create(
+        offer=offers["big"], spec=BatchSpec(count=big_count, country="DE", tag="campaign"), actor="manager"
+    )
     big_job = batch_job_run(job_id=big_job.pk)
     batches: dict[str, Any] = {"big": big_job.batch, "big_job_id": big_job.pk}
     batches["fair"] = create(offers["big"], 20_000, "fair")
     batches["restricted"] = create(offers["big"], 5, "personal", restricted_to=learner)
-    batch_job_create(offer=offers["big"], count=50_000, country="DE", tag="queued", actor="manager")  # never run
+    batch_job_create(
+        offer=offers["big"], spec=BatchSpec(count=50_000, country="DE", tag="queued"), actor="manager"
+    )  # never run
     batches["enrollment"] = [create(offer, 2_000, f"partner-{n}") for n, offer in enumerate(offers["enrollment"])]
     batches["multi"] = create(offers["enrollment"][0], 50, "classroom", uses_per_code=100)
     batches["proctoring"] = [create(offer, 3_000, "proctoring") for offer in offers["proctoring"]]

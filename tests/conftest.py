@@ -24,7 +24,7 @@ from tessera.shop.models import Shop
 from tessera.shop.services import shop_create, token_issue
 from tessera.vouchers.models import Batch, Offer, Product
 from tessera.vouchers.permissions import MANAGE_VOUCHERS_CODENAME
-from tessera.vouchers.services import batch_create, offer_create, voucher_redeem
+from tessera.vouchers.services import BatchSpec, batch_create, offer_create, voucher_redeem
 
 DB_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback"}
 
@@ -256,9 +256,9 @@ def make_offer(db: None) -> Callable[..., Offer]:
 
 @pytest.fixture
 def make_batch() -> Callable[..., Batch]:
-    def make(offer: Offer, count: int = 1, **fields: Any) -> Batch:
+    def make(offer: Offer, count: int = 1, actor: str = "system", **fields: Any) -> Batch:
         fields.setdefault("country", "DE")
-        return batch_create(offer=offer, count=count, **fields)
+        return batch_create(offer=offer, spec=BatchSpec(count=count, **fields), actor=actor)
 
     return make
 

@@ -8,6 +8,8 @@ may list, show or void. That is the point, not a leak: the examples reach deep p
 answer 5xx whatever came before.
 """
 
+import base64
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,16 +19,21 @@ import schemathesis
 from django.contrib.auth.models import User
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from django.test import RequestFactory
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from oauth2_provider.views import TokenView
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from tessera.api.services import api_token_issue
-from tessera.catalog.models import CourseSession
+from tessera.catalog.models import Course, CourseSession
+from tessera.platforms.learners import platform_learner
+from tessera.platforms.models import PlatformCourse, PlatformSession
+from tessera.platforms.services import platform_create
 from tessera.shop.services import shop_create, shop_vouchers_create, token_issue
 from tessera.vouchers.models import Batch, Offer, Product
 from tessera.vouchers.selectors.codes import display_code
-from tessera.vouchers.services import voucher_redeem
+from tessera.vouchers.services import offer_create, voucher_redeem
 from tessera.wsgi import application
 
 EXAMPLES = 30  # per operation, besides the coverage phase's boundary cases; keeps the file under a minute
@@ -123,10 +130,43 @@ for schema in (platform_api, shop_bridge, platform_api_unauthenticated, shop_bri
 class World:
     shop_token: str
     staff_token: str
+    platform_token: str
 
     def auth_for(self, path: str) -> dict[str, str]:
-        token = self.shop_token if path.startswith("/bridges/shop") else self.staff_token
+        if path.startswith("/bridges/shop"):
+            token = self.shop_token
+        elif path.startswith("/api/v1/platform"):
+            token = self.platform_token
+        else:
+            token = self.staff_token
         return {"Authorization": f"Bearer {token}"}
+
+
+def platform_world(make_batch: Callable[..., Batch], running_session: CourseSession) -> tuple[str, list[str]]:
+    """A course platform with a session of its own, codes for it and a learner who redeemed one:
+    its access token (every scope) and the codes."""
+    credentials = platform_create(name="Fuzz platform", slug="fuzz")
+    course = PlatformCourse.objects.create(
+        platform=credentials.platform, external_id="c-1",
+        course=Course.objects.create(slug="fuzz-c-1", title="Fuzz course"),
+    )  # fmt: skip
+    session = CourseSession.objects.create(
+        course=course.course, slug="fuzz-s-1", state=CourseSession.State.ACTIVE, starts_at=running_session.starts_at,
+        ends_at=running_session.ends_at,
+    )  # fmt: skip
+    PlatformSession.objects.create(platform=credentials.platform, external_id="s-1", course=course, session=session)
+    batch = make_batch(offer_create(name="Fuzz platform offer", product=Product.ENROLLMENT, session=session), count=3)
+    codes = [display_code(code, batch.prefix) for code in batch.codes.values_list("code", flat=True)]
+    learner = platform_learner(platform=credentials.platform, external_id="1234")
+    voucher_redeem(code=codes[0], user=learner, session=session)
+    pair = base64.b64encode(f"{credentials.client_id}:{credentials.client_secret}".encode()).decode()
+    # The token view itself, not the test client: a request through a handler would connect the
+    # connection-closing signals again that connection_kept_open took off.
+    token_request = RequestFactory().post(
+        "/oauth/token", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=f"Basic {pair}"
+    )
+    response = TokenView.as_view()(token_request)
+    return json.loads(response.content)["access_token"], codes
 
 
 @pytest.fixture
@@ -138,7 +178,8 @@ def world(
     enrollment_offer: Offer,
     make_batch: Callable[..., Batch],
 ) -> Iterator[World]:
-    """A running course session with an offer and codes, and a shop with vouchers; one of each redeemed."""
+    """A running course session with an offer and codes, a shop with vouchers, and a course platform
+    with a session and codes of its own; one of each redeemed."""
     shop = shop_create(name="Fuzz shop")
     _, shop_token = token_issue(shop=shop)
     shop_batch = shop_vouchers_create(shop=shop, qty=3, product=Product.ENROLLMENT, country="DE")
@@ -147,11 +188,13 @@ def world(
     redemption = voucher_redeem(code=codes[0], user=learner, session=running_session)
     voucher_redeem(code=codes[-1], user=other_learner, session=running_session)  # a shop's, with a redemption
     _, staff_token = api_token_issue(user=staff)
+    platform_token, platform_codes = platform_world(make_batch, running_session)
     KNOWN.update(
-        code=codes, course_session=[running_session.slug], session=[running_session.slug], country=["DE", "fr"],
-        offer_id=[enrollment_offer.pk], batch_id=[batch.pk, shop_batch.pk], redemption_id=[redemption.pk],
+        code=[*codes, *platform_codes], course_session=[running_session.slug], session=[running_session.slug, "s-1"],
+        country=["DE", "fr"], offer_id=[enrollment_offer.pk], batch_id=[batch.pk, shop_batch.pk],
+        redemption_id=[redemption.pk], learner=["1234"], client_ip=["203.0.113.9", "2001:db8::1"],
     )  # fmt: skip
-    yield World(shop_token=shop_token, staff_token=staff_token)
+    yield World(shop_token=shop_token, staff_token=staff_token, platform_token=platform_token)
     KNOWN.clear()
 
 

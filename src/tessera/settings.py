@@ -86,6 +86,8 @@ INSTALLED_APPS = [
     "tessera.vouchers",
     "tessera.shop",
     "tessera.api",
+    "oauth2_provider",  # course platforms' OAuth 2.0 clients and their access tokens
+    "tessera.platforms",
     "tessera.web",
     # After tessera.core, whose db_worker command (the task worker that also runs the apps' chores,
     # tessera/core/chores.py) takes the place of django_tasks_db's: of two commands, the earlier app's wins.
@@ -327,9 +329,9 @@ TESSERA_ADDRESS_RETENTION_DAYS = env_int("TESSERA_ADDRESS_RETENTION_DAYS", 365)
 if TESSERA_ADDRESS_RETENTION_DAYS < 1:
     raise ImproperlyConfigured(f"TESSERA_ADDRESS_RETENTION_DAYS is 1 or more, not {TESSERA_ADDRESS_RETENTION_DAYS}.")
 
-# --- Webhooks to shops (docs/webhooks.md) ---
+# --- Webhooks to shops and course platforms (docs/webhooks.md, docs/platforms.md) ---
 # Who sends them: any class with HttpSender's send(); tests record instead of sending.
-TESSERA_WEBHOOK_SENDER = "tessera.shop.webhooks.HttpSender"
+TESSERA_WEBHOOK_SENDER = "tessera.core.webhooks.HttpSender"
 # Seconds for a whole attempt: resolving, connecting, sending and reading the answer's head.
 TESSERA_WEBHOOK_TIMEOUT = env_int("TESSERA_WEBHOOK_TIMEOUT", 10)
 # Seconds an attempt's claim lasts: a delivery still "sending" after that lost its worker and is
@@ -338,3 +340,25 @@ TESSERA_WEBHOOK_LEASE = env_int("TESSERA_WEBHOOK_LEASE", 2 * TESSERA_WEBHOOK_TIM
 # on: webhooks may go to loopback and private addresses (shops on the same network); never to
 # link-local (cloud metadata), multicast or reserved ones.
 TESSERA_WEBHOOK_ALLOW_PRIVATE = env_flag("TESSERA_WEBHOOK_ALLOW_PRIVATE", False)
+
+# --- course platforms (tessera.platforms) -----------------------------------------------------------
+# Their servers authenticate with OAuth 2.0 client credentials at POST /oauth/token.
+OAUTH2_PROVIDER = {
+    "SCOPES": {
+        "catalog": "Courses and sessions, offers and codes",
+        "redeem": "Check and redeem codes for learners",
+        "entitlements": "What learners hold",
+        "events": "The event feed",
+    },
+    "SCOPES_BACKEND_CLASS": "tessera.platforms.scopes.PlatformScopes",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 600,  # short-lived: a platform asks again with its secret
+    # Access tokens are kept only as their SHA-256 checksum, never in plain form.
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+}
+# django-oauth-toolkit's models are swappable; naming them lets migrations refer to the setting.
+# (Model names, not secrets.)
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"  # noqa: S105
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"  # noqa: S105
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"  # noqa: S105
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
+from oauth2_provider.views import TokenView
 
 from tessera.api.v1 import api as platform_api
 from tessera.shop.api import api as shop_bridge
@@ -25,6 +26,8 @@ urlpatterns = [
     # is now the platform API's.
     path("docs", RedirectView.as_view(url="/api/v1/docs", permanent=True)),
     path("openapi.json", RedirectView.as_view(url="/api/v1/openapi.json", permanent=True)),
+    # Course platforms' servers get their access tokens here (client credentials).
+    path("oauth/token", TokenView.as_view(), name="oauth-token"),
     path("api/v1/", platform_api.urls),
     path("bridges/", shop_bridge.urls),
 ]

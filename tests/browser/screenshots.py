@@ -24,7 +24,7 @@ from playwright.sync_api import Page, expect
 from tessera.catalog.models import CourseSession, Enrollment
 from tessera.vouchers.models import Batch, Offer, Product, Redemption
 from tessera.vouchers.selectors.codes import display_code, live_codes
-from tessera.vouchers.services import batch_create, redemption_reverse, voucher_redeem
+from tessera.vouchers.services import BatchSpec, batch_create, redemption_reverse, voucher_redeem
 from tests.browser.conftest import redeem_on_the_page, submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -54,7 +54,7 @@ def a_few_weeks_of_use() -> None:
     """Campaign batches, then learners redeeming some of their codes over the last four weeks."""
     rng = random.Random(2026)  # the same pictures on every run
     for product, tag, country, count in CAMPAIGNS:
-        batch_create(offer=offer_of(product), count=count, country=country, tag=tag, actor="staff")
+        batch_create(offer=offer_of(product), spec=BatchSpec(count=count, country=country, tag=tag), actor="staff")
     sessions = {product: offer_of(product).session for product in Product.values}
     learners = User.objects.bulk_create(User(username=f"learner{i:02}") for i in range(48))
     enrollment_codes = list(live_codes(offer_of(Product.ENROLLMENT)).exclude(batch__tag="demo"))

@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from tessera.api.services import api_token_issue
 from tessera.catalog.models import CourseSession
+from tessera.platforms.services import platform_create
 from tessera.shop.services import shop_vouchers_create, shop_webhook_set
 from tessera.vouchers.models import AuditEvent, Offer, Product
 from tessera.vouchers.selectors.codes import display_code
@@ -60,6 +61,7 @@ def every_model(
     with django_capture_on_commit_callbacks(execute=True):  # queues the webhook delivery's task
         voucher_redeem(code=display_code(batch.codes.get().code, batch.prefix), user=learner, session=running_session)
     api_token_issue(user=learner, label="lms")
+    platform_create(name="Moodle")
 
 
 @pytest.fixture

@@ -85,12 +85,12 @@ from tessera.catalog.demo import demo_catalog_load
 from tessera.api.services import api_token_issue
 from tessera.shop.services import shop_create, token_issue
 from tessera.vouchers.selectors.codes import display_code
-from tessera.vouchers.services import batch_create, offer_create
+from tessera.vouchers.services import BatchSpec, batch_create, offer_create
 
 running, _, _ = demo_catalog_load()
 assert running.slug == "{SESSION}"
 offer = offer_create(name="Enrollment", product="enrollment", session=running)
-batch = batch_create(offer=offer, count=3, country="DE")
+batch = batch_create(offer=offer, spec=BatchSpec(count=3, country="DE"))
 learners = {{name: api_token_issue(user=User.objects.create(username=name))[1] for name in ("alice", "bob")}}
 print(json.dumps({{
     "codes": [display_code(code, batch.prefix) for code in batch.codes.values_list("code", flat=True)],

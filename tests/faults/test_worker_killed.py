@@ -26,10 +26,10 @@ LEASE_SECONDS = 3
 JOB = f"""
 import json
 from tessera.catalog.demo import demo_catalog_load
-from tessera.vouchers.services import batch_job_create, offer_create
+from tessera.vouchers.services import BatchSpec, batch_job_create, offer_create
 running, _, _ = demo_catalog_load()
 offer = offer_create(name="Enrollment", product="enrollment", session=running)
-print(json.dumps({{"job": batch_job_create(offer=offer, count={COUNT}, country="DE").pk}}))
+print(json.dumps({{"job": batch_job_create(offer=offer, spec=BatchSpec(count={COUNT}, country="DE")).pk}}))
 """
 
 Query = Callable[[str], Any]

@@ -1,19 +1,49 @@
-"""shop_codes pages a shop's codes batch by batch; every page must be what plain paging gives."""
+"""The bridge's reads: shop_codes_page pages a shop's codes batch by batch, and every page must be
+what the plain ORM query with COUNT and OFFSET gives; the token lookup, written by hand, must find
+what the ORM finds."""
 
 from datetime import timedelta
 
 import pytest
-from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tessera.shop.selectors import shop_codes
-from tessera.shop.services import shop_vouchers_create
-from tessera.vouchers.models import Code
+from tessera.core.tokens import token_digest
+from tessera.shop.models import Shop, ShopToken
+from tessera.shop.selectors import (
+    LISTED_FIELDS,
+    VoucherFilters,
+    batch_counts,
+    shop_codes_page,
+    shop_codes_total,
+    shop_for_token,
+)
+from tessera.shop.services import shop_vouchers_create, token_issue, token_revoke
+from tessera.vouchers.models import Code, Redemption
 from tessera.vouchers.services import voucher_redeem
+from tests.rows import columns_of
 
 BATCH_SIZES = (7, 1, 12, 5)  # 25 codes, uneven, so pages of 4 start and end inside batches
+
+
+def plain(shop: Shop, filters: VoucherFilters) -> QuerySet[Code, dict]:
+    """The list as the obvious ORM query: every code of the shop in order, paged by slicing."""
+    codes = Code.objects.filter(batch__shop_batch__shop=shop)
+    if filters.tag:
+        codes = codes.filter(batch__tag=filters.tag)
+    if filters.claimed is not None:
+        codes = codes.filter(uses__gt=0) if filters.claimed else codes.filter(uses=0)
+    live = Redemption.objects.filter(code=OuterRef("pk"), reversed_at__isnull=True)
+    if filters.claimed_from:
+        codes = codes.filter(Exists(live.filter(redeemed_at__gte=filters.claimed_from)))
+    if filters.claimed_before:
+        codes = codes.filter(Exists(live.filter(redeemed_at__lt=filters.claimed_before)))
+    first = live.order_by("redeemed_at", "pk")
+    listed = codes.annotate(claimed_at=Subquery(first.values("redeemed_at")[:1]),
+                            claimant_ip=Subquery(first.values("client_ip")[:1]))  # fmt: skip
+    return listed.order_by("batch_id", "code").values(*LISTED_FIELDS)
 
 
 @pytest.fixture
@@ -22,56 +52,90 @@ def shop_with_batches(shop_a, shop_b, running_session, make_learners):
         tag = "even" if n % 2 == 0 else "odd"
         shop_vouchers_create(shop=shop_a.shop, qty=size, product="enrollment", country="DE", tag=tag)
     shop_vouchers_create(shop=shop_b.shop, qty=3, product="enrollment", country="DE")  # never listed for A
-    codes = list(shop_codes(shop_a.shop).values_list("code", flat=True))
+    codes = [row["code"] for row in plain(shop_a.shop, VoucherFilters())]
     for learner, code in zip(make_learners(4), codes[3:20:5], strict=False):
-        voucher_redeem(code=code, user=learner, session=running_session)
+        voucher_redeem(code=code, user=learner, session=running_session, client_ip="203.0.113.9")
     return shop_a.shop
 
 
-def _plain(shop, **filters) -> list[str]:
-    """The same list without batch paging: every code, in order, filtered in Python."""
-    codes = list(shop_codes(shop).values_list("code", "uses", "batch__tag"))
-    if filters.get("claimed") is not None:
-        codes = [row for row in codes if (row[1] > 0) == filters["claimed"]]
-    if filters.get("tag"):
-        codes = [row for row in codes if row[2] == filters["tag"]]
-    return [row[0] for row in codes]
+FILTERS = [
+    VoucherFilters(),
+    VoucherFilters(claimed=True),
+    VoucherFilters(claimed=False),
+    VoucherFilters(tag="even"),
+    VoucherFilters(tag="odd", claimed=False),
+]
 
 
-FILTERS = [{}, {"claimed": True}, {"claimed": False}, {"tag": "even"}, {"tag": "odd", "claimed": False}]
-
-
-class TestBatchPaging:
+class TestShopCodesPage:
     @pytest.mark.parametrize("filters", FILTERS)
     @pytest.mark.parametrize("per_page", [1, 4, 7, 100])
-    def test_every_page_holds_what_plain_paging_gives(self, shop_with_batches, filters, per_page):
-        expected = _plain(shop_with_batches, **filters)
-        paginator = Paginator(shop_codes(shop_with_batches, **filters).values("code"), per_page)
-        assert paginator.count == len(expected)
-        pages = [[row["code"] for row in paginator.page(n).object_list] for n in paginator.page_range]
-        assert pages == [expected[i : i + per_page] for i in range(0, max(len(expected), 1), per_page)]
+    def test_every_page_holds_what_count_and_offset_give(self, shop_with_batches, filters, per_page):
+        expected = plain(shop_with_batches, filters)
+        total = expected.count()
+        for page in range(1, total // per_page + 3):  # to one page past the end
+            start = (page - 1) * per_page
+            found = shop_codes_page(shop_with_batches, filters, page=page, per_page=per_page)
+            assert found == (list(expected[start : start + per_page]), total)
+        assert shop_codes_total(shop_with_batches, filters) == total
 
     def test_the_count_is_read_from_the_batches_not_the_codes(self, shop_with_batches):
-        listed = shop_codes(shop_with_batches)
         with CaptureQueriesContext(connection) as queries:
-            assert listed.count() == sum(BATCH_SIZES)
+            assert shop_codes_total(shop_with_batches, VoucherFilters()) == sum(BATCH_SIZES)
         assert len(queries) == 1
         assert "vouchers_code" not in queries[0]["sql"]
 
-    def test_a_slice_past_the_end_is_empty(self, shop_with_batches):
-        assert list(shop_codes(shop_with_batches)[100:150]) == []
+    def test_a_page_skips_no_rows_by_offset(self, shop_with_batches):
+        """The count, the page's first code (an OFFSET inside its one batch), then the page itself
+        from that code on, without OFFSET."""
+        with CaptureQueriesContext(connection) as queries:
+            rows, _ = shop_codes_page(shop_with_batches, VoucherFilters(), page=3, per_page=4)
+        assert len(rows) == 4
+        assert len(queries) == 3
+        assert "OFFSET" not in queries[2]["sql"].upper()
+
+    def test_a_page_past_the_end_is_empty_still_counts_and_reads_no_codes(self, shop_with_batches):
+        with CaptureQueriesContext(connection) as queries:
+            assert shop_codes_page(shop_with_batches, VoucherFilters(), page=9, per_page=50) == ([], 25)
+        assert len(queries) == 1
 
     def test_a_shop_without_codes_has_one_empty_page(self, shop_b):
-        paginator = Paginator(shop_codes(shop_b.shop, tag="none such"), 50)
-        assert paginator.count == 0
-        assert list(paginator.page(1).object_list) == []
+        assert shop_codes_page(shop_b.shop, VoucherFilters(tag="none such"), page=1, per_page=50) == ([], 0)
 
-    def test_filtering_further_counts_the_codes_themselves(self, shop_with_batches):
-        narrowed = shop_codes(shop_with_batches).filter(uses__gt=0)
-        assert narrowed.count() == Code.objects.filter(uses__gt=0).count() == 4
-
-    def test_claim_dates_are_paged_the_plain_way_and_agree(self, shop_with_batches):
+    @pytest.mark.parametrize("days", [(-1, 1), (-1, None), (None, 1), (1, None)])
+    def test_claim_dates_are_paged_the_plain_way_and_agree(self, shop_with_batches, days):
         now = timezone.now()
-        listed = shop_codes(shop_with_batches, claimed_from=now - timedelta(days=1), claimed_before=now + timedelta(1))
-        assert listed.count() == len(list(listed)) == 4
-        assert shop_codes(shop_with_batches, claimed_from=now + timedelta(days=1)).count() == 0
+        start, end = (None if n is None else now + timedelta(days=n) for n in days)
+        filters = VoucherFilters(claimed=True, claimed_from=start, claimed_before=end)
+        expected = plain(shop_with_batches, filters)
+        assert shop_codes_page(shop_with_batches, filters, page=1, per_page=3) == (list(expected[:3]), expected.count())
+        assert shop_codes_page(shop_with_batches, filters, page=2, per_page=3) == (
+            list(expected[3:6]),
+            expected.count(),
+        )
+
+    def test_a_batch_that_lost_listed_codes_since_it_was_counted_starts_the_page_at_the_next(self, shop_with_batches):
+        counts = batch_counts(shop_with_batches.pk, tag=None, claimed=False)
+        first_batch = counts.batches[0]
+        Code.objects.filter(batch_id=first_batch).update(uses=1)  # as if redeemed meanwhile
+        # Unclaimed codes 0..7: six in the first batch, one in the second, the rest in the third.
+        codes = Code.objects.filter(counts.from_code(0, 8, claimed=False)).values_list("batch_id", flat=True)
+        assert set(codes) == {counts.batches[1], counts.batches[2]}
+
+
+class TestShopForToken:
+    def orm(self, plaintext: str) -> Shop | None:
+        token = ShopToken.objects.select_related("shop").filter(digest=token_digest(plaintext), revoked_at=None).first()
+        return None if token is None else token.shop
+
+    def test_finds_the_shop_the_orm_finds_column_for_column(self, shop_a):
+        found, expected = shop_for_token(shop_a.token), self.orm(shop_a.token)
+        assert expected is not None
+        assert columns_of(found) == columns_of(expected)
+
+    def test_a_revoked_or_unknown_token_finds_nothing_as_in_the_orm(self, shop_a):
+        token, plaintext = token_issue(shop=shop_a.shop)
+        token_revoke(token=token)
+        for tried in (plaintext, plaintext[:-1] + "x", ""):
+            assert shop_for_token(tried) is None
+            assert self.orm(tried) is None

@@ -7,8 +7,8 @@ import pytest
 from django.db import DatabaseError
 from django.db.models import ProtectedError
 
+from tessera.core.destinations import WebhookUrlForbidden
 from tessera.core.errors import InvalidInput
-from tessera.shop.destinations import WebhookUrlForbidden
 from tessera.shop.models import Shop, ShopToken
 from tessera.shop.services import (
     shop_create,

@@ -18,7 +18,7 @@ from django.db import connections
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from tessera.shop import webhooks
+from tessera.core import webhooks
 from tessera.shop.models import WebhookDelivery
 from tessera.shop.services import shop_webhook_off, shop_webhook_set
 from tessera.shop.tasks import (

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from tessera.catalog.models import CourseSession
-from tessera.shop import webhooks
+from tessera.core import webhooks
 from tessera.shop.models import Shop, WebhookDelivery
 from tessera.shop.services import shop_vouchers_create
 from tessera.shop.tasks import deliver_webhook, resend_lost_webhook

@@ -9,6 +9,8 @@ from django.urls import reverse
 
 from tessera.catalog.models import Enrollment
 from tessera.core.errors import DomainError
+from tessera.vouchers.admin import OfferAdmin
+from tessera.vouchers.errors import OfferFrozen
 from tessera.vouchers.models import AuditEvent, Code, Offer, Redemption
 from tessera.vouchers.permissions import MANAGE_VOUCHERS_CODENAME
 from tessera.vouchers.services import redemption_reverse, voucher_redeem
@@ -351,6 +353,18 @@ class TestAnOfferWithCodesIsFrozen:
         assert "product" not in form.fields
         assert "session" not in form.fields
         assert "name" in form.fields
+
+    def test_without_the_read_only_display_the_service_still_refuses_in_plain_words(
+        self, client, staff, enrollment_offer, make_batch, monkeypatch
+    ):
+        monkeypatch.setattr(OfferAdmin, "get_readonly_fields", lambda self, request, obj=None: [])
+        make_batch(enrollment_offer)
+        client.force_login(staff)
+        change = f"/admin/vouchers/offer/{enrollment_offer.pk}/change/"
+        response = client.post(change, offer_fields(enrollment_offer, product="proctoring"))
+        assert response.status_code == 200  # the form again, with the refusal above it
+        assert OfferFrozen.default_message in response.content.decode()
+        assert Offer.objects.get().product == "enrollment"
 
     def test_an_offer_without_codes_can_still_change(self, client, staff, enrollment_offer):
         client.force_login(staff)

@@ -68,6 +68,7 @@ class ErrorOut(Schema):
     error: str
     detail: object
     field: str | None = Field(None, description="With invalid_input from Tessera's own checks: the input to correct.")
+    scope: str | None = Field(None, description="With insufficient_scope: the scope the access token lacks.")
 
 
 # Every platform route may answer with any of these, all in ErrorOut's shape (see tessera.api.v1);

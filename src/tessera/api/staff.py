@@ -34,7 +34,10 @@ from tessera.vouchers.selectors.exports import EXPORT_HEADER, batches_for_export
 from tessera.vouchers.selectors.offers import offer_numbered, offers_listed
 from tessera.vouchers.selectors.stats import code_stats
 from tessera.vouchers.services import (
-    batch_create,
+    IN_REQUEST_MAX,
+    MAX_USES_PER_CODE,
+    BatchSpec,
+    batch_create_in_request,
     batch_revoke,
     code_revoke,
     offer_create,
@@ -42,9 +45,6 @@ from tessera.vouchers.services import (
 )
 
 router = Router(auth=STAFF_AUTH, tags=["staff"])
-
-# Larger batches belong in the background (the staff pages) or the CLI, not in one HTTP request.
-MAX_BATCH_PER_REQUEST = 100_000
 
 
 class StaffPages(PageNumberPagination):
@@ -113,8 +113,9 @@ def offers_show(request: HttpRequest, offer_id: int) -> Offer:
 
 
 class BatchIn(ApiIn):
-    count: int = Field(ge=1, le=MAX_BATCH_PER_REQUEST)
-    uses_per_code: int = Field(1, ge=1, le=1_000_000)
+    # The service's limit, shown in the schema; larger batches: the staff pages or the CLI.
+    count: int = Field(ge=1, le=IN_REQUEST_MAX)
+    uses_per_code: int = Field(1, ge=1, le=MAX_USES_PER_CODE)
     expires_at: Moment | None = None
     tag: str = Field("untagged", min_length=1, max_length=100)
     country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2, in any case.")
@@ -165,9 +166,8 @@ def batches_create(request: HttpRequest, offer_id: int, payload: BatchIn) -> Sta
     fields = payload.dict()
     username = fields.pop("restricted_to")
     restricted_to = user_named(username, field="restricted_to") if username else None
-    batch = batch_create(
-        offer=offer_numbered(offer_id), restricted_to=restricted_to, actor=caller(request).get_username(), **fields
-    )
+    spec = BatchSpec(restricted_to=restricted_to, **fields)
+    batch = batch_create_in_request(offer=offer_numbered(offer_id), spec=spec, actor=caller(request).get_username())
     return Status(201, batch)
 
 

@@ -12,6 +12,8 @@ from tessera.api.learner import router as learner_api
 from tessera.api.staff import router as staff_api
 from tessera.core.apierrors import errors_rendered_by
 from tessera.core.errors import DomainError, InvalidInput
+from tessera.platforms.api import router as platforms_api
+from tessera.platforms.errors import InsufficientScope
 
 
 class PlatformApi(NinjaAPI):
@@ -34,6 +36,7 @@ api = PlatformApi(
 )
 api.add_router("", learner_api)
 api.add_router("", staff_api)
+api.add_router("/platform", platforms_api)
 
 # ninja's own HTTP errors (a failed CSRF check, a body that is not JSON) under stable codes.
 HTTP_ERROR_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "not_allowed"}
@@ -41,13 +44,19 @@ HTTP_ERROR_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405
 
 def render_error(request: HttpRequest, error: Exception) -> HttpResponse:
     if isinstance(error, AuthenticationError):
-        response = JsonResponse({"error": "unauthorized", "detail": "Sign in, or send a user's API token."}, status=401)
+        detail = "Sign in, or send a valid bearer token (a user's API token, or a platform's access token)."
+        response = JsonResponse({"error": "unauthorized", "detail": detail}, status=401)
         response["WWW-Authenticate"] = 'Bearer realm="tessera"'
         return response
     if isinstance(error, DomainError):
         body = {"error": error.code, "detail": error.message}
         if isinstance(error, InvalidInput):
             body["field"] = error.field  # which input to correct, for a client that shows it beside that input
+        if isinstance(error, InsufficientScope):
+            body["scope"] = error.scope
+            response = JsonResponse(body, status=error.http_status)
+            response["WWW-Authenticate"] = f'Bearer error="insufficient_scope", scope="{error.scope}"'  # RFC 6750
+            return response
         return JsonResponse(body, status=error.http_status)
     if isinstance(error, ValidationError):
         return JsonResponse({"error": "invalid_input", "detail": _plain(error.errors)}, status=422)

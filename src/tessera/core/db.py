@@ -24,9 +24,12 @@ def violates_unique(error: IntegrityError, constraint: str) -> bool:
 
 # --- hand-written SQL for the few hot paths (a redemption and what leads to it) -----------------
 #
-# Each ORM query builds and compiles its SQL anew, about 0.3-1 ms of Python per statement, which
-# is most of what a redemption costs. The hot paths write their SQL once instead and use these
-# helpers, which convert values to and from the database exactly as the ORM does.
+# Each ORM query builds and compiles its SQL anew, which on the hot paths costs more than the
+# statement itself: bench/bench_sql.py times each hand-written statement against the ORM code
+# giving the same answer (docs/benchmarks.md section 5, "Hand-written SQL against the ORM"). The
+# hot paths write their SQL once instead and use these helpers, which convert values to and from
+# the database exactly as the ORM does; tests/core/test_db.py holds them to the ORM's answers.
+# Where Tessera writes SQL by hand, and why: docs/architecture.md.
 
 
 def columns(model: type[Model], alias: str) -> str:
@@ -45,18 +48,25 @@ def instance_from_row(model: type[M], values: Sequence[object]) -> M:
     return model.from_db(connection.alias, _attnames(model), converted)
 
 
-def insert_row(model: type[Model], **values: object) -> int:
-    """INSERTs one row and returns its primary key. Values are given by field name or attname
-    (`session_id`) and prepared as Model.save() prepares them, but no signal is sent and no
-    default or auto_now value is filled in: the caller passes every column it wants set."""
-    fields = [_concrete_field(model, name) for name in values]
-    params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values.values(), strict=True)]
+def insert(instance: M) -> M:
+    """INSERTs a new instance as `instance.save()` would, and returns it saved (primary key set).
+
+    Every column is written as Model.save() writes it: the values the instance holds (its
+    fields' defaults wherever the constructor was not given one), auto_now and auto_now_add
+    filled in, each prepared by its field. Unlike save(), no signal is sent and plain values
+    only are taken (no F() expressions). Model.objects.create() took 133-186 µs of CPU against
+    94-122 µs for the same rows (PostgreSQL; docs/benchmarks.md section 5)."""
+    model, new_key = type(instance), instance.pk is None
+    fields = _insert_fields(model, new_key)
+    params = [field.get_db_prep_save(field.pre_save(instance, add=True), connection) for field in fields]
+    returning = new_key and connection.features.can_return_columns_from_insert
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(model, tuple(values), connection.features.can_return_columns_from_insert), params)
-        if connection.features.can_return_columns_from_insert:
-            (pk,) = cursor.fetchone()
-            return int(pk)
-        return int(cursor.lastrowid)
+        cursor.execute(_insert_sql(model, tuple(field.column for field in fields), returning), params)
+        if new_key:
+            instance.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return instance
 
 
 def fetch_one(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
@@ -74,11 +84,11 @@ def _attnames(model: type[Model]) -> tuple[str, ...]:
     return tuple(field.attname for field in model._meta.concrete_fields)
 
 
-def _concrete_field(model: type[Model], name: str) -> Field[Any, Any]:
-    field = model._meta.get_field(name)
-    if not isinstance(field, Field) or not field.concrete:
-        raise TypeError(f"{model.__name__}.{name} is not a column")
-    return field
+@functools.cache
+def _insert_fields(model: type[Model], new_key: bool) -> tuple[Field[Any, Any], ...]:
+    """The columns Model.save() INSERTs: all, but an automatic primary key still to be drawn."""
+    meta = model._meta
+    return tuple(field for field in meta.local_concrete_fields if not (new_key and field is meta.auto_field))
 
 
 @functools.cache
@@ -98,8 +108,8 @@ def _convert(value: object, converters: list[Converter], expression: object) -> 
 
 
 @functools.cache
-def _insert_sql(model: type[Model], names: tuple[str, ...], returning: bool) -> str:
-    quoted = ", ".join(f'"{_concrete_field(model, name).column}"' for name in names)
-    placeholders = ", ".join(["%s"] * len(names))
+def _insert_sql(model: type[Model], columns: tuple[str, ...], returning: bool) -> str:
+    quoted = ", ".join(f'"{column}"' for column in columns)
+    placeholders = ", ".join(["%s"] * len(columns))
     sql = f'INSERT INTO "{model._meta.db_table}" ({quoted}) VALUES ({placeholders})'  # noqa: S608 (names from _meta)
     return f'{sql} RETURNING "{model._meta.pk.column}"' if returning else sql

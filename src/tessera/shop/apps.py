@@ -9,7 +9,7 @@ class ShopConfig(AppConfig):
 
     def ready(self) -> None:
         from tessera.core.chores import chore_register
-        from tessera.shop import privacy, receivers, webhooks  # noqa: F401 - webhooks registers its settings check
+        from tessera.shop import privacy, receivers
         from tessera.shop.tasks import webhook_deliveries_requeue_stuck
         from tessera.vouchers.signals import addresses_purging, learner_erasing, redemption_reversed, voucher_redeemed
 

@@ -16,7 +16,7 @@ from tessera.shop import openapi, xikolo
 from tessera.shop.auth import ShopToken
 from tessera.shop.idempotency import idempotent
 from tessera.shop.models import Shop
-from tessera.shop.selectors import shop_code, shop_codes
+from tessera.shop.selectors import CodesPage, VoucherFilters, shop_code, shop_codes_page, shop_codes_total
 from tessera.shop.services import check_qty, shop_voucher_void, shop_vouchers_create
 from tessera.vouchers.errors import CodeNotFound
 from tessera.vouchers.models import Code
@@ -26,7 +26,6 @@ router = Router(auth=ShopToken(), tags=["shop bridge"])
 
 PER_PAGE = 50
 MAX_PER_PAGE = 100
-VOUCHER_FIELDS = ("code", "batch__prefix", "batch__country", "batch__offer__product", "batch__tag", "batch__created_at")
 
 
 @router.post("/vouchers", summary="Create vouchers (Xikolo: bulk create)", openapi_extra=openapi.CREATE)
@@ -93,8 +92,7 @@ def vouchers_list(
 ) -> HttpResponse:
     claimed_only = xikolo.claimed_filter(claimed)
     dated = claimed_only is not None  # as in Xikolo, the dates count only with `claimed`
-    codes = shop_codes(
-        _shop(request),
+    filters = VoucherFilters(
         tag=xikolo.query_text(tag, "tag"),
         claimed=claimed_only,
         claimed_from=xikolo.day_start(start_date, "start_date") if dated and start_date else None,
@@ -102,11 +100,11 @@ def vouchers_list(
     )
     size = xikolo.page_size(per_page, default=PER_PAGE, most=MAX_PER_PAGE)
     number = xikolo.page_number(page, size)
-    total = codes.count()
-    start = (number - 1) * size
-    rows = codes.values(*VOUCHER_FIELDS, "claimed_at", "claimant_ip")[start : start + size] if start < total else []
-    body = [] if request.method == "HEAD" else [_listed(row) for row in rows]
-    response = xikolo.answer(body)
+    if request.method == "HEAD":  # the paging headers only: the count, and no page read
+        rows, total = CodesPage(rows=[], total=shop_codes_total(_shop(request), filters))
+    else:
+        rows, total = shop_codes_page(_shop(request), filters, page=number, per_page=size)
+    response = xikolo.answer([_listed(row) for row in rows])
     for name, value in xikolo.paging_headers(request, number=number, size=size, total=total).items():
         response[name] = value
     if request.method == "HEAD":

@@ -2,10 +2,10 @@
 
 import hmac
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import accumulate
-from typing import Any, Self
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
@@ -15,7 +15,9 @@ from tessera.core.tokens import token_digest
 from tessera.shop.models import Shop
 from tessera.vouchers.models import Code, Redemption
 
-# Every bridge request runs this: hand-written SQL, see tessera.core.db.
+# Every bridge request runs this: hand-written SQL, see tessera.core.db. The ORM's select_related
+# query took 914 µs of CPU against 128 µs (PostgreSQL; docs/benchmarks.md section 5);
+# tests/shop/test_selectors.py holds it to the ORM's answers.
 SHOP_FOR_DIGEST = (
     f"SELECT t.digest, {columns(Shop, 's')} FROM shop_shoptoken t"  # noqa: S608
     " JOIN shop_shop s ON s.id = t.shop_id WHERE t.digest = %s AND t.revoked_at IS NULL"
@@ -37,34 +39,78 @@ def shop_code(shop: Shop, normalized: str) -> Code | None:
     return Code.objects.select_related("batch__offer").filter(pk=normalized, batch__shop_batch__shop=shop).first()
 
 
-def shop_codes(
-    shop: Shop,
-    *,
-    tag: str | None = None,
-    claimed: bool | None = None,
-    claimed_from: datetime | None = None,
-    claimed_before: datetime | None = None,
-) -> QuerySet[Code]:
-    """The shop's codes, oldest batch first then by code (a stable order for paging), each
-    annotated with its first live redemption: claimed_at and claimant_ip.
+@dataclass(frozen=True)
+class VoucherFilters:
+    """What a shop's voucher list is narrowed to: Xikolo's index parameters."""
 
-    Counting and slicing are done batch by batch (see ShopCodes) unless claimed dates are given."""
-    codes = ShopCodes(Code).filter(batch__shop_batch__shop=shop)
-    if tag:
-        codes = codes.filter(batch__tag=tag)
-    if claimed is not None:
-        codes = codes.filter(uses__gt=0) if claimed else codes.filter(uses=0)
-    if claimed_from is not None or claimed_before is not None:
+    tag: str | None = None
+    claimed: bool | None = None
+    claimed_from: datetime | None = None
+    claimed_before: datetime | None = None
+
+    @property
+    def dated(self) -> bool:
+        return self.claimed_from is not None or self.claimed_before is not None
+
+
+class CodesPage(NamedTuple):
+    """One page of a shop's voucher list (each row holds LISTED_FIELDS), and how many it lists."""
+
+    rows: list[dict[str, Any]]
+    total: int
+
+
+# What each listed voucher holds: the code, its batch's fields, and its first live redemption.
+LISTED_FIELDS = (
+    "code", "batch__prefix", "batch__country", "batch__offer__product", "batch__tag", "batch__created_at",
+    "claimed_at", "claimant_ip",
+)  # fmt: skip
+
+
+def shop_codes_page(shop: Shop, filters: VoucherFilters, *, page: int, per_page: int) -> CodesPage:
+    """Page `page` (from 1) of the shop's codes, oldest batch first then by code (a stable
+    order), with `per_page` codes a page; a page past the end is empty but still counts them.
+
+    Counted and cut batch by batch (see "paging a shop's codes by batch" below), unless claim
+    dates narrow the list: then with COUNT and OFFSET, as those lists are short."""
+    listed = _listed_codes(shop, filters)
+    start = (page - 1) * per_page
+    if filters.dated:
+        total = listed.count()
+        window = listed[start : start + per_page]
+    else:
+        counts = batch_counts(shop.pk, tag=filters.tag, claimed=filters.claimed)
+        total = counts.total
+        # No OFFSET: the database reads the page's batches only, from the page's first code on,
+        # and works out claimed_at and claimant_ip for the page's codes only.
+        window = listed.filter(counts.from_code(start, start + per_page, claimed=filters.claimed))[:per_page]
+    rows = list(window.values(*LISTED_FIELDS)) if start < total else []
+    return CodesPage(rows=rows, total=total)
+
+
+def shop_codes_total(shop: Shop, filters: VoucherFilters) -> int:
+    """How many codes the shop's list holds, counted as shop_codes_page counts them."""
+    if filters.dated:
+        return _listed_codes(shop, filters).count()
+    return batch_counts(shop.pk, tag=filters.tag, claimed=filters.claimed).total
+
+
+def _listed_codes(shop: Shop, filters: VoucherFilters) -> QuerySet[Code]:
+    """The shop's codes as listed, in the list's order, each annotated with its first live
+    redemption: claimed_at and claimant_ip."""
+    codes = Code.objects.filter(batch__shop_batch__shop=shop)
+    if filters.tag:
+        codes = codes.filter(batch__tag=filters.tag)
+    if filters.claimed is not None:
+        codes = codes.filter(uses__gt=0) if filters.claimed else codes.filter(uses=0)
+    if filters.dated:
         # A live redemption means uses > 0: said again so the index of used codes can serve it.
-        codes = codes.filter(Exists(_claims_between(claimed_from, claimed_before)), uses__gt=0)
+        codes = codes.filter(Exists(_claims_between(filters.claimed_from, filters.claimed_before)), uses__gt=0)
     first_claim = Redemption.objects.filter(code=OuterRef("pk"), reversed_at__isnull=True).order_by("redeemed_at", "pk")
-    listed = codes.annotate(
+    return codes.annotate(
         claimed_at=Subquery(first_claim.values("redeemed_at")[:1]),
         claimant_ip=Subquery(first_claim.values("client_ip")[:1]),
     ).order_by("batch_id", "code")
-    if claimed_from is None and claimed_before is None:
-        listed.paging = BatchPaging(shop_id=shop.pk, tag=tag or None, claimed=claimed)
-    return listed
 
 
 def _claims_between(start: datetime | None, end: datetime | None) -> QuerySet[Redemption]:
@@ -81,10 +127,18 @@ def _claims_between(start: datetime | None, end: datetime | None) -> QuerySet[Re
 # A shop's codes come in batches of at most 500 (the bridge's limit per request) whose sizes are
 # known, and the list is ordered by batch first. So the number of codes listed is a sum over the
 # shop's batches, and a page starts inside one known batch: counting and OFFSET never walk the
-# shop's codes, which take seconds at a million. Claimed or unclaimed codes per batch come from
-# the index of used codes (vouchers migration 0005), which holds only codes with uses > 0. A
-# page then reads from its first code on (found in its batch), so no row is skipped by OFFSET:
-# PostgreSQL would work out claimed_at and claimant_ip for every skipped row too.
+# shop's codes, which take seconds at a million (docs/benchmarks.md section 3, "What changed to
+# get here"). Claimed or unclaimed codes per batch come from the index of used codes (vouchers
+# migration 0005), which holds only codes with uses > 0. A page then reads from its first code on
+# (found in its batch), so no row is skipped by OFFSET: PostgreSQL would work out claimed_at and
+# claimant_ip for every skipped row too.
+#
+# Both statements are written by hand. Their ORM equivalents, on a shop of a million codes in
+# 2,000 batches (PostgreSQL; docs/benchmarks.md section 5): a page's first code took 289-471 µs
+# of CPU against 56-84 µs; the counts per batch 0.7-4.8 ms against 0.2-1.6 ms, and with claimed=
+# 21-25 ms of wall time against 11-17 ms, since the ORM cannot join to the grouped count of used
+# codes and counts them batch by batch instead. A list page has about 2.5 ms of CPU to spend (section 3,
+# "What limits it"). tests/shop/test_selectors.py holds every page to the plain ORM query.
 
 # %s: the shop (twice with claimed), then the tag if any; filled in from the filters.
 LISTED = (
@@ -104,91 +158,47 @@ NTH_CODE = "SELECT code FROM vouchers_code WHERE batch_id = %s{uses} ORDER BY co
 USES = {None: "", True: " AND uses > 0", False: " AND uses = 0"}
 
 
-@dataclass
-class BatchPaging:
-    """Counts and page starts from how many of the listed codes each of the shop's batches holds
-    (a shop with a million codes has 2,000 batches), read once for the count and the page."""
+@dataclass(frozen=True)
+class BatchCounts:
+    """How many of the listed codes each of the shop's batches holds (a shop with a million
+    codes has 2,000 batches), in the list's order; batches listing none are left out."""
 
-    shop_id: int
-    tag: str | None
-    claimed: bool | None
-    _batches: list[int] = field(default_factory=list, repr=False)
-    _ends: list[int] = field(default_factory=list, repr=False)  # listed codes up to each batch's end
-    _read: bool = field(default=False, repr=False)
+    batches: list[int]
+    ends: list[int]  # listed codes up to each batch's end
 
+    @property
     def total(self) -> int:
-        self._read_batches()
-        return self._ends[-1] if self._ends else 0
+        return self.ends[-1] if self.ends else 0
 
-    def page(self, start: int, stop: int) -> Q:
+    def from_code(self, start: int, stop: int, *, claimed: bool | None) -> Q:
         """Listed codes start..stop-1 are the first stop - start codes matching this condition: the
         batches that hold them, from the page's first code on."""
-        self._read_batches()
-        first, last = bisect_right(self._ends, start), bisect_right(self._ends, stop - 1)
-        if first == len(self._batches):
+        first, last = bisect_right(self.ends, start), bisect_right(self.ends, stop - 1)
+        if first == len(self.batches):
             return Q(pk__in=[])
-        before = self._ends[first - 1] if first else 0
-        first_batch, later_batches = self._batches[first], self._batches[first + 1 : last + 1]
-        with connection.cursor() as cursor:
-            cursor.execute(NTH_CODE.format(uses=USES[self.claimed]), [first_batch, start - before])
-            row = cursor.fetchone()
-        if row is None:
+        before = self.ends[first - 1] if first else 0
+        first_batch, later_batches = self.batches[first], self.batches[first + 1 : last + 1]
+        code = nth_code(first_batch, start - before, claimed=claimed)
+        if code is None:
             # The batch lost matching codes since it was counted (one was redeemed while listing
             # unclaimed codes): the page starts with the next batch instead.
             return Q(batch_id__in=later_batches)
-        return Q(batch_id=first_batch, code__gte=row[0]) | Q(batch_id__in=later_batches)
-
-    def _read_batches(self) -> None:
-        if self._read:
-            return
-        used = self.claimed is not None
-        listed = LISTED.format(
-            per_batch=LISTED_PER_BATCH[self.claimed],
-            used=USED if used else "",
-            tag=" AND b.tag = %s" if self.tag else "",
-        )
-        params = [self.shop_id] * (2 if used else 1) + ([self.tag] if self.tag else [])
-        with connection.cursor() as cursor:
-            cursor.execute(PER_BATCH.format(listed=listed), params)
-            rows = cursor.fetchall()
-        self._batches = [batch for batch, _ in rows]
-        self._ends = list(accumulate(listed for _, listed in rows))
-        self._read = True
+        return Q(batch_id=first_batch, code__gte=code) | Q(batch_id__in=later_batches)
 
 
-class ShopCodes(QuerySet[Code]):
-    """shop_codes' queryset: count() and slices ([start:stop], as Django's Paginator takes them)
-    use its BatchPaging; filtering or reordering it further drops the paging, since the batch
-    counts would no longer describe it."""
+def batch_counts(shop_id: int, *, tag: str | None, claimed: bool | None) -> BatchCounts:
+    used = claimed is not None
+    listed = LISTED.format(
+        per_batch=LISTED_PER_BATCH[claimed], used=USED if used else "", tag=" AND b.tag = %s" if tag else ""
+    )
+    params = [shop_id] * (2 if used else 1) + ([tag] if tag else [])
+    with connection.cursor() as cursor:
+        cursor.execute(PER_BATCH.format(listed=listed), params)
+        rows = cursor.fetchall()
+    return BatchCounts(batches=[batch for batch, _ in rows], ends=list(accumulate(listed for _, listed in rows)))
 
-    paging: BatchPaging | None = None
 
-    def _clone(self) -> Self:
-        clone = super()._clone()  # type: ignore[misc]  # Django's, not in django-stubs
-        clone.paging = self.paging
-        return clone
-
-    def _filter_or_exclude(self, negate: bool, args: Any, kwargs: Any) -> Self:
-        clone = super()._filter_or_exclude(negate, args, kwargs)  # type: ignore[misc]  # as _clone
-        clone.paging = None
-        return clone
-
-    def order_by(self, *field_names: Any) -> Self:
-        clone = super().order_by(*field_names)
-        clone.paging = None
-        return clone
-
-    def count(self) -> int:
-        if self.paging is None or self.query.is_sliced:
-            return super().count()
-        return self.paging.total()
-
-    def __getitem__(self, k: Any) -> Any:
-        if self.paging is None or not isinstance(k, slice) or k.step is not None or self.query.is_sliced:
-            return super().__getitem__(k)
-        start, stop = k.start or 0, k.stop
-        if stop is None or start < 0 or stop <= start:
-            return super().__getitem__(k)
-        # No OFFSET: the database reads the page's batches only, from the page's first code on, and
-        # works out claimed_at and claimant_ip for the page's codes only.
-        return self._filter_or_exclude(False, (self.paging.page(start, stop),), {})[: stop - start]
+def nth_code(batch_id: int, n: int, *, claimed: bool | None) -> str | None:
+    """The batch's n-th listed code (from 0), in the list's order; None if it lists fewer."""
+    row = fetch_one(NTH_CODE.format(uses=USES[claimed]), [batch_id, n])
+    return None if row is None else str(row[0])

@@ -4,22 +4,21 @@ import secrets
 from datetime import datetime
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tessera.catalog.models import CourseSession
+from tessera.core.destinations import url_origin, webhook_url_checked
 from tessera.core.errors import InvalidInput
 from tessera.core.tokens import token_digest
 from tessera.core.validation import fits_text
-from tessera.shop.destinations import webhook_url_destination_check
+from tessera.core.webhooks import new_secret
 from tessera.shop.models import Shop, ShopBatch, ShopOffer, ShopToken
 from tessera.shop.receivers import voucher_voided
-from tessera.shop.webhooks import new_secret
 from tessera.vouchers.audit import audit_record
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer
-from tessera.vouchers.services import batch_create, code_revoke, offer_create, redemption_reverse
+from tessera.vouchers.services import BatchSpec, batch_create_in_request, code_revoke, offer_create, redemption_reverse
 
 MAX_QTY = 500  # Xikolo's limit per request, kept so shop integrations see the same answers
 
@@ -107,10 +106,9 @@ def shop_vouchers_create(
     """`qty` codes for `shop`, all or nothing, in the shop's own offer for the product."""
     check_qty(qty)
     with transaction.atomic():
-        batch = batch_create(
-            offer=_shop_offer(shop, product, session), count=qty, country=country, tag=tag or "untagged",
-            expires_at=expires_at, uses_per_code=uses_per_code, actor=f"shop:{shop.name}",
-        )  # fmt: skip
+        spec = BatchSpec(count=qty, country=country, tag=tag, expires_at=expires_at, uses_per_code=uses_per_code)
+        offer = _shop_offer(shop, product, session)
+        batch = batch_create_in_request(offer=offer, spec=spec, actor=f"shop:{shop.name}")
         ShopBatch.objects.create(shop=shop, batch=batch)
     return batch
 
@@ -150,27 +148,12 @@ def shop_voucher_void(*, shop: Shop, code: Code) -> Code:
         return revoked
 
 
-WEBHOOK_SCHEMES = {"http", "https"}
-
-
 def webhook_url_check(url: str) -> str:
     """An absolute http or https URL with a host, within the column's length, or InvalidInput;
     WebhookUrlForbidden if the host resolves to an address webhooks may not go to."""
     url = url.strip()
     fits_text(Shop, "webhook_url", url)
-    try:
-        parts = urlsplit(url)
-        well_formed = parts.scheme.lower() in WEBHOOK_SCHEMES and bool(parts.hostname) and parts.port != 0
-    except ValueError:  # a port that is not a number, or a malformed IPv6 host
-        well_formed = False
-    # ASCII only: http.client writes the request line as ASCII (an IDN host goes in as punycode).
-    if not well_formed or not url.isascii() or any(char.isspace() or not char.isprintable() for char in url):
-        raise InvalidInput(
-            "The webhook URL must be an http or https URL with a host, like https://shop.example/tessera.",
-            field="webhook_url",
-        )
-    webhook_url_destination_check(url)
-    return url
+    return webhook_url_checked(url)
 
 
 def shop_webhook_set(
@@ -189,18 +172,9 @@ def shop_webhook_set(
         if url is None:
             _audit(AuditEvent.Action.SECRET_ROTATED, actor, shop)
         else:
-            destination = _origin(shop.webhook_url)
+            destination = url_origin(shop.webhook_url)
             _audit(AuditEvent.Action.WEBHOOK_SET, actor, shop, destination=destination, new_secret=bool(fresh))
     return fresh
-
-
-def _origin(url: str) -> str:
-    """Where the webhooks go, without path, query or user info: a receiver's URL may carry a
-    token of its own (https://hooks.example/T0/B0/XXXX, ?key=...), which the log must not keep."""
-    parts = urlsplit(url)
-    port = f":{parts.port}" if parts.port else ""
-    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
-    return f"{parts.scheme.lower()}://{host}{port}"
 
 
 def shop_webhook_off(*, shop: Shop, actor: str = "system") -> None:

@@ -32,6 +32,7 @@ from django_tasks import TaskResultStatus, task
 from django_tasks.base import Task
 from django_tasks_db.models import DBTaskResult, get_date_max
 
+from tessera.core import webhooks as sending
 from tessera.core.errors import DomainError
 from tessera.shop import webhooks
 from tessera.shop.models import Shop, WebhookDelivery
@@ -194,12 +195,12 @@ def _send(delivery: WebhookDelivery) -> tuple[int | None, str]:
         return None, "Webhooks to this shop were turned off."
     delivery.url = shop.webhook_url
     body = delivery.body.encode()
-    headers = webhooks.request_headers(
+    headers = sending.request_headers(
         secret=shop.webhook_secret, body=body, event_id=str(delivery.event_id), sent_at=timezone.now()
     )
     try:
-        status = webhooks.sender().send(url=delivery.url, body=body, headers=headers)
-    except webhooks.SendFailed as failure:
+        status = sending.sender().send(url=delivery.url, body=body, headers=headers)
+    except sending.SendFailed as failure:
         return None, str(failure)
     except Exception as error:  # a sender's own bug must still end in a retry, not a stuck delivery
         logger.exception("The webhook sender failed on %s", delivery.event_id)

@@ -24,6 +24,7 @@ from tessera.vouchers.services import (
     batch_revoke,
     code_revoke,
     offer_delete,
+    offer_frozen_fields,
     offer_save,
     offer_validate,
     redemption_reverse,
@@ -57,9 +58,10 @@ class OfferForm(forms.ModelForm):
         for name, value in data.items():
             setattr(candidate, name, value)
         try:
-            offer_validate(candidate)
-        except InvalidInput as error:
-            self.add_error(error.field if error.field in self.fields else None, error.message)
+            offer_validate(candidate, changed=self.changed_data)
+        except DomainError as error:  # bad input beside its field; a frozen offer above the form
+            field = error.field if isinstance(error, InvalidInput) else None
+            self.add_error(field if field in self.fields else None, error.message)
         return data
 
 
@@ -124,9 +126,8 @@ class OfferAdmin(VoucherAdmin):
     form = OfferForm
 
     def get_readonly_fields(self, request: HttpRequest, obj: Offer | None = None) -> list[str]:
-        # Codes already issued unlock the offer's product in its session: changing either would
-        # silently change what people bought.
-        frozen = ["product", "session"] if obj is not None and obj.batches.exists() else []
+        # What the service would refuse to change is shown, not offered as an input.
+        frozen = offer_frozen_fields(obj) if obj is not None else ()
         return [*super().get_readonly_fields(request, obj), *frozen]
 
     def save_model(self, request: HttpRequest, obj: Offer, form: forms.ModelForm, change: bool) -> None:

@@ -7,10 +7,9 @@ never rewritten, and erasing a learner (services.privacy) must leave nothing of 
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import connection
 from django.utils import timezone
 
-from tessera.core.db import insert_row
+from tessera.core.db import insert
 from tessera.vouchers.models import AuditEvent, Batch
 
 # Refused attempts store what was typed; cap it so garbage input cannot bloat the log.
@@ -37,11 +36,7 @@ def audit_record(
     event = AuditEvent(
         at=at or timezone.now(), actor=actor[:150], action=action, code=code[:MAX_CODE_TEXT], batch=batch, detail=detail
     )
-    # Hand-written INSERT (see tessera.core.db): every redemption writes one of these.
-    event.pk = insert_row(
-        AuditEvent, at=event.at, actor=event.actor, action=event.action, code=event.code, batch_id=event.batch_id,
-        detail=event.detail,
-    )  # fmt: skip
-    event._state.adding = False
-    event._state.db = connection.alias
-    return event
+    # Hand-written INSERT (tessera.core.db.insert): every redemption writes one of these, and
+    # AuditEvent.objects.create took 155 µs of CPU against 109 µs (PostgreSQL; docs/benchmarks.md
+    # section 5).
+    return insert(event)

@@ -92,6 +92,15 @@ class JobNotRequeued(DomainError):
     default_message = "Only a failed or stalled job can be queued again; this one is queued, running or done."
 
 
+class OfferFrozen(DomainError):
+    """An offer with codes keeps its product and course session: the codes issued unlock that
+    product in that session, so changing either would change what people bought."""
+
+    code = "offer_frozen"
+    http_status = 409
+    default_message = "This offer has codes, so its product and course session can no longer change."
+
+
 class StaffNotErasable(DomainError):
     """Staff act on others' vouchers, and those acts name them; their accounts are deactivated,
     not erased (see docs/operations/personal-data.md)."""
@@ -114,6 +123,7 @@ __all__ = [
     "InvalidInput",
     "JobNotRequeued",
     "NotEligible",
+    "OfferFrozen",
     "ProductUnavailable",
     "RedemptionRefused",
     "StaffNotErasable",

@@ -118,8 +118,8 @@ class Code(models.Model):
 
 class BatchJob(models.Model):
     """A batch too large for one request (more than `jobs.IN_REQUEST_MAX` codes), written by the
-    task worker; the staff page shows its progress. `fields` holds batch_create's checked
-    arguments (tessera.vouchers.services.jobs)."""
+    task worker; the staff page shows its progress. `fields` holds its checked BatchSpec but for
+    restricted_to and note, which have columns (tessera.vouchers.services.jobs)."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -250,6 +250,11 @@ class AuditEvent(models.Model):
         WEBHOOK_OFF = "webhook_off", "Webhooks turned off"
         SECRET_ROTATED = "secret_rotated", "Webhook secret rotated"
         WEBHOOK_RETRIED = "webhook_retried", "Webhook retried now"
+        # Course platforms (platforms/ writes these).
+        PLATFORM_CREATED = "platform_created", "Platform created"
+        PLATFORM_CHANGED = "platform_changed", "Platform changed"
+        PLATFORM_SECRET = "platform_secret", "Platform secret rotated"
+        LEARNER_CREATED = "learner_created", "Platform learner created"
 
     at = models.DateTimeField()
     actor = models.CharField(max_length=150)

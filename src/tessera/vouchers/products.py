@@ -1,9 +1,9 @@
 """The rules of the three products a code can unlock: each product's eligibility and effect.
 
-A product's rule (a ProductRule; the product itself is the offer's Product choice) answers three
-questions: does this session offer me at all (`offered_by`), may this user get me here and now
-(`refusal`, a plain-words reason or None), and how am I activated or ended (`activate`,
-`deactivate`). The rules are the table in DOMAIN.md.
+A product's rule (a ProductRule; the product itself is the offer's Product choice) answers four
+questions: does this session offer me at all (`offered_by`), does this enrollment hold me already
+(`holds`), may this user get me here and now (`refusal`, a plain-words reason or None), and how am
+I activated or ended (`activate`, `deactivate`). The rules are the table in DOMAIN.md.
 
 `refusal` and `activate` take the user's enrollment in the session as the caller read it (or
 None), so one redemption reads it once; `activate` writes only if it is still as read, and
@@ -31,6 +31,11 @@ class ProductRule:
     def offered_by(self, session: CourseSession) -> bool:
         raise NotImplementedError
 
+    def holds(self, enrollment: Enrollment | None, now: datetime) -> bool:
+        """Whether this enrollment has the product already: a code for it would be refused, and
+        the learner pages offer no form for it."""
+        raise NotImplementedError
+
     def refusal(
         self, *, user: AbstractBaseUser, session: CourseSession, enrollment: Enrollment | None, now: datetime
     ) -> str | None:
@@ -56,6 +61,9 @@ class EnrollmentRule(ProductRule):
     def offered_by(self, session: CourseSession) -> bool:
         return True
 
+    def holds(self, enrollment: Enrollment | None, now: datetime) -> bool:
+        return enrollment is not None and enrollment.active
+
     def refusal(
         self, *, user: AbstractBaseUser, session: CourseSession, enrollment: Enrollment | None, now: datetime
     ) -> str | None:
@@ -63,7 +71,7 @@ class EnrollmentRule(ProductRule):
             return "This course session has ended."
         if not session.enrollment_open(now):
             return "Enrollment for this course session is not open."
-        if enrollment and enrollment.active:
+        if self.holds(enrollment, now):
             return "You are already enrolled in this course session."
         if session.capacity is not None and self._is_full(session):
             return "This course session is full."
@@ -89,12 +97,15 @@ class ProctoringRule(ProductRule):
     def offered_by(self, session: CourseSession) -> bool:
         return session.offers_proctored_certificate
 
+    def holds(self, enrollment: Enrollment | None, now: datetime) -> bool:
+        return enrollment is not None and enrollment.proctored
+
     def refusal(
         self, *, user: AbstractBaseUser, session: CourseSession, enrollment: Enrollment | None, now: datetime
     ) -> str | None:
-        if enrollment is None or not enrollment.active:
+        if not PRODUCT_RULES[Product.ENROLLMENT].holds(enrollment, now):
             return "Enroll in this course session before booking proctoring."
-        if enrollment.proctored:
+        if self.holds(enrollment, now):
             return "You have already booked proctoring for this course session."
         deadline = catalog.first_proctored_deadline(session)
         if deadline is not None and deadline <= now:
@@ -116,6 +127,9 @@ class ReactivationRule(ProductRule):
     def offered_by(self, session: CourseSession) -> bool:
         return session.reactivation_enabled
 
+    def holds(self, enrollment: Enrollment | None, now: datetime) -> bool:
+        return enrollment is not None and enrollment.is_reactivated(now)
+
     def refusal(
         self, *, user: AbstractBaseUser, session: CourseSession, enrollment: Enrollment | None, now: datetime
     ) -> str | None:
@@ -123,7 +137,7 @@ class ReactivationRule(ProductRule):
             return "This course session is still in preparation."
         if not (session.has_started(now) and session.has_ended(now)):
             return "Only a course session that has ended can be reactivated."
-        if enrollment and enrollment.is_reactivated(now):
+        if enrollment is not None and self.holds(enrollment, now):
             return f"This course is already reactivated for you until {enrollment.reactivated_until:%Y-%m-%d}."
         return None
 
@@ -144,6 +158,12 @@ PRODUCT_RULES: dict[str, ProductRule] = {
     Product.PROCTORING: ProctoringRule(Product.PROCTORING),
     Product.REACTIVATION: ReactivationRule(Product.REACTIVATION),
 }
+
+
+def products_held(enrollment: Enrollment | None, now: datetime) -> set[str]:
+    """The products this enrollment has already (an active enrollment, a proctoring booking, a
+    running reactivation), as each product's rule judges it."""
+    return {name for name, rule in PRODUCT_RULES.items() if rule.holds(enrollment, now)}
 
 
 def product_rule(name: str) -> ProductRule:

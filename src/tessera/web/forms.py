@@ -1,4 +1,5 @@
-"""The voucher form (one per product on a course page), the sign-up form and the log-in forms."""
+"""The voucher form (one per product on a course page), the redeem link's form, the sign-up form
+and the log-in forms."""
 
 import logging
 from typing import Any
@@ -39,6 +40,13 @@ class VoucherForm(forms.Form):
         super().__init__(data, auto_id=f"{product}-%s", initial={"product": product})
         self.product_name = product
         self.title, self.button = FORM_TITLES[Product(product)]
+
+
+class RedeemForm(forms.Form):
+    """A redeem link's code, as the link carried it or as the learner corrected it; the code
+    itself says what it unlocks, so there is no product to choose."""
+
+    code = forms.CharField(label="Voucher code", max_length=100, strip=True)
 
 
 class SignupForm(UserCreationForm):

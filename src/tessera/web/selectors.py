@@ -11,7 +11,7 @@ from tessera.catalog.models import Course, CourseSession, Enrollment, Exam
 from tessera.catalog.selectors import exam_deadlines
 from tessera.vouchers import config
 from tessera.vouchers.models import Product
-from tessera.vouchers.products import product_rule
+from tessera.vouchers.products import product_rule, products_held
 
 
 @dataclass(frozen=True)
@@ -35,19 +35,8 @@ def products_shown(session: CourseSession) -> list[str]:
 def products_to_offer(session: CourseSession, enrollment: Enrollment | None, now: datetime) -> list[str]:
     """The voucher forms a visitor sees: those the session shows, less what they hold already
     (an active enrollment, a proctoring booking, a running reactivation)."""
-    held = _held(enrollment, now)
+    held = products_held(enrollment, now)
     return [product for product in products_shown(session) if product not in held]
-
-
-def _held(enrollment: Enrollment | None, now: datetime) -> set[str]:
-    if enrollment is None:
-        return set()
-    holdings = {
-        Product.ENROLLMENT: enrollment.active,
-        Product.PROCTORING: enrollment.proctored,
-        Product.REACTIVATION: enrollment.is_reactivated(now),
-    }
-    return {product for product, held in holdings.items() if held}
 
 
 def reactivatable(

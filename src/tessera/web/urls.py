@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth
 from django.urls import path
 
-from tessera.web import views
+from tessera.web import redeem, views
 
 app_name = "web"
 
@@ -11,5 +11,6 @@ urlpatterns = [
     path("dashboard", views.dashboard, name="dashboard"),
     path("login", views.LoginView.as_view(), name="login"),
     path("logout", auth.LogoutView.as_view(), name="logout"),
+    path("redeem", redeem.redeem_link, name="redeem"),
     path("signup", views.signup, name="signup"),
 ]

@@ -1,10 +1,10 @@
 """The learner's pages: the course list, a course session's page with its voucher forms, the
 dashboard, sign-up, and log-in (Django's own, under the failed log-in limits; log out is Django's).
 
-A voucher form is parsed, redeemed by one call to `voucher_redeem` under the failed-attempt
-limit (as the platform API does), and answered with a 303 back to the page and a message; a
-refusal re-renders the page with the form as sent and the refusal in plain words, as 422 (429
-when the visitor is rate limited; web/errors.py).
+A voucher form is parsed, redeemed by one call to `voucher_redeem` (which holds every attempt
+to the failed-attempt limits, given the visitor's address) and answered with a 303 back to the
+page and a message; a refusal re-renders the page with the form as sent and the refusal in plain
+words, as 422 (429 when the visitor is rate limited; web/errors.py).
 """
 
 from functools import partial
@@ -26,14 +26,14 @@ from django.views.decorators.http import require_http_methods
 from tessera.catalog.models import CourseSession
 from tessera.catalog.selectors import enrollment_for, exam_deadlines, session_by_slug
 from tessera.core.errors import DomainError, InvalidInput
-from tessera.core.ratelimit.keys import client_ip, request_keys
-from tessera.core.ratelimit.limiter import RateLimited, failures_limited
-from tessera.vouchers.errors import GUESSES, REFUSALS
-from tessera.vouchers.models import Product, Redemption
+from tessera.core.ratelimit.keys import client_ip
+from tessera.core.ratelimit.limiter import RateLimited
+from tessera.vouchers.models import Product
 from tessera.vouchers.services import voucher_redeem
 from tessera.web import selectors
 from tessera.web.errors import page_refusal
 from tessera.web.forms import LoginForm, SignupForm, VoucherForm
+from tessera.web.messages import redeemed_message
 from tessera.web.responses import locked_out, see_other
 
 
@@ -55,15 +55,14 @@ def course_detail(request: HttpRequest, slug: str) -> HttpResponse:
         problem = None if form else "Use one of the voucher forms on this page."
         return _course_page(request, session, sent=form, status=422, problem=problem)
     try:
-        with failures_limited(keys=request_keys(request), counted=GUESSES, refused=REFUSALS):
-            redemption = voucher_redeem(
-                code=form.cleaned_data["code"], user=request.user, session=session,
-                product=form.product_name, client_ip=client_ip(request),
-            )  # fmt: skip
+        redemption = voucher_redeem(
+            code=form.cleaned_data["code"], user=request.user, session=session,
+            product=form.product_name, client_ip=client_ip(request),
+        )  # fmt: skip
     except DomainError as refusal:
         form.add_error("code", refusal.message)
         return page_refusal(refusal, partial(_course_page, request, session, sent=form), on_form=True)
-    messages.success(request, _success_message(redemption, session))
+    messages.success(request, redeemed_message(redemption, session))
     return see_other(request.path)
 
 
@@ -98,17 +97,6 @@ def _course_page(
         "deadlines": exam_deadlines(session=session, enrollment=enrollment),
     }  # fmt: skip
     return render(request, "web/course_detail.html", context, status=status)
-
-
-def _success_message(redemption: Redemption, session: CourseSession) -> str:
-    name = str(session)
-    if redemption.product == Product.PROCTORING:
-        return f"Proctoring is booked for {name}."
-    if redemption.product == Product.REACTIVATION:
-        enrollment = enrollment_for(user=redemption.user, session=session)
-        until = enrollment.reactivated_until if enrollment else None
-        return f"{name} is reactivated for you until {until:%Y-%m-%d}." if until else f"{name} is reactivated."
-    return f"You are enrolled in {name}."
 
 
 @login_required

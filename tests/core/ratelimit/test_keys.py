@@ -4,7 +4,7 @@ users, log-ins and IPv6 networks."""
 import pytest
 from django.test import RequestFactory
 
-from tessera.core.ratelimit.keys import client_ip, ip_key, request_keys
+from tessera.core.ratelimit.keys import attempt_keys, client_ip, ip_key
 
 
 class TestClientIp:
@@ -67,7 +67,7 @@ class TestKeys:
         settings.TESSERA_TRUSTED_PROXIES = 0
         request = RequestFactory().get("/", REMOTE_ADDR="203.0.113.9")
         request.user = learner
-        assert request_keys(request) == [f"user:{learner.pk}", "ip:203.0.113.9"]
+        assert attempt_keys(request.user, client_ip(request)) == [f"user:{learner.pk}", "ip:203.0.113.9"]
 
     def test_an_anonymous_client_is_limited_by_address(self, settings):
         from django.contrib.auth.models import AnonymousUser
@@ -75,4 +75,35 @@ class TestKeys:
         settings.TESSERA_TRUSTED_PROXIES = 0
         request = RequestFactory().get("/", REMOTE_ADDR="203.0.113.9")
         request.user = AnonymousUser()
-        assert request_keys(request) == ["ip:203.0.113.9"]
+        assert attempt_keys(request.user, client_ip(request)) == ["ip:203.0.113.9"]
+
+
+class TestAttemptKeys:
+    """A redemption or check is counted by who and where, without a request: the services build
+    the keys from the learner and the address their caller passes."""
+
+    def test_a_signed_in_learner_is_counted_by_user_and_by_address(self, learner):
+        assert attempt_keys(learner, "203.0.113.9") == [f"user:{learner.pk}", "ip:203.0.113.9"]
+
+    def test_the_address_is_keyed_as_ip_key_keys_it(self, learner):
+        assert attempt_keys(learner, "2001:db8:1:2::1")[-1] == "ip:2001:db8:1:2::/64"
+
+    def test_callers_without_an_address_share_one_counter(self, learner, other_learner):
+        assert attempt_keys(learner, None)[-1] == attempt_keys(other_learner, None)[-1] == "ip:unknown"
+
+    def test_nobody_signed_in_is_counted_by_address_only(self):
+        from django.contrib.auth.models import AnonymousUser
+
+        assert attempt_keys(AnonymousUser(), "203.0.113.9") == attempt_keys(None, "203.0.113.9") == ["ip:203.0.113.9"]
+
+    def test_a_platform_reporting_no_address_counts_its_learner_alone(self, learner):
+        # Not "ip:unknown": that counter would make all of the platform's learners one bucket.
+        assert attempt_keys(learner, None, unknown_address_shared=False) == [f"user:{learner.pk}"]
+
+    def test_a_platform_reporting_an_address_counts_it_as_anyone_does(self, learner):
+        assert attempt_keys(learner, "203.0.113.9", unknown_address_shared=False) == attempt_keys(
+            learner, "203.0.113.9"
+        )
+
+    def test_with_nobody_signed_in_and_no_address_the_attempt_is_still_counted(self):
+        assert attempt_keys(None, None, unknown_address_shared=False) == ["ip:unknown"]

@@ -6,6 +6,7 @@ import time
 import pytest
 import redis
 from django.db import connection, transaction
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from tessera.core import ratelimit
@@ -22,6 +23,7 @@ from tests.core.ratelimit.conftest import (
     stored_count,
     warnings_logged,
 )
+from tests.rows import rolled_back
 
 
 def statements(queries: CaptureQueriesContext) -> list[str]:
@@ -104,6 +106,49 @@ class TestDatabaseStore:
         store.add([Limit(3, 60).window("user:1", DAY_START)], now=DAY_START)
         store.add([Limit(3, 60).window("user:2", DAY_START + 60)], now=DAY_START + 60)
         assert list(FailureCounter.objects.values_list("key", flat=True)) == ["user:2/60"]
+
+
+MINUTE, HOUR = Limit(3, 60), Limit(10, 3600)
+
+
+@pytest.mark.django_db
+class TestDatabaseStoreAgainstTheOrm:
+    """The store's SELECT and upsert are written by hand (docs/architecture.md, "Where Tessera
+    writes SQL by hand"); each must read and change the rows as the ORM would."""
+
+    WINDOWS = [MINUTE.window("user:1", DAY_START), MINUTE.window("user:2", DAY_START),
+               MINUTE.window("ip:198.51.100.1", DAY_START), HOUR.window("user:1", DAY_START)]  # fmt: skip
+
+    @pytest.fixture
+    def written(self, no_pruning) -> None:
+        """Counters of 2, 1 and none, and one under another window."""
+        DatabaseStore().add(self.WINDOWS[:2], now=DAY_START)
+        DatabaseStore().add(self.WINDOWS[:1], now=DAY_START)
+        DatabaseStore().add([MINUTE.window("user:1", DAY_START + 60)], now=DAY_START)
+
+    def rows(self) -> set[tuple[str, int, int, int]]:
+        return set(FailureCounter.objects.values_list("key", "window_start", "window_end", "count"))
+
+    def test_counts_read_what_the_orm_reads(self, written):
+        by_orm = {(row.key, row.window_start): row.count for row in FailureCounter.objects.all()}
+        expected = [by_orm.get((window.counter, window.start), 0) for window in self.WINDOWS]
+        assert DatabaseStore().counts(self.WINDOWS) == expected == [2, 1, 0, 0]
+
+    def test_adding_changes_the_rows_as_the_orms_get_or_create_and_increment(self, written):
+        def by_orm() -> set[tuple[str, int, int, int]]:
+            for window in sorted(self.WINDOWS):
+                counter, _ = FailureCounter.objects.get_or_create(
+                    key=window.counter, window_start=window.start, defaults={"window_end": window.end}
+                )
+                FailureCounter.objects.filter(pk=counter.pk).update(count=F("count") + 1)
+            return self.rows()
+
+        def by_hand() -> set[tuple[str, int, int, int]]:
+            DatabaseStore().add(self.WINDOWS, now=DAY_START)
+            return self.rows()
+
+        assert rolled_back(by_hand) == rolled_back(by_orm)
+        assert len(rolled_back(by_hand)) == 5
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="synchronous_commit is PostgreSQL's")

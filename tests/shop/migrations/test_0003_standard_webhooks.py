@@ -9,7 +9,7 @@ import pytest
 from django.apps import apps as django_apps
 from django.utils import timezone
 
-from tessera.shop import webhooks
+from tessera.core import webhooks
 from tessera.shop.models import Shop
 from tests.shop.webhooking import (
     signed,

@@ -8,13 +8,16 @@ from django.db import IntegrityError
 
 from tessera.core.errors import InvalidInput
 from tessera.vouchers import codes
-from tessera.vouchers.errors import CodeRevoked, ProductUnavailable, VouchersDisabled
+from tessera.vouchers.errors import CodeRevoked, OfferFrozen, ProductUnavailable, VouchersDisabled
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Product
 from tessera.vouchers.services import (
+    BatchSpec,
     batch_create,
     batch_revoke,
     code_revoke,
     offer_create,
+    offer_frozen_fields,
+    offer_save,
     voucher_redeem,
 )
 from tessera.vouchers.services import batches as batches_module
@@ -78,34 +81,89 @@ class TestOfferCreate:
         assert not Offer.objects.exists()
 
 
+class TestAnOfferWithCodesIsFrozen:
+    """Its codes unlock its product in its session: a change of either is refused, whoever asks."""
+
+    @pytest.mark.parametrize("change", [{"product": Product.PROCTORING}, {"session": None}])
+    def test_a_change_of_product_or_session_is_refused_and_nothing_is_saved(
+        self, enrollment_offer, running_session, make_batch, change
+    ):
+        make_batch(enrollment_offer)
+        before = AuditEvent.objects.count()
+        for name, value in change.items():
+            setattr(enrollment_offer, name, value)
+        with pytest.raises(OfferFrozen) as refused:
+            offer_save(offer=enrollment_offer, changed=list(change), actor="staff")
+        assert (refused.value.code, refused.value.http_status) == ("offer_frozen", 409)
+        stored = Offer.objects.get()
+        assert (stored.product, stored.session_id) == (Product.ENROLLMENT, running_session.pk)
+        assert AuditEvent.objects.count() == before
+
+    def test_its_other_fields_and_an_unmoved_product_still_save(self, enrollment_offer, make_batch):
+        make_batch(enrollment_offer)
+        enrollment_offer.name = "Renamed"
+        offer_save(offer=enrollment_offer, changed=["name", "product"], actor="staff")  # product as it was
+        assert Offer.objects.get().name == "Renamed"
+
+    def test_an_offer_without_codes_can_change_product(self, enrollment_offer):
+        assert offer_frozen_fields(enrollment_offer) == ()
+        enrollment_offer.product = Product.PROCTORING
+        offer_save(offer=enrollment_offer, changed=["product"], actor="staff")
+        assert Offer.objects.get().product == Product.PROCTORING
+
+    def test_the_frozen_fields_are_product_and_session_once_codes_exist(self, enrollment_offer, make_batch):
+        make_batch(enrollment_offer)
+        assert offer_frozen_fields(enrollment_offer) == ("product", "session")
+
+
+class TestBatchSpec:
+    """A batch as asked for, checked in one place for every entry point and for queued jobs."""
+
+    def test_checking_normalises_it_and_writes_nothing(self, enrollment_offer, settings, learner):
+        settings.TESSERA_CODE_PREFIX = "DE"
+        asked = BatchSpec(count=5, country=" de ", tag="  ", restricted_to=learner, note="n")
+        before = row_counts()
+        checked = asked.checked(enrollment_offer)
+        assert (checked.country, checked.tag, checked.prefix) == ("DE", "untagged", "DE")
+        assert (checked.count, checked.restricted_to, checked.note) == (5, learner, "n")
+        assert checked.checked(enrollment_offer) == checked  # a job's spec is checked again when it runs
+        assert row_counts() == before
+
+    def test_its_fields_are_the_batch_rows(self, enrollment_offer, learner):
+        spec = BatchSpec(count=2, country="DE", restricted_to=learner, note="n", refund_policy="keep_use")
+        batch = batch_create(offer=enrollment_offer, spec=spec)
+        stored = {name: getattr(batch, name) for name in spec.batch_fields()}
+        assert stored == spec.checked(enrollment_offer).batch_fields()
+
+
 class TestBatchCreate:
     def test_creates_exactly_count_codes_with_the_uses_per_code(self, enrollment_offer):
-        batch = batch_create(offer=enrollment_offer, count=25, uses_per_code=3, country="de")
+        batch = batch_create(offer=enrollment_offer, spec=BatchSpec(count=25, uses_per_code=3, country="de"))
         assert batch.codes.count() == 25
         assert set(batch.codes.values_list("max_uses", "uses")) == {(3, 0)}
         assert batch.count == 25
         assert batch.uses_per_code == 3
 
     def test_the_country_is_upper_cased(self, enrollment_offer):
-        batch = batch_create(offer=enrollment_offer, count=1, country=" de ")
+        batch = batch_create(offer=enrollment_offer, spec=BatchSpec(count=1, country=" de "))
         assert Batch.objects.get(pk=batch.pk).country == "DE"
 
     def test_the_tag_defaults_to_untagged(self, enrollment_offer):
-        batch = batch_create(offer=enrollment_offer, count=1, country="DE")
+        batch = batch_create(offer=enrollment_offer, spec=BatchSpec(count=1, country="DE"))
         assert Batch.objects.get(pk=batch.pk).tag == "untagged"
 
     def test_a_blank_tag_is_untagged_too(self, enrollment_offer):
-        batch = batch_create(offer=enrollment_offer, count=1, country="DE", tag="   ")
+        batch = batch_create(offer=enrollment_offer, spec=BatchSpec(count=1, country="DE", tag="   "))
         assert batch.tag == "untagged"
 
     def test_every_code_parses(self, enrollment_offer):
-        batch = batch_create(offer=enrollment_offer, count=50, country="DE")
+        batch = batch_create(offer=enrollment_offer, spec=BatchSpec(count=50, country="DE"))
         stored = list(batch.codes.values_list("code", flat=True))
         assert len(stored) == 50
         assert all(codes.parse(code) == code for code in stored)
 
     def test_the_prefix_argument_starts_every_code(self, enrollment_offer):
-        batch = batch_create(offer=enrollment_offer, count=20, country="DE", prefix="spring")
+        batch = batch_create(offer=enrollment_offer, spec=BatchSpec(count=20, country="DE", prefix="spring"))
         assert batch.prefix == "SPR1NG"
         stored = list(batch.codes.values_list("code", flat=True))
         assert all(code.startswith("SPR1NG") for code in stored)
@@ -113,28 +171,28 @@ class TestBatchCreate:
 
     def test_the_configured_prefix_is_the_default(self, enrollment_offer, settings):
         settings.TESSERA_CODE_PREFIX = "DE"
-        batch = batch_create(offer=enrollment_offer, count=20, country="DE")
+        batch = batch_create(offer=enrollment_offer, spec=BatchSpec(count=20, country="DE"))
         assert batch.prefix == "DE"
         assert all(code.startswith("DE") for code in batch.codes.values_list("code", flat=True))
 
     def test_an_explicit_empty_prefix_overrides_the_configured_one(self, enrollment_offer, settings):
         settings.TESSERA_CODE_PREFIX = "DE"
-        batch = batch_create(offer=enrollment_offer, count=1, country="DE", prefix="")
+        batch = batch_create(offer=enrollment_offer, spec=BatchSpec(count=1, country="DE", prefix=""))
         assert batch.prefix == ""
 
     def test_the_configured_code_length_makes_longer_codes(self, enrollment_offer, settings):
         settings.TESSERA_CODE_LENGTH = 20
-        batch = batch_create(offer=enrollment_offer, count=10, country="DE")
+        batch = batch_create(offer=enrollment_offer, spec=BatchSpec(count=10, country="DE"))
         stored = list(batch.codes.values_list("code", flat=True))
         assert {len(code) for code in stored} == {20}
         assert all(codes.parse(code) == code for code in stored)
 
     def test_the_default_code_length_is_sixteen(self, enrollment_offer):
-        batch = batch_create(offer=enrollment_offer, count=10, country="DE")
+        batch = batch_create(offer=enrollment_offer, spec=BatchSpec(count=10, country="DE"))
         assert {len(code) for code in batch.codes.values_list("code", flat=True)} == {16}
 
     def test_a_created_batch_writes_one_created_event_with_the_count(self, enrollment_offer):
-        batch = batch_create(offer=enrollment_offer, count=7, country="DE", actor="cli")
+        batch = batch_create(offer=enrollment_offer, spec=BatchSpec(count=7, country="DE"), actor="cli")
         event = AuditEvent.objects.get(action=AuditEvent.Action.CREATED)
         assert event.action == AuditEvent.Action.CREATED
         assert event.batch_id == batch.pk
@@ -142,8 +200,8 @@ class TestBatchCreate:
         assert event.detail == {"count": 7}
 
     def test_codes_of_two_batches_never_repeat(self, enrollment_offer):
-        first = batch_create(offer=enrollment_offer, count=100, country="DE")
-        second = batch_create(offer=enrollment_offer, count=100, country="DE")
+        first = batch_create(offer=enrollment_offer, spec=BatchSpec(count=100, country="DE"))
+        second = batch_create(offer=enrollment_offer, spec=BatchSpec(count=100, country="DE"))
         assert Code.objects.filter(batch__in=[first, second]).count() == 200
 
 
@@ -166,10 +224,10 @@ class TestBatchCreateRefusesBadInput:
         ],
     )
     def test_bad_input_is_refused_and_changes_nothing(self, enrollment_offer, fields, field):
-        arguments = {"offer": enrollment_offer, "count": 3, "country": "DE", **fields}
+        spec = BatchSpec(**{"count": 3, "country": "DE", **fields})
         before = row_counts()
         with pytest.raises(InvalidInput) as refused:
-            batch_create(**arguments)
+            batch_create(offer=enrollment_offer, spec=spec)
         assert refused.value.field == field
         assert refused.value.code == "invalid_input"
         assert row_counts() == before
@@ -177,7 +235,9 @@ class TestBatchCreateRefusesBadInput:
     def test_an_expiry_in_the_past_is_refused(self, enrollment_offer, now):
         before = row_counts()
         with pytest.raises(InvalidInput) as refused:
-            batch_create(offer=enrollment_offer, count=3, country="DE", expires_at=now - timedelta(minutes=1))
+            batch_create(
+                offer=enrollment_offer, spec=BatchSpec(count=3, country="DE", expires_at=now - timedelta(minutes=1))
+            )
         assert refused.value.field == "expires_at"
         assert row_counts() == before
 
@@ -185,7 +245,7 @@ class TestBatchCreateRefusesBadInput:
         offer = make_offer(Product.ENROLLMENT, running_session, sale_ends_at=now - timedelta(days=1))
         before = row_counts()
         with pytest.raises(InvalidInput) as refused:
-            batch_create(offer=offer, count=3, country="DE")
+            batch_create(offer=offer, spec=BatchSpec(count=3, country="DE"))
         assert refused.value.field == "offer"
         assert row_counts() == before
 
@@ -194,7 +254,7 @@ class TestBatchCreateRefusesBadInput:
         running_session.save()
         before = row_counts()
         with pytest.raises(InvalidInput) as refused:
-            batch_create(offer=proctoring_offer, count=3, country="DE")
+            batch_create(offer=proctoring_offer, spec=BatchSpec(count=3, country="DE"))
         assert refused.value.field == "product"
         assert row_counts() == before
 
@@ -203,7 +263,7 @@ class TestBatchCreateRefusesBadInput:
         ended_session.save()
         before = row_counts()
         with pytest.raises(InvalidInput) as refused:
-            batch_create(offer=reactivation_offer, count=3, country="DE")
+            batch_create(offer=reactivation_offer, spec=BatchSpec(count=3, country="DE"))
         assert refused.value.field == "product"
         assert row_counts() == before
 
@@ -211,19 +271,19 @@ class TestBatchCreateRefusesBadInput:
         settings.TESSERA_VOUCHERS_ENABLED = False
         before = row_counts()
         with pytest.raises(VouchersDisabled):
-            batch_create(offer=enrollment_offer, count=3, country="DE")
+            batch_create(offer=enrollment_offer, spec=BatchSpec(count=3, country="DE"))
         assert row_counts() == before
 
     def test_a_switched_off_product_refuses_new_batches(self, proctoring_offer, settings):
         settings.TESSERA_PRODUCTS_ENABLED = ["enrollment", "reactivation"]
         before = row_counts()
         with pytest.raises(ProductUnavailable):
-            batch_create(offer=proctoring_offer, count=3, country="DE")
+            batch_create(offer=proctoring_offer, spec=BatchSpec(count=3, country="DE"))
         assert row_counts() == before
 
     def test_other_products_stay_available_when_one_is_switched_off(self, enrollment_offer, settings):
         settings.TESSERA_PRODUCTS_ENABLED = ["enrollment"]
-        assert batch_create(offer=enrollment_offer, count=2, country="DE").codes.count() == 2
+        assert batch_create(offer=enrollment_offer, spec=BatchSpec(count=2, country="DE")).codes.count() == 2
 
 
 class FailAfterFirstChunk:
@@ -243,7 +303,7 @@ class TestBatchCreateIsAllOrNothing:
         monkeypatch.setattr(batches_module, "CHUNK", 10)
         failing = FailAfterFirstChunk()
         with pytest.raises(OSError, match="No space left"):
-            batch_create(offer=enrollment_offer, count=25, country="DE", progress=failing)
+            batch_create(offer=enrollment_offer, spec=BatchSpec(count=25, country="DE"), progress=failing)
         assert failing.calls == 2
         assert not Batch.objects.exists()
         assert not Code.objects.exists()
@@ -252,12 +312,12 @@ class TestBatchCreateIsAllOrNothing:
     def test_chunks_add_up_to_the_whole_batch(self, enrollment_offer, monkeypatch):
         monkeypatch.setattr(batches_module, "CHUNK", 10)
         progressed = []
-        batch = batch_create(offer=enrollment_offer, count=25, country="DE", progress=progressed.append)
+        batch = batch_create(offer=enrollment_offer, spec=BatchSpec(count=25, country="DE"), progress=progressed.append)
         assert progressed == [10, 10, 5]
         assert batch.codes.count() == 25
 
     def test_a_collision_with_an_existing_code_is_retried_with_fresh_codes(self, enrollment_offer, monkeypatch):
-        existing = batch_create(offer=enrollment_offer, count=1, country="DE").codes.get().code
+        existing = batch_create(offer=enrollment_offer, spec=BatchSpec(count=1, country="DE")).codes.get().code
         real_generate = codes.generate
         draws = []
 
@@ -269,7 +329,7 @@ class TestBatchCreateIsAllOrNothing:
             return drawn
 
         monkeypatch.setattr(codes, "generate", first_draw_repeats_an_existing_code)
-        batch = batch_create(offer=enrollment_offer, count=5, country="DE")
+        batch = batch_create(offer=enrollment_offer, spec=BatchSpec(count=5, country="DE"))
         assert len(draws) == 2
         stored = set(batch.codes.values_list("code", flat=True))
         assert stored == set(draws[1])
@@ -278,7 +338,7 @@ class TestBatchCreateIsAllOrNothing:
         assert Code.objects.count() == 6
 
     def test_a_collision_on_every_attempt_gives_up_and_leaves_nothing(self, enrollment_offer, monkeypatch):
-        existing = batch_create(offer=enrollment_offer, count=1, country="DE").codes.get().code
+        existing = batch_create(offer=enrollment_offer, spec=BatchSpec(count=1, country="DE")).codes.get().code
         real_generate = codes.generate
         draws = []
 
@@ -291,7 +351,7 @@ class TestBatchCreateIsAllOrNothing:
         monkeypatch.setattr(codes, "generate", always_repeats)
         before = row_counts()
         with pytest.raises(IntegrityError):
-            batch_create(offer=enrollment_offer, count=5, country="DE")
+            batch_create(offer=enrollment_offer, spec=BatchSpec(count=5, country="DE"))
         assert len(draws) == batches_module.ATTEMPTS
         assert row_counts() == before
 
@@ -364,13 +424,13 @@ class TestValuesOutsideTheColumns:
 
     def test_a_tag_over_its_column_is_refused(self, enrollment_offer):
         with pytest.raises(InvalidInput) as caught:
-            batch_create(offer=enrollment_offer, count=1, country="DE", tag="t" * 101)
+            batch_create(offer=enrollment_offer, spec=BatchSpec(count=1, country="DE", tag="t" * 101))
         assert caught.value.field == "tag"
         assert not Batch.objects.exists()
 
     def test_an_unknown_refund_policy_is_refused(self, enrollment_offer):
         with pytest.raises(InvalidInput) as caught:
-            batch_create(offer=enrollment_offer, count=1, country="DE", refund_policy="maybe")
+            batch_create(offer=enrollment_offer, spec=BatchSpec(count=1, country="DE", refund_policy="maybe"))
         assert caught.value.field == "refund_policy"
         assert not Batch.objects.exists()
 

@@ -3,13 +3,16 @@
 from datetime import timedelta
 
 import pytest
-from django.db.models import Sum
+from django.db import connection
+from django.db.models import Exists, F, OuterRef, Sum
+from django.utils import timezone
 
 from tessera.catalog.models import CourseSession, Enrollment, Exam
 from tessera.core.errors import DomainError
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.models import AuditEvent, Batch, Code, Product, Redemption
-from tessera.vouchers.services import batch_revoke, redemption_reverse, voucher_redeem
+from tessera.vouchers.services import batch_revoke, redeem, redemption_reverse, voucher_redeem
+from tests.rows import columns_of, rolled_back
 
 
 def _nothing_redeemed() -> bool:
@@ -179,8 +182,9 @@ class TestRefusals:
     ):
         code = make_code(enrollment_offer)
         first = "1" if code[0] != "1" else "2"
-        with django_assert_num_queries(1):  # the refusal's audit row only; no lookup
-            assert _refusal(first + code[1:], learner, running_session) == "mistyped"
+        # The rate limiter's read and count aside (limited=False), only the refusal's audit row: no lookup.
+        with django_assert_num_queries(1):
+            assert _refusal(first + code[1:], learner, running_session, limited=False) == "mistyped"
 
     @pytest.mark.parametrize("garbage", ["", "short", "ÜBER-CODE-####", "x" * 500])
     def test_malformed_input_is_mistyped(self, garbage, learner, running_session):
@@ -341,3 +345,50 @@ class TestReversal:
         voucher_redeem(code=code, user=learner, session=running_session)
         assert Enrollment.objects.get(user=learner).active
         assert Redemption.objects.count() == 2
+
+
+class TestHandWrittenStatements:
+    """The redemption's read and its count of a use are written by hand (docs/architecture.md,
+    "Where Tessera writes SQL by hand"); each must do what the ORM does with the same rows."""
+
+    def found_by_orm(self, normalized: str, user, session) -> tuple:
+        held = Redemption.objects.filter(code=OuterRef("pk"), user_id=user.pk, reversed_at__isnull=True)
+        code = Code.objects.select_related("batch__offer").annotate(held=Exists(held)).get(pk=normalized)
+        enrollment = Enrollment.objects.filter(user=user, session=session).first()
+        return columns_of(code), columns_of(code.batch), columns_of(code.batch.offer), code.held, columns_of(enrollment)
+
+    def found_by_hand(self, normalized: str, user, session) -> tuple:
+        attempt = redeem.Attempt(user=user, session=session, product=None, client_ip=None, now=timezone.now())
+        found = redeem._code_for_redemption(normalized, attempt)
+        code = found.code
+        return (columns_of(code), columns_of(code.batch), columns_of(code.batch.offer), found.held,
+                columns_of(found.enrollment))  # fmt: skip
+
+    def test_the_redemption_read_finds_what_the_orm_finds(
+        self, enrollment_offer, make_code, learner, other_learner, running_session
+    ):
+        code = codebook.normalize(make_code(enrollment_offer, uses_per_code=3, expires_at=running_session.ends_at))
+        fresh = codebook.normalize(make_code(enrollment_offer))
+        voucher_redeem(code=code, user=learner, session=running_session)  # learner holds it, and is enrolled
+        for normalized, user in [(code, learner), (code, other_learner), (fresh, learner), (fresh, other_learner)]:
+            assert self.found_by_hand(normalized, user, running_session) == self.found_by_orm(
+                normalized, user, running_session
+            )
+
+    def test_counting_a_use_changes_what_the_orm_update_changes(self, enrollment_offer, make_code, learner):
+        unused, used, revoked = (codebook.normalize(make_code(enrollment_offer, uses_per_code=2)) for _ in range(3))
+        Code.objects.filter(pk=used).update(uses=2)
+        Code.objects.filter(pk=revoked).update(revoked_at=timezone.now())
+
+        def by_hand(pk: str) -> tuple:
+            with connection.cursor() as cursor:
+                cursor.execute(redeem.COUNT_USE, [pk])
+                return cursor.rowcount, columns_of(Code.objects.get(pk=pk))
+
+        def by_orm(pk: str) -> tuple:
+            usable = Code.objects.filter(pk=pk, uses__lt=F("max_uses"), revoked_at__isnull=True)
+            return usable.update(uses=F("uses") + 1), columns_of(Code.objects.get(pk=pk))
+
+        for pk, counted in [(unused, 1), (used, 0), (revoked, 0)]:
+            assert rolled_back(lambda pk=pk: by_hand(pk)) == rolled_back(lambda pk=pk: by_orm(pk))
+            assert rolled_back(lambda pk=pk: by_hand(pk))[0] == counted

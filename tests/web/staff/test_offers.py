@@ -12,7 +12,7 @@ from django_tasks_db.models import DBTaskResult
 
 from tessera.vouchers.models import AuditEvent, Batch, BatchJob, Code, Offer, Product
 from tessera.vouchers.selectors.codes import display_code
-from tessera.vouchers.services import IN_REQUEST_MAX, batch_job_create, batch_job_run
+from tessera.vouchers.services import IN_REQUEST_MAX, BatchSpec, batch_job_create, batch_job_run
 from tessera.vouchers.services import batches as batch_service
 from tessera.vouchers.services import jobs as jobs_service
 from tests.commands import run_worker
@@ -128,7 +128,7 @@ class TestCreateCodes:
         assert "Enrollment vouchers are switched off on this platform." in text(response)
         assert not Batch.objects.exists()
 
-    def test_more_than_ten_thousand_codes_become_a_background_job(
+    def test_more_codes_than_a_request_writes_become_a_background_job(
         self, manager_client, enrollment_offer, django_capture_on_commit_callbacks
     ):
         with django_capture_on_commit_callbacks(execute=True):
@@ -251,7 +251,9 @@ class TestOddRequests:
 class TestStalledJobs:
     @pytest.fixture
     def job(self, enrollment_offer) -> BatchJob:
-        return batch_job_create(offer=enrollment_offer, count=IN_REQUEST_MAX + 1, country="DE", actor="manager")
+        return batch_job_create(
+            offer=enrollment_offer, spec=BatchSpec(count=IN_REQUEST_MAX + 1, country="DE"), actor="manager"
+        )
 
     def test_a_running_job_without_a_heartbeat_shows_as_stalled_and_stops_polling(self, manager_client, job):
         long_ago = timezone.now() - BatchJob.lease() - timedelta(minutes=1)

@@ -1,10 +1,13 @@
 """The keys attempts are counted under: the signed-in user, the account a log-in names and the
-client's IP address (IPv6 by its /64), and the short form a long key is stored as."""
+client's IP address (IPv6 by its /64), and the short form a long key is stored as; and the
+client's address as a request shows it (client_ip)."""
 
 import hashlib
 import ipaddress
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
 # Longer keys are stored as their digest, so every counter name fits FailureCounter.key.
@@ -17,12 +20,23 @@ def short_key(key: str) -> str:
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
-def request_keys(request: HttpRequest) -> list[str]:
-    """The signed-in user's key, if any, and the client IP's key."""
-    user = getattr(request, "user", None)
+def attempt_keys(
+    user: AbstractBaseUser | AnonymousUser | None, address: str | None, *, unknown_address_shared: bool = True
+) -> list[str]:
+    """What a learner's redemption or check is counted under: the user's key, if signed in, and
+    the address's. The address is whatever the caller knows of the client (client_ip() of a
+    request; what a course platform reports); callers without one share one counter, "ip:unknown"
+    (WSGI makes REMOTE_ADDR optional).
+
+    `unknown_address_shared=False` is for a course platform's call that reports no learner
+    address: the request's own address is the platform's server, no learner's, and the shared
+    counter would make all of its learners one bucket that one guesser fills for everyone. Such
+    an attempt counts under the learner's key alone (and under "ip:unknown" only when there is
+    no signed-in learner either, so an attempt never goes uncounted)."""
     user_keys = [f"user:{user.pk}"] if user is not None and user.is_authenticated else []
-    # Clients without an address (WSGI makes REMOTE_ADDR optional) share one counter.
-    return [*user_keys, ip_key(client_ip(request) or "unknown")]
+    if not address and not unknown_address_shared and user_keys:
+        return user_keys
+    return [*user_keys, ip_key(address or "unknown")]
 
 
 def login_keys(request: HttpRequest | None, username: str) -> list[str]:

@@ -132,7 +132,7 @@ def now() -> float:
 def failures_limited(
     *, keys: Iterable[str], counted: Counted, refused: Counted = (), limits: Iterable[tuple[int, int]] | None = None
 ) -> AbstractContextManager[None]:
-    """`with failures_limited(keys=request_keys(request), counted=GUESSES, refused=REFUSALS):`
+    """`with failures_limited(keys=attempt_keys(user, address), counted=GUESSES, refused=REFUSALS):`
     refuses with RateLimited while any key is at one of the `limits` (TESSERA_FAILED_ATTEMPTS
     unless given; they count the block's `counted` errors) or, when `refused` is given, at a limit
     of TESSERA_REFUSED_ATTEMPTS (which count its `refused` errors), and counts the block's error

@@ -1,16 +1,20 @@
 """Everything that changes vouchers. Entry points (CLI, admin, API, pages) call these only."""
 
 from tessera.vouchers.services.batches import (
+    MAX_USES_PER_CODE,
+    BatchSpec,
     batch_create,
     batch_revoke,
     code_revoke,
     offer_create,
     offer_delete,
+    offer_frozen_fields,
     offer_save,
     offer_validate,
 )
 from tessera.vouchers.services.jobs import (
     IN_REQUEST_MAX,
+    batch_create_in_request,
     batch_job_create,
     batch_job_requeue,
     batch_job_run,
@@ -27,8 +31,11 @@ from tessera.vouchers.services.redeem import (
 
 __all__ = [
     "IN_REQUEST_MAX",
+    "MAX_USES_PER_CODE",
+    "BatchSpec",
     "Preview",
     "batch_create",
+    "batch_create_in_request",
     "batch_job_create",
     "batch_job_requeue",
     "batch_job_run",
@@ -38,6 +45,7 @@ __all__ = [
     "code_revoke",
     "offer_create",
     "offer_delete",
+    "offer_frozen_fields",
     "offer_save",
     "offer_validate",
     "redemption_reverse",

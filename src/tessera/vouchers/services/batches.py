@@ -1,5 +1,6 @@
 """Offers and batches of codes: creating them, and revoking codes."""
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -18,8 +19,10 @@ from tessera.vouchers import codes as codebook
 from tessera.vouchers import config
 from tessera.vouchers.audit import audit_record
 from tessera.vouchers.bulk_insert import codes_writer
+from tessera.vouchers.errors import OfferFrozen
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer
 from tessera.vouchers.products import product_rule
+from tessera.vouchers.signals import batch_revoked_in_transaction
 
 MAX_BATCH = 1_000_000
 MAX_USES_PER_CODE = 1_000_000
@@ -28,6 +31,8 @@ CHUNK = 50_000
 # A collision with an existing code needs ~2^37 live codes at 75 bits; retrying is for
 # correctness, not because it is expected.
 ATTEMPTS = 3
+# What an offer's codes unlock: once it has codes these stay as they are (OfferFrozen).
+FROZEN_ONCE_ISSUED = ("product", "session")
 
 Progress = Callable[[int], object]
 
@@ -54,7 +59,8 @@ def offer_create(
 
 def offer_save(*, offer: Offer, changed: Iterable[str] = (), actor: str) -> Offer:
     """A new offer, or an offer edited in the admin: only the fields named in `changed` are
-    saved and logged, so saving the form unchanged changes and logs nothing."""
+    saved and logged, so saving the form unchanged changes and logs nothing. An offer with codes
+    keeps its product and session (OfferFrozen)."""
     config.require_vouchers()
     offer_validate(offer)
     with transaction.atomic():
@@ -65,6 +71,7 @@ def offer_save(*, offer: Offer, changed: Iterable[str] = (), actor: str) -> Offe
                 product=offer.product, session=offer.session.slug if offer.session else None,
             )  # fmt: skip
         elif fields := sorted(changed):
+            _check_not_frozen(offer, fields, lock=True)
             offer.save(update_fields=fields)
             audit_record(action=AuditEvent.Action.OFFER_CHANGED, actor=actor, offer_id=offer.pk, changed=fields)
     return offer
@@ -77,8 +84,15 @@ def offer_delete(*, offer: Offer, actor: str) -> None:
         offer.delete()
 
 
-def offer_validate(offer: Offer) -> None:
-    """The rules of a well-formed offer, shared by offer_save and the admin's offer form."""
+def offer_frozen_fields(offer: Offer) -> tuple[str, ...]:
+    """The fields of a stored offer that can no longer change: its product and session, once it
+    has codes. The admin shows them read-only; offer_save refuses a change of them."""
+    return FROZEN_ONCE_ISSUED if not offer._state.adding and offer.batches.exists() else ()
+
+
+def offer_validate(offer: Offer, *, changed: Iterable[str] = ()) -> None:
+    """The rules of a well-formed offer, and of a change of the fields named in `changed` (an
+    offer with codes is frozen), shared by offer_save and the admin's offer form."""
     _check_product_offered(offer.product, offer.session)
     config.require_product(offer.product)
     if not offer.name.strip():
@@ -92,6 +106,24 @@ def offer_validate(offer: Offer) -> None:
     one_of(Offer.PaymentMode, "payment_mode", offer.payment_mode)
     if offer.sale_starts_at and offer.sale_ends_at and offer.sale_ends_at <= offer.sale_starts_at:
         raise InvalidInput("The sale window ends before it starts.", field="sale_ends_at")
+    _check_not_frozen(offer, changed)
+
+
+def _check_not_frozen(offer: Offer, changed: Iterable[str], *, lock: bool = False) -> None:
+    """OfferFrozen if `changed` moves the product or session of an offer with codes. `lock` (in
+    offer_save's transaction): the offer's row is locked first, which waits for a batch still
+    being written for it (its foreign key holds a share lock on the row), so that batch is seen."""
+    changed = set(changed)
+    touched = [name for name in FROZEN_ONCE_ISSUED if name in changed]
+    if offer._state.adding or not touched:
+        return
+    rows = Offer.objects.filter(pk=offer.pk)
+    stored = (rows.select_for_update() if lock else rows).first()
+    if stored is None:
+        return
+    moved = any(stored.serializable_value(name) != offer.serializable_value(name) for name in touched)  # ids for FKs
+    if moved and stored.batches.exists():
+        raise OfferFrozen()
 
 
 def _check_product_offered(product: str, session: CourseSession | None) -> None:
@@ -100,58 +132,47 @@ def _check_product_offered(product: str, session: CourseSession | None) -> None:
         raise InvalidInput(f"The course session {session.slug!r} does not offer {product}.", field="product")
 
 
-def batch_create(
-    *,
-    offer: Offer,
-    count: int,
-    country: str,
-    uses_per_code: int = 1,
-    expires_at: datetime | None = None,
-    tag: str = "untagged",
-    restricted_to: User | None = None,
-    note: str = "",
-    prefix: str | None = None,
-    refund_policy: str = Batch.RefundPolicy.RETURN_USE,
-    actor: str = "system",
-    progress: Progress | None = None,
-) -> Batch:
-    """Creates `count` codes for `offer`, all or nothing: any error leaves no code behind."""
-    fields = batch_fields_checked(
-        offer=offer, count=count, country=country, uses_per_code=uses_per_code, expires_at=expires_at, tag=tag,
-        prefix=prefix, refund_policy=refund_policy,
-    )  # fmt: skip
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BatchSpec:
+    """What a batch of codes is to be, as every entry point asks for it (the staff pages, the
+    staff API, the CLI, the shop bridge, a queued job): built there, checked here once
+    (`checked`), and handed through the layers whole."""
+
+    count: int
+    country: str
+    uses_per_code: int = 1
+    expires_at: datetime | None = None
+    tag: str = "untagged"
+    restricted_to: User | None = None
+    note: str = ""
+    prefix: str | None = None  # None: the configured TESSERA_CODE_PREFIX
+    refund_policy: str = Batch.RefundPolicy.RETURN_USE
+
+    def checked(self, offer: Offer) -> "BatchSpec":
+        """This batch for `offer`, normalised (country upper-cased, a blank tag untagged, the
+        prefix resolved and normalised), or the first InvalidInput; writes nothing."""
+        config.require_vouchers()
+        config.require_product(offer.product)
+        prefix = _valid_prefix(config.code_prefix() if self.prefix is None else self.prefix)
+        _check_batch_input(offer=offer, count=self.count, uses_per_code=self.uses_per_code, expires_at=self.expires_at)
+        one_of(Batch.RefundPolicy, "refund_policy", self.refund_policy)
+        country = country_code(self.country)
+        tag = fits_text(Batch, "tag", (self.tag or "").strip() or "untagged")
+        return dataclasses.replace(self, country=country, tag=tag, prefix=prefix)
+
+    def batch_fields(self) -> dict[str, Any]:
+        """The batch row's columns this spec sets."""
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+
+
+def batch_create(*, offer: Offer, spec: BatchSpec, actor: str = "system", progress: Progress | None = None) -> Batch:
+    """Creates `spec.count` codes for `offer`, all or nothing: any error leaves no code behind."""
+    spec = spec.checked(offer)
     with transaction.atomic():
-        batch = Batch.objects.create(
-            offer=offer, restricted_to=restricted_to, note=note, created_by=actor[:150], **fields
-        )  # fmt: skip
+        batch = Batch.objects.create(offer=offer, created_by=actor[:150], **spec.batch_fields())
         _fill_batch(batch, progress)
-        audit_record(action=AuditEvent.Action.CREATED, actor=actor, batch=batch, count=count)
+        audit_record(action=AuditEvent.Action.CREATED, actor=actor, batch=batch, count=spec.count)
     return batch
-
-
-def batch_fields_checked(
-    *,
-    offer: Offer,
-    count: int,
-    country: str,
-    uses_per_code: int = 1,
-    expires_at: datetime | None = None,
-    tag: str = "untagged",
-    prefix: str | None = None,
-    refund_policy: str = Batch.RefundPolicy.RETURN_USE,
-) -> dict[str, Any]:
-    """The batch's fields, normalised, or the first InvalidInput; writes nothing. Shared with the
-    background path (tessera.vouchers.services.jobs), which refuses bad input before queueing."""
-    config.require_vouchers()
-    config.require_product(offer.product)
-    prefix = _valid_prefix(config.code_prefix() if prefix is None else prefix)
-    _check_batch_input(offer=offer, count=count, uses_per_code=uses_per_code, expires_at=expires_at)
-    one_of(Batch.RefundPolicy, "refund_policy", refund_policy)
-    return {
-        "count": count, "uses_per_code": uses_per_code, "expires_at": expires_at, "country": country_code(country),
-        "tag": fits_text(Batch, "tag", (tag or "").strip() or "untagged"), "prefix": prefix,
-        "refund_policy": refund_policy,
-    }  # fmt: skip
 
 
 def _valid_prefix(prefix: str) -> str:
@@ -220,5 +241,6 @@ def batch_revoke(*, batch: Batch, actor: str) -> int:
         revoked = Code.objects.filter(batch=batch, revoked_at__isnull=True).update(revoked_at=now)
         if batch_changed or revoked:
             audit_record(action=AuditEvent.Action.REVOKED, actor=actor, batch=batch, codes=revoked)
+            batch_revoked_in_transaction.send(sender=Batch, batch=batch, codes=revoked, at=now)
     batch.refresh_from_db()
     return revoked

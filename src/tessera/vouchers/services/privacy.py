@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from tessera.core.models import FailureCounter
 from tessera.core.ratelimit.keys import ip_key, short_key
+from tessera.core.ratelimit.limiter import REFUSED
 from tessera.core.ratelimit.stores import DatabaseStore
 from tessera.vouchers.audit import audit_record
 from tessera.vouchers.errors import StaffNotErasable
@@ -77,11 +78,13 @@ def _answers(responses: Iterable[tuple[Any, Any]]) -> Counts:
 
 
 def _delete_counters(addresses: set[str]) -> int:
-    """Rate-limit counters of the learner's addresses (keys "ip:<address>/<period>"), in the
-    database store; Redis counters end with their window, a day at most."""
+    """Rate-limit counters of the learner's addresses, the failed attempts' and the refused ones'
+    (keys "ip:<address>/<period>" and "refused:ip:<address>/<period>"), in the database store;
+    Redis counters end with their window, a day at most."""
     keyed = Q()
     for address in addresses:
-        keyed |= Q(key__startswith=f"{short_key(ip_key(address))}/")
+        for key in (ip_key(address), REFUSED + ip_key(address)):
+            keyed |= Q(key__startswith=f"{short_key(key)}/")
     return FailureCounter.objects.filter(keyed).delete()[0] if addresses else 0
 
 

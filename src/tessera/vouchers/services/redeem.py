@@ -9,8 +9,14 @@ A redemption is the hot path (hundreds a second), so its statements are written 
 tessera.core.db) and kept few: one read (the code, its batch and offer, whether this user already
 holds it, and their enrollment in the session), then the writes. The use is counted last, so a
 much-used code's row stays locked only from that UPDATE to the COMMIT.
+
+Redemptions and checks are a learner's attempts, so the services themselves hold them to the
+failed- and refused-attempt limits (tessera.core.ratelimit), per learner and per the address the
+caller passes: every entry point, the pages, the API and whatever comes next, is limited alike,
+and none can forget to be. See docs/rate-limits.md.
 """
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import accumulate
@@ -22,12 +28,16 @@ from django.utils import timezone
 
 from tessera.catalog.errors import EnrollmentConflict
 from tessera.catalog.models import CourseSession, Enrollment
-from tessera.core.db import columns, fetch_one, insert_row, instance_from_row, violates_unique
+from tessera.core.db import columns, fetch_one, insert, instance_from_row, violates_unique
 from tessera.core.errors import InvalidInput
+from tessera.core.ratelimit.keys import attempt_keys
+from tessera.core.ratelimit.limiter import failures_limited
 from tessera.vouchers import codes as codebook
 from tessera.vouchers import config
 from tessera.vouchers.audit import MAX_CODE_TEXT, actor_of, audit_record
 from tessera.vouchers.errors import (
+    GUESSES,
+    REFUSALS,
     AlreadyRedeemed,
     AlreadyReversed,
     CodeExhausted,
@@ -43,9 +53,17 @@ from tessera.vouchers.errors import (
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Redemption
 from tessera.vouchers.products import product_rule
 from tessera.vouchers.selectors.codes import parse_code
-from tessera.vouchers.signals import redemption_reversed, voucher_redeemed
+from tessera.vouchers.signals import (
+    redemption_reversed,
+    redemption_reversed_in_transaction,
+    voucher_redeemed,
+    voucher_redeemed_in_transaction,
+)
 
-# Everything the checks need, in one query: see Found. Columns in model field order.
+# Everything the checks need, in one query: see Found. Columns in model field order. The ORM needs
+# two queries for it (select_related with an Exists, then the enrollment), which took 1,451 µs of
+# CPU against 189 µs (PostgreSQL; docs/benchmarks.md section 5). tests/vouchers/test_redeem.py
+# holds both this and COUNT_USE to the ORM's answers on the same rows.
 CODE_FOR_REDEMPTION = (
     f"SELECT {columns(Code, 'c')}, {columns(Batch, 'b')}, {columns(Offer, 'o')}, {columns(Enrollment, 'e')},"  # noqa: S608
     " EXISTS(SELECT 1 FROM vouchers_redemption r WHERE r.code_id = c.code AND r.user_id = %s"
@@ -62,6 +80,8 @@ def _column_slices(*models: type[Model]) -> list[slice]:
 
 
 CODE_COLUMNS, BATCH_COLUMNS, OFFER_COLUMNS, ENROLLMENT_COLUMNS = _column_slices(Code, Batch, Offer, Enrollment)
+# The ORM can say this too (filter(uses__lt=F("max_uses"), ...).update(uses=F("uses") + 1)), but
+# took 392 µs of CPU against 65 µs (PostgreSQL; docs/benchmarks.md section 5).
 COUNT_USE = "UPDATE vouchers_code SET uses = uses + 1 WHERE code = %s AND uses < max_uses AND revoked_at IS NULL"
 
 
@@ -94,25 +114,53 @@ def voucher_redeem(
     session: CourseSession,
     product: str | None = None,
     client_ip: str | None = None,
+    limited: bool = True,
+    unknown_address_shared: bool = True,
 ) -> Redemption:
     """Redeems `code` for `user` on `session` and activates its product, or refuses and changes
     nothing but the audit log. `product`, when given, is what the user asked for (the form they
-    used); a code for another product is refused rather than activating something unexpected."""
-    config.require_vouchers()
-    if not user.is_authenticated:
-        raise InvalidInput("Sign in to redeem a code.", field="user")
-    attempt = Attempt(user=user, session=session, product=product, client_ip=client_ip, now=timezone.now())
-    try:
-        normalized = parse_code(code)
-        with transaction.atomic():
-            return _redeem(normalized, attempt)
-    except RedemptionRefused as refusal:
-        # Written after the rollback, in its own transaction, so the refusal is kept.
-        audit_record(
-            action=AuditEvent.Action.REFUSED, actor=actor_of(user), code=_as_logged(code), at=attempt.now,
-            reason=refusal.code, session=session.slug,
-        )  # fmt: skip
-        raise
+    used); a code for another product is refused rather than activating something unexpected.
+    `client_ip` is the learner's address as the caller knows it: it is kept with the redemption
+    and, with the learner, names the rate limits' counters (see _attempts_limited, `limited`,
+    `unknown_address_shared`)."""
+    with _attempts_limited(user, client_ip, limited=limited, unknown_address_shared=unknown_address_shared):
+        config.require_vouchers()
+        if not user.is_authenticated:
+            raise InvalidInput("Sign in to redeem a code.", field="user")
+        attempt = Attempt(user=user, session=session, product=product, client_ip=client_ip, now=timezone.now())
+        try:
+            normalized = parse_code(code)
+            with transaction.atomic():
+                return _redeem(normalized, attempt)
+        except RedemptionRefused as refusal:
+            # Written after the rollback, in its own transaction, so the refusal is kept.
+            audit_record(
+                action=AuditEvent.Action.REFUSED, actor=actor_of(user), code=_as_logged(code), at=attempt.now,
+                reason=refusal.code, session=session.slug,
+            )  # fmt: skip
+            raise
+
+
+def _attempts_limited(
+    user: AbstractBaseUser, client_ip: str | None, *, limited: bool, unknown_address_shared: bool
+) -> AbstractContextManager[None]:
+    """The failed- and refused-attempt limits around a whole redemption or check, counted under
+    the learner (`user:<pk>`) and the address (ip_key of `client_ip`; callers without one share
+    "ip:unknown", unless `unknown_address_shared` is False: a course platform that reports no
+    learner address, whose learners then count under their own key alone; see attempt_keys).
+    It wraps the transaction, never the reverse: a refusal rolls the transaction back, and its
+    count must survive that (tessera.core.ratelimit.limiter, "Transactions").
+
+    `limited=False` is for staff redeeming on a learner's behalf (the `tessera redeem` command;
+    bench/bench_redeem.py, which measures the redemption alone, too), never for anything a learner
+    reaches: staff type codes a learner handed them, so a refusal is no one's guess, and they have
+    no learner's address to pass. Counted, their attempts would fill the learner's own counter
+    and the "ip:unknown" one that every address-less caller shares, and a learner at a limit could
+    not be helped by staff."""
+    if not limited:
+        return nullcontext()
+    keys = attempt_keys(user, client_ip, unknown_address_shared=unknown_address_shared)
+    return failures_limited(keys=keys, counted=GUESSES, refused=REFUSALS)
 
 
 @dataclass(frozen=True)
@@ -125,23 +173,35 @@ class Preview:
     uses_left: int
 
 
-def voucher_check(*, code: str, user: AbstractBaseUser, session: CourseSession, product: str | None = None) -> Preview:
+def voucher_check(
+    *,
+    code: str,
+    user: AbstractBaseUser,
+    session: CourseSession,
+    product: str | None = None,
+    client_ip: str | None = None,
+    unknown_address_shared: bool = True,
+) -> Preview:
     """Runs every check `voucher_redeem` runs, changes nothing, and raises the same refusal the
-    redemption would; the answer may of course change before the learner redeems."""
-    config.require_vouchers()
-    if not user.is_authenticated:
-        raise InvalidInput("Sign in to check a code.", field="user")
-    attempt = Attempt(user=user, session=session, product=product, client_ip=None, now=timezone.now())
-    normalized = parse_code(code)
-    # A transaction, though nothing is written: the capacity rule reads the session's row with
-    # SELECT ... FOR UPDATE, which PostgreSQL allows only inside one.
-    with transaction.atomic():
-        found = _code_for_redemption(normalized, attempt)
-        _check_code(found, attempt)
-        code_row, enrollment = found.code, found.enrollment
-        offered = code_row.batch.offer.product
-        product_rule(offered).ensure_eligible(user=user, session=session, enrollment=enrollment, now=attempt.now)
-    return Preview(code=code_row, product=offered, session=session, uses_left=code_row.max_uses - code_row.uses)
+    redemption would; the answer may of course change before the learner redeems. A check is
+    an attempt like a redemption, held to the same limits under the same counters (a guesser
+    would otherwise check codes unlimited); `client_ip` and `unknown_address_shared` mean the
+    same. Only learners check codes, so no caller is exempt."""
+    with _attempts_limited(user, client_ip, limited=True, unknown_address_shared=unknown_address_shared):
+        config.require_vouchers()
+        if not user.is_authenticated:
+            raise InvalidInput("Sign in to check a code.", field="user")
+        attempt = Attempt(user=user, session=session, product=product, client_ip=client_ip, now=timezone.now())
+        normalized = parse_code(code)
+        # A transaction, though nothing is written: the capacity rule reads the session's row with
+        # SELECT ... FOR UPDATE, which PostgreSQL allows only inside one.
+        with transaction.atomic():
+            found = _code_for_redemption(normalized, attempt)
+            _check_code(found, attempt)
+            code_row, enrollment = found.code, found.enrollment
+            offered = code_row.batch.offer.product
+            product_rule(offered).ensure_eligible(user=user, session=session, enrollment=enrollment, now=attempt.now)
+        return Preview(code=code_row, product=offered, session=session, uses_left=code_row.max_uses - code_row.uses)
 
 
 def _code_for_redemption(normalized: str, attempt: Attempt) -> Found:
@@ -185,6 +245,8 @@ def _redeem(normalized: str, attempt: Attempt) -> Redemption:
     )  # fmt: skip
     # Last: the code's row lock is held from here to the commit; a refusal here rolls back all.
     _count_use(code)
+    # Receivers write in this transaction (a platform's event) and take their row locks after the code's.
+    voucher_redeemed_in_transaction.send(sender=Redemption, redemption=redemption)
     transaction.on_commit(lambda: voucher_redeemed.send(sender=Redemption, redemption=redemption))
     return redemption
 
@@ -237,17 +299,11 @@ def _record(code: Code, attempt: Attempt, *, had_active_enrollment: bool) -> Red
         redeemed_at=attempt.now, client_ip=attempt.client_ip, had_active_enrollment=had_active_enrollment,
     )  # fmt: skip
     try:
-        redemption.pk = insert_row(
-            Redemption, code_id=code.pk, user_id=redemption.user_id, session_id=attempt.session.pk,
-            product=redemption.product, redeemed_at=attempt.now, client_ip=attempt.client_ip,
-            had_active_enrollment=had_active_enrollment, reversed_at=None, reversed_by="",
-        )  # fmt: skip
+        insert(redemption)
     except IntegrityError as error:
         if violates_unique(error, "one_live_redemption_per_code_and_user"):
             raise AlreadyRedeemed() from None
         raise
-    redemption._state.adding = False
-    redemption._state.db = connection.alias
     return redemption
 
 
@@ -277,6 +333,7 @@ def redemption_reverse(*, redemption: Redemption, actor: str, give_back_use: boo
             user_id=redemption.user_id, use_returned=give_back_use,
         )  # fmt: skip
         redemption.refresh_from_db()
+        redemption_reversed_in_transaction.send(sender=Redemption, redemption=redemption, use_returned=give_back_use)
         transaction.on_commit(
             lambda: redemption_reversed.send(sender=Redemption, redemption=redemption, use_returned=give_back_use)
         )

@@ -8,11 +8,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
+from django.contrib.auth.models import User
 from django.core.validators import MaxValueValidator
 
 from tessera.catalog.models import CourseSession
 from tessera.core.errors import DomainError, InvalidInput
 from tessera.vouchers.models import Batch, Product
+from tessera.vouchers.services import BatchSpec
 
 MAX_DAY = date(9998, 12, 31)  # the day after still fits every database's date range
 
@@ -97,9 +99,9 @@ class BatchForm(StaffForm):
     note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
     refund_policy = forms.ChoiceField(choices=Batch.RefundPolicy.choices, initial=Batch.RefundPolicy.RETURN_USE)
 
-    def service_arguments(self) -> dict[str, Any]:
-        """batch_create's arguments but the offer, the restricted user and the actor."""
+    def batch_spec(self, restricted_to: User | None) -> BatchSpec:
+        """The batch asked for; `restricted_to`: the user the typed username names."""
         data = dict(self.cleaned_data)
         day = data.pop("expires_on")
         data.pop("restricted_to")
-        return {**data, "expires_at": end_of_day(day) if day else None}
+        return BatchSpec(**data, expires_at=end_of_day(day) if day else None, restricted_to=restricted_to)

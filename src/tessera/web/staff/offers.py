@@ -85,9 +85,7 @@ def batch_new(request: HttpRequest, pk: int) -> HttpResponse:
 def _create_codes(request: HttpRequest, offer: Offer, form: BatchForm) -> HttpResponse:
     username = form.cleaned_data["restricted_to"]
     restricted_to = user_named(username, field="restricted_to") if username else None
-    ordered = batch_order(
-        offer=offer, restricted_to=restricted_to, actor=request.user.get_username(), **form.service_arguments()
-    )
+    ordered = batch_order(offer=offer, spec=form.batch_spec(restricted_to), actor=request.user.get_username())
     if isinstance(ordered, BatchJob):
         messages.info(request, f"Writing {ordered.count:,} codes in the background.")
         return see_other(reverse("staff:job", args=[ordered.pk]))
@@ -98,7 +96,7 @@ def _create_codes(request: HttpRequest, offer: Offer, form: BatchForm) -> HttpRe
 def _offer_page(request: HttpRequest, offer: Offer, form: BatchForm, *, status: int = 200) -> HttpResponse:
     context = {
         "offer": offer, "form": form, "batches": batches_overview(offer), "jobs": jobs_unfinished(offer),
-        "in_request_max": IN_REQUEST_MAX, "section": "offers",
+        "in_request_max": f"{IN_REQUEST_MAX:,}", "section": "offers",
     }  # fmt: skip
     return render(request, "web/staff/offer_detail.html", context, status=status)
 

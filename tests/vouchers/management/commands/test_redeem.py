@@ -4,7 +4,10 @@ import pytest
 from django.core.management.base import CommandError
 
 from tessera.catalog.models import Enrollment
+from tessera.vouchers import codes
+from tessera.vouchers.errors import CodeNotFound
 from tessera.vouchers.models import Redemption
+from tessera.vouchers.services import voucher_redeem
 from tests.commands import run_command
 
 
@@ -24,3 +27,15 @@ class TestRedeem:
         with pytest.raises(CommandError, match=r"^invalid_input: "):
             run_command("redeem", make_code(enrollment_offer), "--user", "learner", "--session", "nope")
         assert not Redemption.objects.exists()
+
+    @pytest.mark.usefixtures("ratelimit_clock")
+    def test_staff_are_not_held_to_the_learners_rate_limits(
+        self, enrollment_offer, make_code, learner, running_session, settings
+    ):
+        settings.TESSERA_FAILED_ATTEMPTS = [(1, 60)]
+        with pytest.raises(CommandError, match=r"^not_found: "):
+            run_command("redeem", codes.generate(1)[0], "--user", "learner", "--session", running_session.slug)
+        with pytest.raises(CodeNotFound):  # not counted: the learner has their one guess left
+            voucher_redeem(code=codes.generate(1)[0], user=learner, session=running_session)
+        out = run_command("redeem", make_code(enrollment_offer), "--user", "learner", "--session", running_session.slug)
+        assert "Redeemed for learner: enrollment" in out  # while the learner is at the limit

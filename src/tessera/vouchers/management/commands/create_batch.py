@@ -7,7 +7,7 @@ from tqdm import tqdm
 from tessera.vouchers.management.base import VoucherCommand, parse_moment, user_named
 from tessera.vouchers.models import Batch, Offer
 from tessera.vouchers.selectors.codes import display_code
-from tessera.vouchers.services import batch_create
+from tessera.vouchers.services import BatchSpec, batch_create
 
 PROGRESS_FROM = 10_000
 
@@ -37,13 +37,7 @@ class Command(VoucherCommand):
         bar = tqdm(total=opts["count"], unit="code", file=self.stderr) if show_progress else None
         started = time.perf_counter()
         try:
-            batch = batch_create(
-                offer=offer, count=opts["count"], uses_per_code=opts["uses"], country=opts["country"],
-                expires_at=parse_moment(opts["expires"], field="expires") if opts["expires"] else None,
-                tag=opts["tag"], note=opts["note"], prefix=opts["prefix"],
-                restricted_to=user_named(opts["user"]) if opts["user"] else None,
-                refund_policy=opts["refund_policy"], actor="cli", progress=bar.update if bar else None,
-            )  # fmt: skip
+            batch = batch_create(offer=offer, spec=_spec(opts), actor="cli", progress=bar.update if bar else None)
         finally:
             if bar:
                 bar.close()
@@ -52,3 +46,12 @@ class Command(VoucherCommand):
         if opts["print_codes"]:
             for code in batch.codes.order_by("code").values_list("code", flat=True).iterator():
                 self.stdout.write(display_code(code, batch.prefix))
+
+
+def _spec(opts: dict[str, Any]) -> BatchSpec:
+    return BatchSpec(
+        count=opts["count"], uses_per_code=opts["uses"], country=opts["country"],
+        expires_at=parse_moment(opts["expires"], field="expires") if opts["expires"] else None,
+        tag=opts["tag"], note=opts["note"], prefix=opts["prefix"],
+        restricted_to=user_named(opts["user"]) if opts["user"] else None, refund_policy=opts["refund_policy"],
+    )  # fmt: skip

@@ -7,7 +7,7 @@ from tessera.catalog.demo import demo_catalog_load, demo_users_reset
 from tessera.vouchers import config
 from tessera.vouchers.models import Offer, Product
 from tessera.vouchers.selectors.codes import display_code, live_codes
-from tessera.vouchers.services import batch_create, offer_create
+from tessera.vouchers.services import BatchSpec, batch_create, offer_create
 
 DEMO_CODES = 3
 
@@ -38,7 +38,8 @@ class Command(BaseCommand):
             offer = offer_create(name=name, product=product, session=session, actor="demo")
         live = live_codes(offer)[:DEMO_CODES]
         if not live:
-            batch_create(offer=offer, count=DEMO_CODES, uses_per_code=2, country="DE", tag="demo", actor="demo")
+            spec = BatchSpec(count=DEMO_CODES, uses_per_code=2, country="DE", tag="demo")
+            batch_create(offer=offer, spec=spec, actor="demo")
             live = live_codes(offer)[:DEMO_CODES]
         self.stdout.write(f"Offer {offer.pk} ({product} of {session.slug}), codes with uses left:")
         for code in live:

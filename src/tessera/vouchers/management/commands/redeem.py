@@ -16,5 +16,9 @@ class Command(VoucherCommand):
         parser.add_argument("--product", choices=Product.values, help="refuse a code for another product")
 
     def handle(self, *args: Any, code: str, user: str, session: str, product: str | None, **opts: Any) -> None:
-        redemption = voucher_redeem(code=code, user=user_named(user), session=session_by_slug(session), product=product)
+        # Staff redeem on a learner's behalf, with no learner's address: not under the learners'
+        # rate limits (voucher_redeem, _attempts_limited), so a locked-out learner can be helped.
+        redemption = voucher_redeem(
+            code=code, user=user_named(user), session=session_by_slug(session), product=product, limited=False
+        )
         self.stdout.write(f"Redeemed for {user}: {redemption.product} in {session}.")

@@ -1,20 +1,24 @@
-"""Webhook bodies, their Standard Webhooks signature, the settings checked at start-up, and the
-HTTP sender: one deadline per attempt, no redirects, TLS to the address checked, no ports revealed."""
+"""The webhook sender all of Tessera's webhooks go through (tessera.core.webhooks): the Standard
+Webhooks signature, its settings, one deadline per attempt, the SSRF-guarded pinned connection,
+and keeping a connection alive."""
 
+import http.server
 import re
 import socket
+import socketserver
 import ssl
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import standardwebhooks
 from django.utils import timezone
 
-from tessera.shop import webhooks
+from tessera.core import webhooks
 from tessera.shop.services import shop_webhook_set
 from tests.loopback import Hook, hook_receiver, serving
 from tests.shop.webhooking import (
@@ -65,7 +69,7 @@ class TestSettings:
         assert [error.id for error in webhooks.check_webhook_settings()] == ["tessera.E101"]
 
     def test_a_sender_that_cannot_be_imported_is_reported(self, settings):
-        settings.TESSERA_WEBHOOK_SENDER = "tessera.shop.webhooks.NoSuchSender"
+        settings.TESSERA_WEBHOOK_SENDER = "tessera.core.webhooks.NoSuchSender"
         assert [error.id for error in webhooks.check_webhook_settings()] == ["tessera.E102"]
 
     def test_a_lease_no_longer_than_the_timeout_is_reported(self, settings):
@@ -228,3 +232,100 @@ class TestHttpsToAPinnedAddress:
         with pytest.raises(webhooks.SendFailed):
             webhooks.HttpSender(timeout=5).send(url=f"{url}/hook", body=b"{}", headers={})
         assert Hook.received == []
+
+
+class _KeptAlive(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keeps the connection unless told otherwise
+    connections: ClassVar[set[tuple[str, int]]] = set()
+    paths: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.connections.add(self.client_address)
+        self.paths.append(self.path)
+        answer = b'{"ok":true}'
+        self.send_response(500 if self.path == "/broken" else 200)
+        self.send_header("Content-Length", str(len(answer)))
+        if self.path == "/closing":
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _Impatient(_KeptAlive):
+    timeout = 0.3  # seconds an idle connection is kept by the receiver
+
+
+class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+
+
+def _serve(settings: Any, handler: type[_KeptAlive]) -> Iterator[str]:
+    settings.TESSERA_WEBHOOK_ALLOW_PRIVATE = True
+    server = _Server(("127.0.0.1", 0), handler)
+    _KeptAlive.connections.clear()
+    _KeptAlive.paths.clear()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def receiver(settings: Any) -> Iterator[str]:
+    yield from _serve(settings, _KeptAlive)
+
+
+@pytest.fixture
+def impatient_receiver(settings: Any) -> Iterator[str]:
+    yield from _serve(settings, _Impatient)
+
+
+def send_three(sender: webhooks.HttpSender, url: str) -> list[int]:
+    try:
+        return [sender.send(url=url, body=b"{}", headers={}) for _ in range(3)]
+    finally:
+        sender.close()
+
+
+class TestKeepAlive:
+    def test_kept_alive_three_sends_share_one_connection(self, receiver):
+        assert send_three(webhooks.HttpSender(timeout=5, keep_alive=True), f"{receiver}/hook") == [200] * 3
+        assert (len(_KeptAlive.paths), len(_KeptAlive.connections)) == (3, 1)
+
+    def test_an_error_answer_keeps_the_connection_too(self, receiver):
+        assert send_three(webhooks.HttpSender(timeout=5, keep_alive=True), f"{receiver}/broken") == [500] * 3
+        assert len(_KeptAlive.connections) == 1
+
+    def test_without_keep_alive_each_send_has_its_own_connection(self, receiver):
+        assert send_three(webhooks.HttpSender(timeout=5), f"{receiver}/hook") == [200] * 3
+        assert len(_KeptAlive.connections) == 3
+
+    def test_a_receiver_that_closes_gets_a_new_connection_for_the_next_send(self, receiver):
+        assert send_three(webhooks.HttpSender(timeout=5, keep_alive=True), f"{receiver}/closing") == [200] * 3
+        assert len(_KeptAlive.connections) == 3
+
+    def test_a_connection_the_receiver_closed_while_idle_is_opened_again_and_the_send_succeeds(
+        self, impatient_receiver
+    ):
+        sender = webhooks.HttpSender(timeout=5, keep_alive=True)
+        try:
+            assert sender.send(url=f"{impatient_receiver}/hook", body=b"{}", headers={}) == 200
+            time.sleep(1)  # the receiver closes the idle connection after 0.3 s
+            assert sender.send(url=f"{impatient_receiver}/hook", body=b"{}", headers={}) == 200
+        finally:
+            sender.close()
+        assert (len(_KeptAlive.paths), len(_KeptAlive.connections)) == (2, 2)
+
+    def test_another_host_is_not_sent_over_the_kept_connection(self, receiver):
+        sender = webhooks.HttpSender(timeout=5, keep_alive=True)
+        try:
+            assert sender.send(url=f"{receiver}/hook", body=b"{}", headers={}) == 200
+            other = receiver.replace("127.0.0.1", "localhost")
+            assert sender.send(url=f"{other}/hook", body=b"{}", headers={}) == 200
+        finally:
+            sender.close()
+        assert len(_KeptAlive.connections) == 2

@@ -1,13 +1,13 @@
 """Where a webhook may go: a guard against server-side request forgery.
 
-A webhook URL is chosen by whoever configures a shop, and Tessera's worker POSTs to it from
-inside the hosting network; without a guard, a URL naming 127.0.0.1, 10.0.0.5 or the cloud
+A webhook URL is chosen by whoever configures a shop or a course platform, and Tessera's worker
+POSTs to it from inside the hosting network; without a guard, a URL naming 127.0.0.1, 10.0.0.5 or the cloud
 metadata address 169.254.169.254 would make Tessera a messenger to machines the internet cannot
 reach. So a host's addresses are checked when its URL is saved and again at every attempt (the
 name may resolve elsewhere by then), and the sender connects to the very address it checked.
 
 TESSERA_WEBHOOK_ALLOW_PRIVATE=on lets loopback and private addresses through, for installations
-whose shops live on the same network (and for tests, whose receivers listen on 127.0.0.1).
+whose shops or platforms live on the same network (and for tests, whose receivers listen on 127.0.0.1).
 Link-local (the metadata service), multicast, unspecified and reserved addresses stay refused.
 """
 
@@ -91,3 +91,34 @@ def webhook_url_destination_check(url: str) -> None:
     port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     with contextlib.suppress(CouldNotResolve):
         allowed_addresses(parts.hostname or "", port, timeout=settings.TESSERA_WEBHOOK_TIMEOUT)
+
+
+WEBHOOK_SCHEMES = {"http", "https"}
+
+
+def webhook_url_checked(url: str) -> str:
+    """An absolute http or https URL with a host, or InvalidInput; WebhookUrlForbidden if the host
+    resolves to an address webhooks may not go to. The caller strips it and checks its length
+    against its own column."""
+    try:
+        parts = urlsplit(url)
+        well_formed = parts.scheme.lower() in WEBHOOK_SCHEMES and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is not a number, or a malformed IPv6 host
+        well_formed = False
+    # ASCII only: http.client writes the request line as ASCII (an IDN host goes in as punycode).
+    if not well_formed or not url.isascii() or any(char.isspace() or not char.isprintable() for char in url):
+        raise InvalidInput(
+            "The webhook URL must be an http or https URL with a host, like https://hooks.example/tessera.",
+            field="webhook_url",
+        )
+    webhook_url_destination_check(url)
+    return url
+
+
+def url_origin(url: str) -> str:
+    """Where the webhooks go, without path, query or user info: a receiver's URL may carry a
+    token of its own (https://hooks.example/T0/B0/XXXX, ?key=...), which the log must not keep."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme.lower()}://{host}{port}"

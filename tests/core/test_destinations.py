@@ -3,8 +3,8 @@ multicast and the like never; checked when a URL is set and again before each at
 
 import pytest
 
-from tessera.shop import webhooks
-from tessera.shop.destinations import WebhookUrlForbidden
+from tessera.core import webhooks
+from tessera.core.destinations import WebhookUrlForbidden
 from tessera.shop.services import shop_webhook_set
 from tests.loopback import Hook
 from tests.shop.webhooking import (

@@ -1,0 +1,213 @@
+"""A course platform's events, written in the transaction of the change they tell of (a
+transactional outbox): a redemption that rolls back leaves no event, and no event is written for
+a change that did not commit.
+
+The voucher service sends its `..._in_transaction` signals (tessera.vouchers.signals) as the last
+statements of its transaction; the receivers here (connected in PlatformsConfig.ready) first ask
+whether the session is a platform's, one indexed query, which for most sessions is all they do.
+For a platform's session they take its next sequence numbers with one UPDATE of its row and
+insert the events. That UPDATE locks the row until the commit, so a second transaction numbering
+an event of the same platform waits for the first to commit: events commit in the order of their
+numbers, without gaps, and a reader never sees event n+1 before event n. The platform's row is
+the last lock each of these transactions takes (after the code's, the redemption's, the batch's),
+so no two of them wait for each other the other way round.
+
+A reactivation's end is no change anyone makes: `reactivations_expire` (a chore of the task worker,
+and `tessera emit-expired-events`) writes one entitlement.expired event for each reactivation of
+a platform's session whose end has passed, claiming it by a conditional UPDATE first, so however
+many workers run it at once, each end is told once.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from tessera.catalog.models import Enrollment
+from tessera.core.db import fetch_one
+from tessera.platforms import delivery
+from tessera.platforms.feed import wire_time
+from tessera.platforms.models import PlatformEvent, PlatformLearner, PlatformReactivation
+from tessera.vouchers.models import Batch, Product, Redemption
+from tessera.vouchers.selectors.codes import display_code
+
+Type = PlatformEvent.Type
+EXPIRE_MAX = 1000  # reactivations one run tells the end of at most; the next run the rest
+
+# Runs inside every redemption, most of which are on no platform's session: hand-written SQL, as
+# on the redemption's own hot path (see tessera.core.db). The session's mapping (unique index on
+# session_id), its course's, and the user's learner id on that platform if they are its learner.
+PLATFORM_OF_SESSION = (
+    "SELECT ps.platform_id, ps.id, ps.external_id, pc.external_id, pl.external_id"
+    " FROM platforms_platformsession ps JOIN platforms_platformcourse pc ON pc.id = ps.course_id"
+    " LEFT JOIN platforms_platformlearner pl ON pl.platform_id = ps.platform_id AND pl.user_id = %s"
+    " WHERE ps.session_id = %s"
+)
+PLATFORM_OF_OFFER = (
+    "SELECT ps.platform_id, ps.id, ps.external_id, pc.external_id, o.product FROM vouchers_offer o"
+    " JOIN platforms_platformsession ps ON ps.session_id = o.session_id"
+    " JOIN platforms_platformcourse pc ON pc.id = ps.course_id WHERE o.id = %s"
+)
+# The numbers of `count` new events: the row lock this takes orders the events by commit. Raw SQL
+# for RETURNING (PostgreSQL, SQLite >= 3.35): the ORM would need an UPDATE and a SELECT.
+NEXT_SEQ = (
+    "UPDATE platforms_platform SET last_event_seq = last_event_seq + %s WHERE id = %s"
+    " RETURNING last_event_seq, webhook_url"
+)
+
+
+@dataclass(frozen=True)
+class Owner:
+    """A platform's session, as its events name it, and the learner they are about."""
+
+    platform_id: int
+    session_pk: int  # the PlatformSession's
+    session: str
+    course: str
+    learner: str | None  # the user's external id on the platform, None if they are not its learner
+
+
+def _owner(*, session_id: int, user_id: int) -> Owner | None:
+    row = fetch_one(PLATFORM_OF_SESSION, [user_id, session_id])
+    return None if row is None else Owner(*row)
+
+
+def _about(owner: Owner, redemption: Redemption) -> dict[str, Any]:
+    """What every event of a redemption says first: who, where, what."""
+    return {
+        "learner": owner.learner, "user": redemption.user_id, "session": owner.session, "course": owner.course,
+        "product": redemption.product, "code": _display(redemption), "redemption": redemption.pk,
+    }  # fmt: skip
+
+
+def _display(redemption: Redemption) -> str:
+    code = redemption.code  # loaded with its batch on a redemption's path; a query or two on a reversal
+    return display_code(code.code, code.batch.prefix)
+
+
+def _write(platform_id: int, events: list[tuple[str, dict[str, Any]]], *, at: datetime) -> list[PlatformEvent]:
+    last, webhook_url = fetch_one(NEXT_SEQ, [len(events), platform_id]) or (None, "")
+    if last is None:  # the foreign keys keep the platform: a bug, which rolls the change back
+        raise LookupError(f"no platform {platform_id} to number its events")
+    first = last - len(events) + 1
+    written = PlatformEvent.objects.bulk_create(
+        PlatformEvent(platform_id=platform_id, seq=first + offset, type=kind, occurred_at=at, data=data)
+        for offset, (kind, data) in enumerate(events)
+    )
+    if webhook_url:
+        transaction.on_commit(partial(delivery.delivery_queue, platform_id))
+    return written
+
+
+# --- the receivers (connected in PlatformsConfig.ready) -------------------------------------------
+
+
+def on_voucher_redeemed(sender: object, *, redemption: Redemption, **kwargs: Any) -> None:
+    owner = _owner(session_id=redemption.session_id, user_id=redemption.user_id)
+    if owner is None:
+        return
+    about = _about(owner, redemption)
+    effect = _granted(owner, redemption)
+    at = redemption.redeemed_at
+    redeemed = {**about, "redeemed_at": wire_time(at)}
+    _write(owner.platform_id, [(Type.CODE_REDEEMED, redeemed), (Type.ENTITLEMENT_GRANTED, {**about, "effect": effect})],
+           at=at)  # fmt: skip
+
+
+def _granted(owner: Owner, redemption: Redemption) -> dict[str, Any]:
+    if redemption.product == Product.ENROLLMENT:
+        return {"enrolled": True}
+    if redemption.product == Product.PROCTORING:
+        return {"proctored": True}
+    until = _reactivated_until(redemption)
+    PlatformReactivation.objects.create(
+        redemption=redemption, platform_id=owner.platform_id, session_id=owner.session_pk,
+        user_id=redemption.user_id, until=until,
+    )  # fmt: skip
+    return {"reactivated_until": wire_time(until)}
+
+
+def _reactivated_until(redemption: Redemption) -> datetime:
+    """As the reactivation just wrote it to the enrollment."""
+    enrollment = Enrollment.objects.only("reactivated_until").get(
+        user_id=redemption.user_id, session_id=redemption.session_id
+    )
+    if enrollment.reactivated_until is None:  # the rule has just set it: a bug, which rolls the redemption back
+        raise LookupError("a reactivated enrollment without its end")
+    return enrollment.reactivated_until
+
+
+def on_redemption_reversed(sender: object, *, redemption: Redemption, use_returned: bool, **kwargs: Any) -> None:
+    owner = _owner(session_id=redemption.session_id, user_id=redemption.user_id)
+    if owner is None:
+        return
+    at = redemption.reversed_at or timezone.now()  # set by the service before it sends this
+    revoked = {
+        **_about(owner, redemption), "effect": _revoked(redemption), "use_returned": use_returned,
+        "reversed_at": wire_time(at),
+    }  # fmt: skip
+    _write(owner.platform_id, [(Type.ENTITLEMENT_REVOKED, revoked)], at=at)
+
+
+def _revoked(redemption: Redemption) -> dict[str, Any]:
+    if redemption.product == Product.ENROLLMENT:
+        return {"enrolled": False}
+    if redemption.product == Product.PROCTORING:
+        return {"proctored": False}
+    # Its end is told now, never again as expired (unless the chore claimed it first).
+    running = PlatformReactivation.objects.filter(pk=redemption.pk, expired_event_at=None, revoked_at=None)
+    running.update(revoked_at=redemption.reversed_at)
+    enrolled = Enrollment.objects.filter(user_id=redemption.user_id, session_id=redemption.session_id, active=True)
+    return {"reactivated_until": None, "enrolled": enrolled.exists()}
+
+
+def on_batch_revoked(sender: object, *, batch: Batch, codes: int, at: datetime, **kwargs: Any) -> None:
+    row = fetch_one(PLATFORM_OF_OFFER, [batch.offer_id])
+    if row is None:
+        return
+    platform_id, _, session, course, product = row
+    revoked = {
+        "session": session, "course": course, "product": product, "batch": batch.pk, "tag": batch.tag,
+        "codes_revoked": codes, "revoked_at": wire_time(at),
+    }  # fmt: skip
+    _write(platform_id, [(Type.BATCH_REVOKED, revoked)], at=at)
+
+
+# --- a reactivation's end ------------------------------------------------------------------------
+
+
+def reactivations_expire(*, now: datetime | None = None) -> int:
+    """Writes one entitlement.expired event for each running reactivation of a platform's session
+    whose end has passed; answers how many. Safe to run on several workers at once."""
+    now = now or timezone.now()
+    due = PlatformReactivation.objects.filter(expired_event_at=None, revoked_at=None, until__lte=now)
+    ended = 0
+    for pk in due.order_by("until").values_list("pk", flat=True)[:EXPIRE_MAX]:
+        ended += _expire(pk, now)
+    return ended
+
+
+def _expire(pk: int, now: datetime) -> bool:
+    with transaction.atomic():
+        # Claimed first: a second worker's UPDATE waits for this row, then finds it claimed.
+        claimed = PlatformReactivation.objects.filter(pk=pk, expired_event_at=None, revoked_at=None)
+        if not claimed.update(expired_event_at=now):
+            return False
+        reactivation = PlatformReactivation.objects.select_related("session__course", "redemption__code__batch").get(
+            pk=pk
+        )
+        redemption, session = reactivation.redemption, reactivation.session
+        learner = PlatformLearner.objects.filter(platform_id=reactivation.platform_id, user_id=reactivation.user_id)
+        owner = Owner(
+            platform_id=reactivation.platform_id, session_pk=session.pk, session=session.external_id,
+            course=session.course.external_id, learner=learner.values_list("external_id", flat=True).first(),
+        )  # fmt: skip
+        expired = {
+            **_about(owner, redemption), "effect": {"reactivated_until": None},
+            "expired_at": wire_time(reactivation.until),
+        }  # fmt: skip
+        _write(reactivation.platform_id, [(Type.ENTITLEMENT_EXPIRED, expired)], at=now)
+    return True

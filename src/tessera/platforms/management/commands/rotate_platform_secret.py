@@ -1,0 +1,23 @@
+from typing import Any
+
+from django.core.management.base import CommandError
+
+from tessera.platforms.models import Platform
+from tessera.platforms.services import platform_secret_rotate
+from tessera.vouchers.management.base import VoucherCommand
+
+
+class Command(VoucherCommand):
+    help = "Give a platform a new client secret (shown once); the old secret and its access tokens stop working."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("platform", help="The platform's slug.")
+
+    def handle(self, *args: Any, platform: str, **opts: Any) -> None:
+        found = Platform.objects.filter(slug=platform).first()
+        if found is None:
+            raise CommandError(f"not_found: no platform with the slug {platform!r}.")
+        credentials = platform_secret_rotate(platform=found, actor="cli")
+        self.stdout.write(
+            f"client_id: {credentials.client_id}\nclient_secret (shown only now): {credentials.client_secret}"
+        )

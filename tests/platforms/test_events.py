@@ -1,0 +1,337 @@
+"""A platform's events, written in the transaction of the change they tell of: what each says,
+that a change rolled back or refused leaves none, that they are numbered per platform without
+gaps in commit order, and that a reactivation's end is told exactly once."""
+
+import threading
+from collections import Counter
+from datetime import timedelta
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import connections, transaction
+from django.utils import timezone
+
+from tessera.catalog.models import Enrollment
+from tessera.platforms.events import on_voucher_redeemed, reactivations_expire
+from tessera.platforms.feed import wire_time
+from tessera.platforms.models import Platform, PlatformEvent, PlatformReactivation
+from tessera.vouchers.errors import CodeExhausted
+from tessera.vouchers.models import Product, Redemption
+from tessera.vouchers.services import batch_revoke, redemption_reverse, voucher_redeem
+from tessera.vouchers.signals import voucher_redeemed_in_transaction
+from tests.concurrency import race
+
+Type = PlatformEvent.Type
+
+
+def events_of(credentials: Any) -> list[PlatformEvent]:
+    return list(PlatformEvent.objects.filter(platform=credentials.platform).order_by("seq"))
+
+
+def kinds(credentials: Any) -> list[tuple[int, str]]:
+    return [(event.seq, event.type) for event in events_of(credentials)]
+
+
+@pytest.fixture
+def mapped(events_session: Any, platform_a: Any) -> Any:
+    """Platform A's session s-1 (a running session of its own course)."""
+    return events_session(platform_a)
+
+
+@pytest.fixture
+def offer_on(make_offer: Any) -> Any:
+    return lambda product, mapped: make_offer(product, mapped.session)
+
+
+@pytest.mark.django_db
+class TestWhatARedemptionWrites:
+    def test_an_enrollment_is_a_code_redeemed_and_an_entitlement_granted_event(
+        self, platform_a, mapped, offer_on, make_code, events_learner
+    ):
+        user = events_learner(platform_a, "u-1")
+        code = make_code(offer_on(Product.ENROLLMENT, mapped))
+        redemption = voucher_redeem(code=code, user=user, session=mapped.session)
+        redeemed, granted = events_of(platform_a)
+        about = {
+            "learner": "u-1", "user": user.pk, "session": "s-1", "course": mapped.course.external_id,
+            "product": "enrollment", "code": code, "redemption": redemption.pk,
+        }  # fmt: skip
+        assert (redeemed.seq, redeemed.type) == (1, Type.CODE_REDEEMED)
+        assert redeemed.data == {**about, "redeemed_at": wire_time(redemption.redeemed_at)}
+        assert (granted.seq, granted.type) == (2, Type.ENTITLEMENT_GRANTED)
+        assert granted.data == {**about, "effect": {"enrolled": True}}
+        assert redeemed.occurred_at == granted.occurred_at == redemption.redeemed_at
+        assert Platform.objects.get(pk=platform_a.platform.pk).last_event_seq == 2
+
+    def test_proctoring_grants_proctored(self, platform_a, mapped, offer_on, make_code, events_learner):
+        user = events_learner(platform_a)
+        voucher_redeem(code=make_code(offer_on(Product.ENROLLMENT, mapped)), user=user, session=mapped.session)
+        voucher_redeem(code=make_code(offer_on(Product.PROCTORING, mapped)), user=user, session=mapped.session)
+        granted = events_of(platform_a)[-1]
+        assert (granted.seq, granted.type, granted.data["product"]) == (4, Type.ENTITLEMENT_GRANTED, "proctoring")
+        assert granted.data["effect"] == {"proctored": True}
+
+    def test_a_reactivation_grants_it_until_its_end_and_is_kept_until_then(
+        self, platform_a, events_session, ended_session, reactivation_offer, make_code, events_learner
+    ):
+        events_session(platform_a, ended_session, "old-run")
+        user = events_learner(platform_a)
+        redemption = voucher_redeem(code=make_code(reactivation_offer), user=user, session=ended_session)
+        until = Enrollment.objects.get(user=user, session=ended_session).reactivated_until
+        granted = events_of(platform_a)[-1]
+        assert granted.data["effect"] == {"reactivated_until": wire_time(until)}
+        assert granted.data["session"] == "old-run"
+        kept = PlatformReactivation.objects.get()
+        assert (kept.redemption_id, kept.user_id, kept.until, kept.expired_event_at) == (
+            redemption.pk,
+            user.pk,
+            until,
+            None,
+        )
+
+    def test_a_user_who_is_not_the_platforms_learner_is_named_by_tessera_id_only(
+        self, platform_a, mapped, offer_on, make_code, learner
+    ):
+        voucher_redeem(code=make_code(offer_on(Product.ENROLLMENT, mapped)), user=learner, session=mapped.session)
+        assert [(event.data["learner"], event.data["user"]) for event in events_of(platform_a)] == [
+            (None, learner.pk), (None, learner.pk),
+        ]  # fmt: skip
+
+    def test_another_platforms_learner_is_not_this_platforms(
+        self, platform_a, platform_b, mapped, offer_on, make_code, events_learner
+    ):
+        user = events_learner(platform_b, "b-7")
+        voucher_redeem(code=make_code(offer_on(Product.ENROLLMENT, mapped)), user=user, session=mapped.session)
+        assert {event.data["learner"] for event in events_of(platform_a)} == {None}
+        assert events_of(platform_b) == []
+
+
+@pytest.mark.django_db
+class TestOnlyWhatCommits:
+    def test_a_session_of_no_platform_gets_no_event_for_one_query(
+        self, platform_a, enrollment_offer, make_code, learner, running_session, django_assert_num_queries
+    ):
+        redemption = voucher_redeem(code=make_code(enrollment_offer), user=learner, session=running_session)
+        assert PlatformEvent.objects.count() == 0
+        with django_assert_num_queries(1):
+            on_voucher_redeemed(Redemption, redemption=redemption)
+
+    def test_a_redemption_rolled_back_after_its_event_leaves_neither(
+        self, platform_a, mapped, offer_on, make_code, events_learner
+    ):
+        code = make_code(offer_on(Product.ENROLLMENT, mapped))
+
+        def fails_after_the_event(**kwargs: Any) -> None:
+            assert PlatformEvent.objects.count() == 2  # written, in this transaction
+            raise RuntimeError("the disk is full")
+
+        voucher_redeemed_in_transaction.connect(fails_after_the_event, dispatch_uid="test-fails")
+        try:
+            with pytest.raises(RuntimeError):
+                voucher_redeem(code=code, user=events_learner(platform_a), session=mapped.session)
+        finally:
+            voucher_redeemed_in_transaction.disconnect(dispatch_uid="test-fails")
+        assert (Redemption.objects.count(), PlatformEvent.objects.count()) == (0, 0)
+        assert Platform.objects.get(pk=platform_a.platform.pk).last_event_seq == 0
+
+    def test_an_enclosing_transaction_rolled_back_takes_the_events_with_it(
+        self, platform_a, mapped, offer_on, make_code, events_learner
+    ):
+        code, user = make_code(offer_on(Product.ENROLLMENT, mapped)), events_learner(platform_a)
+        with transaction.atomic():
+            voucher_redeem(code=code, user=user, session=mapped.session)
+            transaction.set_rollback(True)
+        assert PlatformEvent.objects.count() == 0
+
+    def test_a_refused_redemption_writes_no_event_and_takes_no_number(
+        self, platform_a, mapped, offer_on, make_code, events_learner
+    ):
+        code = make_code(offer_on(Product.ENROLLMENT, mapped))
+        voucher_redeem(code=code, user=events_learner(platform_a, "u-1"), session=mapped.session)
+        with pytest.raises(CodeExhausted):
+            voucher_redeem(code=code, user=events_learner(platform_a, "u-2"), session=mapped.session)
+        assert kinds(platform_a) == [(1, Type.CODE_REDEEMED), (2, Type.ENTITLEMENT_GRANTED)]
+        assert Platform.objects.get(pk=platform_a.platform.pk).last_event_seq == 2
+
+
+@pytest.mark.django_db
+class TestReversalsAndRevocations:
+    def test_a_reversal_revokes_the_entitlement_and_says_whether_the_use_came_back(
+        self, platform_a, mapped, offer_on, make_code, events_learner
+    ):
+        user = events_learner(platform_a)
+        code = make_code(offer_on(Product.ENROLLMENT, mapped))
+        redemption = voucher_redeem(code=code, user=user, session=mapped.session)
+        redemption_reverse(redemption=redemption, actor="user:1", give_back_use=False)
+        revoked = events_of(platform_a)[-1]
+        assert (revoked.seq, revoked.type) == (3, Type.ENTITLEMENT_REVOKED)
+        redemption.refresh_from_db()
+        assert revoked.data == {
+            "learner": "u-1", "user": user.pk, "session": "s-1", "course": mapped.course.external_id,
+            "product": "enrollment", "code": code, "redemption": redemption.pk, "effect": {"enrolled": False},
+            "use_returned": False, "reversed_at": wire_time(redemption.reversed_at),
+        }  # fmt: skip
+        assert revoked.occurred_at == redemption.reversed_at
+
+    def test_a_reversed_reactivation_ends_now_and_never_expires(
+        self, platform_a, events_session, ended_session, reactivation_offer, make_code, events_learner
+    ):
+        events_session(platform_a, ended_session)
+        user = events_learner(platform_a)
+        redemption = voucher_redeem(code=make_code(reactivation_offer), user=user, session=ended_session)
+        redemption_reverse(redemption=redemption, actor="user:1")
+        revoked = events_of(platform_a)[-1]
+        assert revoked.data["effect"] == {"reactivated_until": None, "enrolled": False}
+        assert revoked.data["use_returned"] is True
+        assert PlatformReactivation.objects.get().revoked_at == revoked.occurred_at
+        assert reactivations_expire(now=revoked.occurred_at + timedelta(days=400)) == 0
+        assert [event.type for event in events_of(platform_a)].count(Type.ENTITLEMENT_EXPIRED) == 0
+
+    def test_revoking_a_batch_of_a_platforms_session_is_one_event(self, platform_a, mapped, offer_on, make_batch):
+        batch = make_batch(offer_on(Product.ENROLLMENT, mapped), count=3, tag="spring")
+        assert batch_revoke(batch=batch, actor="user:1") == 3
+        assert batch_revoke(batch=batch, actor="user:1") == 0  # nothing changed, nothing told
+        [revoked] = events_of(platform_a)
+        batch.refresh_from_db()
+        assert (revoked.seq, revoked.type) == (1, Type.BATCH_REVOKED)
+        assert revoked.data == {
+            "session": "s-1", "course": mapped.course.external_id, "product": "enrollment", "batch": batch.pk,
+            "tag": "spring", "codes_revoked": 3, "revoked_at": wire_time(batch.revoked_at),
+        }  # fmt: skip
+
+    def test_revoking_a_batch_for_any_session_or_one_of_no_platform_tells_no_platform(
+        self, platform_a, mapped, make_offer, make_batch, enrollment_offer
+    ):
+        batch_revoke(batch=make_batch(make_offer(Product.ENROLLMENT, None)), actor="user:1")
+        batch_revoke(batch=make_batch(enrollment_offer), actor="user:1")
+        assert PlatformEvent.objects.count() == 0
+
+
+@pytest.mark.django_db
+class TestTwoPlatforms:
+    def test_each_platform_numbers_its_own_events_and_sees_only_them(
+        self, platform_a, platform_b, events_session, make_offer, make_code, events_learner
+    ):
+        for credentials, external_id in ((platform_a, "a-1"), (platform_b, "b-1"), (platform_a, "a-2")):
+            session = events_session(credentials, external_id=external_id).session
+            code = make_code(make_offer(Product.ENROLLMENT, session))
+            voucher_redeem(code=code, user=events_learner(credentials, f"u-{external_id}"), session=session)
+        assert [(event.seq, event.data["session"]) for event in events_of(platform_a)] == [
+            (1, "a-1"), (2, "a-1"), (3, "a-2"), (4, "a-2"),
+        ]  # fmt: skip
+        assert [(event.seq, event.data["session"]) for event in events_of(platform_b)] == [(1, "b-1"), (2, "b-1")]
+
+
+@pytest.fixture
+def reactivated(platform_a, events_session, ended_session, reactivation_offer, make_code, events_learner) -> Any:
+    """reactivated(n) -> n reactivations on platform A's ended session, and their end."""
+    events_session(platform_a, ended_session)
+
+    def make(count: int) -> Any:
+        for number in range(count):
+            user = events_learner(platform_a, f"r-{number}")
+            voucher_redeem(code=make_code(reactivation_offer), user=user, session=ended_session)
+        return PlatformReactivation.objects.latest("until").until
+
+    return make
+
+
+@pytest.mark.django_db
+class TestAReactivationsEnd:
+    def test_its_end_is_told_once_when_it_has_passed(self, platform_a, reactivated):
+        until = reactivated(1)
+        assert reactivations_expire(now=until - timedelta(seconds=1)) == 0
+        assert reactivations_expire(now=until) == 1
+        assert reactivations_expire(now=until + timedelta(days=1)) == 0
+        expired = events_of(platform_a)[-1]
+        kept = PlatformReactivation.objects.get()
+        assert (expired.seq, expired.type, expired.occurred_at) == (3, Type.ENTITLEMENT_EXPIRED, until)
+        assert expired.data["effect"] == {"reactivated_until": None}
+        assert expired.data["expired_at"] == wire_time(until)
+        assert (expired.data["learner"], expired.data["redemption"]) == ("r-0", kept.redemption_id)
+        assert kept.expired_event_at == until
+
+    def test_the_command_tells_the_ends_that_have_passed(self, platform_a, reactivated):
+        until = reactivated(2)
+        out = StringIO()
+        PlatformReactivation.objects.update(until=until - timedelta(weeks=60))  # as if a year had passed
+        call_command("emit_expired_events", stdout=out)
+        assert out.getvalue() == "2 reactivation ends told.\n"
+        assert [event.type for event in events_of(platform_a)].count(Type.ENTITLEMENT_EXPIRED) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_task_worker_tells_the_ends_that_have_passed_at_its_start(platform_a, reactivated):
+    reactivated(1)
+    PlatformReactivation.objects.update(until=timezone.now() - timedelta(seconds=1))
+    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+    assert [event.type for event in events_of(platform_a)][-1] == Type.ENTITLEMENT_EXPIRED
+
+
+def seqs_visible(platform_id: int) -> list[int]:
+    return list(PlatformEvent.objects.filter(platform_id=platform_id).order_by("seq").values_list("seq", flat=True))
+
+
+class FeedWatcher:
+    """Reads the platform's numbers over and over, on its own connection, while the writers race:
+    every read must be 1..n, never a later number before an earlier one has committed."""
+
+    def __init__(self, platform_id: int) -> None:
+        self.platform_id, self.stop, self.holes, self.reads = platform_id, threading.Event(), [], 0
+        self.thread = threading.Thread(target=self._watch)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        try:
+            while not self.stop.is_set():
+                seen = seqs_visible(self.platform_id)
+                self.reads += 1
+                if seen != list(range(1, len(seen) + 1)):
+                    self.holes.append(seen)
+        finally:
+            connections.close_all()
+
+    def done(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=60)
+
+
+REDEEMERS = 16
+
+
+@pytest.mark.django_db(transaction=True)
+class TestConcurrently:
+    def test_concurrent_redemptions_are_numbered_without_gaps_in_commit_order(
+        self, platform_a, mapped, offer_on, make_batch, events_learner
+    ):
+        batch = make_batch(offer_on(Product.ENROLLMENT, mapped), count=REDEEMERS)
+        codes = list(batch.codes.values_list("code", flat=True))
+        users = [events_learner(platform_a, f"u-{number}") for number in range(REDEEMERS)]
+        watcher = FeedWatcher(platform_a.platform.pk)
+        try:
+            outcomes = race([
+                lambda user=user, code=code: voucher_redeem(code=code, user=user, session=mapped.session)
+                for user, code in zip(users, codes, strict=True)
+            ], success="redeemed", connect_first=True)  # fmt: skip
+        finally:
+            watcher.done()
+        assert outcomes == Counter({"redeemed": REDEEMERS})
+        assert (watcher.holes, watcher.reads > 0) == ([], True)
+        events = events_of(platform_a)
+        assert [event.seq for event in events] == list(range(1, 2 * REDEEMERS + 1))
+        pairs = [(first.type, second.type, first.data["redemption"] == second.data["redemption"])
+                 for first, second in zip(events[::2], events[1::2], strict=True)]  # fmt: skip
+        assert set(pairs) == {(Type.CODE_REDEEMED, Type.ENTITLEMENT_GRANTED, True)}
+        assert Platform.objects.get(pk=platform_a.platform.pk).last_event_seq == 2 * REDEEMERS
+
+    def test_two_workers_tell_each_reactivations_end_exactly_once(self, platform_a, reactivated):
+        until = reactivated(6)
+        outcomes = race([lambda: reactivations_expire(now=until)] * 2, connect_first=True)
+        assert sum(int(told) * times for told, times in outcomes.items()) == 6, outcomes
+        expired = [event for event in events_of(platform_a) if event.type == Type.ENTITLEMENT_EXPIRED]
+        assert sorted(event.data["redemption"] for event in expired) == sorted(
+            PlatformReactivation.objects.values_list("redemption_id", flat=True)
+        )
+        assert [event.seq for event in events_of(platform_a)] == list(range(1, 6 * 2 + 6 + 1))
