@@ -354,6 +354,18 @@ OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": 600,  # short-lived: a platform asks again with its secret
     # Access tokens are kept only as their SHA-256 checksum, never in plain form.
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    # Every other recommendation of the OAuth 2.0 Security BCP (RFC 9700) too: platforms use client
+    # credentials only, so none of these grants or transports is needed (and Django's deploy check
+    # stays clean).
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
 }
 # django-oauth-toolkit's models are swappable; naming them lets migrations refer to the setting.
 # (Model names, not secrets.)
