@@ -34,7 +34,7 @@ from tessera.shop.tasks import (
     webhook_event_record,
 )
 from tessera.vouchers.models import AuditEvent
-from tessera.vouchers.services import voucher_redeem
+from tessera.vouchers.services import BatchSpec, voucher_redeem
 from tessera.vouchers.services.jobs import batch_job_create
 from tests.auditing import audited, row_text
 from tests.commands import run_worker
@@ -214,7 +214,7 @@ class TestQueues:
     def test_a_batch_job_is_picked_up_while_webhooks_flood_their_queue(self, sender, delivery, enrollment_offer):
         for _ in range(300):
             deliver_webhook.enqueue(delivery.pk, 0)
-        job = batch_job_create(offer=enrollment_offer, count=20, country="DE")
+        job = batch_job_create(offer=enrollment_offer, spec=BatchSpec(count=20, country="DE"))
         started = time.monotonic()
         run_worker(queue="default")
         took = time.monotonic() - started

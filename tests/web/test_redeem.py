@@ -67,6 +67,12 @@ def enrolled(user: User, session: CourseSession) -> bool:
     return Enrollment.objects.filter(user=user, session=session, active=True).exists()
 
 
+def form_action(policy: str) -> str:
+    """The policy's form-action directive, wherever it stands among the others."""
+    [directive] = [part.strip() for part in policy.split(";") if part.strip().startswith("form-action")]
+    return directive
+
+
 class TestTheLinksPage:
     def test_shows_what_the_code_unlocks_with_the_code_and_one_button(self, learner_client, a_code):
         response = learner_client.get(link(a_code))
@@ -81,9 +87,9 @@ class TestTheLinksPage:
     def test_lets_its_form_be_answered_by_a_redirect_to_the_platform_only(self, learner_client, a_code):
         # Browsers hold the redirect after a form's POST to the page's form-action.
         allowed = learner_client.get(link(a_code))["Content-Security-Policy"]
-        assert "form-action 'self' https://lms-a.example;" in allowed
+        assert form_action(allowed) == "form-action 'self' https://lms-a.example"
         refused = learner_client.get(link(a_code, return_to="https://evil.example/course/"))["Content-Security-Policy"]
-        assert "form-action 'self';" in refused
+        assert form_action(refused) == "form-action 'self'"
         assert "evil" not in refused
 
     def test_never_redeems(self, learner_client, learner, a_session, a_code):

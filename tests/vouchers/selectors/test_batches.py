@@ -12,7 +12,7 @@ from tessera.vouchers.selectors.batches import (
     job_numbered,
     jobs_unfinished,
 )
-from tessera.vouchers.services import batch_job_create
+from tessera.vouchers.services import BatchSpec, batch_job_create
 
 
 class TestBatchNumbered:
@@ -45,13 +45,13 @@ class TestBatchesOverview:
 
 class TestJobs:
     def test_queued_and_running_jobs_are_unfinished_done_and_failed_ones_are_not(self, enrollment_offer):
-        jobs = [batch_job_create(offer=enrollment_offer, count=20_000, country="DE") for _ in range(4)]
+        jobs = [batch_job_create(offer=enrollment_offer, spec=BatchSpec(count=20_000, country="DE")) for _ in range(4)]
         for job, status in zip(jobs, BatchJob.Status, strict=False):
             BatchJob.objects.filter(pk=job.pk).update(status=status)
         assert sorted(job.status for job in jobs_unfinished(enrollment_offer)) == ["queued", "running"]
 
     def test_a_job_by_number(self, enrollment_offer):
-        job = batch_job_create(offer=enrollment_offer, count=20_000, country="DE")
+        job = batch_job_create(offer=enrollment_offer, spec=BatchSpec(count=20_000, country="DE"))
         assert job_numbered(job.pk) == job
         with pytest.raises(DoesNotExist, match=r"^There is no batch job 999\.$"):
             job_numbered(999)

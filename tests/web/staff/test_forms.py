@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from tessera.core.errors import DomainError, InvalidInput
+from tessera.vouchers.services import BatchSpec
 from tessera.web.staff.forms import BatchForm, OfferForm, end_of_day, refusal_shown
 
 FILLED = {"count": "3", "uses_per_code": "2", "tag": "spring", "country": "de", "refund_policy": "keep_use"}
@@ -17,18 +18,18 @@ class TestEndOfDay:
 
 
 class TestBatchForm:
-    def test_its_service_arguments_are_batch_creates_with_the_expiry_at_the_end_of_the_day(self):
+    def test_its_batch_spec_has_the_expiry_at_the_end_of_the_day_and_the_user_named(self, learner):
         form = BatchForm({**FILLED, "expires_on": "2030-06-30", "restricted_to": "learner", "note": "fair"})
         assert form.is_valid(), form.errors
-        assert form.service_arguments() == {
-            "count": 3, "uses_per_code": 2, "tag": "spring", "country": "de", "note": "fair",
-            "refund_policy": "keep_use", "expires_at": datetime(2030, 7, 1, tzinfo=UTC),
-        }  # fmt: skip
+        assert form.batch_spec(restricted_to=learner) == BatchSpec(
+            count=3, uses_per_code=2, tag="spring", country="de", note="fair", refund_policy="keep_use",
+            expires_at=datetime(2030, 7, 1, tzinfo=UTC), restricted_to=learner,
+        )  # fmt: skip
 
     def test_without_an_expiry_the_codes_do_not_expire(self):
         form = BatchForm(FILLED)
         assert form.is_valid(), form.errors
-        assert form.service_arguments()["expires_at"] is None
+        assert form.batch_spec(restricted_to=None).expires_at is None
 
     def test_an_expiry_past_what_a_database_holds_is_refused(self):
         assert BatchForm({**FILLED, "expires_on": "9999-12-31"}).errors["expires_on"]
