@@ -77,6 +77,7 @@ REFUSED = [
     "https://lms.example/course/%2e%2e/admin",
     "https://lms.example/course/%2E./admin",
     "https://lms.example/course/..;/admin",
+    "https://lms.example/course/;/admin",  # ";x" between slashes: an empty segment, "//", to a server dropping it
     "https://lms.example/course/..",
     "https://lms.example/course/%2F%2Fevil.example",  # encoded slashes
     "https://lms.example/course/%2fevil",

@@ -36,6 +36,10 @@ def test_a_platform_is_a_confidential_client_credentials_client_whose_secret_is_
         ({"name": "X", "return_urls": ["javascript:alert(1)"]}, "return_urls"),
         ({"name": "X", "return_urls": ["/relative"]}, "return_urls"),
         ({"name": "X", "return_urls": ["https://user:pw@lms.example/"]}, "return_urls"),
+        ({"name": "X", "return_urls": ["https://lms.example/course/?id=1"]}, "return_urls"),
+        ({"name": "X", "return_urls": ["https://lms.example/course/#top"]}, "return_urls"),
+        ({"name": "X", "return_urls": ["https://lms.example/a/../b/"]}, "return_urls"),
+        ({"name": "X", "return_urls": ["https://lms.example/a%2Fb/"]}, "return_urls"),
     ],
 )
 def test_bad_input_is_refused_and_changes_nothing(fields: dict[str, object], field: str) -> None:

@@ -83,6 +83,13 @@ def return_to_allowed(platform: Platform, url: str) -> bool:
     return any(_under(place, prefix) for prefix in prefixes if prefix)
 
 
+def return_prefix_usable(url: str) -> bool:
+    """Whether `url` can serve as a return URL prefix: one that return_to_allowed can match, so
+    a platform's mistake shows when the prefix is saved, not as links that never return."""
+    parts = urlsplit(url)
+    return not parts.query and not parts.fragment and _place(url) is not None
+
+
 def return_origin(url: str) -> str | None:
     """The origin (scheme, host and port) of an absolute return URL, None for a path or a URL
     that is not plain. The redeem page's Content-Security-Policy names it: browsers hold the
@@ -143,9 +150,11 @@ def _host_plain(host: str, netloc: str) -> bool:
 def _path_plain(path: str) -> bool:
     if "//" in path or ENCODED_SEPARATOR.search(path):
         return False
-    # "..", ".%2E", "..;x" (which some servers read as ".."): a browser or server would climb out.
-    segments = (unquote(segment.split(";")[0]) for segment in path.split("/"))
-    return not any(segment in (".", "..") for segment in segments)
+    # "..", ".%2E", "..;x" (which some servers read as ".."): a browser or server would climb out;
+    # and ";x" alone between slashes, which such a server reads as an empty segment, "//".
+    segments = [unquote(segment.split(";")[0]) for segment in path.split("/")]
+    inner = segments[1:-1]
+    return not any(segment in (".", "..") for segment in segments) and all(inner)
 
 
 def _under(place: _Place, prefix: _Place) -> bool:

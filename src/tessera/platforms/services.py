@@ -12,6 +12,7 @@ from oauth2_provider.models import AccessToken, Application
 
 from tessera.core.errors import InvalidInput
 from tessera.core.validation import fits_text
+from tessera.platforms.links import return_prefix_usable
 from tessera.platforms.models import SCOPES, Platform
 from tessera.vouchers.audit import audit_record
 from tessera.vouchers.models import AuditEvent
@@ -132,5 +133,10 @@ def _return_urls_checked(urls: Iterable[str]) -> list[str]:
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.hostname or parts.username or parts.password:
             raise InvalidInput(f"{url!r} is no absolute http(s) URL.", field="return_urls")
+        if not return_prefix_usable(url):
+            raise InvalidInput(
+                f"{url!r} cannot be a return URL prefix: no query, fragment, dot segments or encoded slashes.",
+                field="return_urls",
+            )
         checked.append(url)
     return checked
