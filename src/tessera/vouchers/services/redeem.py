@@ -35,6 +35,7 @@ from tessera.core.ratelimit.limiter import failures_limited
 from tessera.vouchers import codes as codebook
 from tessera.vouchers import config
 from tessera.vouchers.audit import MAX_CODE_TEXT, actor_of, audit_record
+from tessera.vouchers.availability import closed_reason
 from tessera.vouchers.errors import (
     GUESSES,
     REFUSALS,
@@ -276,6 +277,8 @@ def _check_code(found: Found, attempt: Attempt) -> None:
 def _check_product_available(code: Code, session: CourseSession) -> None:
     offer = code.batch.offer
     config.require_product(offer.product)
+    if reason := closed_reason(session):
+        raise ProductUnavailable(reason)
     if not offer.auto_subscribe:
         raise ProductUnavailable("This offer is not active: its codes do not subscribe anyone yet.")
     if not product_rule(offer.product).offered_by(session):
