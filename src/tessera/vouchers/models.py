@@ -255,6 +255,13 @@ class AuditEvent(models.Model):
         PLATFORM_CHANGED = "platform_changed", "Platform changed"
         PLATFORM_SECRET = "platform_secret", "Platform secret rotated"
         LEARNER_CREATED = "learner_created", "Platform learner created"
+        # A platform's catalog (platforms/catalog*.py writes these).
+        COURSE_CREATED = "course_created", "Course created"
+        COURSE_CHANGED = "course_changed", "Course changed"
+        SESSION_CREATED = "session_created", "Session created"
+        SESSION_CHANGED = "session_changed", "Session changed"
+        SESSION_ARCHIVED = "session_archived", "Session archived"
+        CATALOG_IMPORTED = "catalog_imported", "Catalog imported"
 
     at = models.DateTimeField()
     actor = models.CharField(max_length=150)
