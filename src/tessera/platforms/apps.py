@@ -14,6 +14,8 @@ class PlatformsConfig(AppConfig):
     def ready(self) -> None:
         from tessera.core.chores import chore_register
         from tessera.platforms import delivery, events, privacy
+        from tessera.platforms.catalog import archived_by_its_platform
+        from tessera.vouchers.availability import closed_check_register
         from tessera.vouchers.signals import (
             batch_revoked_in_transaction,
             learner_erasing,
@@ -22,6 +24,7 @@ class PlatformsConfig(AppConfig):
         )
 
         learner_erasing.connect(privacy.on_learner_erasing, dispatch_uid="platforms-learner-erasing")
+        closed_check_register(archived_by_its_platform)  # no redemption on a session its platform archived
 
         # Inside the change's transaction (a transactional outbox). A uid each, so a second ready()
         # cannot connect them twice and write every event twice.
