@@ -1,6 +1,7 @@
 """A platform's courses and sessions: upserted by external id, idempotent, archived; a change that
 would break issued codes refused unless forced; every change audited; tenancy."""
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,7 @@ from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Product
 from tessera.vouchers.selectors.codes import code_details
 from tessera.vouchers.services import voucher_check, voucher_redeem
 from tests.auditing import audited
+from tests.concurrency import race
 
 pytestmark = pytest.mark.django_db
 ACTOR = "platform:test"
@@ -399,3 +401,33 @@ class TestRedeemingOnAnArchivedSession:
         with pytest.raises(NotEligible):
             voucher_redeem(code=make_code(make_offer(Product.ENROLLMENT, running_session)), user=learner,
                            session=running_session)  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+class TestConcurrentUpserts:
+    """One platform's catalog writes queue behind each other (PostgreSQL: an advisory lock per
+    platform; SQLite: one writer at a time)."""
+
+    def test_eight_upserts_of_one_new_session_create_it_once(self, a: Platform, now: datetime) -> None:
+        course(a)
+
+        def upsert() -> bool:
+            return session_upsert(
+                platform=a, course_external_id="py101", external_id="new", session=running(now), actor=ACTOR
+            ).created
+
+        assert race([upsert] * 8, connect_first=True) == Counter({"True": 1, "False": 7})
+        assert CourseSession.objects.count() == 1
+        assert AuditEvent.objects.filter(action="session_created").count() == 1
+
+    def test_concurrent_changes_are_logged_one_after_the_other(self, a: Platform, now: datetime) -> None:
+        course(a)
+        session(a, running(now))
+        outcomes = race(
+            [lambda capacity=capacity: session(a, running(now, capacity=capacity)) for capacity in range(1, 9)],
+            success="changed", connect_first=True,
+        )  # fmt: skip
+        assert outcomes == Counter({"changed": 8})
+        changes = [row.detail["changed"]["capacity"] for row in AuditEvent.objects.filter(action="session_changed")]
+        assert [old for old, _ in changes] == [None] + [new for _, new in changes[:-1]]
+        assert CourseSession.objects.get().capacity == changes[-1][1]
