@@ -193,6 +193,7 @@ def world(
         code=[*codes, *platform_codes], course_session=[running_session.slug], session=[running_session.slug, "s-1"],
         country=["DE", "fr"], offer_id=[enrollment_offer.pk], batch_id=[batch.pk, shop_batch.pk],
         redemption_id=[redemption.pk], learner=["1234"], client_ip=["203.0.113.9", "2001:db8::1"],
+        course_id=["c-1"], session_id=["s-1"], course=["c-1"], external_id=["c-1", "s-1"],
     )  # fmt: skip
     yield World(shop_token=shop_token, staff_token=staff_token, platform_token=platform_token)
     KNOWN.clear()

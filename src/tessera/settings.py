@@ -111,6 +111,7 @@ MIDDLEWARE = [
     "tessera.vouchers.middleware.VoucherSurfaceMiddleware",
     "tessera.shop.middleware.BridgePathMiddleware",
     "tessera.core.middleware.AdminNulMiddleware",
+    "tessera.platforms.middleware.CatalogImportBodyMiddleware",
 ]
 
 ROOT_URLCONF = "tessera.urls"

@@ -69,6 +69,9 @@ class ErrorOut(Schema):
     detail: object
     field: str | None = Field(None, description="With invalid_input from Tessera's own checks: the input to correct.")
     scope: str | None = Field(None, description="With insufficient_scope: the scope the access token lacks.")
+    would_break: dict[str, int] | None = Field(
+        None, description="With would_break_codes: the live codes the change would leave unusable, by product."
+    )
 
 
 # Every platform route may answer with any of these, all in ErrorOut's shape (see tessera.api.v1);

@@ -13,7 +13,7 @@ from tessera.api.staff import router as staff_api
 from tessera.core.apierrors import errors_rendered_by
 from tessera.core.errors import DomainError, InvalidInput
 from tessera.platforms.api import router as platforms_api
-from tessera.platforms.errors import InsufficientScope
+from tessera.platforms.errors import InsufficientScope, WouldBreakCodes
 
 
 class PlatformApi(NinjaAPI):
@@ -49,9 +49,11 @@ def render_error(request: HttpRequest, error: Exception) -> HttpResponse:
         response["WWW-Authenticate"] = 'Bearer realm="tessera"'
         return response
     if isinstance(error, DomainError):
-        body = {"error": error.code, "detail": error.message}
+        body: dict[str, object] = {"error": error.code, "detail": error.message}
         if isinstance(error, InvalidInput):
             body["field"] = error.field  # which input to correct, for a client that shows it beside that input
+        if isinstance(error, WouldBreakCodes):
+            body["would_break"] = error.would_break
         if isinstance(error, InsufficientScope):
             body["scope"] = error.scope
             response = JsonResponse(body, status=error.http_status)

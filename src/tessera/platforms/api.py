@@ -10,12 +10,14 @@ from ninja import Field, Router, Schema
 
 from tessera.api.schemas import ERRORS
 from tessera.platforms.auth import PLATFORM_AUTH, calling_platform
+from tessera.platforms.catalog_api import router as catalog_router
 from tessera.platforms.feed import DEFAULT_LIMIT, events_after
 from tessera.platforms.learner_api import router as learner_routes
 from tessera.platforms.models import Platform
 
 router = Router(tags=["course platforms"], auth=PLATFORM_AUTH)
 router.add_router("", learner_routes)  # its learners: /codes/check, /redemptions, /learners/...
+router.add_router("", catalog_router)  # its catalog: /courses/..., /catalog:import
 
 
 class PlatformOut(Schema):
