@@ -172,7 +172,7 @@ def _plan_courses(plan: Plan, courses: list[CourseRow]) -> None:
         mapping = plan.courses.get(row.external_id)
         if mapping is None:
             plan.new_courses.append(row)
-        elif changed := changes(mapping.course, asdict(row.course)):
+        elif changed := changes(mapping.course, row.course.values()):
             plan.changed_courses.append((mapping, changed))
             for name in changed:
                 setattr(mapping.course, name, getattr(row.course, name))
@@ -187,7 +187,7 @@ def _plan_sessions(plan: Plan, sessions: list[SessionRow], known: dict[str, Plat
         if mapping is None:
             plan.new_sessions.append(row)
             continue
-        changed = changes(mapping.session, asdict(row.session))
+        changed = changes(mapping.session, row.session.values())
         if mapping.course.external_id != row.course:
             changed["course"] = [mapping.course.external_id, row.course]
         if changed:
@@ -204,7 +204,7 @@ def _plan_sessions(plan: Plan, sessions: list[SessionRow], known: dict[str, Plat
 def _write_courses(platform: Platform, plan: Plan, actor: str) -> list[AuditEvent]:
     slugs = free_slugs(Course, platform, [row.external_id for row in plan.new_courses], "courses")
     created = Course.objects.bulk_create(
-        [Course(slug=slug, **asdict(row.course)) for slug, row in zip(slugs, plan.new_courses, strict=True)],
+        [Course(slug=slug, **row.course.values()) for slug, row in zip(slugs, plan.new_courses, strict=True)],
         batch_size=BATCH,
     )
     mappings = PlatformCourse.objects.bulk_create(
@@ -232,7 +232,7 @@ def _write_courses(platform: Platform, plan: Plan, actor: str) -> list[AuditEven
 def _write_sessions(platform: Platform, plan: Plan, actor: str) -> list[AuditEvent]:
     slugs = free_slugs(CourseSession, platform, [row.external_id for row in plan.new_sessions], "sessions")
     created = CourseSession.objects.bulk_create(
-        [CourseSession(course_id=plan.courses[row.course].course_id, slug=slug, **asdict(row.session))
+        [CourseSession(course_id=plan.courses[row.course].course_id, slug=slug, **row.session.values())
          for slug, row in zip(slugs, plan.new_sessions, strict=True)],
         batch_size=BATCH,
     )  # fmt: skip

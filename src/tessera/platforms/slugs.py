@@ -21,13 +21,16 @@ CHUNK = 900  # values per IN (...): below SQLite's oldest limit of 999 parameter
 
 
 def slug_candidates(platform_slug: str, platform_pk: int, external_id: str) -> list[str]:
-    """The slugs to try, in order, for one external id of one platform."""
+    """The slugs to try, in order, for one external id of one platform: always 1 + DIGEST_TRIES
+    of them (the first digest twice when the readable slug is unusable)."""
     readable = f"{platform_slug}-{slugify(external_id)}".strip("-")
-    candidates = [readable] if len(readable) <= SLUG_MAX and readable != platform_slug else []
     digest = hashlib.sha256(f"{platform_pk}\x00{external_id}".encode()).hexdigest()
-    for length in range(8, 8 + 4 * DIGEST_TRIES, 4):
-        candidates.append(f"{readable[: SLUG_MAX - length - 1].rstrip('-')}-{digest[:length]}")
-    return candidates
+    digested = [
+        f"{readable[: SLUG_MAX - length - 1].rstrip('-')}-{digest[:length]}"
+        for length in range(8, 8 + 4 * DIGEST_TRIES, 4)
+    ]
+    usable = len(readable) <= SLUG_MAX and readable != platform_slug
+    return [readable if usable else digested[0], *digested]
 
 
 def slugs_taken(model: type[Model], slugs: Iterable[str]) -> set[str]:
@@ -40,17 +43,25 @@ def slugs_taken(model: type[Model], slugs: Iterable[str]) -> set[str]:
 
 
 def slugs_chosen(model: type[Model], candidates: list[list[str]]) -> list[str]:
-    """A free slug for each list of candidates (one list per new row), none chosen twice; one
-    query per CHUNK candidates."""
-    taken = slugs_taken(model, (slug for row in candidates for slug in row))
-    chosen = []
-    for row in candidates:
-        slug = next((slug for slug in row if slug not in taken), None)
+    """A free slug for each list of candidates (one list per new row, all of the same length),
+    none chosen twice. Each round asks which of the rows' next candidates are taken, one query per
+    CHUNK rows: the first round settles all but the rows whose readable slug is taken."""
+    chosen: list[str | None] = [None] * len(candidates)
+    claimed: set[str] = set()
+    for round_ in range(len(candidates[0]) if candidates else 0):
+        waiting = [row for row, slug in enumerate(chosen) if slug is None]
+        if not waiting:
+            break
+        taken = slugs_taken(model, (candidates[row][round_] for row in waiting))
+        for row in waiting:
+            candidate = candidates[row][round_]
+            if candidate not in taken and candidate not in claimed:
+                chosen[row] = candidate
+                claimed.add(candidate)
+    for row, slug in enumerate(chosen):
         if slug is None:  # every digest taken: only if someone picked these slugs on purpose
-            raise SlugsExhausted(row[0])
-        taken.add(slug)
-        chosen.append(slug)
-    return chosen
+            raise SlugsExhausted(candidates[row][0])
+    return [slug for slug in chosen if slug is not None]
 
 
 class SlugsExhausted(Exception):
