@@ -142,9 +142,9 @@ class World:
         return {"Authorization": f"Bearer {token}"}
 
 
-def platform_world(make_batch: Callable[..., Batch], running_session: CourseSession) -> tuple[str, list[str]]:
+def platform_world(make_batch: Callable[..., Batch], running_session: CourseSession) -> tuple[str, Batch, list[str]]:
     """A course platform with a session of its own, codes for it and a learner who redeemed one:
-    its access token (every scope) and the codes."""
+    its access token (every scope), the codes' batch and the codes."""
     credentials = platform_create(name="Fuzz platform", slug="fuzz")
     course = PlatformCourse.objects.create(
         platform=credentials.platform, external_id="c-1",
@@ -166,7 +166,7 @@ def platform_world(make_batch: Callable[..., Batch], running_session: CourseSess
         "/oauth/token", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=f"Basic {pair}"
     )
     response = TokenView.as_view()(token_request)
-    return json.loads(response.content)["access_token"], codes
+    return json.loads(response.content)["access_token"], batch, codes
 
 
 @pytest.fixture
@@ -188,10 +188,11 @@ def world(
     redemption = voucher_redeem(code=codes[0], user=learner, session=running_session)
     voucher_redeem(code=codes[-1], user=other_learner, session=running_session)  # a shop's, with a redemption
     _, staff_token = api_token_issue(user=staff)
-    platform_token, platform_codes = platform_world(make_batch, running_session)
+    platform_token, platform_batch, platform_codes = platform_world(make_batch, running_session)
     KNOWN.update(
         code=[*codes, *platform_codes], course_session=[running_session.slug], session=[running_session.slug, "s-1"],
-        country=["DE", "fr"], offer_id=[enrollment_offer.pk], batch_id=[batch.pk, shop_batch.pk],
+        country=["DE", "fr"], offer_id=[enrollment_offer.pk, platform_batch.offer_id],
+        batch_id=[batch.pk, shop_batch.pk, platform_batch.pk],
         redemption_id=[redemption.pk], learner=["1234"], client_ip=["203.0.113.9", "2001:db8::1"],
         course_id=["c-1"], session_id=["s-1"], course=["c-1"], external_id=["c-1", "s-1"],
     )  # fmt: skip

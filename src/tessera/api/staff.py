@@ -112,17 +112,23 @@ def offers_show(request: HttpRequest, offer_id: int) -> Offer:
 # --- batches ----------------------------------------------------------------------------------
 
 
-class BatchIn(ApiIn):
+class BatchSpecIn(ApiIn):
+    """A batch as BatchSpec takes it, less whom it is restricted to (the course platforms' API
+    shares it: a platform names no Tessera user)."""
+
     # The service's limit, shown in the schema; larger batches: the staff pages or the CLI.
     count: int = Field(ge=1, le=IN_REQUEST_MAX)
     uses_per_code: int = Field(1, ge=1, le=MAX_USES_PER_CODE)
     expires_at: Moment | None = None
     tag: str = Field("untagged", min_length=1, max_length=100)
     country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2, in any case.")
-    restricted_to: str | None = Field(None, max_length=150, description="Only this username may redeem.")
     note: str = Field("", max_length=2000)
     prefix: str | None = Field(None, max_length=8, description="Printed before the random part; default: none.")
     refund_policy: Literal["return_use", "keep_use"] = "return_use"
+
+
+class BatchIn(BatchSpecIn):
+    restricted_to: str | None = Field(None, max_length=150, description="Only this username may redeem.")
 
 
 class BatchOut(Schema):

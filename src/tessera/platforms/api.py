@@ -14,10 +14,12 @@ from tessera.platforms.catalog_api import router as catalog_router
 from tessera.platforms.feed import DEFAULT_LIMIT, events_after
 from tessera.platforms.learner_api import router as learner_routes
 from tessera.platforms.models import Platform
+from tessera.platforms.offers_api import router as offers_router
 
 router = Router(tags=["course platforms"], auth=PLATFORM_AUTH)
 router.add_router("", learner_routes)  # its learners: /codes/check, /redemptions, /learners/...
 router.add_router("", catalog_router)  # its catalog: /courses/..., /catalog:import
+router.add_router("", offers_router)  # offers and codes for its sessions: /offers/..., /batches/...
 
 
 class PlatformOut(Schema):

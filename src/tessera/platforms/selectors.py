@@ -4,13 +4,13 @@ is simply not found."""
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db.models import Count, F
+from django.db.models import Count, F, QuerySet
 from django.utils import timezone
 
 from tessera.core.errors import DoesNotExist
 from tessera.platforms.models import Platform, PlatformCourse, PlatformSession
 from tessera.platforms.slugs import CHUNK, chunks
-from tessera.vouchers.models import Code
+from tessera.vouchers.models import Batch, Code, Offer
 
 
 def platform_course(platform: Platform, external_id: str) -> PlatformCourse:
@@ -72,3 +72,33 @@ def live_codes_by_product(session_ids: Iterable[int]) -> dict[int, dict[str, int
         for session_id, product, live in rows:
             counts[session_id][product] = live
     return dict(counts)
+
+
+# --- offers and batches: a platform's when their session is one of its sessions -------------------
+
+
+def platform_offers(platform: Platform) -> QuerySet[Offer]:
+    """The platform's offers, newest first, with their session's and course's external ids."""
+    return (
+        Offer.objects.filter(session__platform_session__platform=platform)
+        .select_related("session__platform_session__course")
+        .order_by("-pk")
+    )
+
+
+def platform_offer(platform: Platform, offer_id: int) -> Offer:
+    found = platform_offers(platform).filter(pk=offer_id).first()
+    if found is None:
+        raise DoesNotExist(f"There is no offer {offer_id}.")
+    return found
+
+
+def platform_batch(platform: Platform, batch_id: int) -> Batch:
+    found = (
+        Batch.objects.filter(pk=batch_id, offer__session__platform_session__platform=platform)
+        .select_related("offer", "restricted_to")
+        .first()
+    )
+    if found is None:
+        raise DoesNotExist(f"There is no batch {batch_id}.")
+    return found
