@@ -3,7 +3,7 @@
 Vouchers know nothing of who owns a session, so the apps that own sessions say which are closed
 to redemptions (tessera.platforms: a session its platform archived) by registering a check when
 Django starts. The redemption service asks once per attempt, before any product rule
-(tessera.vouchers.services.redeem), so every way in (pages, APIs, the shop bridge, the command
+(tessera.vouchers.services.redeem), so every way in (pages, redeem links, the API, the command
 line, a check without redeeming) refuses such a session alike, as product_unavailable.
 """
 
