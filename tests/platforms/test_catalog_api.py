@@ -89,6 +89,15 @@ class TestCourses:
     def test_an_unknown_course_is_404(self, a: Caller) -> None:
         assert a.get(COURSE).json()["error"] == "not_found"
 
+    def test_an_id_no_database_could_hold_is_simply_not_found(self, a: Caller, with_session: PlatformSession) -> None:
+        for url in (
+            "/api/v1/platform/courses/a%00b",
+            f"{COURSE}/sessions/a%00b",
+            "/api/v1/platform/courses/a%00b/sessions/x",
+        ):
+            assert a.get(url).status_code == 404, url
+        assert a.delete(f"{COURSE}/sessions/a%00b").status_code == 404
+
     def test_an_external_id_too_long_is_422_naming_it(self, a: Caller) -> None:
         response = a.put(f"/api/v1/platform/courses/{'x' * 256}", {"title": "T"})
         assert (response.status_code, response.json()["field"]) == (422, "external_id")

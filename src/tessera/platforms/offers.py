@@ -6,9 +6,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from tessera.catalog.models import CourseSession
-from tessera.core.errors import DoesNotExist, InvalidInput
-from tessera.platforms.models import Platform, PlatformSession
-from tessera.platforms.selectors import platform_offer
+from tessera.core.errors import InvalidInput
+from tessera.platforms.models import Platform
+from tessera.platforms.selectors import platform_offer, platform_session_named
 from tessera.vouchers.models import Batch, Offer
 from tessera.vouchers.services import BatchSpec, batch_create_in_request, offer_create
 
@@ -27,9 +27,7 @@ def platform_offer_create(
     actor: str,
 ) -> Offer:
     """An offer of `product` for the platform's session `session` (its external id)."""
-    mapping = PlatformSession.objects.select_related("session").filter(platform=platform, external_id=session).first()
-    if mapping is None:
-        raise DoesNotExist(f"There is no session {session!r}.")
+    mapping = platform_session_named(platform, session)
     _check_not_archived(mapping.session, field="session")
     return offer_create(
         name=name, product=product, session=mapping.session, price=price, currency=currency,

@@ -13,8 +13,18 @@ from tessera.platforms.slugs import CHUNK, chunks
 from tessera.vouchers.models import Batch, Code, Offer
 
 
+def _findable(*external_ids: str) -> bool:
+    """Whether these ids could be stored at all: no text column of PostgreSQL's takes a NUL, and
+    asking for one is an error there rather than nothing found."""
+    return not any("\x00" in external_id for external_id in external_ids)
+
+
 def platform_course(platform: Platform, external_id: str) -> PlatformCourse:
-    found = PlatformCourse.objects.select_related("course").filter(platform=platform, external_id=external_id).first()
+    found = (
+        PlatformCourse.objects.select_related("course").filter(platform=platform, external_id=external_id).first()
+        if _findable(external_id)
+        else None
+    )
     if found is None:
         raise DoesNotExist(f"There is no course {external_id!r}.")
     return found
@@ -27,9 +37,25 @@ def platform_session(platform: Platform, course_external_id: str, external_id: s
         PlatformSession.objects.select_related("session", "course")
         .filter(platform=platform, external_id=external_id, course__external_id=course_external_id)
         .first()
+        if _findable(course_external_id, external_id)
+        else None
     )
     if found is None:
         raise DoesNotExist(f"There is no session {external_id!r} of course {course_external_id!r}.")
+    return found
+
+
+def platform_session_named(platform: Platform, external_id: str) -> PlatformSession:
+    """The session by its external id alone (unique within the platform)."""
+    found = (
+        PlatformSession.objects.select_related("session", "course")
+        .filter(platform=platform, external_id=external_id)
+        .first()
+        if _findable(external_id)
+        else None
+    )
+    if found is None:
+        raise DoesNotExist(f"There is no session {external_id!r}.")
     return found
 
 
