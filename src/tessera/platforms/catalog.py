@@ -140,7 +140,10 @@ def logged(value: object) -> object:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def external_id_checked(external_id: str, field: str = "external_id") -> str:
+def catalog_id_checked(external_id: str, field: str = "external_id") -> str:
+    """An id a platform gives one of its courses or sessions. Stricter than the ids it only reads
+    by (learner_selectors.external_id_checked): these become slugs, and the learner pages and
+    the audit log show them."""
     if (
         not external_id.strip()
         or len(external_id) > MAX_EXTERNAL_ID
@@ -206,7 +209,7 @@ def course_upsert(
     *, platform: Platform, external_id: str, course: CourseFields, actor: str
 ) -> Upserted[PlatformCourse]:
     """Creates the platform's course, or brings it up to date; the same fields again change nothing."""
-    external_id, course = external_id_checked(external_id), course.checked()
+    external_id, course = catalog_id_checked(external_id), course.checked()
     return retried(lambda: _course_upsert(platform, external_id, course, actor))
 
 
@@ -249,7 +252,7 @@ def session_upsert(
 ) -> Upserted[PlatformSession]:
     """Creates the platform's session under its course, or brings it up to date (a session named
     under another of the platform's courses moves to this one). Unknown course: DoesNotExist."""
-    external_id, session = external_id_checked(external_id), session.checked()
+    external_id, session = catalog_id_checked(external_id), session.checked()
     return retried(lambda: _session_upsert(platform, course_external_id, external_id, session, force, actor))
 
 

@@ -21,10 +21,10 @@ from tessera.core.errors import InvalidInput
 from tessera.platforms.catalog import (
     CourseFields,
     SessionFields,
+    catalog_id_checked,
     catalog_locked,
     changes,
     codes_broken,
-    external_id_checked,
     free_slugs,
     retried,
     session_action,
@@ -116,12 +116,12 @@ def _rows_checked(kind: str, rows: Sequence[Row], check: Callable[[Row], Row]) -
 
 
 def _course_row_checked(row: CourseRow) -> CourseRow:
-    return CourseRow(external_id=external_id_checked(row.external_id), course=row.course.checked())
+    return CourseRow(external_id=catalog_id_checked(row.external_id), course=row.course.checked())
 
 
 def _session_row_checked(row: SessionRow) -> SessionRow:
     return SessionRow(
-        external_id=external_id_checked(row.external_id), course=external_id_checked(row.course, "course"),
+        external_id=catalog_id_checked(row.external_id), course=catalog_id_checked(row.course, "course"),
         session=row.session.checked(),
     )  # fmt: skip
 

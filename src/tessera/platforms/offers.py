@@ -7,8 +7,9 @@ from decimal import Decimal
 
 from tessera.catalog.models import CourseSession
 from tessera.core.errors import InvalidInput
+from tessera.platforms.learner_selectors import session_by_external_id
 from tessera.platforms.models import Platform
-from tessera.platforms.selectors import platform_offer, platform_session_named
+from tessera.platforms.selectors import platform_offer
 from tessera.vouchers.models import Batch, Offer
 from tessera.vouchers.services import BatchSpec, batch_create_in_request, offer_create
 
@@ -27,7 +28,7 @@ def platform_offer_create(
     actor: str,
 ) -> Offer:
     """An offer of `product` for the platform's session `session` (its external id)."""
-    mapping = platform_session_named(platform, session)
+    mapping = session_by_external_id(platform, session)
     _check_not_archived(mapping.session, field="session")
     return offer_create(
         name=name, product=product, session=mapping.session, price=price, currency=currency,

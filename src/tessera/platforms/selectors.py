@@ -45,20 +45,6 @@ def platform_session(platform: Platform, course_external_id: str, external_id: s
     return found
 
 
-def platform_session_named(platform: Platform, external_id: str) -> PlatformSession:
-    """The session by its external id alone (unique within the platform)."""
-    found = (
-        PlatformSession.objects.select_related("session", "course")
-        .filter(platform=platform, external_id=external_id)
-        .first()
-        if _findable(external_id)
-        else None
-    )
-    if found is None:
-        raise DoesNotExist(f"There is no session {external_id!r}.")
-    return found
-
-
 def courses_by_external_id(platform: Platform, external_ids: Iterable[str]) -> dict[str, PlatformCourse]:
     """The platform's courses among `external_ids`, with their Course rows."""
     found: dict[str, PlatformCourse] = {}
