@@ -93,7 +93,8 @@ def make_platform_session(db: None, now: datetime) -> MakePlatformSession:
 @pytest.fixture
 def events_session(db: None, now: datetime) -> Callable[..., PlatformSession]:
     """events_session(credentials, session=None, external_id="s-1") -> `session` (or a new running
-    session of a new course) as the platform's: its course and session mapped under external ids."""
+    session of a new course) as the platform's: its course and session mapped under external ids
+    (an archived one made active, as a platform's ended session is)."""
     made = iter(range(1, 1000))
 
     def make(
@@ -107,6 +108,11 @@ def events_session(db: None, now: datetime) -> Callable[..., PlatformSession]:
                 course=course, slug=f"{platform.slug}-session-{number}", state=CourseSession.State.ACTIVE,
                 starts_at=now - timedelta(weeks=1), ends_at=now + timedelta(weeks=7), offers_proctored_certificate=True,
             )  # fmt: skip
+        if session.state == CourseSession.State.ARCHIVED:
+            # A platform archives a session to withdraw it, and no code is redeemed on it then
+            # (tessera.platforms.catalog): a platform's ended session is active, its dates ended.
+            session.state = CourseSession.State.ACTIVE
+            session.save(update_fields=["state"])
         mapped_course, _ = PlatformCourse.objects.get_or_create(
             course=session.course, defaults={"platform": platform, "external_id": f"c-{session.course.slug}"}
         )
