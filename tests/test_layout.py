@@ -63,6 +63,7 @@ NOT_A_MODULE = {
     # it (with the shop's fixtures); moved to core with the platforms' webhooks, its tests stayed.
     "shop/test_destinations.py": "the SSRF guard (core/destinations.py) through a shop's webhooks",
     "vouchers/test_concurrency.py": "redemptions racing for the same code and the last seats",
+    "platforms/test_concurrency.py": "one platform's catalog writes racing (platforms/catalog.py's lock)",
     # voucher_check lives in vouchers/services/redeem.py; its tests join test_redeem.py when that
     # file is free to change.
     "vouchers/test_check.py": "voucher_check, of vouchers/services/redeem.py",

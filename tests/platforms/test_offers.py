@@ -1,6 +1,5 @@
 """Offers and batches for a platform's sessions, through the calling platform only."""
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
@@ -10,7 +9,7 @@ from tessera.core.errors import DoesNotExist, InvalidInput
 from tessera.platforms.catalog import CourseFields, SessionFields, course_upsert, session_upsert
 from tessera.platforms.models import Platform
 from tessera.platforms.offers import platform_batch_create, platform_offer_create
-from tessera.platforms.selectors import platform_batch, platform_offer, platform_offers
+from tessera.platforms.selectors import platform_batch, platform_offer
 from tessera.platforms.services import Credentials
 from tessera.vouchers.models import AuditEvent, Offer, Product
 from tessera.vouchers.services import IN_REQUEST_MAX, BatchSpec
@@ -61,16 +60,6 @@ def test_another_platforms_session_is_not_found(a: Platform, b: Platform) -> Non
     with pytest.raises(DoesNotExist):
         platform_batch_create(platform=a, offer_id=b_offer.pk, spec=BatchSpec(count=1, country="DE"), actor=a.actor)
     assert not b_offer.batches.exists()
-
-
-def test_a_platform_lists_only_offers_for_its_own_sessions(
-    a: Platform, b: Platform, make_offer: Callable[..., Offer], running_session: CourseSession
-) -> None:
-    mine, theirs = offer_of(a), offer_of(b)
-    make_offer(Product.ENROLLMENT, running_session)  # one of Tessera's own sessions
-    make_offer(Product.ENROLLMENT, None)  # any session: no platform's
-    assert list(platform_offers(a)) == [mine]
-    assert list(platform_offers(b)) == [theirs]
 
 
 def test_a_batch_for_a_platforms_offer_is_written_and_found_only_by_it(a: Platform, b: Platform) -> None:
