@@ -1,8 +1,9 @@
 """The tests mirror the source: a module of src/tessera with behaviour of its own (a function or a
 class) has its tests in tests/<the same folders>/test_<module>.py, a migration's tests are in
 tests/<app>/migrations/test_<migration>.py, and every other test file is named after the module it
-tests. The lists below are the exceptions, each with its reason; one that no longer holds (the
-module got its tests, or is gone) fails here too, so the lists only shrink."""
+tests. The programs of examples/ (at the repository's root) have theirs in tests/examples/ alike.
+The lists below are the exceptions, each with its reason; one that no longer holds (the module got
+its tests, or is gone) fails here too, so the lists only shrink."""
 
 import ast
 from pathlib import Path
@@ -11,6 +12,7 @@ import tessera
 
 SOURCE = Path(tessera.__file__).parent
 TESTS = Path(__file__).parent
+EXAMPLES = TESTS.parent / "examples"  # programs a platform can copy, run by tests/examples/
 
 # Modules with nothing of their own to test apart from what uses them: wiring, declarations.
 NOT_MIRRORED = {
@@ -98,7 +100,12 @@ def files_of_tests() -> list[str]:
 
 def module_tested_by(test_file: str) -> Path:
     path = Path(test_file)
-    return SOURCE / path.parent / path.name.removeprefix("test_")
+    root = EXAMPLES.parent if path.parts[0] == "examples" else SOURCE
+    return root / path.parent / path.name.removeprefix("test_")
+
+
+def examples() -> list[str]:
+    return sorted(path.name for path in EXAMPLES.glob("*.py"))
 
 
 class TestEveryModuleHasItsTests:
@@ -115,6 +122,12 @@ class TestEveryModuleHasItsTests:
 
     def test_no_module_is_both_without_tests_and_a_gap(self):
         assert NOT_MIRRORED.keys() & KNOWN_GAPS.keys() == set()
+
+
+class TestEveryExampleIsRun:
+    def test_by_the_tests_of_its_name(self):
+        missing = [name for name in examples() if not (TESTS / "examples" / f"test_{name}").exists()]
+        assert missing == [], "write tests/examples/test_<example>.py, which runs it"
 
 
 class TestEveryTestFileMirrorsAModule:
@@ -141,10 +154,14 @@ class TestTheRules:
     def test_a_module_and_its_mirror(self):
         assert mirror_of("vouchers/services/redeem.py") == TESTS / "vouchers" / "services" / "test_redeem.py"
         assert module_tested_by("shop/test_xikolo.py") == SOURCE / "shop" / "xikolo.py"
+        assert module_tested_by("examples/test_platform_receiver.py") == EXAMPLES / "platform_receiver.py"
 
     def test_the_tree_holds_modules_with_behaviour_and_their_tests(self):
         assert {"vouchers/codes.py", "settings.py", "vouchers/management/commands/create_batch.py"} <= set(
             source_modules()
         )
         assert "vouchers/permissions.py" not in source_modules()  # constants only
-        assert {"vouchers/test_codes.py", "test_settings.py"} <= set(files_of_tests())
+        assert {"vouchers/test_codes.py", "test_settings.py", "examples/test_platform_receiver.py"} <= set(
+            files_of_tests()
+        )
+        assert "platform_receiver.py" in examples()
