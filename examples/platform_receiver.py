@@ -69,10 +69,12 @@ def serve(*, secret: str, db_path: str, host: str, port: int) -> None:
 
     class Receiver(BaseHTTPRequestHandler):
         # An HTTPServer answers one request at a time, so a repeat's check and the event's write
-        # never interleave with another request's.
+        # never interleave with another request's; and a client that stalls holds it 10 s at most.
+        timeout = 10
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            self.answer(413 if length > MAX_BODY else self.status_of(self.rfile.read(length)))
+            self.answer(self.status_of(self.rfile.read(length)) if 0 <= length <= MAX_BODY else 413)
 
         def status_of(self, body: bytes) -> int:
             try:  # the signature, over webhook-id, webhook-timestamp (at most 5 minutes off) and body
