@@ -2,7 +2,8 @@
 127.0.0.1, with its own SQLite "LMS", that platform A's webhooks go to. Learners redeem codes
 through the platform API, the delivery sends the events, and the receiver's database shows each
 entitlement applied once, in order; a repeat, a forged request and an event out of order change
-nothing there."""
+nothing there. Everything on Tessera's side goes as the guide (docs/platforms-guide.md) says: the
+catalog, offers, batches and redemptions through the platform API."""
 
 import http.client
 import os
@@ -96,25 +97,53 @@ def lms(platform_a: Any, settings: Any, tmp_path: Path) -> Iterator[Lms]:
 
 
 @pytest.fixture
-def redeem(client: Any, platform_a: Any, token_for: Any, as_platform: Any) -> Any:
-    """redeem(learner, code, session, product=None) -> the redemption's id, through the platform API."""
-    headers = as_platform(token_for(platform_a, "redeem"))
+def platform_api(client: Any, platform_a: Any, token_for: Any, as_platform: Any) -> Any:
+    """platform_api(method, path, body=None) -> the JSON answer of /api/v1/platform<path>, called
+    as platform A's server calls it, with an access token of every scope; asserts a 2xx."""
+    headers = as_platform(token_for(platform_a))
 
-    def call(learner: str, code: str, session: str, product: str | None = None) -> int:
-        body = {"learner": learner, "code": code, "session": session, **({"product": product} if product else {})}
-        response = client.post("/api/v1/platform/redemptions", body, content_type="application/json", **headers)
-        assert response.status_code == 201, response.content
-        redemption_id: int = response.json()["id"]
-        return redemption_id
+    def call(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        send = getattr(client, method.lower())
+        data = {"data": body, "content_type": "application/json"} if body is not None else {}
+        response = send(f"/api/v1/platform{path}", **data, **headers)
+        assert 200 <= response.status_code < 300, response.content
+        return response.json()
 
     return call
 
 
 @pytest.fixture
-def codes(make_offer: Any, make_code: Any, platform_session: Any, platform_ended_session: Any) -> Any:
-    """codes(product) -> a new code of that product for platform A's session s-1 (s-0 for a reactivation)."""
-    sessions = {Product.REACTIVATION: platform_ended_session}
-    return lambda product: make_code(make_offer(product, sessions.get(product, platform_session).session))
+def codes(platform_api: Any) -> Any:
+    """Platform A's catalog, synced as the guide says: course py101 with its running session s-1
+    (proctoring offered) and its ended session s-0 (reactivation offered). codes(product) -> a new
+    code of that product for s-1 (s-0 for a reactivation), through an offer and a batch of its own."""
+    now = timezone.now()
+    platform_api("PUT", "/courses/py101", {"title": "Python"})
+    running = {"starts_at": now - timedelta(weeks=1), "ends_at": now + timedelta(weeks=7)}
+    ended = {"starts_at": now - timedelta(weeks=20), "ends_at": now - timedelta(weeks=8)}
+    platform_api("PUT", "/courses/py101/sessions/s-1", {**running, "offers_proctored_certificate": True})
+    platform_api("PUT", "/courses/py101/sessions/s-0", {**ended, "reactivation_enabled": True})
+
+    def new_code(product: str) -> str:
+        session = "s-0" if product == Product.REACTIVATION else "s-1"
+        offer = platform_api("POST", "/offers", {"name": f"{product} offer", "product": product, "session": session})
+        batch = platform_api("POST", f"/offers/{offer['id']}/batches", {"count": 1, "country": "DE"})
+        code: str = platform_api("GET", f"/batches/{batch['id']}/codes")["items"][0]["code"]
+        return code
+
+    return new_code
+
+
+@pytest.fixture
+def redeem(platform_api: Any) -> Any:
+    """redeem(learner, code, session, product=None) -> the redemption's id, through the platform API."""
+
+    def call(learner: str, code: str, session: str, product: str | None = None) -> int:
+        body = {"learner": learner, "code": code, "session": session, **({"product": product} if product else {})}
+        redemption_id: int = platform_api("POST", "/redemptions", body)["id"]
+        return redemption_id
+
+    return call
 
 
 def deliver(credentials: Any) -> str:
