@@ -3,6 +3,7 @@ connection, to a real HTTP/1.1 receiver on this machine's loopback. (Signatures,
 the address checks are tested with the shop's webhooks, tests/shop/test_webhooks.py.)"""
 
 import http.server
+import socket
 import socketserver
 import threading
 import time
@@ -109,3 +110,14 @@ class TestKeepAlive:
         finally:
             sender.close()
         assert len(_KeptAlive.connections) == 2
+
+    def test_a_request_is_sent_at_once_without_waiting_for_the_receivers_acknowledgement(self, receiver):
+        """http.client writes a request's head and body apart: with Nagle's algorithm on, the body
+        waits for the receiver's delayed ACK, 40 ms on Linux, on every send over a kept connection."""
+        sender = webhooks.HttpSender(timeout=5, keep_alive=True)
+        try:
+            assert sender.send(url=f"{receiver}/hook", body=b"{}", headers={}) == 200
+            kept = sender._kept.sock.sock  # type: ignore[union-attr]
+            assert kept.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        finally:
+            sender.close()
