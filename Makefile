@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint docs docs-check test-sqlite test-postgres screenshots bench bench-http bench-pages bench-sql clean
+.PHONY: run test lint docs docs-check test-sqlite test-postgres screenshots bench bench-http bench-platforms bench-pages bench-sql clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ bench: $(STAMP)
 # Over HTTP: gunicorn on PostgreSQL (database tessera_bench_http), driven by wrk (apt-get install -y wrk).
 bench-http: $(STAMP)
 	$(BIN)/python bench/bench_http.py
+
+# Course platforms over HTTP (database tessera_bench_platforms, wrk): what the events' outbox costs a
+# redemption, and the webhooks' delivery lag at a steady 300 redemptions/s.
+bench-platforms: $(STAMP)
+	$(BIN)/python bench/bench_platforms.py
 
 # Every web page's server time with a million-code batch, on both databases (tessera_bench_pages on
 # PostgreSQL, var/bench/pages.sqlite3), each made afresh and removed afterwards.

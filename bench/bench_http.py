@@ -179,6 +179,14 @@ def run(args: argparse.Namespace, names: list[str]) -> int:
     return _verdict(results)
 
 
+def bench_database() -> str:
+    """The database this process set Django up on (bench_platforms.py serves its own)."""
+    from django.db import connection
+
+    name: str = connection.settings_dict["NAME"]
+    return name
+
+
 def _machine_line() -> str:
     from django.db import connection
 
@@ -414,7 +422,7 @@ def gunicorn(args: argparse.Namespace, work: Path) -> Iterator[tuple[str, int]]:
     url = os.environ["DATABASE_URL"] + ("?server_side_binding=true" if args.server_side_binding else "")
     env = {**os.environ, "TESSERA_VAR_DIR": str(work / "var"), "TESSERA_SECRET_KEY": secrets.token_hex(16),
            "TESSERA_LOG_LEVEL": "WARNING", "DATABASE_URL": url}  # fmt: skip
-    assert settings.DATABASES["default"]["NAME"] == DATABASE
+    assert settings.DATABASES["default"]["NAME"].startswith("tessera_bench"), "only ever a bench database"
     server = subprocess.Popen(  # noqa: S603
         gunicorn_argv(args, port), cwd=benchlib.REPO, env=env, start_new_session=True
     )
@@ -570,7 +578,7 @@ def _postgres_pids() -> set[int]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = %s OR datname IS NULL",
-            [DATABASE],
+            [bench_database()],
         )
         return {pid for (pid,) in cursor.fetchall()} | {_postmaster_pid()}
 
@@ -609,7 +617,7 @@ def _wait_for_autovacuum(limit: float = 300) -> None:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND backend_type = 'autovacuum worker'",
-                [DATABASE],
+                [bench_database()],
             )
             (running,) = cursor.fetchone()
         if not running:
@@ -631,7 +639,7 @@ def _wait_until_server_idle() -> None:
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
                 " AND state <> 'idle'",
-                [DATABASE],
+                [bench_database()],
             )
             (busy,) = cursor.fetchone()
         idle_in_a_row = 0 if busy else idle_in_a_row + 1
