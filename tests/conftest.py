@@ -59,13 +59,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On the PostgreSQL run only database tests run again; pure tests ran on the first pass."""
-    if not _on_postgres():
-        return
+    """On the PostgreSQL run only database tests run again; pure tests ran on the first pass. The
+    tests marked `postgresql` run there only: the SQLite pass leaves them out, so they are never
+    skipped, and PostgreSQL that cannot be reached fails the run under CI=true as above."""
     keep, drop = [], []
     for item in items:
-        uses_db = item.get_closest_marker("django_db") or DB_FIXTURES & set(getattr(item, "fixturenames", ()))
-        (keep if uses_db else drop).append(item)
+        if _on_postgres():
+            runs_here = item.get_closest_marker("django_db") or DB_FIXTURES & set(getattr(item, "fixturenames", ()))
+        else:
+            runs_here = item.get_closest_marker("postgresql") is None
+        (keep if runs_here else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

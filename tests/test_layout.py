@@ -73,8 +73,9 @@ NOT_A_MODULE = {
     # vouchers/services/redeem.py, beside its test_redeem.py (which is long enough).
     "vouchers/services/test_redeem_limits.py": "the redemption services' rate limits",
 }
-# Folders of tests that walk through the whole application: real browsers, real faults.
-WHOLE_APPLICATION = {"browser", "faults"}
+# Folders of tests that walk through the whole application: real browsers, real faults, and
+# journeys over real HTTP with Tessera's own processes (e2e).
+WHOLE_APPLICATION = {"browser", "e2e", "faults"}
 
 
 def has_behaviour(module: Path) -> bool:
