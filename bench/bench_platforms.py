@@ -82,6 +82,7 @@ class Seeded:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--parts", default="cost,lag", help="cost, lag or both (comma-separated)")
+    parser.add_argument("--kinds", default=",".join(KINDS), help="the cost part's kinds of run (comma-separated)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the cost part")
     parser.add_argument("--duration", type=int, default=20, help="seconds per cost run")
     parser.add_argument("--warm-up", type=int, default=3, help="seconds of warm-up before each cost run")
@@ -109,6 +110,9 @@ def main() -> int:
     parts = {part.strip() for part in args.parts.split(",") if part.strip()}
     if not parts or parts - {"cost", "lag"}:
         parser.error("--parts takes cost, lag or both")
+    args.kinds = [kind.strip() for kind in args.kinds.split(",") if kind.strip()]
+    if not args.kinds or set(args.kinds) - set(KINDS):
+        parser.error(f"--kinds takes some of {', '.join(KINDS)}")
     if shutil.which("wrk") is None:
         print("wrk is not installed; on Debian or Ubuntu: apt-get install -y wrk", file=sys.stderr)
         return 2
@@ -178,7 +182,8 @@ def seed(work: Path, args: argparse.Namespace, parts: set[str], sink_url: str) -
         seeded.sink_secrets["/hooks/bench-hooked"] = platformlib.hooked(seeded.hooked, f"{sink_url}/hooks/bench-hooked")
         platformlib.learners(plain.platform, [f"learner{n:06d}" for n in range(len(users._tokens))], existing=True)
         for round_number in range(1, args.rounds + 1):
-            kinds = KINDS[round_number - 1 :] + KINDS[: round_number - 1]  # each kind first once in a while
+            turn = (round_number - 1) % len(args.kinds)
+            kinds = args.kinds[turn:] + args.kinds[:turn]  # each kind first once in a while
             for kind in kinds:
                 platform = {"tessera": None, "platform-webhooks": seeded.hooked}.get(kind, plain)
                 seeded.runs.append(_cost_run(users, kind, round_number, platform, args.pairs, warm_up_pairs))
