@@ -6,10 +6,13 @@ cursor 0 tells the same events in the same order.
 
 Tessera answers from pytest-django's live server (a real HTTP server on a free port of 127.0.0.1,
 in this process, on the test database); a real `tessera db_worker --queue-name webhooks` delivers
-the webhooks from the same database; the receiver (tests/e2e/receiver.py, with the example
-receiver's command line and tables) is a process of its own, stopped and started again on the
-same port. PostgreSQL only (the `postgresql` marker): the SQLite pass leaves it out, and on the
-PostgreSQL pass a server that cannot be reached fails the run under CI=true (tests/conftest.py).
+the webhooks from the same database; the receiver is examples/platform_receiver.py, a process of
+its own, stopped and started again on the same port with the same SQLite file. Everything on the
+platform's side goes through the platform API as the guide says: an access token, the catalog
+import, offers and batches, the batches' codes, the redemptions and the feed.
+
+PostgreSQL only (the `postgresql` marker): the SQLite pass leaves it out, and on the PostgreSQL
+pass a server that cannot be reached fails the run under CI=true (tests/conftest.py).
 """
 
 import base64
@@ -33,18 +36,15 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from tessera.catalog.models import Course, CourseSession
 from tessera.platforms.delivery import platform_webhook_set
-from tessera.platforms.models import Platform, PlatformCourse, PlatformSession
+from tessera.platforms.models import Platform
 from tessera.platforms.services import Credentials, platform_create
-from tessera.vouchers.models import Product
-from tessera.vouchers.selectors.codes import display_code
-from tessera.vouchers.services import BatchSpec, batch_create, offer_create
 from tests.loopback import free_port, wait_for
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
 REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "platform_receiver.py"
 COURSES, SESSIONS, LEARNERS = 10, 1000, 100
 PHASES = ("s-0001", "s-0500", "s-1000")  # the sessions redeemed on: receiver up, down, up again
 EVENTS_PER_REDEMPTION = 2  # code.redeemed, entitlement.granted
@@ -103,41 +103,41 @@ class PlatformServer:
             cursor = page["next"]
 
 
-# --- the platform's catalog and codes ---------------------------------------------------------------
+# --- the platform's catalog and codes, through the platform API -------------------------------------
 
 
-def catalog_synced(platform: Platform) -> None:
-    """The platform's 1,000 sessions of its 10 courses, mapped by their external ids."""
+def catalog_synced(server: PlatformServer) -> None:
+    """The platform's 10 courses and 1,000 sessions in one import, all running."""
     now = timezone.now()
-    courses = Course.objects.bulk_create(Course(slug=f"e2e-c-{n:02d}", title=f"Course {n}") for n in range(COURSES))
-    mapped = PlatformCourse.objects.bulk_create(
-        PlatformCourse(platform=platform, external_id=f"c-{n:02d}", course=course) for n, course in enumerate(courses)
-    )
-    sessions = CourseSession.objects.bulk_create(
-        CourseSession(course=courses[n % COURSES], slug=f"e2e-s-{n:04d}", state=CourseSession.State.ACTIVE,
-                      starts_at=now - timedelta(weeks=1), ends_at=now + timedelta(weeks=7))
-        for n in range(1, SESSIONS + 1)
-    )  # fmt: skip
-    PlatformSession.objects.bulk_create(
-        PlatformSession(platform=platform, external_id=f"s-{n:04d}", course=mapped[n % COURSES], session=session)
-        for n, session in enumerate(sessions, start=1)
-    )
-    assert PlatformSession.objects.filter(platform=platform).count() == SESSIONS
+    running = {"starts_at": (now - timedelta(weeks=1)).isoformat(), "ends_at": (now + timedelta(weeks=7)).isoformat()}
+    catalog = {
+        "courses": [{"external_id": f"c-{n:02d}", "title": f"Course {n}"} for n in range(COURSES)],
+        "sessions": [{"external_id": f"s-{n:04d}", "course": f"c-{n % COURSES:02d}", **running}
+                     for n in range(1, SESSIONS + 1)],
+    }  # fmt: skip
+    status, counts = server.call("POST", "/catalog:import", catalog)
+    assert (status, counts["courses"]["created"], counts["sessions"]["created"]) == (200, COURSES, SESSIONS), counts
 
 
-def codes_for(platform: Platform, session: str, count: int) -> list[str]:
-    """An enrollment offer for one of the platform's sessions and a batch of single-use codes."""
-    mapped = PlatformSession.objects.select_related("session").get(platform=platform, external_id=session)
-    offer = offer_create(name=f"Enrollment {session}", product=Product.ENROLLMENT, session=mapped.session)
-    batch = batch_create(offer=offer, spec=BatchSpec(count=count, country="DE"), actor=platform.actor)
-    return [display_code(code, batch.prefix) for code in batch.codes.values_list("code", flat=True)]
+def codes_for(server: PlatformServer, session: str, count: int) -> list[str]:
+    """An enrollment offer for one of the platform's sessions, a batch of single-use codes, and
+    the codes as the batch's pages list them."""
+    status, offer = server.call("POST", "/offers", {"name": f"Enrollment {session}", "product": "enrollment",
+                                                    "session": session})  # fmt: skip
+    assert status == 201, offer
+    status, batch = server.call("POST", f"/offers/{offer['id']}/batches", {"count": count, "country": "DE"})
+    assert status == 201, batch
+    status, page = server.call("GET", f"/batches/{batch['id']}/codes?page_size={count}")
+    assert (status, len(page["items"])) == (200, count), page
+    return [row["code"] for row in page["items"]]
 
 
 # --- the processes: the receiver and the task worker ----------------------------------------------
 
 
 class ReceiverProcess:
-    """The platform's receiver, a process of its own on a fixed port; its SQLite file outlives it."""
+    """examples/platform_receiver.py, started as its docstring says, on a fixed port; its SQLite
+    file (the LMS it applies the events to) outlives each of its processes."""
 
     def __init__(self, tmp_path: Path) -> None:
         self.port, self.db, self.log = free_port(), tmp_path / "lms.sqlite3", tmp_path / "receiver.log"
@@ -149,7 +149,7 @@ class ReceiverProcess:
         return f"http://127.0.0.1:{self.port}/tessera/events"
 
     def start(self) -> None:
-        argv = [sys.executable, "-m", "tests.e2e.receiver", "--db", str(self.db), "--port", str(self.port)]
+        argv = [sys.executable, str(EXAMPLE), "--db", str(self.db), "--port", str(self.port)]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own command
                 argv, cwd=REPO, env={**os.environ, "WEBHOOK_SECRET": self.secret}, stdout=log, stderr=subprocess.STDOUT
@@ -234,8 +234,8 @@ def test_every_entitlement_is_applied_once_in_order_through_the_receiver_going_d
 ) -> None:
     credentials, receiver = platform
     server = PlatformServer.signed_in(live_server.url, credentials)
-    catalog_synced(credentials.platform)
-    codes = {session: codes_for(credentials.platform, session, LEARNERS) for session in PHASES}
+    catalog_synced(server)
+    codes = {session: codes_for(server, session, LEARNERS) for session in PHASES}
     per_phase = LEARNERS * EVENTS_PER_REDEMPTION
     up, down, back = PHASES
 
