@@ -14,7 +14,12 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from tessera.catalog.models import Enrollment
-from tessera.platforms.events import on_voucher_redeemed, reactivations_expire
+from tessera.platforms.events import (
+    _numbered_and_written,
+    _numbered_then_written,
+    on_voucher_redeemed,
+    reactivations_expire,
+)
 from tessera.platforms.feed import wire_time
 from tessera.platforms.models import Platform, PlatformEvent, PlatformReactivation
 from tessera.vouchers.errors import CodeExhausted
@@ -335,3 +340,32 @@ class TestConcurrently:
             PlatformReactivation.objects.values_list("redemption_id", flat=True)
         )
         assert [event.seq for event in events_of(platform_a)] == list(range(1, 6 * 2 + 6 + 1))
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db
+class TestOneStatementOnPostgresql:
+    """The statement that numbers and writes a platform's events at once holds to what the UPDATE
+    and the ORM's insert write (SQLite's way, which runs on PostgreSQL as well)."""
+
+    def test_it_writes_the_same_rows_as_the_update_and_the_orms_insert(self, platform_a, platform_b):
+        at = timezone.now()
+        events = [
+            (Type.CODE_REDEEMED, {"learner": "u-1", "code": "AB-CD", "n": 7, "none": None, "text": 'é "\\ \u2028'}),
+            (Type.ENTITLEMENT_GRANTED, {"effect": {"enrolled": True, "until": None}, "list": [1, 2.5, "x"]}),
+        ]
+        for _ in range(2):  # the second time numbered on from the first
+            assert _numbered_and_written(platform_a.platform.pk, events, at) == (
+                _numbered_then_written(platform_b.platform.pk, events, at)
+            )
+
+        def rows(credentials: Any) -> list[tuple[Any, ...]]:
+            return [(e.seq, e.type, e.occurred_at, e.data) for e in events_of(credentials)]
+
+        assert rows(platform_a) == rows(platform_b) == [(seq, kind, at, data) for seq, (kind, data) in
+                                                        enumerate(events * 2, start=1)]  # fmt: skip
+        assert len({event.id for event in events_of(platform_a)}) == 4
+
+    def test_a_platform_that_is_not_there_writes_nothing(self, platform_a):
+        assert _numbered_and_written(platform_a.platform.pk + 1000, [(Type.CODE_REDEEMED, {})], timezone.now()) is None
+        assert PlatformEvent.objects.count() == 0
