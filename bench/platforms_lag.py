@@ -150,6 +150,27 @@ def _problems(result: LagResult, platform: Any) -> list[str]:
     return problems
 
 
+TIMELINE_STEP = 5  # seconds per row of the lag's timeline
+
+
+def _timeline(first: list[Arrival]) -> str:
+    """The lag over the run, by when the events occurred: where it grows, and whether it comes back."""
+    if not first:
+        return "(no event arrived)"
+    start, windows = min(arrival.occurred_at for arrival in first), {}
+    for arrival in first:
+        windows.setdefault(int((arrival.occurred_at - start) // TIMELINE_STEP), []).append(
+            1000 * (arrival.received - arrival.occurred_at)
+        )
+    rows = []
+    for window, lags in sorted(windows.items()):
+        lags.sort()
+        rows.append([f"{window * TIMELINE_STEP}-{(window + 1) * TIMELINE_STEP}", f"{len(lags):,}",
+                     *(f"{benchlib.percentile(lags, p):,.0f}" for p in (0.5, 0.99)), f"{lags[-1]:,.0f}"])  # fmt: skip
+    title = f"The lag by when the events occurred, {TIMELINE_STEP} s at a time (seconds from the first event)\n"
+    return title + benchlib.table(["occurred s", "events", "lag p50 ms", "lag p99 ms", "lag max ms"], rows)
+
+
 def report(result: LagResult, args: argparse.Namespace) -> bool:
     """Prints the lag part's tables; answers whether it failed."""
     load, lags = result.load, result.lags_ms()
@@ -165,6 +186,8 @@ def report(result: LagResult, args: argparse.Namespace) -> bool:
     print("Delivery lag: receiver's arrival minus the event's occurred_at, each event once; 'sent late': requests")
     print(f"sent over {LATE * 1000:.0f} ms after their moment; 'drained s': after the last answer, until all delivered")
     print(benchlib.table(headers, rows))
+    print()
+    print(_timeline(first))
     print()
     print("Redemption latency at the fixed rate, from each request's moment to its answer (ms)")
     print(benchlib.table(["p50", "p95", "p99", "max"],
