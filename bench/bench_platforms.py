@@ -68,7 +68,9 @@ class Run:
 class Outcome:
     run: Run
     result: bench_http.Result
-    delivery_cpu_ms: float = 0.0  # the webhooks worker's and the receiver's CPU per request
+    helpers_cpu_ms: dict[str, float] = field(
+        default_factory=dict
+    )  # the webhooks worker's and the receiver's, per request
     drained_s: float | None = None  # after the run, until every event was delivered and no task waited
 
 
@@ -156,7 +158,7 @@ def run(args: argparse.Namespace, parts: set[str]) -> int:
             print(f"server: {' '.join(bench_http.gunicorn_argv(args, int(base_url.rsplit(':', 1)[1])))}")
             worker = " ".join(platformlib.WORKER_ARGV)
             print(f"worker: {worker}; receiver: bench/webhook_sink.py on port {sink_port}", flush=True)
-            helpers = [worker_pid, sink_pid]
+            helpers = {"worker": worker_pid, "receiver": sink_pid}
             outcomes = [_measure(run, base_url, server_pid, helpers, args) for run in seeded.runs]
             if seeded.hooked is not None:
                 _check_hooked_deliveries(seeded.hooked, received, outcomes)
@@ -230,7 +232,7 @@ def _cost_run(users: bench_http.Seeder, kind: str, round_number: int, platform: 
 # --- one cost run ------------------------------------------------------------------------------
 
 
-def _measure(run: Run, base_url: str, server_pid: int, helpers: list[int], args: argparse.Namespace) -> Outcome:
+def _measure(run: Run, base_url: str, server_pid: int, helpers: dict[str, int], args: argparse.Namespace) -> Outcome:
     bench_http._wait_for_autovacuum()
     scenario = run.scenario
     if run.kind == "platform-api":  # tokens live ten minutes: one fetched just before each run
@@ -247,8 +249,10 @@ def _measure(run: Run, base_url: str, server_pid: int, helpers: list[int], args:
         _drained(run.platform.platform.pk)
     before, helpers_before = bench_http._rows_counted(scenario), platformlib.process_cpu(helpers)
     result = bench_http._wrk(scenario, base_url, args.duration, args, server_pid)
-    helpers_cpu = platformlib.process_cpu(helpers) - helpers_before
-    outcome = Outcome(run=run, result=result, delivery_cpu_ms=1000 * helpers_cpu / max(result.requests, 1))
+    helpers_used = platformlib.cpu_since(helpers, helpers_before)
+    helpers_cpu = sum(helpers_used.values())
+    per_request = {name: 1000 * seconds / max(result.requests, 1) for name, seconds in helpers_used.items()}
+    outcome = Outcome(run=run, result=result, helpers_cpu_ms=per_request)
     # bench_http counted the helpers' CPU time among the others'; it is this run's own.
     result.others_share = max(0.0, result.others_share - helpers_cpu / (result.seconds * (os.cpu_count() or 1)))
     bench_http._wait_until_server_idle()
@@ -336,17 +340,18 @@ def _runs_table(outcomes: list[Outcome]) -> str:
         rows.append([
             r.scenario.name, f"{r.requests:,}", f"{r.rate:,.0f}",
             *(f"{r.percentiles_ms[p]:.1f}" for p in ("50", "95", "99")),
-            f"{cpu['gunicorn']:.2f}", f"{cpu['postgres']:.2f}", f"{cpu['wrk']:.2f}", f"{o.delivery_cpu_ms:.2f}",
-            f"{sum(cpu.values()) + o.delivery_cpu_ms:.2f}", f"{100 * r.others_share:.0f}%",
+            f"{cpu['gunicorn']:.2f}", f"{cpu['postgres']:.2f}", f"{cpu['wrk']:.2f}",
+            f"{o.helpers_cpu_ms['worker']:.2f}", f"{o.helpers_cpu_ms['receiver']:.2f}", f"{_cpu(o):.2f}",
+            f"{100 * r.others_share:.0f}%",
             "-" if o.drained_s is None else f"{o.drained_s:.1f}", r.check,
         ])  # fmt: skip
-    headers = ["run", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "gunicorn", "postgres", "wrk", "delivery",
-               "CPU ms/req", "others", "drained s", "check"]  # fmt: skip
+    headers = ["run", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "gunicorn", "postgres", "wrk", "worker",
+               "receiver", "CPU ms/req", "others", "drained s", "check"]  # fmt: skip
     title = (
         "Each run (in the order run). CPU ms per request from /proc: gunicorn, PostgreSQL (the bench database's\n"
-        "backends, the worker's included, and the server's own processes), wrk, and 'delivery': the webhooks worker\n"
-        "and the receiver; 'others': the share of both cores used by processes outside this run; 'drained s': after\n"
-        "the run, until every event was delivered and no webhooks task waited\n"
+        "backends, the worker's included, and the server's own processes), wrk, the webhooks worker and the\n"
+        "receiver (bench/webhook_sink.py); 'others': the share of both cores used by processes outside this run;\n"
+        "'drained s': after the run, until every event was delivered and no webhooks task waited\n"
     )
     return title + benchlib.table(headers, rows)
 
@@ -389,7 +394,7 @@ def _comparison_table(outcomes: list[Outcome]) -> str:
 
 
 def _cpu(outcome: Outcome) -> float:
-    return sum(outcome.result.cpu_ms_per_request.values()) + outcome.delivery_cpu_ms
+    return sum(outcome.result.cpu_ms_per_request.values()) + sum(outcome.helpers_cpu_ms.values())
 
 
 if __name__ == "__main__":

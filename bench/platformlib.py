@@ -157,17 +157,22 @@ def access_token(base_url: str, credentials: Any, scope: str) -> str:
     return token
 
 
-def process_cpu(pids: list[int]) -> float:
-    """CPU seconds these processes have used so far (0 for one that is gone)."""
-    ticks, total = os.sysconf("SC_CLK_TCK"), 0.0
-    for pid in pids:
+def process_cpu(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds each of these processes has used so far (0 for one that is gone), by name."""
+    ticks, used = os.sysconf("SC_CLK_TCK"), {}
+    for name, pid in pids.items():
         try:
             text = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
+            used[name] = 0.0
             continue
         fields = text[text.rindex(")") + 2 :].split()
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+        used[name] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+def cpu_since(pids: dict[str, int], before: dict[str, float]) -> dict[str, float]:
+    return {name: seconds - before.get(name, 0.0) for name, seconds in process_cpu(pids).items()}
 
 
 def outbox_problems(platform_pk: int) -> list[str]:

@@ -76,7 +76,7 @@ class LagResult:
 
 
 def measure(
-    lag_plan: LagPlan, base_url: str, server_pid: int, helpers: list[int], received: Path, args: argparse.Namespace
+    lag_plan: LagPlan, base_url: str, server_pid: int, helpers: dict[str, int], received: Path, args: argparse.Namespace
 ) -> LagResult:
     from tessera.platforms.models import Platform
 
@@ -99,13 +99,14 @@ def measure(
     drained = _delivered(platform_pk)
     drained_s = None if drained is None else drained - answered
     # CPU over the load and the delivery of its events, per redemption.
-    cpu_after, helpers_cpu = bench_http._cpu_seconds(server_pid), platformlib.process_cpu(helpers) - helpers_before
+    cpu_after, helpers_used = bench_http._cpu_seconds(server_pid), platformlib.cpu_since(helpers, helpers_before)
+    helpers_cpu = sum(helpers_used.values())
     machine_busy, own = bench_http._machine_busy() - machine_before, _own_cpu() - self_before
     used = {
         group: sum(s - cpu_before[group].get(pid, 0.0) for pid, s in cpu_after[group].items()) for group in cpu_after
     }
     count = max(len(load.sent), 1)
-    cpu = {**{g: 1000 * s / count for g, s in used.items()}, "delivery": 1000 * helpers_cpu / count,
+    cpu = {**{g: 1000 * s / count for g, s in (used | helpers_used).items()},
            "sender": 1000 * own / count}  # fmt: skip
     wall = (load.seconds + (drained_s or 0)) * (os.cpu_count() or 1)
     others = max(0.0, machine_busy - sum(used.values()) - helpers_cpu - own) / wall if wall else 0.0
@@ -195,8 +196,8 @@ def report(result: LagResult, args: argparse.Namespace) -> bool:
                            f"{latencies[-1]:.1f}" if latencies else "-"]]))  # fmt: skip
     print()
     cpu = result.cpu_ms
-    groups = ("gunicorn", "postgres", "delivery", "sender")
-    print("CPU ms per redemption over the run and its delivery; 'delivery': the webhooks worker and the receiver;")
+    groups = ("gunicorn", "postgres", "worker", "receiver", "sender")
+    print("CPU ms per redemption over the run and its delivery; 'worker': the webhooks worker; 'receiver': the sink;")
     print("'sender': this process; 'others': the share of both cores used by processes outside this run")
     print(benchlib.table([*groups, "total", "others"],
                          [[*(f"{cpu[g]:.2f}" for g in groups), f"{sum(cpu.values()):.2f}",
