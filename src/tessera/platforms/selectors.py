@@ -19,6 +19,14 @@ def _findable(*external_ids: str) -> bool:
     return not any("\x00" in external_id for external_id in external_ids)
 
 
+def platform_by_slug(slug: str) -> Platform:
+    """A platform as the command line names it."""
+    found = Platform.objects.filter(slug=slug).first() if _findable(slug) else None
+    if found is None:
+        raise DoesNotExist(f"There is no platform with the slug {slug!r}.")
+    return found
+
+
 def platform_course(platform: Platform, external_id: str) -> PlatformCourse:
     found = (
         PlatformCourse.objects.select_related("course").filter(platform=platform, external_id=external_id).first()

@@ -1,4 +1,5 @@
-"""Shared by the voucher commands: vouchers-off check and DomainError → CommandError."""
+"""Shared by the voucher commands: the vouchers-off check, DomainError → CommandError, and the
+one way the shop and platform commands set webhooks."""
 
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -38,3 +39,45 @@ def user_named(username: str) -> User:
         return users.user_named(username)
     except InvalidInput as error:
         raise CommandError(f"{error.code}: {error.message}") from None
+
+
+class WebhookCommand(VoucherCommand):
+    """`set-shop-webhook` and `set-platform-webhook`: point a receiver's webhooks at a URL (the
+    signing secret printed when made or rotated), or turn them off. A subclass names its receiver
+    (`receiver`: how the argument reads, `find`: the row it names) and the two services."""
+
+    receiver = "receiver"
+    receiver_help = ""
+    off_help = ""
+
+    def find(self, name: str) -> Any:
+        raise NotImplementedError
+
+    def webhook_set(self, found: Any, *, url: str | None, rotate_secret: bool) -> str | None:
+        raise NotImplementedError
+
+    def webhook_off(self, found: Any) -> None:
+        raise NotImplementedError
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(self.receiver, help=self.receiver_help)
+        parser.add_argument("url", nargs="?", help="http or https URL the events are POSTed to")
+        parser.add_argument("--rotate-secret", action="store_true", help="make a new signing secret")
+        parser.add_argument("--off", action="store_true", help=self.off_help)
+
+    def handle(self, *args: Any, url: str | None, rotate_secret: bool, off: bool, **opts: Any) -> None:
+        found = self.find(opts[self.receiver])
+        if off:
+            if url is not None or rotate_secret:
+                raise CommandError("invalid_input: --off takes no URL and no --rotate-secret.")
+            self.webhook_off(found)
+            self.stdout.write(f"Webhooks to {found.name!r} are off.")
+            return
+        if url is None and not rotate_secret:
+            raise CommandError("invalid_input: name a URL, --rotate-secret or --off.")
+        secret = self.webhook_set(found, url=url, rotate_secret=rotate_secret)
+        self.stdout.write(f"Webhooks to {found.name!r} go to {found.webhook_url or '(no URL yet)'}.")
+        if secret:
+            self.stdout.write(f"Its signing secret, shown only now:\n{secret}")
+        else:
+            self.stdout.write("Its signing secret is unchanged (--rotate-secret makes a new one).")

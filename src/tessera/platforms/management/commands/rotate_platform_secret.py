@@ -1,8 +1,6 @@
 from typing import Any
 
-from django.core.management.base import CommandError
-
-from tessera.platforms.models import Platform
+from tessera.platforms.selectors import platform_by_slug
 from tessera.platforms.services import platform_secret_rotate
 from tessera.vouchers.management.base import VoucherCommand
 
@@ -14,10 +12,7 @@ class Command(VoucherCommand):
         parser.add_argument("platform", help="The platform's slug.")
 
     def handle(self, *args: Any, platform: str, **opts: Any) -> None:
-        found = Platform.objects.filter(slug=platform).first()
-        if found is None:
-            raise CommandError(f"not_found: no platform with the slug {platform!r}.")
-        credentials = platform_secret_rotate(platform=found, actor="cli")
+        credentials = platform_secret_rotate(platform=platform_by_slug(platform), actor="cli")
         self.stdout.write(
             f"client_id: {credentials.client_id}\nclient_secret (shown only now): {credentials.client_secret}"
         )
