@@ -18,5 +18,14 @@ def platform_session(platform: Platform, external_id: str, slug: str) -> CourseS
         starts_at=timezone.now() - timedelta(days=1), ends_at=timezone.now() + timedelta(days=30),
     )  # fmt: skip
     mapped = PlatformCourse.objects.create(platform=platform, external_id=f"c-{external_id}", course=course)
-    PlatformSession.objects.create(platform=platform, external_id=external_id, course=mapped, session=session)
-    return session
+    return session_mapped(platform, mapped, external_id, session).session
+
+
+def session_mapped(
+    platform: Platform, course: PlatformCourse, external_id: str, session: CourseSession
+) -> PlatformSession:
+    """`session` as the platform's, the way its catalog makes one (tessera.platforms.catalog): mapped
+    under `external_id` in `course`, and marked as a platform's session."""
+    session.source = CourseSession.Source.PLATFORM
+    session.save(update_fields=["source"])
+    return PlatformSession.objects.create(platform=platform, external_id=external_id, course=course, session=session)

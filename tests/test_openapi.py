@@ -28,13 +28,14 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 from tessera.api.services import api_token_issue
 from tessera.catalog.models import Course, CourseSession
 from tessera.platforms.learners import platform_learner
-from tessera.platforms.models import PlatformCourse, PlatformSession
+from tessera.platforms.models import PlatformCourse
 from tessera.platforms.services import platform_create
 from tessera.shop.services import shop_create, shop_vouchers_create, token_issue
 from tessera.vouchers.models import Batch, Offer, Product
 from tessera.vouchers.selectors.codes import display_code
 from tessera.vouchers.services import offer_create, voucher_redeem
 from tessera.wsgi import application
+from tests.platform_sessions import session_mapped
 
 EXAMPLES = 30  # per operation, besides the coverage phase's boundary cases; keeps the file under a minute
 UNAUTHENTICATED_EXAMPLES = 5
@@ -154,7 +155,7 @@ def platform_world(make_batch: Callable[..., Batch], running_session: CourseSess
         course=course.course, slug="fuzz-s-1", state=CourseSession.State.ACTIVE, starts_at=running_session.starts_at,
         ends_at=running_session.ends_at,
     )  # fmt: skip
-    PlatformSession.objects.create(platform=credentials.platform, external_id="s-1", course=course, session=session)
+    session_mapped(credentials.platform, course, "s-1", session)
     batch = make_batch(offer_create(name="Fuzz platform offer", product=Product.ENROLLMENT, session=session), count=3)
     codes = [display_code(code, batch.prefix) for code in batch.codes.values_list("code", flat=True)]
     learner = platform_learner(platform=credentials.platform, external_id="1234")

@@ -14,6 +14,7 @@ from django.utils import timezone
 from tessera.catalog.models import Course, CourseSession, Exam
 from tessera.platforms.models import Platform, PlatformCourse, PlatformEvent, PlatformLearner, PlatformSession
 from tessera.platforms.services import Credentials, platform_create
+from tests.platform_sessions import session_mapped
 
 TokenFor = Callable[..., str]
 
@@ -80,9 +81,7 @@ def make_platform_session(db: None, now: datetime) -> MakePlatformSession:
         session = CourseSession.objects.create(
             course=platform_course.course, slug=f"{platform.slug}-{course}-{external_id}", **fields
         )
-        return PlatformSession.objects.create(
-            platform=platform, external_id=external_id, course=platform_course, session=session
-        )
+        return session_mapped(platform, platform_course, external_id, session)
 
     return make
 
@@ -116,9 +115,7 @@ def events_session(db: None, now: datetime) -> Callable[..., PlatformSession]:
         mapped_course, _ = PlatformCourse.objects.get_or_create(
             course=session.course, defaults={"platform": platform, "external_id": f"c-{session.course.slug}"}
         )
-        return PlatformSession.objects.create(
-            platform=platform, external_id=external_id, course=mapped_course, session=session
-        )
+        return session_mapped(platform, mapped_course, external_id, session)
 
     return make
 

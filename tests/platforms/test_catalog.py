@@ -145,6 +145,7 @@ class TestSessions:
         stored = CourseSession.objects.get()
         assert (stored.slug, stored.course.slug, stored.state) == ("moodle-a-py101-2026", "moodle-a-py101", "active")
         assert (stored.offers_proctored_certificate, stored.reactivation_enabled) == (True, True)
+        assert stored.source == CourseSession.Source.PLATFORM
         assert [(row.action, row.detail["session"], row.detail["course"]) for row in rows] == [
             ("session_created", "py101-2026", "py101")
         ]

@@ -59,6 +59,7 @@ def test_an_import_creates_every_course_and_session_and_audits_each_and_itself(a
         "moodle-a-s2": ("Run 2", "moodle-a-c0"),
     }  # fmt: skip
     assert Course.objects.get(slug="moodle-a-c1").description == "About 1"
+    assert set(CourseSession.objects.values_list("source", flat=True)) == {CourseSession.Source.PLATFORM}
     assert [(row.action, row.detail.get("session") or row.detail.get("course")) for row in rows] == [
         ("course_created", "c0"), ("course_created", "c1"),
         ("session_created", "s0"), ("session_created", "s1"), ("session_created", "s2"), ("catalog_imported", None),

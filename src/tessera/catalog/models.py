@@ -27,6 +27,12 @@ class CourseSession(models.Model):
         ACTIVE = "active", "Active"
         ARCHIVED = "archived", "Archived"
 
+    class Source(models.TextChoices):
+        """Whose catalog the session belongs to. Fixed when it is created."""
+
+        TESSERA = "", "Tessera"
+        PLATFORM = "platform", "A course platform"  # kept in step by tessera.platforms
+
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="sessions")
     slug = models.SlugField(unique=True)
     title = models.CharField(max_length=200, blank=True)
@@ -41,6 +47,9 @@ class CourseSession(models.Model):
         null=True, blank=True, help_text="Empty: the configured default (TESSERA_REACTIVATION_WEEKS)."
     )
     offers_proctored_certificate = models.BooleanField(default=False)
+    # Read on every redemption with the rest of the row: what a platform adds to a redemption (its
+    # events, its archived sessions' refusal) costs a session of Tessera's own catalog no query.
+    source = models.CharField(max_length=16, choices=Source, blank=True, default=Source.TESSERA, editable=False)
 
     class Meta:
         ordering = ["course__title", "starts_at"]

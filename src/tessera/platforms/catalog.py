@@ -46,6 +46,7 @@ MAX_REACTIVATION_WEEKS = 32_767  # PositiveSmallIntegerField's
 MAX_TITLE = 200  # Course.title's and CourseSession.title's max_length
 STATES = tuple(CourseSession.State.values)
 ARCHIVED = CourseSession.State.ARCHIVED
+PLATFORM = CourseSession.Source.PLATFORM  # every session a platform's catalog creates
 
 
 class Values:
@@ -276,7 +277,7 @@ def _session_create(
     platform: Platform, course: PlatformCourse, external_id: str, fields: SessionFields, actor: str
 ) -> PlatformSession:
     (slug,) = free_slugs(CourseSession, platform, [external_id], "external_id")
-    session = CourseSession.objects.create(course_id=course.course_id, slug=slug, **fields.values())
+    session = CourseSession.objects.create(course_id=course.course_id, slug=slug, source=PLATFORM, **fields.values())
     mapping = PlatformSession.objects.create(platform=platform, external_id=external_id, course=course, session=session)
     audit_record(
         action=AuditEvent.Action.SESSION_CREATED, actor=actor, platform_id=platform.pk, course=course.external_id,
@@ -344,6 +345,6 @@ def archived_by_its_platform(session: CourseSession) -> str | None:
     """Registered with tessera.vouchers.availability: a platform archives a session to withdraw
     it, so no code of any product can be redeemed on it. (Tessera's own archived sessions keep
     their product rules: an ended session is archived and may still be reactivated.)"""
-    if session.state != ARCHIVED or not PlatformSession.objects.filter(session_id=session.pk).exists():
+    if session.state != ARCHIVED or session.source != PLATFORM:
         return None
     return "This course session has been withdrawn: its codes can no longer be redeemed."

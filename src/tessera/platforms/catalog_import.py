@@ -19,6 +19,7 @@ from django.utils import timezone
 from tessera.catalog.models import Course, CourseSession
 from tessera.core.errors import InvalidInput
 from tessera.platforms.catalog import (
+    PLATFORM,
     CourseFields,
     SessionFields,
     catalog_id_checked,
@@ -232,7 +233,7 @@ def _write_courses(platform: Platform, plan: Plan, actor: str) -> list[AuditEven
 def _write_sessions(platform: Platform, plan: Plan, actor: str) -> list[AuditEvent]:
     slugs = free_slugs(CourseSession, platform, [row.external_id for row in plan.new_sessions], "sessions")
     created = CourseSession.objects.bulk_create(
-        [CourseSession(course_id=plan.courses[row.course].course_id, slug=slug, **row.session.values())
+        [CourseSession(course_id=plan.courses[row.course].course_id, slug=slug, source=PLATFORM, **row.session.values())
          for slug, row in zip(slugs, plan.new_sessions, strict=True)],
         batch_size=BATCH,
     )  # fmt: skip

@@ -29,30 +29,25 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from tessera.catalog.models import Enrollment
+from tessera.catalog.models import CourseSession, Enrollment
 from tessera.core.db import fetch_one
 from tessera.platforms import delivery
 from tessera.platforms.feed import wire_time
-from tessera.platforms.models import PlatformEvent, PlatformLearner, PlatformReactivation
+from tessera.platforms.models import PlatformEvent, PlatformLearner, PlatformReactivation, PlatformSession
 from tessera.vouchers.models import Batch, Product, Redemption
 from tessera.vouchers.selectors.codes import display_code
 
 Type = PlatformEvent.Type
 EXPIRE_MAX = 1000  # reactivations one run tells the end of at most; the next run the rest
 
-# Runs inside every redemption, most of which are on no platform's session: hand-written SQL, as
-# on the redemption's own hot path (see tessera.core.db). The session's mapping (unique index on
-# session_id), its course's, and the user's learner id on that platform if they are its learner.
+# Runs inside every redemption on a platform's session: hand-written SQL, as on the redemption's
+# own hot path (see tessera.core.db). The session's mapping (unique index on session_id), its
+# course's, and the user's learner id on that platform if they are its learner.
 PLATFORM_OF_SESSION = (
     "SELECT ps.platform_id, ps.id, ps.external_id, pc.external_id, pl.external_id"
     " FROM platforms_platformsession ps JOIN platforms_platformcourse pc ON pc.id = ps.course_id"
     " LEFT JOIN platforms_platformlearner pl ON pl.platform_id = ps.platform_id AND pl.user_id = %s"
     " WHERE ps.session_id = %s"
-)
-PLATFORM_OF_OFFER = (
-    "SELECT ps.platform_id, ps.id, ps.external_id, pc.external_id, o.product FROM vouchers_offer o"
-    " JOIN platforms_platformsession ps ON ps.session_id = o.session_id"
-    " JOIN platforms_platformcourse pc ON pc.id = ps.course_id WHERE o.id = %s"
 )
 # The numbers of `count` new events: the row lock this takes orders the events by commit. Raw SQL
 # for RETURNING (PostgreSQL, SQLite >= 3.35): the ORM would need an UPDATE and a SELECT.
@@ -143,6 +138,10 @@ def _numbered_then_written(
 
 
 def on_voucher_redeemed(sender: object, *, redemption: Redemption, **kwargs: Any) -> None:
+    # The redemption holds its code's row lock until it commits: a session of Tessera's own catalog
+    # (loaded with the redemption, so no query) keeps that short by asking nothing more.
+    if redemption.session.source != CourseSession.Source.PLATFORM:
+        return
     owner = _owner(session_id=redemption.session_id, user_id=redemption.user_id)
     if owner is None:
         return
@@ -202,15 +201,17 @@ def _revoked(redemption: Redemption) -> dict[str, Any]:
 
 
 def on_batch_revoked(sender: object, *, batch: Batch, codes: int, at: datetime, **kwargs: Any) -> None:
-    row = fetch_one(PLATFORM_OF_OFFER, [batch.offer_id])
-    if row is None:
+    offer = batch.offer
+    if offer.session_id is None:  # an offer for any session: no platform's
         return
-    platform_id, _, session, course, product = row
+    mapping = PlatformSession.objects.select_related("course").filter(session_id=offer.session_id).first()
+    if mapping is None:
+        return
     revoked = {
-        "session": session, "course": course, "product": product, "batch": batch.pk, "tag": batch.tag,
-        "codes_revoked": codes, "revoked_at": wire_time(at),
+        "session": mapping.external_id, "course": mapping.course.external_id, "product": offer.product,
+        "batch": batch.pk, "tag": batch.tag, "codes_revoked": codes, "revoked_at": wire_time(at),
     }  # fmt: skip
-    _write(platform_id, [(Type.BATCH_REVOKED, revoked)], at=at)
+    _write(mapping.platform_id, [(Type.BATCH_REVOKED, revoked)], at=at)
 
 
 # --- a reactivation's end ------------------------------------------------------------------------
