@@ -26,6 +26,9 @@ from tessera.core.db import insert
 from tessera.core.models import FailureCounter
 from tessera.core.ratelimit.stores import DatabaseStore, Window
 from tessera.core.tokens import token_digest
+from tessera.platforms import events
+from tessera.platforms.models import PlatformCourse, PlatformLearner, PlatformSession
+from tessera.platforms.services import platform_create
 from tessera.shop import receivers
 from tessera.shop import selectors as shop_selectors
 from tessera.shop.models import Shop, ShopBatch, ShopToken
@@ -34,7 +37,7 @@ from tessera.shop.services import shop_create, shop_vouchers_create, token_issue
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.bulk_insert import codes_writer
 from tessera.vouchers.models import AuditEvent, Batch, Code, Redemption
-from tessera.vouchers.services import batch_create, redeem, voucher_redeem
+from tessera.vouchers.services import BatchSpec, batch_create, redeem, voucher_redeem
 
 LIST_BATCH = 500  # the bridge's most codes per create
 TAGS = ("spring", "summer", "autumn", "winter")
@@ -69,6 +72,7 @@ class Data:
     windows: list[list[Window]]
     bulk_batch: Batch
     shop_sample: list[str]  # some of the listed shop's codes
+    platform_session: CourseSession  # a course platform's; users[:READ_KEYS:2] are its learners
 
     def summary(self) -> str:
         return (f"{len(self.codes):,} codes, {len(self.users):,} users, a shop of {self.listed_codes:,} vouchers in "
@@ -78,7 +82,7 @@ class Data:
 def seed(*, calls: int, shop_codes: int) -> Data:
     session = benchlib.running_session("bench-sql")
     offer = benchlib.enrollment_offer(session)
-    batch = batch_create(offer=offer, count=max(10_000, 4 * calls), country="DE")
+    batch = batch_create(offer=offer, spec=BatchSpec(count=max(10_000, 4 * calls), country="DE"))
     codes = sorted(batch.codes.values_list("code", flat=True))
     users = User.objects.bulk_create(User(username=f"bench-sql-{n}") for n in range(READ_KEYS + calls))
     for user in users[: READ_KEYS // 2]:
@@ -95,11 +99,25 @@ def seed(*, calls: int, shop_codes: int) -> Data:
                for n, keys in enumerate(counter_keys)]  # fmt: skip
     for found in windows[::2]:
         DatabaseStore().add(found, now=0)
+    platform_session = _platform_session(users[:READ_KEYS:2])
     _analyze()
     return Data(session=session, codes=codes[: -READ_KEYS // 2], held_codes=held, users=users,
                 api_tokens=api_tokens, shop_tokens=shop_tokens, listed_shop=shop, listed_codes=listed,
                 listed_batches=ShopBatch.objects.filter(shop=shop).count(), windows=windows,
-                bulk_batch=batch, shop_sample=_sample(shop))  # fmt: skip
+                bulk_batch=batch, shop_sample=_sample(shop), platform_session=platform_session)  # fmt: skip
+
+
+def _platform_session(learners: list[User]) -> CourseSession:
+    """A session of a course platform's catalog, mapped as its catalog API maps one."""
+    platform = platform_create(name="Bench platform").platform
+    session = benchlib.running_session("bench-sql-platform")
+    CourseSession.objects.filter(pk=session.pk).update(source=CourseSession.Source.PLATFORM)
+    course = PlatformCourse.objects.create(platform=platform, external_id="c-1", course=session.course)
+    PlatformSession.objects.create(platform=platform, external_id="s-1", course=course, session=session)
+    PlatformLearner.objects.bulk_create(
+        PlatformLearner(platform=platform, external_id=f"u-{user.pk}", user=user) for user in learners
+    )
+    return session
 
 
 def _listed_shop(shop: Shop, vouchers: int) -> int:
@@ -189,11 +207,28 @@ def _redemption_pairs(data: Data) -> list[Pair]:
         Pair("a learner's enrollment in a session",
              lambda n: values(enrollment_for(user=user(n), session=data.session)),
              lambda n: values(Enrollment.objects.filter(user_id=user(n).pk, session_id=data.session.pk).first())),
+        Pair("platform outbox: a session's platform and the learner's id there",
+             lambda n: events._owner(session_id=data.platform_session.pk, user_id=user(n).pk),
+             lambda n: _orm_owner(data.platform_session.pk, user(n).pk)),
         Pair("webhook receiver: the code's subscribed shop",
              lambda n: values(receivers._subscribed_shop(_receiver_code(data, n))),
              lambda n: values(Shop.objects.filter(batches__batch__codes__code=_receiver_code(data, n))
                               .exclude(webhook_url="").first())),
     ]  # fmt: skip
+
+
+def _orm_owner(session_id: int, user_id: int) -> events.Owner | None:
+    mapping = PlatformSession.objects.select_related("course").filter(session_id=session_id).first()
+    if mapping is None:
+        return None
+    learner = PlatformLearner.objects.filter(platform_id=mapping.platform_id, user_id=user_id).first()
+    return events.Owner(
+        platform_id=mapping.platform_id,
+        session_pk=mapping.pk,
+        session=mapping.external_id,
+        course=mapping.course.external_id,
+        learner=learner.external_id if learner else None,
+    )
 
 
 def _receiver_code(data: Data, n: int) -> str:
