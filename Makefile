@@ -25,6 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/mypy bench examples  # not run by the tests: typing is what keeps them in step with src
 
 # The documentation site (mkdocs.yml, docs/): served with live reload at http://127.0.0.1:8001 ...
 docs: $(STAMP)

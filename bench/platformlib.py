@@ -123,7 +123,7 @@ def webhooks_worker(work: Path) -> Iterator[int]:
     try:
         yield worker.pid
     finally:
-        bench_http._stop(worker)  # type: ignore[arg-type]
+        bench_http._stop(worker)
 
 
 @contextmanager
@@ -139,7 +139,7 @@ def sink(port: int, received: Path, secrets_by_path: dict[str, str]) -> Iterator
             time.sleep(0.1)
         yield process.pid
     finally:
-        bench_http._stop(process)  # type: ignore[arg-type]
+        bench_http._stop(process)
 
 
 def _listening(port: int) -> bool:

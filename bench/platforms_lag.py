@@ -158,7 +158,8 @@ def _timeline(first: list[Arrival]) -> str:
     """The lag over the run, by when the events occurred: where it grows, and whether it comes back."""
     if not first:
         return "(no event arrived)"
-    start, windows = min(arrival.occurred_at for arrival in first), {}
+    start = min(arrival.occurred_at for arrival in first)
+    windows: dict[int, list[float]] = {}
     for arrival in first:
         windows.setdefault(int((arrival.occurred_at - start) // TIMELINE_STEP), []).append(
             1000 * (arrival.received - arrival.occurred_at)
