@@ -214,6 +214,71 @@ class TestDelivery:
         assert (receiver.accepted, state(hooked)) == ([], (2, 0, 0))
 
 
+class TestTheCursor:
+    def test_it_moves_once_a_page_when_the_page_is_quick(self, hooked, receiver, events_written, monkeypatch):
+        events_written(hooked, 5)
+        moves: list[int] = []
+        advanced = delivery._advanced
+        monkeypatch.setattr(delivery, "_advanced", lambda pk, seq, lease: moves.append(seq) or advanced(pk, seq, lease))
+        assert deliver(hooked) == "delivered 5"
+        assert (moves, state(hooked)) == ([], (5, 5, 0))
+        assert Platform.objects.get(pk=hooked.platform.pk).delivery_lease_until is None
+
+    def test_it_moves_and_renews_the_lease_as_time_passes_within_a_page(
+        self, hooked, receiver, events_written, monkeypatch
+    ):
+        events_written(hooked, 3)
+        monkeypatch.setattr(delivery, "CURSOR_EVERY", 0.0)  # every event: as if each took a second
+        leases: list[Any] = []
+        advanced = delivery._advanced
+
+        def noted(pk: int, seq: int, lease: Any) -> Any:
+            leases.append((seq, Platform.objects.get(pk=pk).delivered_seq))
+            return advanced(pk, seq, lease)
+
+        monkeypatch.setattr(delivery, "_advanced", noted)
+        assert deliver(hooked) == "delivered 3"
+        assert leases == [(1, 0), (2, 1), (3, 2)]  # (the seq it moves past, where the cursor stood)
+        assert state(hooked) == (3, 3, 0)
+
+
+class TestWaking:
+    """What a commit that wrote events does: queue a run, unless one is under way or a retry waits."""
+
+    def test_an_idle_platform_gets_a_run(self, hooked, receiver, events_written):
+        events_written(hooked, 1)
+        queued().delete()
+        delivery.delivery_wake(hooked.platform.pk)
+        assert run_due_tasks() == ["delivered 1"]
+
+    def test_a_live_lease_or_a_waiting_retry_gets_no_task(self, hooked, events_written):
+        events_written(hooked, 1)
+        queued().delete()
+        Platform.objects.update(delivery_lease_until=timezone.now() + timedelta(seconds=9))
+        delivery.delivery_wake(hooked.platform.pk)
+        Platform.objects.update(delivery_lease_until=None, next_attempt_at=timezone.now() + timedelta(seconds=9))
+        delivery.delivery_wake(hooked.platform.pk)
+        assert queued().count() == 0
+
+    def test_events_that_commit_while_a_run_sends_are_sent_by_that_run(
+        self, hooked, receiver, events_written, monkeypatch
+    ):
+        events_written(hooked, 2)
+        queued().delete()
+        posted = delivery._post
+
+        def another_commits_meanwhile(sender: Any, platform: Platform, event: PlatformEvent) -> str:
+            answer = posted(sender, platform, event)
+            if event.seq == 2:  # the page's last: the run's lease is live, so no task is queued
+                events_written(hooked, 1)
+                delivery.delivery_wake(platform.pk)
+            return answer
+
+        monkeypatch.setattr(delivery, "_post", another_commits_meanwhile)
+        assert deliver(hooked) == "delivered 3"
+        assert (receiver.seqs(), queued().count()) == ([1, 2, 3], 0)
+
+
 @pytest.mark.django_db(transaction=True)
 class TestConcurrently:
     def test_two_runs_at_once_send_each_event_once(self, hooked, receiver, events_written):
@@ -268,28 +333,46 @@ class TestOutages:
         assert deliver(hooked) == "delivered 1"
         assert state(hooked) == (1, 1, 0)
 
-    def test_a_run_that_dies_after_sending_leaves_a_repeat_the_receiver_drops_by_its_id(
+    def test_a_run_that_dies_before_its_cursor_moves_leaves_repeats_the_receiver_drops_by_their_ids(
         self, hooked, receiver, events_written, monkeypatch
     ):
         events_written(hooked, 3)
 
         class WorkerKilled(BaseException):
-            """SIGKILL after the receiver took event 1, before the cursor moved: nothing after runs."""
+            """SIGKILL after the receiver took the page, before the cursor moved: nothing after runs."""
 
         def killed(*args: Any) -> None:
             raise WorkerKilled()
 
         with monkeypatch.context() as patch:
-            patch.setattr(delivery, "_advanced", killed)
+            patch.setattr(delivery, "_finished", killed)
             with pytest.raises(WorkerKilled):
                 deliver(hooked)
-        assert (receiver.seqs(), state(hooked)) == ([1], (3, 0, 0))
+        assert (receiver.seqs(), state(hooked)) == ([1, 2, 3], (3, 0, 0))
         assert platform_deliveries_restart() == 0  # its lease still runs: the run may yet go on
         Platform.objects.update(delivery_lease_until=timezone.now() - timedelta(seconds=1))
         assert platform_deliveries_restart() == 1
         assert run_due_tasks() == ["delivered 3"]
-        assert receiver.seqs() == [1, 1, 2, 3]
+        assert receiver.seqs() == [1, 2, 3, 1, 2, 3]
         assert [body["seq"] for body in receiver.once_each()] == [1, 2, 3]
+
+    def test_a_failure_after_some_events_keeps_them_delivered_and_counts_a_first_attempt(
+        self, hooked, receiver, events_written
+    ):
+        events_written(hooked, 4)
+        Platform.objects.update(attempts=3)  # failures before this run
+        took = receiver.take
+
+        def fails_from_the_third(body: bytes, headers: dict[str, str]) -> int:
+            answer = took(body, headers)
+            receiver.answer = 503 if len(receiver.accepted) >= 2 else receiver.answer
+            return answer
+
+        receiver.take = fails_from_the_third  # type: ignore[method-assign]
+        assert deliver(hooked) == "retrying after 2"
+        platform = Platform.objects.get(pk=hooked.platform.pk)
+        assert (platform.delivered_seq, platform.attempts, platform.last_error) == (2, 1, "HTTP 503 for event 3")
+        assert platform.next_attempt_at - timezone.now() <= RETRY_DELAYS[0]
 
     def test_a_replay_of_the_feed_from_the_start_is_what_the_webhooks_delivered(
         self, hooked, receiver, events_written, client, token_for, as_platform

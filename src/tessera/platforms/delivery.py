@@ -2,15 +2,17 @@
 
 An ordered stream cannot skip an event that fails, so a platform's events are sent by one
 delivery run at a time, one after another over a kept-alive connection. The run holds a lease on
-the platform's row (`delivery_lease_until`, taken by a conditional UPDATE, renewed after each
-event); after each 2xx answer it moves `delivered_seq` on. On a failed attempt it counts the
-failure, sets `next_attempt_at` by the back-off (1 s, 5 s, 30 s, 2 min, then every 10 min, for
-ever) and stops, with a task queued for that moment in the same transaction. A run that dies
-mid-send leaves its lease to run out; the event is then sent again, so a receiver may see an
-event twice and drops repeats by its id (the `webhook-id` header).
+the platform's row (`delivery_lease_until`, taken by a conditional UPDATE). It moves
+`delivered_seq` past what the platform took (2xx) and renews the lease once a page, or once a
+second within a long one: one write per page, not per event, since each is a commit. On a failed
+attempt it keeps what was taken, counts the failure, sets `next_attempt_at` by the back-off (1 s,
+5 s, 30 s, 2 min, then every 10 min, for ever) and stops, with a task queued for that moment in
+the same transaction. A run that dies mid-send leaves its lease to run out; what it sent since
+its cursor last moved is then sent again, so a receiver may see an event twice and drops repeats
+by its id (the `webhook-id` header).
 
-A task is queued on the "webhooks" queue after each event commits: when a run is already under
-way, the new task finds the lease taken and ends at once, and the run, before it ends, looks once
+A task is queued on the "webhooks" queue after events commit, unless a run is under way (its
+lease live) or a retry waits (`delivery_wake`): a run, after it releases its lease, looks once
 more for events that came meanwhile. A task may still be lost (a worker dying between taking it
 and its claim); every task worker therefore sweeps (`platform_deliveries_restart`, a chore of
 tessera.core.chores) for platforms that are behind with no run and no retry waiting, and queues
@@ -21,6 +23,7 @@ webhooks' too (tessera.core.webhooks, tessera.core.destinations).
 """
 
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,6 +50,10 @@ RETRY_DELAYS = (
     timedelta(seconds=1), timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10),
 )  # fmt: skip
 PAGE = 100  # events read at a time
+# While a page is sent, the cursor moves (and the lease is renewed) once this many seconds have
+# passed, and at the page's end: one write a page, not one an event (each a commit, which bounded
+# the delivery's rate). A run that dies sends again, later, what it sent since its last move.
+CURSOR_EVERY = 1.0
 RUN_MAX = 1000  # events one task sends before it hands over to a new one, so other platforms get their turn
 MAX_ERROR = 1000  # characters of an error kept
 SWEEP_MAX = 1000  # platforms one sweep queues at most
@@ -65,6 +72,17 @@ def delivery_queue(platform_id: int, *, run_after: datetime | None = None) -> No
         queued.enqueue(platform_id)
     except Exception:
         logger.exception("The webhook delivery of platform %s could not be queued", platform_id)
+
+
+def delivery_wake(platform_id: int) -> None:
+    """After a commit that wrote the platform's events: queues a delivery run, unless a run holds
+    the lease or a retry is waiting, either of which sends these events too. Never loses one: a
+    run releases its lease and only then looks for more events (`platform_events_deliver`), so a
+    lease seen live here, after this commit, is released before that look, which finds them."""
+    now = timezone.now()
+    busy = Q(delivery_lease_until__gte=now) | Q(next_attempt_at__gt=now)
+    if not Platform.objects.filter(busy, pk=platform_id).exists():
+        delivery_queue(platform_id)
 
 
 def platform_events_deliver(*, platform_id: int) -> str:
@@ -105,17 +123,19 @@ def _send_page(platform_id: int, lease: datetime, sender: webhooks.Sender, *, bu
     whether an attempt failed (and the retry is queued)."""
     platform = Platform.objects.get(pk=platform_id)
     events = PlatformEvent.objects.filter(platform_id=platform_id, seq__gt=platform.delivered_seq).order_by("seq")
-    done = 0
+    done, delivered, moved_at = 0, None, time.monotonic()
     for event in events[: min(PAGE, budget)]:
         error = _post(sender, platform, event)
         if error:
-            _back_off(platform, lease, error)
+            _back_off(platform, lease, error, delivered=delivered)
             return done, True
-        renewed = _advanced(platform_id, event.seq, lease)
-        if renewed is None:  # the lease ran out and another run took over: it sends from here
-            return done + 1, False
-        lease, done = renewed, done + 1
-    _owned(platform_id, lease).update(delivery_lease_until=None)
+        delivered, done = event.seq, done + 1
+        if time.monotonic() - moved_at >= CURSOR_EVERY:
+            renewed = _advanced(platform_id, delivered, lease)
+            if renewed is None:  # the lease ran out and another run took over: it sends from here
+                return done, False
+            lease, moved_at = renewed, time.monotonic()
+    _finished(platform_id, delivered, lease)
     return done, False
 
 
@@ -142,19 +162,31 @@ def _owned(platform_id: int, lease: datetime) -> QuerySet[Platform]:
 def _advanced(platform_id: int, seq: int, lease: datetime) -> datetime | None:
     """Moves the cursor past `seq` and renews the lease; None if the lease is no longer this run's."""
     renewed = timezone.now() + timedelta(seconds=settings.TESSERA_WEBHOOK_LEASE)
-    moved = _owned(platform_id, lease).update(
-        delivered_seq=seq, delivery_lease_until=renewed, attempts=0, next_attempt_at=None, last_error=""
-    )
+    moved = _owned(platform_id, lease).update(delivery_lease_until=renewed, **_delivered_past(seq))
     return renewed if moved else None
 
 
-def _back_off(platform: Platform, lease: datetime, error: str) -> None:
-    attempts = platform.attempts + 1
+def _finished(platform_id: int, seq: int | None, lease: datetime) -> None:
+    """Ends a page: the cursor past `seq` (when it sent any) and the lease released, at once."""
+    delivered = {} if seq is None else _delivered_past(seq)
+    _owned(platform_id, lease).update(delivery_lease_until=None, **delivered)
+
+
+def _delivered_past(seq: int) -> dict[str, Any]:
+    return {"delivered_seq": seq, "attempts": 0, "next_attempt_at": None, "last_error": ""}
+
+
+def _back_off(platform: Platform, lease: datetime, error: str, *, delivered: int | None) -> None:
+    """Counts the failed attempt (the first in a row if this run delivered any before it), keeps
+    what was delivered, and queues the retry."""
+    attempts = 1 if delivered is not None else platform.attempts + 1
     retry_at = timezone.now() + RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
+    cursor = {} if delivered is None else {"delivered_seq": delivered}
     with transaction.atomic():
         if _owned(platform.pk, lease).update(
-            attempts=attempts, next_attempt_at=retry_at, last_error=error[:MAX_ERROR], delivery_lease_until=None
-        ):
+            attempts=attempts, next_attempt_at=retry_at, last_error=error[:MAX_ERROR], delivery_lease_until=None,
+            **cursor,
+        ):  # fmt: skip
             # In the same transaction (and database): the retry is queued if and only if it is due.
             deliver_platform_events.using(run_after=retry_at).enqueue(platform.pk)
     logger.info("Webhook to platform %s failed (%s); next attempt at %s", platform.pk, error, retry_at)

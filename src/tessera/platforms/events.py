@@ -109,7 +109,7 @@ def _write(platform_id: int, events: list[tuple[str, dict[str, Any]]], *, at: da
     if numbered is None:  # the foreign keys keep the platform: a bug, which rolls the change back
         raise LookupError(f"no platform {platform_id} to number its events")
     if numbered[1]:  # its webhook_url
-        transaction.on_commit(partial(delivery.delivery_queue, platform_id))
+        transaction.on_commit(partial(delivery.delivery_wake, platform_id))
 
 
 def _numbered_and_written(
