@@ -1,5 +1,6 @@
-"""Course platforms over HTTP on PostgreSQL: what the events' outbox costs a redemption, and how
-long an event takes to reach the platform's webhook at a steady 300 redemptions/s.
+"""Course platforms over HTTP on PostgreSQL: what the events' outbox costs a redemption, how
+long an event takes to reach the platform's webhook at a steady 300 redemptions/s, and how many
+events a second the webhook delivery can send at all.
 
 Part `cost`: wrk at 32 connections on POST /api/v1/redemptions (learners' API tokens), the same
 route and the same data size in each run, in interleaved rounds (the order turns each round):
@@ -20,11 +21,21 @@ on a platform's session whose webhooks go to bench/webhook_sink.py, delivered by
 db_worker --queue-name webhooks` (as `tessera run` starts it); the sink notes when each event
 arrives, and the lag is that moment minus the event's occurred_at (the redemption's moment).
 
-Runs on its own database, `tessera_bench_platforms` (dropped and created; dropped again at the end
-unless --keep-database). Needs wrk (Debian: `apt-get install -y wrk`).
+Part `drain` (bench/platforms_drain.py): the delivery's capacity, apart from how fast redemptions
+can be made. The lag at a rate stays bounded only if the delivery drains a platform's events
+faster than they arrive; at two events per redemption, the lag part's rate needs twice as many
+events a second. A backlog of --drain-events events (code.redeemed and entitlement.granted in
+turn, as redemptions write them) is written straight into a platform's outbox, then a webhooks
+worker of its own is started and one delivery run queued; timed until the last is delivered,
+with the worker's and the receiver's CPU per event, and the receiver's events checked (1..N in
+order; repeats counted). Runs after the other parts, with their server and worker stopped.
 
-    .venv/bin/python bench/bench_platforms.py [--parts cost,lag] [--rounds 3] [--duration 20]
-        [--rate 300] [--lag-duration 60] [--lag-route learner-api|platform-api] [--workers 2] [--threads 4]
+Runs on its own database, `tessera_bench_platforms` (dropped and created; dropped again at the end
+unless --keep-database). The cost and lag parts need wrk (Debian: `apt-get install -y wrk`).
+
+    .venv/bin/python bench/bench_platforms.py [--parts cost,lag,drain] [--rounds 3] [--duration 20]
+        [--rate 300] [--lag-duration 60] [--lag-route learner-api|platform-api] [--drain-events 20000]
+        [--workers 2] [--threads 4]
 
 Run it from the repository's root; outside a checkout whose src/ the virtualenv installs, with
 PYTHONPATH=src, so that the server and the worker run this src/ too (it stops otherwise).
@@ -48,12 +59,15 @@ from typing import Any
 import bench_http
 import benchlib
 import platformlib
+import platforms_drain
 import platforms_lag
 
 DATABASE = "tessera_bench_platforms"
 KINDS = ("tessera", "platform", "platform-webhooks", "platform-api")
 COMPARED = ("platform", "platform-webhooks")  # each against tessera: the outbox's cost
 COST_TARGET = 0.15  # the outbox may cost at most this share of the redemption throughput
+PARTS = ("cost", "lag", "drain")
+UNDER_LOAD = {"cost", "lag"}  # the parts that run the server and wrk
 
 
 @dataclass
@@ -83,7 +97,11 @@ class Seeded:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--parts", default="cost,lag", help="cost, lag or both (comma-separated)")
+    parser.add_argument(
+        "--parts", default=",".join(PARTS),
+        help="some of cost (the outbox's cost to a redemption), lag (delivery lag at --rate redemptions/s) and "
+             "drain (the delivery's capacity, events/s from a backlog), comma-separated",
+    )  # fmt: skip
     parser.add_argument("--kinds", default=",".join(KINDS), help="the cost part's kinds of run (comma-separated)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the cost part")
     parser.add_argument("--duration", type=int, default=20, help="seconds per cost run")
@@ -98,6 +116,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--lag-route", default="learner-api", choices=platforms_lag.ROUTES,
         help="the lag part's redemptions: the learner API (the cheapest route) or the platform API",
     )  # fmt: skip
+    parser.add_argument("--drain-events", type=int, default=20_000, help="events in the drain part's backlog")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--worker-class", default="gthread", choices=("sync", "gthread"))
     parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
@@ -110,12 +129,14 @@ def main() -> int:
     args = parser.parse_args()
     args.server_side_binding = False  # bench_http's server options, as its defaults
     parts = {part.strip() for part in args.parts.split(",") if part.strip()}
-    if not parts or parts - {"cost", "lag"}:
-        parser.error("--parts takes cost, lag or both")
+    if not parts or parts - set(PARTS):
+        parser.error(f"--parts takes some of {', '.join(PARTS)}")
+    if args.drain_events < 1:
+        parser.error("--drain-events takes a positive number")
     args.kinds = [kind.strip() for kind in args.kinds.split(",") if kind.strip()]
     if not args.kinds or set(args.kinds) - set(KINDS):
         parser.error(f"--kinds takes some of {', '.join(KINDS)}")
-    if shutil.which("wrk") is None:
+    if parts & UNDER_LOAD and shutil.which("wrk") is None:
         print("wrk is not installed; on Debian or Ubuntu: apt-get install -y wrk", file=sys.stderr)
         return 2
     print("command: " + shlex.join([".venv/bin/python", "bench/bench_platforms.py", *sys.argv[1:]]))
@@ -144,28 +165,41 @@ def _measuring_this_tree() -> None:
 def run(args: argparse.Namespace, parts: set[str]) -> int:
     benchlib.banner(f"bench_platforms: course platforms over HTTP on {benchlib.database_label()}")
     print(bench_http._machine_line())
+    outcomes: list[Outcome] = []
+    lag = drain = None
     with tempfile.TemporaryDirectory(prefix="tessera-bench-platforms-") as scratch:
         work = Path(scratch)
-        sink_port, received = bench_http._free_port(), work / "received.tsv"
-        with benchlib.stopwatch() as took:
-            seeded = seed(work, args, parts, f"http://127.0.0.1:{sink_port}")
-        print(f"seeded in {took[0]:.1f} s: {bench_http._database_sizes()}", flush=True)
-        with (
-            platformlib.sink(sink_port, received, seeded.sink_secrets) as sink_pid,
-            bench_http.gunicorn(args, work) as (base_url, server_pid),
-            platformlib.webhooks_worker(work) as worker_pid,
-        ):
-            print(f"server: {' '.join(bench_http.gunicorn_argv(args, int(base_url.rsplit(':', 1)[1])))}")
-            worker = " ".join(platformlib.WORKER_ARGV)
-            print(f"worker: {worker}; receiver: bench/webhook_sink.py on port {sink_port}", flush=True)
-            helpers = {"worker": worker_pid, "receiver": sink_pid}
-            outcomes = [_measure(run, base_url, server_pid, helpers, args) for run in seeded.runs]
-            if seeded.hooked is not None:
-                _check_hooked_deliveries(seeded.hooked, received, outcomes)
-            lag = None
-            if seeded.lag is not None:
-                lag = platforms_lag.measure(seeded.lag, base_url, server_pid, helpers, received, args)
-    return report(outcomes, lag, args)
+        if parts & UNDER_LOAD:
+            outcomes, lag = _under_load(work, args, parts)
+        if "drain" in parts:  # after the others, whose worker would otherwise deliver its backlog early
+            drain = platforms_drain.measure(work / "drain", args)
+    return report(outcomes, lag, drain, args)
+
+
+def _under_load(
+    work: Path, args: argparse.Namespace, parts: set[str]
+) -> tuple[list[Outcome], platforms_lag.LagResult | None]:
+    """The cost and lag parts: the server, the webhooks worker and the receiver, all running."""
+    sink_port, received = bench_http._free_port(), work / "received.tsv"
+    with benchlib.stopwatch() as took:
+        seeded = seed(work, args, parts, f"http://127.0.0.1:{sink_port}")
+    print(f"seeded in {took[0]:.1f} s: {bench_http._database_sizes()}", flush=True)
+    with (
+        platformlib.sink(sink_port, received, seeded.sink_secrets) as sink_pid,
+        bench_http.gunicorn(args, work) as (base_url, server_pid),
+        platformlib.webhooks_worker(work) as worker_pid,
+    ):
+        print(f"server: {' '.join(bench_http.gunicorn_argv(args, int(base_url.rsplit(':', 1)[1])))}")
+        worker = " ".join(platformlib.WORKER_ARGV)
+        print(f"worker: {worker}; receiver: bench/webhook_sink.py on port {sink_port}", flush=True)
+        helpers = {"worker": worker_pid, "receiver": sink_pid}
+        outcomes = [_measure(run, base_url, server_pid, helpers, args) for run in seeded.runs]
+        if seeded.hooked is not None:
+            _check_hooked_deliveries(seeded.hooked, received, outcomes)
+        lag = None
+        if seeded.lag is not None:
+            lag = platforms_lag.measure(seeded.lag, base_url, server_pid, helpers, received, args)
+    return outcomes, lag
 
 
 # --- seeding -----------------------------------------------------------------------------------
@@ -309,7 +343,12 @@ def _check_hooked_deliveries(hooked: Any, received: Path, outcomes: list[Outcome
 # --- the report --------------------------------------------------------------------------------
 
 
-def report(outcomes: list[Outcome], lag: platforms_lag.LagResult | None, args: argparse.Namespace) -> int:
+def report(
+    outcomes: list[Outcome],
+    lag: platforms_lag.LagResult | None,
+    drain: platforms_drain.DrainResult | None,
+    args: argparse.Namespace,
+) -> int:
     failed = False
     if outcomes:
         print()
@@ -329,6 +368,9 @@ def report(outcomes: list[Outcome], lag: platforms_lag.LagResult | None, args: a
     if lag is not None:
         print()
         failed |= platforms_lag.report(lag, args)
+    if drain is not None:
+        print()
+        failed |= platforms_drain.report(drain, args)
     print("all checks: OK" if not failed else "all checks: FAILED")
     return 1 if failed else 0
 

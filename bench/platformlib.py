@@ -1,4 +1,4 @@
-"""What bench_platforms.py's two parts share: seeding a platform's sessions, learners and codes; the
+"""What bench_platforms.py's parts share: seeding a platform's sessions, learners and codes; the
 processes beside the server (the webhooks worker, started as `tessera run` starts it, and the
 receiver, bench/webhook_sink.py); a platform's access token; the outbox's check; and what the
 receiver noted."""
