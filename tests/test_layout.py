@@ -45,8 +45,6 @@ NOT_MIRRORED = {
 KNOWN_GAPS = {
     "web/selectors.py": "the course list's and dashboard's reads; through the pages (web/test_views.py)",
     # The course-platform integration, being built just now: tested in the files named.
-    "platforms/api.py": "GET /api/v1/platform, in platforms/test_auth.py",
-    "platforms/scopes.py": "which scopes a token gets, in platforms/test_auth.py",
     "platforms/management/commands/create_platform.py": "in platforms/test_services.py",
     "platforms/management/commands/rotate_platform_secret.py": "in platforms/test_services.py",
     "platforms/management/commands/set_platform_webhook.py": "in platforms/test_delivery.py",
