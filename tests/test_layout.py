@@ -44,11 +44,6 @@ NOT_MIRRORED = {
 # its tests with that change; until then its behaviour is tested through the modules named.
 KNOWN_GAPS = {
     "web/selectors.py": "the course list's and dashboard's reads; through the pages (web/test_views.py)",
-    # The course-platform integration, being built just now: tested in the files named.
-    "platforms/management/commands/create_platform.py": "in platforms/test_services.py",
-    "platforms/management/commands/rotate_platform_secret.py": "in platforms/test_services.py",
-    "platforms/management/commands/set_platform_webhook.py": "in platforms/test_delivery.py",
-    "platforms/management/commands/emit_expired_events.py": "in platforms/test_events.py",
 }
 
 # Test files that prove something across modules rather than test one.
