@@ -312,6 +312,21 @@ def redeemed_some(
     make_batch(offer_create(name="Anywhere", product=Product.REACTIVATION), count=5, tag="mail")
 
 
+# --- webhooks ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def private_allowed(settings: Any) -> None:
+    """TESSERA_WEBHOOK_ALLOW_PRIVATE=on, for receivers on this machine's loopback."""
+    settings.TESSERA_WEBHOOK_ALLOW_PRIVATE = True
+
+
+@pytest.fixture
+def private_refused(settings: Any) -> None:
+    """TESSERA_WEBHOOK_ALLOW_PRIVATE=off, as in production: loopback and private addresses refused."""
+    settings.TESSERA_WEBHOOK_ALLOW_PRIVATE = False
+
+
 # --- shops ------------------------------------------------------------------------------------
 
 

@@ -12,8 +12,17 @@ from django.test import Client
 from django.utils import timezone
 
 from tessera.catalog.models import Course, CourseSession, Exam
-from tessera.platforms.models import Platform, PlatformCourse, PlatformEvent, PlatformLearner, PlatformSession
+from tessera.platforms.models import (
+    Platform,
+    PlatformCourse,
+    PlatformEvent,
+    PlatformLearner,
+    PlatformReactivation,
+    PlatformSession,
+)
 from tessera.platforms.services import Credentials, platform_create
+from tessera.vouchers.models import Offer
+from tessera.vouchers.services import voucher_redeem
 from tests.platform_sessions import session_mapped
 
 TokenFor = Callable[..., str]
@@ -160,6 +169,24 @@ def events_learner(db: None) -> Callable[..., User]:
         user = User.objects.create_user(f"{platform.slug}:{external_id}")
         PlatformLearner.objects.create(platform=platform, external_id=external_id, user=user)
         return user
+
+    return make
+
+
+@pytest.fixture
+def reactivated(
+    platform_a: Credentials, events_session: Callable[..., PlatformSession], ended_session: CourseSession,
+    reactivation_offer: Offer, make_code: Callable[..., str], events_learner: Callable[..., User],
+) -> Callable[[int], datetime]:  # fmt: skip
+    """reactivated(n) -> n reactivations on platform A's ended session (learners r-0, r-1 ...), and
+    their end."""
+    events_session(platform_a, ended_session)
+
+    def make(count: int) -> datetime:
+        for number in range(count):
+            user = events_learner(platform_a, f"r-{number}")
+            voucher_redeem(code=make_code(reactivation_offer), user=user, session=ended_session)
+        return PlatformReactivation.objects.latest("until").until
 
     return make
 

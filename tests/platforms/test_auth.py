@@ -9,7 +9,7 @@ from django.utils import timezone
 from oauth2_provider.models import AccessToken
 
 from tessera.api.services import api_token_issue
-from tessera.platforms.services import Credentials, platform_create, platform_secret_rotate, platform_settings_change
+from tessera.platforms.services import Credentials, platform_secret_rotate, platform_settings_change
 from tests.platforms.conftest import TokenFor, token_response
 
 pytestmark = pytest.mark.django_db
@@ -44,26 +44,8 @@ class TestTokenEndpoint:
         assert response.json()["error"] == "invalid_client"
         assert not AccessToken.objects.exists()
 
-    def test_a_token_asks_for_fewer_scopes(self, client: Client, platform_a: Credentials) -> None:
-        assert token_response(client, platform_a, scope="redeem").json()["scope"] == "redeem"
-
-    def test_a_scope_the_platform_was_not_granted_is_refused(self, client: Client, db: None) -> None:
-        narrow = platform_create(name="Narrow", scopes=["redeem"])
-        response = token_response(client, narrow, scope="catalog")
-        assert response.status_code == 400
-        assert response.json()["error"] == "invalid_scope"
-        assert token_response(client, narrow).json()["scope"] == "redeem"
-
 
 class TestCallingTheApi:
-    def test_a_token_names_its_platform_and_scopes(
-        self, client: Client, platform_a: Credentials, token_for: TokenFor
-    ) -> None:
-        token = token_for(platform_a, "catalog events")
-        response = client.get("/api/v1/platform", HTTP_AUTHORIZATION=f"Bearer {token}")
-        assert response.status_code == 200
-        assert response.json() == {"name": "Moodle A", "slug": "moodle-a", "scopes": ["catalog", "events"]}
-
     @pytest.mark.parametrize("header", ["", "Bearer ", "Bearer not-a-token", "Basic abc"])
     def test_no_or_a_bad_token_is_401(self, client: Client, platform_a: Credentials, header: str) -> None:
         response = client.get("/api/v1/platform", HTTP_AUTHORIZATION=header)

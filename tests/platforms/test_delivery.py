@@ -1,6 +1,6 @@
 """Webhooks to a course platform, to a real receiver on 127.0.0.1 that checks each request as
 Standard Webhooks says: every event in order, at least once, through the receiver going down and
-coming back, retried with back-off for ever; and where the webhooks go (service, command, admin)."""
+coming back, retried with back-off for ever; and where the webhooks go (service, admin)."""
 
 import http.server
 import json
@@ -10,13 +10,10 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
-from io import StringIO
 from typing import Any
 
 import pytest
 import standardwebhooks
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -514,20 +511,6 @@ class TestWhereTheWebhooksGo:
         platform = Platform.objects.get(pk=hooked.platform.pk)
         assert (platform.webhook_url, platform.webhook_secret) == (receiver.url, receiver.secret)
         assert len(audit_rows(AuditEvent.Action.WEBHOOK_SET)) == 1  # the fixture's
-
-    def test_the_command_sets_rotates_and_turns_off(self, platform_a):
-        out = StringIO()
-        call_command("set_platform_webhook", "moodle-a", "https://lms-a.example/hooks", stdout=out)
-        assert "go to https://lms-a.example/hooks" in out.getvalue()
-        assert re.search(SECRET, out.getvalue())
-        call_command("set_platform_webhook", "moodle-a", "--off", stdout=out)
-        assert Platform.objects.get(slug="moodle-a").webhook_url == ""
-        for args, message in [(("nope", "https://x.example/"), r"^not_found: "),
-                              (("moodle-a",), r"^invalid_input: name a URL"),
-                              (("moodle-a", "x", "--off"), r"^invalid_input: --off takes"),
-                              (("moodle-a", "http://169.254.169.254/"), r"^webhook_url_forbidden: ")]:  # fmt: skip
-            with pytest.raises(CommandError, match=message):
-                call_command("set_platform_webhook", *args, stdout=StringIO())
 
     def test_the_admin_sets_the_url_through_the_service_and_shows_the_secret_once(self, client, staff, platform_a):
         client.force_login(staff)

@@ -5,7 +5,6 @@ gaps in commit order, and that a reactivation's end is told exactly once."""
 import threading
 from collections import Counter
 from datetime import timedelta
-from io import StringIO
 from typing import Any
 
 import pytest
@@ -243,20 +242,6 @@ class TestTwoPlatforms:
         assert [(event.seq, event.data["session"]) for event in events_of(platform_b)] == [(1, "b-1"), (2, "b-1")]
 
 
-@pytest.fixture
-def reactivated(platform_a, events_session, ended_session, reactivation_offer, make_code, events_learner) -> Any:
-    """reactivated(n) -> n reactivations on platform A's ended session, and their end."""
-    events_session(platform_a, ended_session)
-
-    def make(count: int) -> Any:
-        for number in range(count):
-            user = events_learner(platform_a, f"r-{number}")
-            voucher_redeem(code=make_code(reactivation_offer), user=user, session=ended_session)
-        return PlatformReactivation.objects.latest("until").until
-
-    return make
-
-
 @pytest.mark.django_db
 class TestAReactivationsEnd:
     def test_its_end_is_told_once_when_it_has_passed(self, platform_a, reactivated):
@@ -271,14 +256,6 @@ class TestAReactivationsEnd:
         assert expired.data["expired_at"] == wire_time(until)
         assert (expired.data["learner"], expired.data["redemption"]) == ("r-0", kept.redemption_id)
         assert kept.expired_event_at == until
-
-    def test_the_command_tells_the_ends_that_have_passed(self, platform_a, reactivated):
-        until = reactivated(2)
-        out = StringIO()
-        PlatformReactivation.objects.update(until=until - timedelta(weeks=60))  # as if a year had passed
-        call_command("emit_expired_events", stdout=out)
-        assert out.getvalue() == "2 reactivation ends told.\n"
-        assert [event.type for event in events_of(platform_a)].count(Type.ENTITLEMENT_EXPIRED) == 2
 
 
 @pytest.mark.django_db(transaction=True)

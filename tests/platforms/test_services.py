@@ -2,7 +2,6 @@
 
 import pytest
 from django.contrib.auth.hashers import check_password
-from django.core.management import call_command
 from oauth2_provider.models import Application
 
 from tessera.core.errors import InvalidInput
@@ -79,14 +78,3 @@ def test_a_settings_change_logs_what_changed_and_an_empty_one_logs_nothing() -> 
     assert platform.return_urls == "https://lms.example/"
     event = AuditEvent.objects.get(action=AuditEvent.Action.PLATFORM_CHANGED)
     assert event.detail["changed"] == {"scopes": "events redeem", "return_urls": ["https://lms.example/"]}
-
-
-def test_the_commands_print_the_secret_once(capsys: pytest.CaptureFixture[str]) -> None:
-    call_command("create_platform", "Canvas U", "--scope", "redeem", "--return-url", "https://canvas.example/")
-    out = capsys.readouterr().out
-    platform = Platform.objects.get(slug="canvas-u")
-    assert platform.scope_set == {"redeem"}
-    secret = out.split("client_secret (shown only now): ")[1].strip()
-    assert Application.objects.get(pk=platform.application_id).client_secret != secret
-    call_command("rotate_platform_secret", "canvas-u")
-    assert secret not in capsys.readouterr().out

@@ -58,17 +58,6 @@ def secret_b(shop_b: Any) -> str:
 
 
 @pytest.fixture
-def private_allowed(settings: Any) -> None:
-    """TESSERA_WEBHOOK_ALLOW_PRIVATE=on, for receivers on this machine's loopback."""
-    settings.TESSERA_WEBHOOK_ALLOW_PRIVATE = True
-
-
-@pytest.fixture
-def private_refused(settings: Any) -> None:
-    settings.TESSERA_WEBHOOK_ALLOW_PRIVATE = False
-
-
-@pytest.fixture
 def capture(django_capture_on_commit_callbacks: Any) -> Any:
     return django_capture_on_commit_callbacks
 

@@ -175,6 +175,20 @@ class TestOneDeadlinePerAttempt:
         assert (delivery.last_error, delivery.sending_until) == (webhooks.COULD_NOT_CONNECT, None)
 
 
+class TestEachAttemptChecksTheAddressAgain:
+    @pytest.mark.django_db
+    def test_a_name_that_resolves_to_a_forbidden_address_by_now_is_sent_nothing_and_retried(
+        self, hook_server, delivery, shop_a, settings
+    ):
+        settings.TESSERA_WEBHOOK_ALLOW_PRIVATE = True  # allowed when saved: the name pointed elsewhere then
+        shop_webhook_set(shop=shop_a.shop, url=hook_server.replace("127.0.0.1", "localhost") + "/hook")
+        settings.TESSERA_WEBHOOK_ALLOW_PRIVATE = False
+        assert run_due_tasks() == ["retrying"]
+        assert Hook.received == []
+        delivery.refresh_from_db()
+        assert delivery.last_error == webhooks.FORBIDDEN_ADDRESS
+
+
 @pytest.mark.usefixtures("private_allowed")
 class TestTheLogRevealsNoPorts:
     @pytest.mark.parametrize("receiver", [hangs_up, speaks_another_protocol, stays_silent])
