@@ -81,7 +81,7 @@ def platform_session(platform: Any, name: str) -> Any:
     session = CourseSession.objects.create(
         course=course.course, slug=f"{platform.slug}-{name}", state=CourseSession.State.ACTIVE, capacity=None,
         starts_at=now - timedelta(weeks=1), ends_at=now + timedelta(weeks=7),
-        reactivation_enabled=False, offers_proctored_certificate=False,
+        reactivation_enabled=False, offers_proctored_certificate=False, source=CourseSession.Source.PLATFORM,
     )  # fmt: skip
     return PlatformSession.objects.create(platform=platform, external_id=f"s-{name}", course=course, session=session)
 

@@ -87,7 +87,9 @@ class PlatformCourse(models.Model):
 
 class PlatformSession(models.Model):
     """A session's external id is unique within its platform: redemptions and redeem links name
-    a session without its course."""
+    a session without its course. Its CourseSession's `source` is PLATFORM, set where both are
+    made (tessera.platforms.catalog, catalog_import): the redemption reads that, not this table,
+    to tell a platform's session from Tessera's own."""
 
     platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="sessions")
     external_id = models.CharField(max_length=255)
