@@ -30,10 +30,15 @@ worker of its own is started and one delivery run queued; timed until the last i
 with the worker's and the receiver's CPU per event, and the receiver's events checked (1..N in
 order; repeats counted). Runs after the other parts, with their server and worker stopped.
 
+Part `outbox-lag` (bench/platforms_outbox_lag.py): the lag part's measurement at --rate with the
+redemptions left out, for a machine whose redemptions over HTTP cannot reach that rate: each
+redemption's two events are written through tessera.platforms.events at the rate, each in a
+transaction whose commit wakes the delivery as a redemption's does; the lag as in `lag`.
+
 Runs on its own database, `tessera_bench_platforms` (dropped and created; dropped again at the end
 unless --keep-database). The cost and lag parts need wrk (Debian: `apt-get install -y wrk`).
 
-    .venv/bin/python bench/bench_platforms.py [--parts cost,lag,drain] [--rounds 3] [--duration 20]
+    .venv/bin/python bench/bench_platforms.py [--parts cost,lag,drain,outbox-lag] [--rounds 3] [--duration 20]
         [--rate 300] [--lag-duration 60] [--lag-route learner-api|platform-api] [--drain-events 20000]
         [--workers 2] [--threads 4]
 
@@ -61,12 +66,13 @@ import benchlib
 import platformlib
 import platforms_drain
 import platforms_lag
+import platforms_outbox_lag
 
 DATABASE = "tessera_bench_platforms"
 KINDS = ("tessera", "platform", "platform-webhooks", "platform-api")
 COMPARED = ("platform", "platform-webhooks")  # each against tessera: the outbox's cost
 COST_TARGET = 0.15  # the outbox may cost at most this share of the redemption throughput
-PARTS = ("cost", "lag", "drain")
+PARTS = ("cost", "lag", "drain", "outbox-lag")
 UNDER_LOAD = {"cost", "lag"}  # the parts that run the server and wrk
 
 
@@ -99,8 +105,9 @@ class Seeded:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--parts", default=",".join(PARTS),
-        help="some of cost (the outbox's cost to a redemption), lag (delivery lag at --rate redemptions/s) and "
-             "drain (the delivery's capacity, events/s from a backlog), comma-separated",
+        help="some of cost (the outbox's cost to a redemption), lag (delivery lag at --rate redemptions/s), "
+             "drain (the delivery's capacity, events/s from a backlog) and outbox-lag (the lag at --rate "
+             "redemptions/s' events written by the outbox, no redemption), comma-separated",
     )  # fmt: skip
     parser.add_argument("--kinds", default=",".join(KINDS), help="the cost part's kinds of run (comma-separated)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the cost part")
@@ -166,14 +173,16 @@ def run(args: argparse.Namespace, parts: set[str]) -> int:
     benchlib.banner(f"bench_platforms: course platforms over HTTP on {benchlib.database_label()}")
     print(bench_http._machine_line())
     outcomes: list[Outcome] = []
-    lag = drain = None
+    lag = drain = outbox_lag = None
     with tempfile.TemporaryDirectory(prefix="tessera-bench-platforms-") as scratch:
         work = Path(scratch)
         if parts & UNDER_LOAD:
             outcomes, lag = _under_load(work, args, parts)
         if "drain" in parts:  # after the others, whose worker would otherwise deliver its backlog early
             drain = platforms_drain.measure(work / "drain", args)
-    return report(outcomes, lag, drain, args)
+        if "outbox-lag" in parts:  # likewise: its own worker, alone
+            outbox_lag = platforms_outbox_lag.measure(work / "outbox-lag", args)
+    return report(outcomes, lag, drain, outbox_lag, args)
 
 
 def _under_load(
@@ -347,6 +356,7 @@ def report(
     outcomes: list[Outcome],
     lag: platforms_lag.LagResult | None,
     drain: platforms_drain.DrainResult | None,
+    outbox_lag: platforms_outbox_lag.OutboxLagResult | None,
     args: argparse.Namespace,
 ) -> int:
     failed = False
@@ -371,6 +381,9 @@ def report(
     if drain is not None:
         print()
         failed |= platforms_drain.report(drain, args)
+    if outbox_lag is not None:
+        print()
+        failed |= platforms_outbox_lag.report(outbox_lag, args)
     print("all checks: OK" if not failed else "all checks: FAILED")
     return 1 if failed else 0
 
