@@ -56,6 +56,27 @@ class TestOffers:
         assert field in named, answer
         assert not Offer.objects.exists()
 
+    def test_a_store_link_is_kept_and_shown(self, client, staff_api, running_session):
+        body = {"name": "Seats", "product": "enrollment", "session": running_session.slug,
+                "store_url": "https://shop.example/python"}  # fmt: skip
+        created = post(client, "/api/v1/offers", body, **staff_api.auth)
+        assert (created.status_code, created.json()["store_url"]) == (201, "https://shop.example/python")
+        listed = client.get("/api/v1/offers", **staff_api.auth).json()["items"]
+        assert [offer["store_url"] for offer in listed] == ["https://shop.example/python"]
+
+    def test_an_offer_without_a_store_link_shows_it_empty(self, client, staff_api, offer):
+        assert client.get(f"/api/v1/offers/{offer.pk}", **staff_api.auth).json()["store_url"] == ""
+
+    @pytest.mark.parametrize("url", ["javascript:alert(1)", "/shop", "ftp://shop.example/x"])
+    def test_a_bad_store_link_is_422_invalid_store_url_and_nothing_is_made(self, client, staff_api, url):
+        response = post(client, "/api/v1/offers", {"name": "x", "product": "enrollment", "store_url": url},
+                        **staff_api.auth)  # fmt: skip
+        assert response.status_code == 422
+        assert {key: response.json()[key] for key in ("error", "field")} == {
+            "error": "invalid_store_url", "field": "store_url"
+        }  # fmt: skip
+        assert not Offer.objects.exists()
+
     def test_a_service_refusal_names_its_field(self, client, staff_api):
         response = post(client, "/api/v1/offers", {"name": "x", "product": "enrollment", "session": "nope"},
                          **staff_api.auth)  # fmt: skip

@@ -85,6 +85,9 @@ def test_screenshots(page: Page, browser, live_server, log_in) -> None:
 
     log_in(page, alice)
     page.goto(COURSE)
+    expect(page.get_by_role("region", name="Enroll with a code")).to_contain_text("No code yet? Buy one 49.00 EUR")
+    page.get_by_role("region", name="Enroll with a code").scroll_into_view_if_needed()
+    shoot(page, "course-no-code")
     redeem_on_the_page(page, "Enroll with a code", demo_code(Product.ENROLLMENT))
     expect(page.get_by_role("status")).to_contain_text("You are enrolled")
     shoot(page, "course")

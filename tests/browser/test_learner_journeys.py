@@ -2,6 +2,7 @@
 plain words with the code kept, reactivating an ended course, and the doors that stay shut."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
@@ -12,7 +13,7 @@ from tessera.catalog.models import Enrollment
 from tessera.catalog.selectors import exam_deadline_for
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.errors import CodeExhausted, CodeMistyped
-from tessera.vouchers.models import Code, Redemption
+from tessera.vouchers.models import Code, Product, Redemption
 from tessera.vouchers.selectors.codes import parse_code
 from tests.browser.conftest import log_in_on_the_page, redeem_on_the_page, submit, voucher_form
 
@@ -159,6 +160,25 @@ class TestProctoringAfterTheFirstDeadline:
         assert_refused_on_the_page(page, response, "Book proctoring", message, code)
         assert not Enrollment.objects.get(user=learner).proctored
         assert Code.objects.get(pk=parse_code(code)).uses == 0
+
+
+class TestALearnerWithoutACode:
+    def test_finds_where_to_buy_one_beside_the_code_field_and_follows_it(
+        self, page, live_server, log_in, learner, make_offer, running_session
+    ):
+        # Another origin than the page's (localhost), answered by the same server, so no network is needed.
+        store = live_server.url.replace("localhost", "127.0.0.1") + "/courses?bought=seat"
+        make_offer(Product.ENROLLMENT, running_session, price=Decimal("49.00"), store_url=store)
+        log_in(page, learner)
+        page.goto(COURSE)
+
+        form = voucher_form(page, "Enroll with a code")
+        expect(form.get_by_text("No code yet?")).to_have_text("No code yet? Buy one 49.00 EUR")
+        expect(voucher_form(page, "Book proctoring").get_by_text("No code yet?")).to_have_count(0)
+        with page.expect_navigation():
+            form.get_by_role("link", name="Buy one").click()
+
+        assert page.url == store
 
 
 class TestDoorsThatStayShut:

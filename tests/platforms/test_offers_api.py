@@ -53,6 +53,20 @@ def test_an_offer_is_created_and_named_by_the_platforms_ids(a: Caller) -> None:
     assert a.get(OFFERS).json() == {"items": [body], "count": 1}
 
 
+def test_an_offer_may_carry_a_store_link(a: Caller) -> None:
+    created = a.post(OFFERS, {**OFFER, "store_url": "https://shop.example/c1/s1"})
+    assert (created.status_code, created.json()["store_url"]) == (201, "https://shop.example/c1/s1")
+    assert a.post(OFFERS, OFFER).json()["store_url"] == ""
+
+
+def test_a_bad_store_link_is_422_invalid_store_url(a: Caller) -> None:
+    response = a.post(OFFERS, {**OFFER, "store_url": "javascript:alert(1)"})
+    assert (response.status_code, response.json()["error"], response.json()["field"]) == (
+        422, "invalid_store_url", "store_url",
+    )  # fmt: skip
+    assert not Offer.objects.exists()
+
+
 def test_a_batch_is_created_and_its_codes_paged(a: Caller, learner: User) -> None:
     offer = a.post(OFFERS, OFFER).json()
     created = a.post(f"{OFFERS}/{offer['id']}/batches", BATCH)
@@ -105,6 +119,16 @@ class TestTenancy:
         assert b.post(f"{OFFERS}/{offer['id']}/batches", BATCH).status_code == 404
         assert b.get(OFFERS).json() == {"items": [], "count": 0}
         assert Batch.objects.count() == 1
+
+    def test_another_platforms_store_link_is_neither_seen_nor_set(self, a: Caller, b: Caller) -> None:
+        offer = a.post(OFFERS, {**OFFER, "store_url": "https://shop.example/a"}).json()
+        assert b.get(f"{OFFERS}/{offer['id']}").status_code == 404
+        assert "https://shop.example/a" not in b.get(OFFERS).content.decode()
+        b.put("/api/v1/platform/courses/c2", {"title": "Only B's"})
+        b.put("/api/v1/platform/courses/c2/sessions/b-only", session_body(datetime.now().astimezone()))
+        response = a.post(OFFERS, {**OFFER, "session": "b-only", "store_url": "https://shop.example/a-on-b"})
+        assert response.status_code == 404
+        assert list(Offer.objects.values_list("store_url", flat=True)) == ["https://shop.example/a"]
 
     def test_a_platform_cannot_create_offers_for_another_platforms_session(self, a: Caller, b: Caller) -> None:
         b.put("/api/v1/platform/courses/c2", {"title": "Only B's"})

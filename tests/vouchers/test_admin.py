@@ -250,6 +250,7 @@ def offer_fields(offer: Offer, **changes: str) -> dict[str, str]:
     fields = {
         "name": offer.name, "product": offer.product, "session": str(offer.session_id or ""), "price": str(offer.price),
         "currency": offer.currency, "payment_mode": offer.payment_mode, "auto_subscribe": "on",
+        "store_url": offer.store_url,
     }  # fmt: skip
     return {**fields, **changes}
 
@@ -285,6 +286,34 @@ class TestOfferAdminWritesTheAuditLog:
             )
         assert rows == []
         assert Offer.objects.filter(pk=enrollment_offer.pk).exists()
+
+
+class TestAnOfferWithCodesKeepsItsStoreLinkEditable:
+    """The store link and price are for learners without a code; no issued code depends on them."""
+
+    def test_the_store_link_and_price_change_and_the_change_is_logged(self, staff_client, enrollment_offer, make_batch):
+        make_batch(enrollment_offer)
+        change = f"/admin/vouchers/offer/{enrollment_offer.pk}/change/"
+        assert 'name="store_url"' in staff_client.get(change).content.decode()
+        with audited() as rows:
+            edited = offer_fields(enrollment_offer, store_url="https://shop.example/python", price="39.00")
+            response = staff_client.post(change, edited)
+        assert response.status_code == 302
+        stored = Offer.objects.get()
+        assert (stored.store_url, str(stored.price)) == ("https://shop.example/python", "39.00")
+        assert [(row.action, row.detail["changed"]) for row in rows] == [
+            (AuditEvent.Action.OFFER_CHANGED, ["price", "store_url"])
+        ]
+
+    @pytest.mark.parametrize("url", ["javascript:alert(1)", "ftp://shop.example/python"])
+    def test_a_bad_store_link_is_refused_beside_its_field(self, staff_client, enrollment_offer, url):
+        change = f"/admin/vouchers/offer/{enrollment_offer.pk}/change/"
+        with audited() as rows:
+            response = staff_client.post(change, offer_fields(enrollment_offer, store_url=url))
+        assert response.status_code == 200
+        assert "store_url" in response.context["adminform"].form.errors
+        assert Offer.objects.get().store_url == ""
+        assert rows == []
 
 
 class TestCodeSearchUsesTheIndex:

@@ -2,6 +2,7 @@
 sign-up and log-in; every voucher refusal shown in plain words with the code kept."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
@@ -319,6 +320,62 @@ class TestExamDeadlines:
         page = text(learner_client.get("/dashboard"))
         assert f"{until:%Y-%m-%d %H:%M}" in page
         assert f"{final.submission_deadline:%Y-%m-%d %H:%M}" not in page
+
+
+def voucher_section(page: str, product: str) -> str:
+    """The card of one product's voucher form, from its opening tag to its end."""
+    start = page.index(f'<section class="card voucher" id="{product}"')
+    return page[start : page.index("</section>", start)]
+
+
+class TestNoCodeYet:
+    """Beside a code field, a link to where codes are sold, with the price (offers_on_sale picks the offer)."""
+
+    def test_the_code_field_has_a_buy_link_with_the_price(self, learner_client, make_offer, running_session):
+        make_offer(
+            Product.ENROLLMENT, running_session, price=Decimal("49"), currency="EUR",
+            store_url="https://shop.example/python?run=2026&lang=en",
+        )  # fmt: skip
+        card = voucher_section(text(learner_client.get(COURSE)), Product.ENROLLMENT)
+        link = '<a href="https://shop.example/python?run=2026&lang=en" rel="noopener">Buy one</a>'
+        assert f'No code yet? {link} <span class="price">49.00 EUR</span>' in card
+        assert card.index('id="enrollment-code"') < card.index("No code yet?") < card.index("<button")
+
+    def test_each_product_links_to_its_own_offer_and_an_unlinked_one_shows_none(
+        self, learner_client, make_offer, running_session
+    ):
+        make_offer(Product.ENROLLMENT, running_session, store_url="https://shop.example/seat")
+        make_offer(Product.PROCTORING, running_session)
+        page = text(learner_client.get(COURSE))
+        assert '<a href="https://shop.example/seat" rel="noopener">Buy one</a>' in voucher_section(page, "enrollment")
+        assert "No code yet?" not in voucher_section(page, "proctoring")
+
+    def test_a_free_offer_links_without_a_price(self, learner_client, make_offer, running_session):
+        make_offer(Product.ENROLLMENT, running_session, store_url="https://shop.example/seat")
+        card = voucher_section(text(learner_client.get(COURSE)), Product.ENROLLMENT)
+        assert "Buy one</a></p>" in card
+        assert 'class="price"' not in card
+
+    def test_no_offer_with_a_store_link_means_no_buy_link(self, learner_client, enrollment_offer):
+        assert "No code yet?" not in text(learner_client.get(COURSE))
+
+    def test_the_link_is_escaped_as_html(self, learner_client, make_offer, running_session):
+        make_offer(Product.ENROLLMENT, running_session, store_url='https://shop.example/"><script>x</script>')
+        body = learner_client.get(COURSE).content.decode()
+        assert "<script>x" not in body
+        assert 'href="https://shop.example/&quot;&gt;&lt;script&gt;x&lt;/script&gt;"' in body
+
+    def test_anonymous_visitors_see_where_to_buy_beside_log_in(self, client, make_offer, running_session):
+        make_offer(Product.PROCTORING, None, price=Decimal("29.00"), store_url="https://shop.example/proctoring")
+        page = text(client.get(COURSE))
+        link = '<a href="https://shop.example/proctoring" rel="noopener">Buy one (proctoring)</a>'
+        assert f'No code yet? {link} <span class="price">29.00 EUR</span>' in page
+        assert f'href="/login?next={COURSE}"' in page
+
+    def test_with_vouchers_off_no_buy_link_is_shown(self, learner_client, make_offer, running_session, settings):
+        make_offer(Product.ENROLLMENT, running_session, store_url="https://shop.example/seat")
+        settings.TESSERA_VOUCHERS_ENABLED = False
+        assert "No code yet?" not in text(learner_client.get(COURSE))
 
 
 class TestFormsOfWhatIHoldAlready:

@@ -65,6 +65,10 @@ class OfferIn(ApiIn):
     sale_starts_at: Moment | None = None
     sale_ends_at: Moment | None = None
     auto_subscribe: bool = True
+    store_url: str = Field(
+        "", description="Where learners buy a code, shown on the course page (http or https); "
+        "empty: no link. A bad address is refused as invalid_store_url.",
+    )  # fmt: skip
 
 
 class OfferOut(Schema):
@@ -79,6 +83,7 @@ class OfferOut(Schema):
     sale_starts_at: datetime | None
     sale_ends_at: datetime | None
     auto_subscribe: bool
+    store_url: str
     created_at: datetime
 
     @staticmethod

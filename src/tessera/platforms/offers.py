@@ -25,6 +25,7 @@ def platform_offer_create(
     sale_starts_at: datetime | None = None,
     sale_ends_at: datetime | None = None,
     auto_subscribe: bool = True,
+    store_url: str = "",
     actor: str,
 ) -> Offer:
     """An offer of `product` for the platform's session `session` (its external id)."""
@@ -32,7 +33,8 @@ def platform_offer_create(
     _check_not_archived(mapping.session, field="session")
     return offer_create(
         name=name, product=product, session=mapping.session, price=price, currency=currency,
-        sale_starts_at=sale_starts_at, sale_ends_at=sale_ends_at, auto_subscribe=auto_subscribe, actor=actor,
+        sale_starts_at=sale_starts_at, sale_ends_at=sale_ends_at, auto_subscribe=auto_subscribe,
+        store_url=store_url, actor=actor,
     )  # fmt: skip
 
 

@@ -39,6 +39,7 @@ class PlatformOfferOut(Schema):
     sale_starts_at: datetime | None
     sale_ends_at: datetime | None
     auto_subscribe: bool
+    store_url: str
     created_at: datetime
 
     @staticmethod

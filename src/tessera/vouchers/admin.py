@@ -47,7 +47,7 @@ class OfferForm(forms.ModelForm):
         model = Offer
         fields = (
             "name", "product", "session", "price", "currency", "payment_mode",
-            "sale_starts_at", "sale_ends_at", "auto_subscribe",
+            "sale_starts_at", "sale_ends_at", "auto_subscribe", "store_url",
         )  # fmt: skip
 
     def clean(self) -> dict[str, Any]:

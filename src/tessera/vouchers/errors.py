@@ -101,6 +101,17 @@ class OfferFrozen(DomainError):
     default_message = "This offer has codes, so its product and course session can no longer change."
 
 
+class InvalidStoreUrl(InvalidInput):
+    """An offer's store link must be an absolute http(s) address: the course page puts it in front
+    of learners, so a javascript: or data: link, or a relative one, is refused."""
+
+    code = "invalid_store_url"
+    default_message = "The store link must be a full web address starting with https:// or http://."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, field="store_url")
+
+
 class StaffNotErasable(DomainError):
     """Staff act on others' vouchers, and those acts name them; their accounts are deactivated,
     not erased (see docs/operations/personal-data.md)."""
@@ -121,6 +132,7 @@ __all__ = [
     "CodeNotFound",
     "CodeRevoked",
     "InvalidInput",
+    "InvalidStoreUrl",
     "JobNotRequeued",
     "NotEligible",
     "OfferFrozen",

@@ -17,6 +17,9 @@ class Product(models.TextChoices):
     REACTIVATION = "reactivation", "Reactivation"
 
 
+STORE_URL_MAX_LENGTH = 500
+
+
 class Offer(models.Model):
     """What seed 000 calls an event: a product of a course session, sold offline through codes.
 
@@ -36,6 +39,13 @@ class Offer(models.Model):
     sale_starts_at = models.DateTimeField(null=True, blank=True)
     sale_ends_at = models.DateTimeField(null=True, blank=True)
     auto_subscribe = models.BooleanField(default=True, help_text="Redeeming a code activates the product at once.")
+    # Where a learner without a code buys one: the course page links to it beside the code field,
+    # with the price (when above zero). Display only, so it may change after codes exist. A plain
+    # CharField: offer_validate judges it (http and https only, which a URLField's check is not).
+    store_url = models.CharField(
+        max_length=STORE_URL_MAX_LENGTH, blank=True,
+        help_text="Where learners buy a code (http or https); blank: no link.",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -46,6 +56,11 @@ class Offer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_product_display()})"
+
+    @property
+    def display_price(self) -> str:
+        """The price as learners see it ("49.00 EUR"), or "" for an offer priced at zero."""
+        return f"{self.price:.2f} {self.currency}" if self.price > 0 else ""
 
 
 class Batch(models.Model):

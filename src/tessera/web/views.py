@@ -29,6 +29,7 @@ from tessera.core.errors import DomainError, InvalidInput
 from tessera.core.ratelimit.keys import client_ip
 from tessera.core.ratelimit.limiter import RateLimited
 from tessera.vouchers.models import Product
+from tessera.vouchers.selectors.offers import offers_on_sale
 from tessera.vouchers.services import voucher_redeem
 from tessera.web import selectors
 from tessera.web.errors import page_refusal
@@ -88,11 +89,14 @@ def _course_page(
     forms = [
         sent if sent is not None and sent.product_name == product else VoucherForm(product=product) for product in shown
     ]
+    on_sale = offers_on_sale(session, shown, now)
     if sent is not None and sent.product_name not in shown and sent.errors:
         # Its form has gone (switched off, or held already): say why on the page.
         problem = " ".join(str(message) for message in sent.errors.get("code", []))
     context = {
-        "session": session, "enrollment": enrollment, "forms": forms, "problem": problem, "now": now,
+        "session": session, "enrollment": enrollment, "problem": problem, "now": now,
+        # Each form with the offer whose store link it shows ("No code yet? Buy one"), or None.
+        "forms": [(form, on_sale.get(form.product_name)) for form in forms],
         "reactivatable": selectors.reactivatable(user=user, session=session, enrollment=enrollment, now=now),
         "deadlines": exam_deadlines(session=session, enrollment=enrollment),
     }  # fmt: skip

@@ -8,7 +8,7 @@ from django.db import IntegrityError
 
 from tessera.core.errors import InvalidInput
 from tessera.vouchers import codes
-from tessera.vouchers.errors import CodeRevoked, OfferFrozen, ProductUnavailable, VouchersDisabled
+from tessera.vouchers.errors import CodeRevoked, InvalidStoreUrl, OfferFrozen, ProductUnavailable, VouchersDisabled
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Product
 from tessera.vouchers.services import (
     BatchSpec,
@@ -81,6 +81,52 @@ class TestOfferCreate:
         assert not Offer.objects.exists()
 
 
+class TestOfferStoreUrl:
+    """Where learners buy a code: optional, and only an absolute http(s) address."""
+
+    @pytest.mark.parametrize("url", ["https://shop.example/python", "http://shop.example:8080/buy?course=python"])
+    def test_an_http_or_https_address_is_kept(self, running_session, url):
+        offer = offer_create(name="Seat", product=Product.ENROLLMENT, session=running_session, store_url=f" {url} ")
+        assert Offer.objects.get(pk=offer.pk).store_url == url
+
+    def test_no_address_means_no_link(self, running_session):
+        offer = offer_create(name="Seat", product=Product.ENROLLMENT, session=running_session)
+        assert offer.store_url == ""
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "javascript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "/shop/python",
+            "shop.example/python",
+            "ftp://shop.example/python",
+            "https://",
+            "https://shop.example/a b",
+            "https://shop.example/" + "a" * 500,
+        ],
+    )
+    def test_anything_else_is_refused_as_invalid_store_url_and_nothing_is_saved(self, running_session, url):
+        with pytest.raises(InvalidStoreUrl) as refused:
+            offer_create(name="Seat", product=Product.ENROLLMENT, session=running_session, store_url=url)
+        assert (refused.value.code, refused.value.http_status, refused.value.field) == (
+            "invalid_store_url", 422, "store_url",
+        )  # fmt: skip
+        assert not Offer.objects.exists()
+        assert not AuditEvent.objects.exists()
+
+    def test_a_bad_address_is_refused_on_an_edit_too(self, enrollment_offer):
+        enrollment_offer.store_url = "javascript:alert(1)"
+        with pytest.raises(InvalidStoreUrl):
+            offer_save(offer=enrollment_offer, changed=["store_url"], actor="staff")
+        assert Offer.objects.get().store_url == ""
+
+    def test_the_display_price_is_the_price_with_its_currency_or_nothing_at_zero(self, make_offer, running_session):
+        priced = make_offer(Product.ENROLLMENT, running_session, price=Decimal("49"), currency="eur")
+        free = make_offer(Product.PROCTORING, running_session)
+        assert (priced.display_price, free.display_price) == ("49.00 EUR", "")
+
+
 class TestAnOfferWithCodesIsFrozen:
     """Its codes unlock its product in its session: a change of either is refused, whoever asks."""
 
@@ -104,6 +150,16 @@ class TestAnOfferWithCodesIsFrozen:
         enrollment_offer.name = "Renamed"
         offer_save(offer=enrollment_offer, changed=["name", "product"], actor="staff")  # product as it was
         assert Offer.objects.get().name == "Renamed"
+
+    def test_its_store_link_and_price_still_change_and_the_change_is_audited(self, enrollment_offer, make_batch):
+        """They are shown to learners who have no code yet; no issued code depends on them."""
+        make_batch(enrollment_offer)
+        enrollment_offer.store_url, enrollment_offer.price = "https://shop.example/python", Decimal("39.00")
+        offer_save(offer=enrollment_offer, changed=["store_url", "price"], actor="staff")
+        stored = Offer.objects.get()
+        assert (stored.store_url, stored.price) == ("https://shop.example/python", Decimal("39.00"))
+        changed = AuditEvent.objects.get(action=AuditEvent.Action.OFFER_CHANGED)
+        assert (changed.actor, changed.detail) == ("staff", {"offer_id": stored.pk, "changed": ["price", "store_url"]})
 
     def test_an_offer_without_codes_can_change_product(self, enrollment_offer):
         assert offer_frozen_fields(enrollment_offer) == ()

@@ -66,6 +66,31 @@ class TestOffers:
         assert 'aria-describedby="id_sale_ends_at-error"' in page
         assert not Offer.objects.exists()
 
+    def test_an_offer_with_a_store_link_shows_it_on_its_page(self, manager_client, running_session):
+        response = manager_client.post("/staff/offers/new", {
+            "name": "Seat", "product": "enrollment", "session": running_session.pk, "price": "49", "currency": "EUR",
+            "store_url": "https://shop.example/python",
+        })  # fmt: skip
+        offer = Offer.objects.get()
+        assert (response.status_code, offer.store_url) == (303, "https://shop.example/python")
+        page = text(manager_client.get(f"/staff/offers/{offer.pk}"))
+        assert '<a href="https://shop.example/python" rel="noopener">https://shop.example/python</a>' in page
+
+    def test_an_offer_without_a_store_link_says_learners_see_no_buy_link(self, manager_client, enrollment_offer):
+        page = text(manager_client.get(f"/staff/offers/{enrollment_offer.pk}"))
+        assert "none: course pages show no “Buy one” link for this offer" in page
+
+    def test_a_bad_store_link_is_refused_beside_its_field(self, manager_client, running_session):
+        response = manager_client.post("/staff/offers/new", {
+            "name": "Seat", "product": "enrollment", "price": "49", "currency": "EUR",
+            "store_url": "javascript:alert(1)",
+        })  # fmt: skip
+        assert response.status_code == 422
+        page = text(response)
+        assert "The store link must be a full web address starting with https:// or http://." in page
+        assert 'aria-describedby="id_store_url-error"' in page
+        assert not Offer.objects.exists()
+
     def test_a_product_the_session_does_not_offer_is_refused(self, manager_client, running_session):
         response = manager_client.post("/staff/offers/new", {
             "name": "No reactivation here", "product": "reactivation", "session": running_session.pk,

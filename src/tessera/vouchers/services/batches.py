@@ -8,6 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -19,8 +21,8 @@ from tessera.vouchers import codes as codebook
 from tessera.vouchers import config
 from tessera.vouchers.audit import audit_record
 from tessera.vouchers.bulk_insert import codes_writer
-from tessera.vouchers.errors import OfferFrozen
-from tessera.vouchers.models import AuditEvent, Batch, Code, Offer
+from tessera.vouchers.errors import InvalidStoreUrl, OfferFrozen
+from tessera.vouchers.models import STORE_URL_MAX_LENGTH, AuditEvent, Batch, Code, Offer
 from tessera.vouchers.products import product_rule
 from tessera.vouchers.signals import batch_revoked_in_transaction
 
@@ -31,8 +33,10 @@ CHUNK = 50_000
 # A collision with an existing code needs ~2^37 live codes at 75 bits; retrying is for
 # correctness, not because it is expected.
 ATTEMPTS = 3
-# What an offer's codes unlock: once it has codes these stay as they are (OfferFrozen).
+# What an offer's codes unlock: once it has codes these stay as they are (OfferFrozen). The rest
+# (name, price, store link, sale window) describe the offer and may change at any time.
 FROZEN_ONCE_ISSUED = ("product", "session")
+STORE_URL_SCHEMES = ("http", "https")
 
 Progress = Callable[[int], object]
 
@@ -47,12 +51,14 @@ def offer_create(
     sale_starts_at: datetime | None = None,
     sale_ends_at: datetime | None = None,
     auto_subscribe: bool = True,
+    store_url: str = "",
     actor: str = "system",
 ) -> Offer:
     config.require_vouchers()
     offer = Offer(
         name=name.strip(), product=product, session=session, price=price, currency=currency.upper(),
         sale_starts_at=sale_starts_at, sale_ends_at=sale_ends_at, auto_subscribe=auto_subscribe,
+        store_url=store_url.strip(),
     )  # fmt: skip
     return offer_save(offer=offer, actor=actor)
 
@@ -106,7 +112,20 @@ def offer_validate(offer: Offer, *, changed: Iterable[str] = ()) -> None:
     one_of(Offer.PaymentMode, "payment_mode", offer.payment_mode)
     if offer.sale_starts_at and offer.sale_ends_at and offer.sale_ends_at <= offer.sale_starts_at:
         raise InvalidInput("The sale window ends before it starts.", field="sale_ends_at")
+    _check_store_url(offer.store_url)
     _check_not_frozen(offer, changed)
+
+
+def _check_store_url(url: str) -> None:
+    """Blank (no link), or an absolute http(s) address that fits the column."""
+    if not url:
+        return
+    if len(url) > STORE_URL_MAX_LENGTH:
+        raise InvalidStoreUrl(f"The store link is at most {STORE_URL_MAX_LENGTH} characters.")
+    try:
+        URLValidator(schemes=STORE_URL_SCHEMES)(url)
+    except ValidationError:
+        raise InvalidStoreUrl() from None
 
 
 def _check_not_frozen(offer: Offer, changed: Iterable[str], *, lock: bool = False) -> None:

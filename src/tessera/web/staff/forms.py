@@ -53,7 +53,8 @@ class StaffForm(forms.Form):
 
 
 class OfferForm(StaffForm):
-    """Seed 000's event fields: name, product, course session, price, sale window, auto-subscribe."""
+    """Seed 000's event fields (name, product, course session, price, sale window, auto-subscribe)
+    and the store link the course page shows learners without a code."""
 
     name = forms.CharField(max_length=200)
     product = forms.ChoiceField(choices=Product.choices)
@@ -72,6 +73,12 @@ class OfferForm(StaffForm):
     auto_subscribe = forms.BooleanField(
         required=False, initial=True, label="Redeeming a code activates the product at once (auto-subscribe)"
     )
+    # A plain text field, not a URLField (which would add "http://" to what it takes for a bare
+    # host): the service judges the address, length included (InvalidStoreUrl beside this field).
+    store_url = forms.CharField(
+        required=False, label="Store link (where learners buy a code; optional)",
+        widget=forms.URLInput(attrs={"placeholder": "https://shop.example/…"}),
+    )  # fmt: skip
 
     def service_arguments(self) -> dict[str, Any]:
         return dict(self.cleaned_data)

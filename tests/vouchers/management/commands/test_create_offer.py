@@ -37,3 +37,16 @@ class TestCreateOffer:
         with pytest.raises(CommandError, match="invalid_input"):
             run_command("create_offer", "--name", "X", "--product", "enrollment", "--price", "cheap")
         assert not Offer.objects.exists()
+
+    def test_an_offer_may_carry_a_store_link_and_a_price(self, running_session):
+        run_command(
+            "create_offer", "--name", "Seat", "--product", "enrollment", "--session", running_session.slug,
+            "--price", "49", "--store-url", "https://shop.example/python",
+        )  # fmt: skip
+        offer = Offer.objects.get()
+        assert (offer.store_url, offer.display_price) == ("https://shop.example/python", "49.00 EUR")
+
+    def test_a_bad_store_link_is_invalid_store_url(self, running_session):
+        with pytest.raises(CommandError, match=r"^invalid_store_url: The store link must be a full web address"):
+            run_command("create_offer", "--name", "X", "--product", "enrollment", "--store-url", "javascript:alert(1)")
+        assert not Offer.objects.exists()

@@ -31,6 +31,15 @@ class TestDemo:
         assert {codes.parse(text) for text in printed} == set(Code.objects.values_list("code", flat=True))
         assert set(Offer.objects.values_list("product", flat=True)) == set(Product.values)
 
+    def test_each_demo_offer_has_a_store_link_and_a_price(self, db):
+        run_command("demo")
+        shown = {offer.product: (offer.store_url, offer.display_price) for offer in Offer.objects.all()}
+        assert shown == {
+            "enrollment": ("https://shop.example/python-basics-2026/enrollment", "49.00 EUR"),
+            "proctoring": ("https://shop.example/python-basics-2026/proctoring", "29.00 EUR"),
+            "reactivation": ("https://shop.example/data-science-2025/reactivation", "19.00 EUR"),
+        }
+
     def test_a_second_run_reuses_the_offers_and_codes(self, db):
         first = CODE_LINE.findall(run_command("demo"))
         second = CODE_LINE.findall(run_command("demo"))

@@ -20,6 +20,7 @@ class Command(VoucherCommand):
         parser.add_argument("--currency", default="EUR")
         parser.add_argument("--sale-starts")
         parser.add_argument("--sale-ends")
+        parser.add_argument("--store-url", default="", help="where learners buy a code (http or https)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
@@ -28,6 +29,7 @@ class Command(VoucherCommand):
             raise CommandError(f"invalid_input: price {opts['price']!r} is not a number.") from None
         offer = offer_create(
             name=opts["name"], product=opts["product"], price=price, currency=opts["currency"],
+            store_url=opts["store_url"],
             session=session_by_slug(opts["session"]) if opts["session"] else None,
             sale_starts_at=parse_moment(opts["sale_starts"], field="sale-starts") if opts["sale_starts"] else None,
             sale_ends_at=parse_moment(opts["sale_ends"], field="sale-ends") if opts["sale_ends"] else None,

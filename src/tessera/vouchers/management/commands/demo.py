@@ -1,3 +1,4 @@
+from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand
@@ -10,6 +11,12 @@ from tessera.vouchers.selectors.codes import display_code, live_codes
 from tessera.vouchers.services import BatchSpec, batch_create, offer_create
 
 DEMO_CODES = 3
+# What the course pages show beside each demo code field as "No code yet? Buy one". The shop is a
+# placeholder (.example never resolves): the demo shows the link, it sells nothing.
+DEMO_PRICES: dict[str, Decimal] = {
+    Product.ENROLLMENT: Decimal("49.00"), Product.PROCTORING: Decimal("29.00"), Product.REACTIVATION: Decimal("19.00"),
+}  # fmt: skip
+DEMO_STORE = "https://shop.example/{slug}/{product}"
 
 
 class Command(BaseCommand):
@@ -35,7 +42,11 @@ class Command(BaseCommand):
         offer = Offer.objects.filter(product=product, session=session).first()
         if offer is None:
             name = f"{session.course.title}: {product}"
-            offer = offer_create(name=name, product=product, session=session, actor="demo")
+            store_url = DEMO_STORE.format(slug=session.slug, product=product)
+            offer = offer_create(
+                name=name, product=product, session=session, price=DEMO_PRICES[product], store_url=store_url,
+                actor="demo",
+            )  # fmt: skip
         live = live_codes(offer)[:DEMO_CODES]
         if not live:
             spec = BatchSpec(count=DEMO_CODES, uses_per_code=2, country="DE", tag="demo")
