@@ -53,6 +53,20 @@ Normalisation
     ignored, whitespace and dashes are ignored, O is read as 0, and I and L as 1.
     Anything else (U included) is not part of any code: ``MalformedCode``.
 
+Imported codes
+    Codes made elsewhere (printed or sold by a reseller) are imported as given, with no check
+    symbol: ``imported_key`` is how one is stored and looked up. Case is ignored and whitespace
+    and dashes are dropped, as for our codes; what remains must be 6 to 31 ASCII letters and
+    digits (31: the width of the code column). Look-alikes are not merged: O stays O, since the
+    issuer's codes may hold both O and 0 as different codes.
+
+    One exception keeps the two kinds apart and the redemption's lookup single: a given code
+    that ``parse`` accepts (a string of our alphabet with a valid check symbol, which 1 in 32
+    such strings of 16 to 31 symbols is) is stored in ``parse``'s form. A typed code is looked
+    up by ``parse`` first and by ``imported_key`` only if ``parse`` refuses it, so both reach
+    the same row: ``imported_key`` is ``parse`` wherever ``parse`` succeeds. Every stored code,
+    generated or imported, holds only digits and capital letters.
+
 Speed
     ``generate`` makes a million codes in a fraction of a second. There is no
     loop per code: the codes are rows of one byte buffer, and the check symbols
@@ -64,6 +78,7 @@ Speed
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 
 __all__ = [
@@ -71,6 +86,7 @@ __all__ = [
     "DEFAULT_LENGTH",
     "MAX_PREFIX",
     "MAX_TOTAL",
+    "MIN_IMPORTED",
     "MIN_LENGTH",
     "InvalidCode",
     "InvalidPrefix",
@@ -79,8 +95,10 @@ __all__ = [
     "check_symbol",
     "format_code",
     "generate",
+    "imported_key",
     "is_well_formed",
     "normalize",
+    "normalize_imported",
     "normalize_prefix",
     "parse",
     "random_bits",
@@ -91,6 +109,9 @@ DEFAULT_LENGTH = 16
 MIN_LENGTH = 16
 MAX_TOTAL = 31
 MAX_PREFIX = 8
+# Shorter codes made elsewhere are refused: a six-symbol code of letters and digits is one of
+# 2 billion, and shorter ones are too easily guessed, rate limits or not.
+MIN_IMPORTED = 6
 
 # The single source of randomness, a module attribute so tests can replace it.
 _random_bytes: Callable[[int], bytes] = os.urandom
@@ -236,6 +257,58 @@ def parse(text: str) -> str:
             "Please compare it with the original and try again."
         )
     return code
+
+
+# Imported codes: whitespace is removed first, then dashes are dropped and ASCII letters upper-cased.
+_IMPORTED_TABLE = str.maketrans(
+    {**{dash: None for dash in _DASHES}, **{letter: letter.upper() for letter in "abcdefghijklmnopqrstuvwxyz"}}
+)
+_IMPORTED_KEY = re.compile(f"[0-9A-Z]{{{MIN_IMPORTED},{MAX_TOTAL}}}")
+_IMPORTED_SYMBOLS = re.compile("[0-9A-Z]*")
+# What parse reads the upper-case look-alikes as (lower case is upper-cased before).
+_LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+def normalize_imported(text: str) -> str:
+    """Upper-case ASCII letters, drop whitespace and dashes, keep look-alikes as they are (the
+    start of an imported code, say). Raises MalformedCode for anything but letters and digits."""
+    normalised = "".join(text.split()).translate(_IMPORTED_TABLE)
+    if not _IMPORTED_SYMBOLS.fullmatch(normalised):
+        raise _not_importable(normalised)
+    return normalised
+
+
+def imported_key(text: str) -> str:
+    """How a code made elsewhere is stored and looked up (see "Imported codes" above): ``parse``'s
+    form if ``parse`` accepts it, else upper-cased without whitespace and dashes.
+
+    Raises MalformedCode, saying why, for any character but ASCII letters, digits, whitespace
+    and dashes, and for fewer than MIN_IMPORTED or more than MAX_TOTAL symbols.
+
+    Written out rather than calling ``parse`` and catching its refusal: a million imported codes
+    are checked in one go, and an exception per code would double the time. Every text ``parse``
+    accepts passes the checks here, and the last steps are ``parse``'s own (the test suite holds
+    the two to each other).
+    """
+    if len(text) > _MAX_INPUT_CHARS:
+        raise MalformedCode("Not a code: far too long.")
+    key = "".join(text.split()).translate(_IMPORTED_TABLE)
+    if not _IMPORTED_KEY.fullmatch(key):
+        raise _not_importable(key)
+    generated = key.translate(_LOOKALIKES)
+    if len(generated) >= MIN_LENGTH and "U" not in generated and _weighted_sum(generated) == 0:
+        return generated
+    return key
+
+
+def _not_importable(key: str) -> MalformedCode:
+    unknown = {char for char in key if not ("0" <= char <= "9" or "A" <= char <= "Z")}
+    if unknown:
+        shown = ", ".join(repr(char) for char in sorted(unknown))
+        return MalformedCode(f"Not a code: it contains {shown}. A code holds letters A to Z and digits only.")
+    return MalformedCode(
+        f"Not a code: a code has {MIN_IMPORTED} to {MAX_TOTAL} letters and digits, this has {len(key)}."
+    )
 
 
 def normalize_prefix(prefix: str) -> str:
