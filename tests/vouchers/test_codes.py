@@ -28,6 +28,7 @@ from tessera.vouchers.codes import (
     format_code,
     generate,
     imported_key,
+    imported_keys,
     is_well_formed,
     normalize,
     normalize_imported,
@@ -500,6 +501,29 @@ class TestImportedKey:
         for text in ["summer-24", "ABCD-EFGH-JKMN-PQR" + check_symbol("ABCDEFGHJKMNPQR")]:
             key = imported_key(text)
             assert imported_key(key) == key
+
+
+class TestImportedKeys:
+    @given(st.lists(st.text("0123456789ABCDEFGHJKMNPQRSTVWXYZabciloU -_", max_size=24), max_size=30))
+    def test_gives_what_imported_key_gives_text_by_text(self, texts: list[str]) -> None:
+        for text, key in zip(texts, imported_keys(texts), strict=True):
+            try:
+                expected: str | type[MalformedCode] = imported_key(text)
+            except MalformedCode:
+                expected = MalformedCode
+            assert key == expected if isinstance(expected, str) else isinstance(key, MalformedCode)
+
+    def test_finds_codes_that_read_as_ours_among_many_of_one_length(self) -> None:
+        ours = generate(500, length=20)
+        others = [code[:-1] + ("U" if code[-1] != "U" else "X") for code in ours]
+        keys = imported_keys([code.lower() for code in ours] + others)
+        assert keys == ours + others
+
+    def test_a_refusal_is_given_in_its_place(self) -> None:
+        keys = imported_keys(["SUMMER-01", "AB_CD12", "SUMMER-02"])
+        assert keys[0::2] == ["SUMMER01", "SUMMER02"]
+        assert isinstance(keys[1], MalformedCode)
+        assert "'_'" in str(keys[1])
 
 
 class TestNormalizeImported:

@@ -124,11 +124,9 @@ def _keys_checked(codes: CodeList) -> list[str]:
     keys: list[str] = []
     first_line: dict[str, int] = {}
     problems: list[LineProblem] = []
-    for text, line in zip(codes.codes, codes.lines, strict=True):
-        try:
-            key = codebook.imported_key(text)
-        except codebook.InvalidCode as error:
-            problems.append(LineProblem(line=line, code=text, problem=str(error)))
+    for key, text, line in zip(codebook.imported_keys(codes.codes), codes.codes, codes.lines, strict=True):
+        if isinstance(key, codebook.InvalidCode):
+            problems.append(LineProblem(line=line, code=text, problem=str(key)))
             continue
         earlier = first_line.setdefault(key, line)
         if earlier != line:
@@ -142,11 +140,9 @@ def _keys_checked(codes: CodeList) -> list[str]:
 def _first_of_each(codes: CodeList) -> dict[str, tuple[int, str]]:
     """Each code's stored form, with the line and text it was first given on."""
     given: dict[str, tuple[int, str]] = {}
-    for text, line in zip(codes.codes, codes.lines, strict=True):
-        try:
-            given.setdefault(codebook.imported_key(text), (line, text))
-        except codebook.InvalidCode:
-            continue
+    for key, text, line in zip(codebook.imported_keys(codes.codes), codes.codes, codes.lines, strict=True):
+        if isinstance(key, str):
+            given.setdefault(key, (line, text))
     return given
 
 
