@@ -68,7 +68,7 @@ def codes_from_csv(text_lines: Iterable[str], *, source: str, most: int = MAX_BA
     codes: list[str] = []
     lines: list[int] = []
     try:
-        for row in _without_header(row for row in reader if any(cell.strip() for cell in row)):
+        for row in _without_header(row for row in reader if _has_text(row)):
             codes.append(row[0])
             lines.append(reader.line_num)
             if len(codes) > most:
@@ -78,6 +78,12 @@ def codes_from_csv(text_lines: Iterable[str], *, source: str, most: int = MAX_BA
     except UnicodeDecodeError:
         raise InvalidInput(f"{source} is not UTF-8 text.", field="codes") from None
     return CodeList(codes=codes, lines=lines, source=source)
+
+
+def _has_text(row: list[str]) -> bool:
+    # The first cell first: it holds the code on every line that matters, and a generator per
+    # line would cost a second on a million lines.
+    return bool(row) and (bool(row[0].strip()) or any(cell.strip() for cell in row))
 
 
 def _without_header(rows: Iterator[list[str]]) -> Iterator[list[str]]:
@@ -121,20 +127,25 @@ def _keys_checked(codes: CodeList) -> list[str]:
     """Each code's stored form (codes.imported_key), or CodesRefused naming every line that is
     not a code, repeats an earlier line's code or holds a code stored already: all of them at
     once, so the file is mended in one go."""
-    keys: list[str] = []
+    keys = codebook.imported_keys(codes.codes)
+    # A clean file, the usual case, is told at C speed; only a file with problems is gone through line by line.
+    if len(set(keys)) == len(keys) and not any(isinstance(key, codebook.InvalidCode) for key in keys):
+        return keys  # type: ignore[return-value]  # no InvalidCode among them, as just checked
+    problems = _problems(keys, codes)
+    raise CodesRefused(problems + _stored_already(_first_of_each(codes)), source=codes.source)
+
+
+def _problems(keys: list[str | codebook.MalformedCode], codes: CodeList) -> list[LineProblem]:
     first_line: dict[str, int] = {}
     problems: list[LineProblem] = []
-    for key, text, line in zip(codebook.imported_keys(codes.codes), codes.codes, codes.lines, strict=True):
+    for key, text, line in zip(keys, codes.codes, codes.lines, strict=True):
         if isinstance(key, codebook.InvalidCode):
             problems.append(LineProblem(line=line, code=text, problem=str(key)))
             continue
         earlier = first_line.setdefault(key, line)
         if earlier != line:
             problems.append(LineProblem(line=line, code=text, problem=f"the same code as line {earlier}"))
-        keys.append(key)
-    if problems:
-        raise CodesRefused(problems + _stored_already(_first_of_each(codes)), source=codes.source)
-    return keys
+    return problems
 
 
 def _first_of_each(codes: CodeList) -> dict[str, tuple[int, str]]:
