@@ -21,7 +21,7 @@ looked up at once, so every problem, of whichever kind, is reported in one answe
 Up to MAX_BATCH (a million) codes in one import. The CLI takes them all in one go; the staff
 page and the staff API take up to IN_REQUEST_MAX (the most one request writes) and point to the
 CLI for more: a queued job would have to keep the whole file until the task worker ran it, and
-the CLI imports a million codes in seconds (docs/benchmarks.md section 8).
+the CLI imports a million codes in about ten seconds (docs/benchmarks.md section 8).
 """
 
 import csv
