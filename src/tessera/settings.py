@@ -112,6 +112,7 @@ MIDDLEWARE = [
     "tessera.shop.middleware.BridgePathMiddleware",
     "tessera.core.middleware.AdminNulMiddleware",
     "tessera.platforms.middleware.CatalogImportBodyMiddleware",
+    "tessera.api.middleware.CodesImportBodyMiddleware",
 ]
 
 ROOT_URLCONF = "tessera.urls"

@@ -159,6 +159,61 @@ class TestBatches:
             assert (response.status_code, response.json()["error"]) == (404, "not_found"), url
 
 
+class TestImports:
+    def test_a_list_of_codes_becomes_an_imported_batch(self, client, staff_api, offer, learner, running_session):
+        body = {"codes": ["summer-01", "SUMMER 02"], "uses_per_code": 2, "tag": "reseller", "country": "at",
+                "source": "reseller.csv"}  # fmt: skip
+        response = post(client, f"/api/v1/offers/{offer.pk}/imports", body, **staff_api.auth)
+        assert response.status_code == 201, response.json()
+        answer = response.json()
+        assert (answer["imported"], answer["count"], answer["uses_per_code"], answer["country"]) == (True, 2, 2, "AT")
+        batch = Batch.objects.get(pk=answer["id"])
+        assert sorted(batch.codes.values_list("code", flat=True)) == ["SUMMER01", "SUMMER02"]
+        audit = AuditEvent.objects.get(action=AuditEvent.Action.IMPORTED)
+        assert (audit.actor, audit.detail) == (staff_api.user.username, {"count": 2, "source": "reseller.csv"})
+        voucher_redeem(code="Summer-01", user=learner, session=running_session)
+        codes = client.get(f"/api/v1/batches/{batch.pk}/codes", **staff_api.auth).json()["items"]
+        assert [(c["code"], c["uses"]) for c in codes] == [("SUMMER01", 1), ("SUMMER02", 0)]
+        shown = client.get("/api/v1/codes/summer01", **staff_api.auth).json()
+        assert (shown["code"], shown["status"]) == ("SUMMER01", "partly_redeemed")
+
+    def test_lines_to_fix_are_422_with_each_named_and_nothing_is_imported(self, client, staff_api, offer, make_batch):
+        generated = make_batch(offer)
+        ours = generated.codes.get().code
+        body = {"codes": ["SUMMER-01", "summer_02", "summer01", ours], "country": "DE"}
+        response = post(client, f"/api/v1/offers/{offer.pk}/imports", body, **staff_api.auth)
+        answer = response.json()
+        assert (response.status_code, answer["error"], answer["field"], answer["problem_count"]) == (
+            422, "codes_refused", "codes", 3,
+        )  # fmt: skip
+        assert [(p["line"], p["code"]) for p in answer["problems"]] == [(2, "summer_02"), (3, "summer01"), (4, ours)]
+        assert answer["problems"][1]["problem"] == "the same code as line 1"
+        assert answer["problems"][2]["problem"] == f"already a code, of batch {generated.pk}"
+        assert answer["detail"].startswith("3 lines need fixing in api; nothing was imported.")
+        assert Batch.objects.count() == 1
+
+    def test_an_empty_list_is_422(self, client, staff_api, offer):
+        response = post(client, f"/api/v1/offers/{offer.pk}/imports", {"codes": [], "country": "DE"}, **staff_api.auth)
+        assert (response.status_code, response.json()["error"]) == (422, "invalid_input")
+        assert not Batch.objects.exists()
+
+    def test_an_unknown_offer_is_404(self, client, staff_api):
+        response = post(client, "/api/v1/offers/999/imports", {"codes": ["SUMMER-01"], "country": "DE"},
+                        **staff_api.auth)  # fmt: skip
+        assert (response.status_code, response.json()["error"]) == (404, "not_found")
+
+    def test_a_learner_is_403_and_nothing_is_imported(self, client, learner_api, offer):
+        body = {"codes": ["SUMMER-01"], "country": "DE"}
+        response = post(client, f"/api/v1/offers/{offer.pk}/imports", body, **learner_api.auth)
+        assert (response.status_code, response.json()["error"]) == (403, "forbidden")
+        assert not Batch.objects.exists()
+
+    def test_the_import_is_in_the_openapi_document(self, client):
+        document = client.get("/api/v1/openapi.json").json()
+        operation = document["paths"]["/api/v1/offers/{offer_id}/imports"]["post"]
+        assert "201" in operation["responses"]
+
+
 class TestCodesAndRedemptions:
     def test_query_a_code_tells_who_when_where(self, client, staff_api, offer, make_code, learner, running_session):
         code = make_code(offer)

@@ -18,6 +18,7 @@ from tessera.vouchers.codes import (
     DEFAULT_LENGTH,
     MAX_PREFIX,
     MAX_TOTAL,
+    MIN_IMPORTED,
     MIN_LENGTH,
     InvalidCode,
     InvalidPrefix,
@@ -26,8 +27,11 @@ from tessera.vouchers.codes import (
     check_symbol,
     format_code,
     generate,
+    imported_key,
+    imported_keys,
     is_well_formed,
     normalize,
+    normalize_imported,
     normalize_prefix,
     parse,
     random_bits,
@@ -437,3 +441,98 @@ class TestRandomBits:
     def test_rejects_a_length_without_room_for_the_check_symbol(self) -> None:
         with pytest.raises(ValueError, match="at least 1"):
             random_bits(0)
+
+
+class TestImportedKey:
+    def test_upper_cases_and_drops_whitespace_and_dashes(self) -> None:
+        assert imported_key(" summer-24 \tab\u2013cd\u00a0") == "SUMMER24ABCD"
+
+    def test_keeps_look_alikes_as_given(self) -> None:
+        assert imported_key("boil-o-1l") == "BOILO1L"
+
+    def test_keeps_every_letter_our_alphabet_leaves_out(self) -> None:
+        assert imported_key("iluo-IULO") == "ILUOIULO"
+
+    @pytest.mark.parametrize("text", ["AB_CD12", "ABC.123", "ÄBCDEF", "ABCDE\x00F", "ABC/123", "\u00dfABCDEF"])
+    def test_refuses_anything_but_letters_and_digits_naming_it(self, text: str) -> None:
+        with pytest.raises(MalformedCode, match="letters A to Z and digits only"):
+            imported_key(text)
+
+    def test_names_the_offending_character(self) -> None:
+        with pytest.raises(MalformedCode, match="'_'"):
+            imported_key("AB_CD12")
+
+    @pytest.mark.parametrize("length", [0, 1, MIN_IMPORTED - 1, MAX_TOTAL + 1, 60])
+    def test_refuses_a_length_no_code_has(self, length: int) -> None:
+        with pytest.raises(MalformedCode, match=f"{MIN_IMPORTED} to {MAX_TOTAL} letters and digits"):
+            imported_key("A" * length)
+
+    def test_refuses_far_too_long_input_before_looking_at_it(self) -> None:
+        with pytest.raises(MalformedCode, match="far too long"):
+            imported_key("-" * 129)
+
+    @pytest.mark.parametrize("length", [MIN_IMPORTED, MAX_TOTAL])
+    def test_takes_the_shortest_and_the_longest_code(self, length: int) -> None:
+        assert imported_key("X" * length) == "X" * length
+
+    def test_a_code_that_reads_as_one_of_ours_is_stored_as_parse_reads_it(self) -> None:
+        ours = "0ABCDEF1GHJKMNP" + check_symbol("0ABCDEF1GHJKMNP")
+        typed = ours.lower().replace("0", "o").replace("1", "l")
+        assert imported_key(typed) == parse(typed) == ours
+
+    @given(st.data(), valid_codes())
+    def test_equals_parse_wherever_parse_accepts(self, data: st.DataObject, valid: tuple[str, int]) -> None:
+        typed = mangle(data, valid[0])
+        assert imported_key(typed) == parse(typed)
+
+    @given(st.text("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcxyzilou -", max_size=40))
+    def test_is_parse_or_the_text_upper_cased_without_separators(self, text: str) -> None:
+        try:
+            expected = parse(text)
+        except InvalidCode:
+            expected = text.replace(" ", "").replace("-", "").upper()
+            if not MIN_IMPORTED <= len(expected) <= MAX_TOTAL:
+                with pytest.raises(MalformedCode):
+                    imported_key(text)
+                return
+        assert imported_key(text) == expected
+
+    def test_a_key_is_its_own_key(self) -> None:
+        for text in ["summer-24", "ABCD-EFGH-JKMN-PQR" + check_symbol("ABCDEFGHJKMNPQR")]:
+            key = imported_key(text)
+            assert imported_key(key) == key
+
+
+class TestImportedKeys:
+    @given(st.lists(st.text("0123456789ABCDEFGHJKMNPQRSTVWXYZabciloU -_", max_size=24), max_size=30))
+    def test_gives_what_imported_key_gives_text_by_text(self, texts: list[str]) -> None:
+        for text, key in zip(texts, imported_keys(texts), strict=True):
+            try:
+                expected: str | type[MalformedCode] = imported_key(text)
+            except MalformedCode:
+                expected = MalformedCode
+            assert key == expected if isinstance(expected, str) else isinstance(key, MalformedCode)
+
+    def test_finds_codes_that_read_as_ours_among_many_of_one_length(self) -> None:
+        ours = generate(500, length=20)
+        others = [code[:-1] + ("U" if code[-1] != "U" else "X") for code in ours]
+        keys = imported_keys([code.lower() for code in ours] + others)
+        assert keys == ours + others
+
+    def test_a_refusal_is_given_in_its_place(self) -> None:
+        keys = imported_keys(["SUMMER-01", "AB_CD12", "SUMMER-02"])
+        assert keys[0::2] == ["SUMMER01", "SUMMER02"]
+        assert isinstance(keys[1], MalformedCode)
+        assert "'_'" in str(keys[1])
+
+
+class TestNormalizeImported:
+    def test_upper_cases_drops_separators_and_keeps_look_alikes(self) -> None:
+        assert normalize_imported(" su-mo ") == "SUMO"
+
+    def test_takes_any_length_even_none(self) -> None:
+        assert normalize_imported("") == ""
+
+    def test_refuses_anything_but_letters_and_digits(self) -> None:
+        with pytest.raises(MalformedCode, match="'#'"):
+            normalize_imported("AB#")

@@ -8,6 +8,7 @@ from django.utils import timezone
 from tessera.core.errors import InvalidInput
 from tessera.vouchers.models import Batch, Code
 from tessera.vouchers.paging import PAGE_SIZE, BatchTotals, batch_code_page, batch_totals, cursor, search_prefix
+from tessera.vouchers.services import BatchSpec, CodeList, codes_import
 
 
 @pytest.fixture
@@ -31,12 +32,22 @@ class TestSearchPrefix:
     def test_is_never_longer_than_a_code(self):
         assert len(search_prefix("A" * 500)) == 31
 
+    def test_in_imported_codes_look_alikes_stay_and_every_letter_is_a_symbol(self):
+        assert search_prefix(" bo-il u ", imported=True) == "BOILU"
+
+    def test_in_imported_codes_a_symbol_no_code_has_is_invalid_input(self):
+        with pytest.raises(InvalidInput):
+            search_prefix("AB!", imported=True)
+
 
 class TestCursor:
     def test_a_stored_code_is_a_cursor(self):
         assert cursor("ABCD0123") == "ABCD0123"
 
-    @pytest.mark.parametrize("sent", ["", "abcd", "AB CD", "AB\x00", "U" * 3, "A" * 32])
+    def test_an_imported_code_with_letters_ours_leave_out_is_a_cursor(self):
+        assert cursor("BOILOU24") == "BOILOU24"
+
+    @pytest.mark.parametrize("sent", ["", "abcd", "AB CD", "AB\x00", "AB-CD", "A" * 32])
     def test_anything_else_is_the_first_page(self, sent):
         assert cursor(sent) == ""
 
@@ -80,6 +91,17 @@ class TestBatchCodePage:
         [row] = batch_code_page(batch, now=timezone.now()).rows
         assert row.display.startswith("SPR1NG-")
         assert (row.status, row.uses, row.max_uses) == ("revoked", 0, 1)
+
+    def test_imported_codes_page_search_and_show_as_stored(self, enrollment_offer):
+        given = [f"BOIL-{n:03}" for n in range(PAGE_SIZE + 2)] + ["LOUD-001"]
+        spec = BatchSpec(count=len(given), country="DE")
+        batch = codes_import(offer=enrollment_offer, codes=CodeList.numbered(given, source="test"), spec=spec)
+        now = timezone.now()
+        first = batch_code_page(batch, now=now)
+        second = batch_code_page(batch, now=now, after=cursor(first.after or ""))
+        assert [row.display for row in second.rows] == ["BOIL050", "BOIL051", "LOUD001"]
+        found = batch_code_page(batch, now=now, search=search_prefix("lou", imported=True))
+        assert [row.code for row in found.rows] == ["LOUD001"]
 
 
 class TestBatchTotals:

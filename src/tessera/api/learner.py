@@ -15,7 +15,7 @@ from tessera.api.auth import USER_AUTH, caller
 from tessera.api.schemas import ERRORS, ApiIn, ErrorOut, ProductName
 from tessera.catalog.selectors import session_by_slug
 from tessera.core.ratelimit.keys import client_ip
-from tessera.vouchers.selectors.codes import display_code
+from tessera.vouchers.selectors.codes import display_of
 from tessera.vouchers.selectors.entitlements import entitlements_of
 from tessera.vouchers.services import voucher_check, voucher_redeem
 
@@ -65,7 +65,7 @@ def code_check(request: HttpRequest, payload: CodeIn) -> PreviewOut:
     )  # fmt: skip
     batch = preview.code.batch
     return PreviewOut(
-        code=display_code(preview.code.code, batch.prefix), product=preview.product, session=session.slug,
+        code=display_of(preview.code), product=preview.product, session=session.slug,
         course=session.course.slug, uses_left=preview.uses_left, expires_at=batch.expires_at,
     )  # fmt: skip
 
@@ -78,7 +78,7 @@ def redemption_create(request: HttpRequest, payload: CodeIn) -> Status[Redemptio
         client_ip=client_ip(request),
     )  # fmt: skip
     shaped = RedemptionOut(
-        id=redemption.pk, code=display_code(redemption.code_id, redemption.code.batch.prefix),
+        id=redemption.pk, code=display_of(redemption.code),
         product=redemption.product, session=session.slug, course=session.course.slug,
         redeemed_at=redemption.redeemed_at,
     )  # fmt: skip
@@ -118,7 +118,7 @@ def my_entitlements(request: HttpRequest) -> EntitlementsOut:
             for e in mine.enrollments
         ],
         redemptions=[
-            MyRedemptionOut(id=r.pk, code=display_code(r.code_id, r.code.batch.prefix), product=r.product,
+            MyRedemptionOut(id=r.pk, code=display_of(r.code), product=r.product,
                             session=r.session.slug, redeemed_at=r.redeemed_at, reversed_at=r.reversed_at)
             for r in mine.redemptions
         ],

@@ -64,6 +64,14 @@ def _in_utc(moment: datetime) -> datetime:
         raise ValueError("is outside the range of dates that can be stored") from None
 
 
+class LineProblemOut(Schema):
+    """A line of an import to fix: its number, the code as given, what is wrong."""
+
+    line: int
+    code: str
+    problem: str
+
+
 class ErrorOut(Schema):
     error: str
     detail: object
@@ -72,6 +80,10 @@ class ErrorOut(Schema):
     would_break: dict[str, int] | None = Field(
         None, description="With would_break_codes: the live codes the change would leave unusable, by product."
     )
+    problems: list[LineProblemOut] | None = Field(
+        None, description="With codes_refused: the lines of an import to fix, the first 100 in line order."
+    )
+    problem_count: int | None = Field(None, description="With codes_refused: how many lines need fixing in all.")
 
 
 # Every platform route may answer with any of these, all in ErrorOut's shape (see tessera.api.v1);

@@ -1,4 +1,5 @@
-"""Staff endpoints of the platform API: offers, batches, codes, statistics and CSV exports.
+"""Staff endpoints of the platform API: offers, batches, imports of codes made elsewhere, codes,
+statistics and CSV exports.
 
 Only users with the manage_vouchers permission get in (403 for anyone else signed in). Routes
 parse, call one service or selector, and shape the answer.
@@ -26,7 +27,7 @@ from tessera.vouchers.selectors.codes import (
     CodeDetails,
     batch_codes,
     code_details,
-    display_code,
+    display_of,
     redemption_numbered,
     status_of,
 )
@@ -37,9 +38,11 @@ from tessera.vouchers.services import (
     IN_REQUEST_MAX,
     MAX_USES_PER_CODE,
     BatchSpec,
+    CodeList,
     batch_create_in_request,
     batch_revoke,
     code_revoke,
+    codes_import,
     offer_create,
     redemption_reverse,
 )
@@ -117,19 +120,25 @@ def offers_show(request: HttpRequest, offer_id: int) -> Offer:
 # --- batches ----------------------------------------------------------------------------------
 
 
-class BatchSpecIn(ApiIn):
-    """A batch as BatchSpec takes it, less whom it is restricted to (the course platforms' API
-    shares it: a platform names no Tessera user)."""
+class BatchSettingsIn(ApiIn):
+    """A batch's settings, as a batch of codes made here and an import of codes made elsewhere
+    share them."""
 
-    # The service's limit, shown in the schema; larger batches: the staff pages or the CLI.
-    count: int = Field(ge=1, le=IN_REQUEST_MAX)
     uses_per_code: int = Field(1, ge=1, le=MAX_USES_PER_CODE)
     expires_at: Moment | None = None
     tag: str = Field("untagged", min_length=1, max_length=100)
     country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2, in any case.")
     note: str = Field("", max_length=2000)
-    prefix: str | None = Field(None, max_length=8, description="Printed before the random part; default: none.")
     refund_policy: Literal["return_use", "keep_use"] = "return_use"
+
+
+class BatchSpecIn(BatchSettingsIn):
+    """A batch as BatchSpec takes it, less whom it is restricted to (the course platforms' API
+    shares it: a platform names no Tessera user)."""
+
+    # The service's limit, shown in the schema; larger batches: the staff pages or the CLI.
+    count: int = Field(ge=1, le=IN_REQUEST_MAX)
+    prefix: str | None = Field(None, max_length=8, description="Printed before the random part; default: none.")
 
 
 class BatchIn(BatchSpecIn):
@@ -149,6 +158,7 @@ class BatchOut(Schema):
     note: str
     prefix: str
     refund_policy: str
+    imported: bool = Field(description="Codes made elsewhere and imported as given, not generated here.")
     created_by: str
     created_at: datetime
     revoked_at: datetime | None
@@ -182,6 +192,31 @@ def batches_create(request: HttpRequest, offer_id: int, payload: BatchIn) -> Sta
     return Status(201, batch)
 
 
+class ImportIn(BatchSettingsIn):
+    """Codes made elsewhere, and the settings of the batch they become (services.imports)."""
+
+    # The most one request writes, as for a batch; larger imports: `tessera import-codes`.
+    codes: list[str] = Field(
+        min_length=1, max_length=IN_REQUEST_MAX,
+        description="The codes as given; an error names each by its place in this list, from 1, as its line.",
+    )  # fmt: skip
+    source: str = Field("api", min_length=1, max_length=200, description="Where they came from (a file's name).")
+    restricted_to: str | None = Field(None, max_length=150, description="Only this username may redeem.")
+
+
+@router.post(
+    "/offers/{offer_id}/imports", response={201: BatchOut, **ERRORS}, summary="Import codes made elsewhere as a batch"
+)
+def imports_create(request: HttpRequest, offer_id: int, payload: ImportIn) -> Status[Batch]:
+    fields = payload.dict()
+    codes = CodeList.numbered(fields.pop("codes"), source=fields.pop("source"))
+    username = fields.pop("restricted_to")
+    restricted_to = user_named(username, field="restricted_to") if username else None
+    spec = BatchSpec(count=len(codes.codes), restricted_to=restricted_to, **fields)
+    batch = codes_import(offer=offer_numbered(offer_id), codes=codes, spec=spec, actor=caller(request).get_username())
+    return Status(201, batch)
+
+
 @router.get("/batches/{batch_id}", response={200: BatchOut, **ERRORS}, summary="One batch")
 def batches_show(request: HttpRequest, batch_id: int) -> Batch:
     return batch_numbered(batch_id)
@@ -202,7 +237,7 @@ class CodeRowOut(Schema):
 
     @staticmethod
     def resolve_code(code: Code) -> str:
-        return display_code(code.code, code.batch.prefix)
+        return display_of(code)
 
     @staticmethod
     def resolve_status(code: Code) -> str:

@@ -14,6 +14,7 @@ from tessera.core.apierrors import errors_rendered_by
 from tessera.core.errors import DomainError, InvalidInput
 from tessera.platforms.api import router as platforms_api
 from tessera.platforms.errors import InsufficientScope, WouldBreakCodes
+from tessera.vouchers.errors import CodesRefused
 
 
 class PlatformApi(NinjaAPI):
@@ -54,6 +55,8 @@ def render_error(request: HttpRequest, error: Exception) -> HttpResponse:
             body["field"] = error.field  # which input to correct, for a client that shows it beside that input
         if isinstance(error, WouldBreakCodes):
             body["would_break"] = error.would_break
+        if isinstance(error, CodesRefused):
+            body["problems"], body["problem_count"] = error.problems_as_dicts(), error.problem_count
         if isinstance(error, InsufficientScope):
             body["scope"] = error.scope
             response = JsonResponse(body, status=error.http_status)

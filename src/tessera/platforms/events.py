@@ -35,7 +35,7 @@ from tessera.platforms import delivery
 from tessera.platforms.feed import wire_time
 from tessera.platforms.models import PlatformEvent, PlatformLearner, PlatformReactivation, PlatformSession
 from tessera.vouchers.models import Batch, Product, Redemption
-from tessera.vouchers.selectors.codes import display_code
+from tessera.vouchers.selectors.codes import display_of
 
 Type = PlatformEvent.Type
 EXPIRE_MAX = 1000  # reactivations one run tells the end of at most; the next run the rest
@@ -98,7 +98,7 @@ def _about(owner: Owner, redemption: Redemption) -> dict[str, Any]:
 
 def _display(redemption: Redemption) -> str:
     code = redemption.code  # loaded with its batch on a redemption's path; a query or two on a reversal
-    return display_code(code.code, code.batch.prefix)
+    return display_of(code)
 
 
 def _write(platform_id: int, events: list[tuple[str, dict[str, Any]]], *, at: datetime) -> None:

@@ -17,7 +17,7 @@ from tessera.api.schemas import ERRORS, ApiIn, ProductName
 from tessera.platforms.auth import PLATFORM_AUTH, calling_platform
 from tessera.platforms.learner_selectors import LearnerEntitlements, learner_entitlements, platform_code_details
 from tessera.platforms.learners import LearnerAttempt, platform_code_check, platform_code_redeem
-from tessera.vouchers.selectors.codes import display_code
+from tessera.vouchers.selectors.codes import display_of
 
 router = Router(tags=["course platforms"], auth=PLATFORM_AUTH)
 
@@ -77,7 +77,7 @@ def learner_code_check(request: HttpRequest, payload: LearnerCodeIn) -> LearnerP
     preview, names = checked.preview, checked.session
     batch = preview.code.batch
     return LearnerPreviewOut(
-        code=display_code(preview.code.code, batch.prefix), product=preview.product, session=names.external_id,
+        code=display_of(preview.code), product=preview.product, session=names.external_id,
         course=names.course.external_id, uses_left=preview.uses_left, expires_at=batch.expires_at,
     )  # fmt: skip
 
@@ -93,7 +93,7 @@ def learner_redemption_create(request: HttpRequest, payload: LearnerCodeIn) -> S
             active=enrollment.active, proctored=enrollment.proctored, reactivated_until=enrollment.reactivated_until
         )
     shaped = LearnerRedemptionOut(
-        id=redemption.pk, code=display_code(redemption.code_id, redemption.code.batch.prefix),
+        id=redemption.pk, code=display_of(redemption.code),
         product=redemption.product, session=names.external_id, course=names.course.external_id,
         redeemed_at=redemption.redeemed_at, learner=redeemed.learner, effect=effect,
     )  # fmt: skip
@@ -121,7 +121,7 @@ def _entitlements_shaped(learner: str, held: LearnerEntitlements) -> LearnerEnti
             for e in held.enrollments
         ],
         redemptions=[
-            MyRedemptionOut(id=r.pk, code=display_code(r.code_id, r.code.batch.prefix), product=r.product,
+            MyRedemptionOut(id=r.pk, code=display_of(r.code), product=r.product,
                             session=names[r.session_id].session, redeemed_at=r.redeemed_at, reversed_at=r.reversed_at)
             for r in held.redemptions
         ],

@@ -8,9 +8,8 @@ from django.contrib.auth.models import User
 from tessera.catalog.models import CourseSession, Enrollment
 from tessera.core.errors import DoesNotExist, InvalidInput
 from tessera.platforms.models import Platform, PlatformLearner, PlatformSession
-from tessera.vouchers.errors import CodeNotFound
 from tessera.vouchers.models import Code, Redemption
-from tessera.vouchers.selectors.codes import CodeDetails, details_of, parse_code
+from tessera.vouchers.selectors.codes import CodeDetails, code_key, details_of
 from tessera.vouchers.selectors.entitlements import entitlements_of
 
 MAX_EXTERNAL_ID = PlatformLearner._meta.get_field("external_id").max_length or 255
@@ -102,13 +101,14 @@ class PlatformCodeDetails:
 def platform_code_details(platform: Platform, text: str) -> PlatformCodeDetails:
     """A code of an offer for one of the platform's sessions; any other code is not found, as one
     that does not exist is."""
+    lookup = code_key(text)
     code = (
         Code.objects.select_related("batch__offer")
-        .filter(pk=parse_code(text), batch__offer__session__platform_session__platform=platform)
+        .filter(pk=lookup.key, batch__offer__session__platform_session__platform=platform)
         .first()
     )
     if code is None:
-        raise CodeNotFound()
+        raise lookup.missing
     details = details_of(code)
     session = PlatformSession.objects.select_related("course").get(
         platform=platform, session_id=code.batch.offer.session_id

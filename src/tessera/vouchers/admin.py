@@ -176,6 +176,11 @@ class CodeAdmin(ExactCodeSearch, CreatedByServicesAdmin):
     search_fields = ("code",)  # shows the search box; ExactCodeSearch does the searching
     codes_only = True
     readonly_fields = ("code", "batch", "uses", "max_uses", "revoked_at")
+
+    def searchable_code(self, term: str) -> str:
+        """A generated code as parse reads it, else an imported one: the search box finds both."""
+        return codebook.imported_key(term)
+
     list_select_related = ("batch",)
     show_full_result_count = False
     actions = ["revoke_codes"]

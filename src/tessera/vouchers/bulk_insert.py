@@ -5,7 +5,8 @@ INSERTs, and one COPY rather than one a chunk saves a further ~10%). SQLite gets
 INSERT ... SELECT over json_each() of each chunk, which keeps the per-row work in C: binding a
 million rows one by one through executemany costs about twice as long.
 
-Codes come from our own alphabet and the other columns are integers, so both payloads are built
+Codes hold only digits and capital letters (generated ones from our alphabet, imported ones as
+codes.imported_key lets them in) and the other columns are integers, so both payloads are built
 by plain joins without escaping. Sorted input fills the primary-key index in order.
 
 Measured against the ORM: batch_create of a million codes took 1/16 (SQLite) and 1/8 (PostgreSQL)
@@ -28,7 +29,8 @@ Write = Callable[[Sequence[str]], None]
 
 @contextmanager
 def codes_writer(*, batch_id: int, max_uses: int) -> Iterator[Write]:
-    """Yields a function that writes a chunk of fresh codes (no uses) of one batch."""
+    """Yields a function that writes a chunk of fresh codes (no uses) of one batch, generated or
+    imported."""
     if connection.vendor == "postgresql":
         with _copy_postgresql(batch_id, max_uses) as write:
             yield write

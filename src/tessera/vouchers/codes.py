@@ -53,6 +53,20 @@ Normalisation
     ignored, whitespace and dashes are ignored, O is read as 0, and I and L as 1.
     Anything else (U included) is not part of any code: ``MalformedCode``.
 
+Imported codes
+    Codes made elsewhere (printed or sold by a reseller) are imported as given, with no check
+    symbol: ``imported_key`` is how one is stored and looked up. Case is ignored and whitespace
+    and dashes are dropped, as for our codes; what remains must be 6 to 31 ASCII letters and
+    digits (31: the width of the code column). Look-alikes are not merged: O stays O, since the
+    issuer's codes may hold both O and 0 as different codes.
+
+    One exception keeps the two kinds apart and the redemption's lookup single: a given code
+    that ``parse`` accepts (a string of our alphabet with a valid check symbol, which 1 in 32
+    such strings of 16 to 31 symbols is) is stored in ``parse``'s form. A typed code is looked
+    up by ``parse`` first and by ``imported_key`` only if ``parse`` refuses it, so both reach
+    the same row: ``imported_key`` is ``parse`` wherever ``parse`` succeeds. Every stored code,
+    generated or imported, holds only digits and capital letters.
+
 Speed
     ``generate`` makes a million codes in a fraction of a second. There is no
     loop per code: the codes are rows of one byte buffer, and the check symbols
@@ -64,13 +78,15 @@ Speed
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 
 __all__ = [
     "ALPHABET",
     "DEFAULT_LENGTH",
     "MAX_PREFIX",
     "MAX_TOTAL",
+    "MIN_IMPORTED",
     "MIN_LENGTH",
     "InvalidCode",
     "InvalidPrefix",
@@ -79,8 +95,11 @@ __all__ = [
     "check_symbol",
     "format_code",
     "generate",
+    "imported_key",
+    "imported_keys",
     "is_well_formed",
     "normalize",
+    "normalize_imported",
     "normalize_prefix",
     "parse",
     "random_bits",
@@ -91,6 +110,9 @@ DEFAULT_LENGTH = 16
 MIN_LENGTH = 16
 MAX_TOTAL = 31
 MAX_PREFIX = 8
+# Shorter codes made elsewhere are refused: a six-symbol code of letters and digits is one of
+# 2 billion, and shorter ones are too easily guessed, rate limits or not.
+MIN_IMPORTED = 6
 
 # The single source of randomness, a module attribute so tests can replace it.
 _random_bytes: Callable[[int], bytes] = os.urandom
@@ -236,6 +258,112 @@ def parse(text: str) -> str:
             "Please compare it with the original and try again."
         )
     return code
+
+
+# Imported codes: whitespace is removed first, then dashes are dropped and ASCII letters upper-cased.
+_IMPORTED_TABLE = str.maketrans(
+    {**{dash: None for dash in _DASHES}, **{letter: letter.upper() for letter in "abcdefghijklmnopqrstuvwxyz"}}
+)
+_IMPORTED_SYMBOLS = re.compile("[0-9A-Z]*")
+
+
+def normalize_imported(text: str) -> str:
+    """Upper-case ASCII letters, drop whitespace and dashes, keep look-alikes as they are (the
+    start of an imported code, say). Raises MalformedCode for anything but letters and digits."""
+    normalised = "".join(text.split()).translate(_IMPORTED_TABLE)
+    if not _IMPORTED_SYMBOLS.fullmatch(normalised):
+        raise _not_importable(normalised)
+    return normalised
+
+
+def imported_key(text: str) -> str:
+    """How a code made elsewhere is stored and looked up (see "Imported codes" above): ``parse``'s
+    form if ``parse`` accepts it, else upper-cased without whitespace and dashes.
+
+    Raises MalformedCode, saying why, for any character but ASCII letters, digits, whitespace
+    and dashes, and for fewer than MIN_IMPORTED or more than MAX_TOTAL symbols.
+
+    Written out rather than calling ``parse`` and catching its refusal; every text ``parse``
+    accepts passes the checks here, and the last steps are ``parse``'s own (the test suite holds
+    the two to each other).
+    """
+    key = _imported_form(text)
+    if _may_read_as_ours(key):
+        generated = _as_ours(key)
+        if _weighted_sum(generated) == 0:
+            return generated
+    return key
+
+
+def imported_keys(texts: Sequence[str]) -> list[str | MalformedCode]:
+    """``imported_key`` of each text, or the MalformedCode it would raise, for a whole file at
+    once: the check symbols of the codes that could read as ours are summed column by column,
+    as ``generate`` computes them (see "Speed"), not code by code, which took longer than all
+    the rest of an import of a million 16-symbol codes."""
+    keys: list[str | MalformedCode] = []
+    by_length: dict[int, list[int]] = {}  # the places of the keys that could read as ours
+    for place, text in enumerate(texts):
+        try:
+            key = _imported_form(text)
+        except MalformedCode as error:
+            keys.append(error)
+            continue
+        keys.append(key)
+        if len(key) >= MIN_LENGTH and "U" not in key:  # _may_read_as_ours, without a call per code
+            by_length.setdefault(len(key), []).append(place)
+    for length, places in by_length.items():
+        generated = [_as_ours(keys[place]) for place in places]  # type: ignore[arg-type]
+        for place, code, total in zip(places, generated, _weighted_sums(generated, length), strict=True):
+            if total == 0:
+                keys[place] = code
+    return keys
+
+
+def _imported_form(text: str) -> str:
+    """Upper case without whitespace and dashes, or MalformedCode. Plain string methods for ASCII
+    text, the usual case: ``str.translate`` with a dict and a regular expression each took longer
+    than all of this."""
+    if len(text) > _MAX_INPUT_CHARS:
+        raise MalformedCode("Not a code: far too long.")
+    if text.isascii():
+        key = text.upper().replace("-", "")
+        if not key.isalnum():  # whitespace, or worse: only then split
+            key = "".join(key.split())
+    else:
+        key = "".join(text.split()).translate(_IMPORTED_TABLE)
+    if not (MIN_IMPORTED <= len(key) <= MAX_TOTAL and key.isascii() and key.isalnum()):
+        raise _not_importable(key)
+    return key
+
+
+def _may_read_as_ours(key: str) -> bool:
+    """Whether parse might accept a valid imported form: long enough and no U (I, L and O it reads
+    as 1, 1 and 0); then only the check symbol decides."""
+    return len(key) >= MIN_LENGTH and "U" not in key
+
+
+def _as_ours(key: str) -> str:
+    return key.replace("O", "0").replace("I", "1").replace("L", "1")  # parse's look-alikes
+
+
+def _weighted_sums(codes: Sequence[str], length: int) -> bytes:
+    """_weighted_sum of each of `codes` (all of `length` symbols of the alphabet), as one byte each."""
+    rows = "".join(codes).encode("ascii")
+    total = 0
+    for column in range(length):
+        weighted = rows[column::length].translate(_COLUMN_TABLES[length - 1 - column])
+        total ^= int.from_bytes(weighted, "big")
+    return total.to_bytes(len(codes), "big")
+
+
+def _not_importable(key: str) -> MalformedCode:
+    unknown = {char for char in key if not ("0" <= char <= "9" or "A" <= char <= "Z")}
+    if unknown:
+        shown = ", ".join(repr(char) for char in sorted(unknown))
+        return MalformedCode(f"Not a code: it contains {shown}. A code holds letters A to Z and digits only.")
+    return MalformedCode(
+        f"Not a code: a code has {MIN_IMPORTED} to {MAX_TOTAL} letters and digits, this has {len(key)}."
+    )
 
 
 def normalize_prefix(prefix: str) -> str:

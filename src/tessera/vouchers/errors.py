@@ -1,5 +1,7 @@
 """Refusals of a redemption and bad voucher input, each with a stable code (see DOMAIN.md)."""
 
+from dataclasses import asdict, dataclass
+
 from tessera.core.errors import DomainError, InvalidInput
 
 
@@ -112,6 +114,37 @@ class InvalidStoreUrl(InvalidInput):
         super().__init__(message, field="store_url")
 
 
+@dataclass(frozen=True)
+class LineProblem:
+    """One line of an import that needs fixing: its number, the code as given, and what is wrong."""
+
+    line: int
+    code: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"Line {self.line}: {self.code!r}: {self.problem}"
+
+
+class CodesRefused(InvalidInput):
+    """An import whose codes need fixing first: nothing was imported. `problems` lists the first
+    LISTED of them, in line order; `problem_count` says how many there are in all."""
+
+    code = "codes_refused"
+    LISTED = 100
+
+    def __init__(self, problems: list[LineProblem], *, source: str) -> None:
+        self.problems = sorted(problems, key=lambda problem: problem.line)[: self.LISTED]
+        self.problem_count = len(problems)
+        lines = "line needs" if self.problem_count == 1 else "lines need"
+        first = f" {self.problems[0]}" if self.problems else ""
+        message = f"{self.problem_count:,} {lines} fixing in {source}; nothing was imported.{first}"
+        super().__init__(message, field="codes", problem_count=self.problem_count)
+
+    def problems_as_dicts(self) -> list[dict[str, object]]:
+        return [asdict(problem) for problem in self.problems]
+
+
 class StaffNotErasable(DomainError):
     """Staff act on others' vouchers, and those acts name them; their accounts are deactivated,
     not erased (see docs/operations/personal-data.md)."""
@@ -131,9 +164,11 @@ __all__ = [
     "CodeMistyped",
     "CodeNotFound",
     "CodeRevoked",
+    "CodesRefused",
     "InvalidInput",
     "InvalidStoreUrl",
     "JobNotRequeued",
+    "LineProblem",
     "NotEligible",
     "OfferFrozen",
     "ProductUnavailable",

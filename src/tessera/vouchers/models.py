@@ -80,6 +80,9 @@ class Batch(models.Model):
     note = models.TextField(blank=True)
     prefix = models.CharField(max_length=8, blank=True)
     refund_policy = models.CharField(max_length=16, choices=RefundPolicy, default=RefundPolicy.RETURN_USE)
+    # Codes made elsewhere and imported as given (services.imports), rather than generated here:
+    # they have no check symbol and are shown as stored, not in groups of four.
+    imported = models.BooleanField(default=False)
     created_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -97,16 +100,17 @@ class Batch(models.Model):
 
 
 class Code(models.Model):
-    """One code, stored normalised (no dashes). The code is the primary key, so its uniqueness
-    across the whole database is the primary key's unique index; the only other index is on
+    """One code, stored normalised (no dashes; an imported code as codes.imported_key stores it).
+    The code is the primary key, so its uniqueness across the whole database, generated and
+    imported codes alike, is the primary key's unique index; the only other index is on
     (batch_id, code), for listing and searching a batch's codes."""
 
     code = models.CharField(max_length=31, primary_key=True)
     # Indexed together with the code (Meta.indexes), not alone: the batch page pages through a
     # batch's codes in code order and finds codes by their first symbols within the batch.
     # No database-level foreign key: PostgreSQL checks one with a trigger per row, which costs
-    # more than the whole rest of a million-row COPY. The only writer of codes is batch_create,
-    # inside the transaction that creates their batch, and batches are never deleted.
+    # more than the whole rest of a million-row COPY. The only writers of codes are batch_create
+    # and codes_import, inside the transaction that creates their batch; batches are never deleted.
     batch = models.ForeignKey(
         Batch, on_delete=models.PROTECT, related_name="codes", db_constraint=False, db_index=False
     )
@@ -246,6 +250,7 @@ class AuditEvent(models.Model):
 
     class Action(models.TextChoices):
         CREATED = "created", "Created"
+        IMPORTED = "imported", "Codes imported"
         REDEEMED = "redeemed", "Redeemed"
         REFUSED = "refused", "Refused attempt"
         REVOKED = "revoked", "Revoked"

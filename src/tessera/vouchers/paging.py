@@ -23,7 +23,8 @@ PAGE_SIZE = 50
 USED = "used"
 UNUSED = "unused"
 USE_FILTERS = {USED: Q(uses__gt=0), UNUSED: Q(uses=0)}
-_CURSOR = re.compile(f"[{codebook.ALPHABET}]{{1,{codebook.MAX_TOTAL}}}")
+# Any stored code: imported codes hold every capital letter, generated ones a subset.
+_CURSOR = re.compile(f"[0-9A-Z]{{1,{codebook.MAX_TOTAL}}}")
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,13 @@ class BatchTotals:
     uses: int
 
 
-def search_prefix(text: str) -> str:
-    """The normalised start of a code as typed (dashes, spaces, case and look-alikes forgiven),
-    or InvalidInput when it holds a symbol no code has."""
+def search_prefix(text: str, *, imported: bool = False) -> str:
+    """The normalised start of a code as typed (dashes, spaces, case and look-alikes forgiven;
+    look-alikes not, in a batch of `imported` codes, whose O is not 0), or InvalidInput when it
+    holds a symbol no code has."""
+    normalize = codebook.normalize_imported if imported else codebook.normalize
     try:
-        normalized = codebook.normalize(text[: codebook.MAX_TOTAL * 2])
+        normalized = normalize(text[: codebook.MAX_TOTAL * 2])
     except codebook.MalformedCode as error:
         raise InvalidInput(str(error), field="q") from None
     return normalized[: codebook.MAX_TOTAL]
@@ -104,6 +107,6 @@ def _row(code: Code, batch: Batch, now: datetime) -> CodeRow:
     revoked = code.revoked_at is not None or batch.revoked_at is not None
     status = code_status(uses=code.uses, max_uses=code.max_uses, revoked=revoked, expires_at=batch.expires_at, now=now)
     return CodeRow(
-        code=code.code, display=display_code(code.code, batch.prefix), status=status, uses=code.uses,
-        max_uses=code.max_uses,
+        code=code.code, display=display_code(code.code, batch.prefix, imported=batch.imported), status=status,
+        uses=code.uses, max_uses=code.max_uses,
     )  # fmt: skip

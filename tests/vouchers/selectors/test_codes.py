@@ -14,6 +14,7 @@ from tessera.vouchers.selectors.codes import (
     Status,
     batch_codes,
     code_details,
+    code_key,
     code_status,
     display_code,
     live_codes,
@@ -21,7 +22,7 @@ from tessera.vouchers.selectors.codes import (
     parse_code,
     redemption_numbered,
 )
-from tessera.vouchers.services import redemption_reverse, voucher_redeem
+from tessera.vouchers.services import BatchSpec, CodeList, codes_import, redemption_reverse, voucher_redeem
 
 NOW = timezone.now()
 
@@ -42,6 +43,24 @@ class TestParseCode:
     def test_text_that_is_no_code_is_refused_as_mistyped_in_its_own_words(self):
         with pytest.raises(CodeMistyped, match="!"):
             parse_code("AB!CD")
+
+
+class TestCodeKey:
+    def test_a_generated_code_is_looked_up_as_parsed_and_missing_is_not_found(self):
+        code = codebook.generate(1)[0]
+        lookup = code_key(display_code(code).lower())
+        assert (lookup.key, type(lookup.missing)) == (code, CodeNotFound)
+
+    def test_other_text_is_looked_up_as_an_imported_code_and_missing_is_mistyped(self):
+        typo = typo_of(codebook.generate(1)[0])
+        lookup = code_key(typo.lower())
+        assert (lookup.key, type(lookup.missing)) == (typo, CodeMistyped)
+        assert "typo" in lookup.missing.message  # the parse's own words: most likely a typo of one of ours
+
+    @pytest.mark.parametrize("text", ["", "short", "ÜBER-CODE-####", "x" * 500])
+    def test_text_that_can_be_no_code_is_mistyped_at_once(self, text):
+        with pytest.raises(CodeMistyped):
+            code_key(text)
 
 
 class TestCodeStatus:
@@ -65,6 +84,9 @@ class TestDisplayCode:
     def test_groups_of_four_with_the_prefix_set_apart(self):
         assert display_code("0123456789ABCDEF") == "0123-4567-89AB-CDEF"
         assert display_code("SPR1NG0123456789ABCDEF", "SPR1NG") == "SPR1NG-0123-4567-89AB-CDEF"
+
+    def test_an_imported_code_is_shown_as_stored(self):
+        assert display_code("SUMMER24ABCD", imported=True) == "SUMMER24ABCD"
 
 
 class TestCodeDetails:
@@ -90,6 +112,16 @@ class TestCodeDetails:
     def test_an_unknown_code_is_not_found(self, db):
         with pytest.raises(CodeNotFound):
             code_details(codebook.generate(1)[0])
+
+    def test_an_imported_code_is_found_by_its_text_and_shown_as_stored(self, enrollment_offer):
+        codes = CodeList.numbered(["summer-24-abcd"], source="test")
+        codes_import(offer=enrollment_offer, codes=codes, spec=BatchSpec(count=1, country="DE"))
+        details = code_details("Summer 24 ABCD")
+        assert (details.code.pk, details.display, details.status) == ("SUMMER24ABCD", "SUMMER24ABCD", Status.UNUSED)
+
+    def test_unknown_text_that_is_no_generated_code_is_mistyped(self, db):
+        with pytest.raises(CodeMistyped):
+            code_details("SUMMER-24-ABCD")
 
 
 class TestLiveRedemption:

@@ -8,7 +8,14 @@ from tessera.vouchers import codes
 from tessera.vouchers.models import Batch, Code, Product, Redemption
 from tessera.vouchers.selectors.codes import Status, display_code
 from tessera.vouchers.selectors.exports import EXPORT_HEADER, batches_for_export, export_rows
-from tessera.vouchers.services import code_revoke, redemption_reverse, voucher_redeem
+from tessera.vouchers.services import (
+    BatchSpec,
+    CodeList,
+    code_revoke,
+    codes_import,
+    redemption_reverse,
+    voucher_redeem,
+)
 
 COLUMN = {name: index for index, name in enumerate(EXPORT_HEADER)}
 
@@ -93,6 +100,12 @@ class TestExportRows:
         batch = make_batch(enrollment_offer, count=1, prefix="FA1R")
         [row] = export(batch=batch)
         assert str(field(row, "code")).startswith("FA1R-")
+
+    def test_an_imported_code_is_shown_as_stored(self, enrollment_offer):
+        spec = BatchSpec(count=1, country="DE")
+        batch = codes_import(offer=enrollment_offer, codes=CodeList.numbered(["summer-24"], source="t"), spec=spec)
+        [row] = export(batch=batch)
+        assert field(row, "code") == "SUMMER24"
 
     def test_filters_by_batch_and_by_offer(self, enrollment_offer, reactivation_offer, make_batch):
         first = make_batch(enrollment_offer, count=2)

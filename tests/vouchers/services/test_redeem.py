@@ -5,13 +5,25 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.db.models import Exists, F, OuterRef, Sum
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tessera.catalog.models import CourseSession, Enrollment, Exam
 from tessera.core.errors import DomainError
 from tessera.vouchers import codes as codebook
+from tessera.vouchers.errors import CodeNotFound
 from tessera.vouchers.models import AuditEvent, Batch, Code, Product, Redemption
-from tessera.vouchers.services import batch_revoke, redeem, redemption_reverse, voucher_redeem
+from tessera.vouchers.selectors.codes import CodeKey
+from tessera.vouchers.services import (
+    BatchSpec,
+    CodeList,
+    batch_revoke,
+    codes_import,
+    redeem,
+    redemption_reverse,
+    voucher_check,
+    voucher_redeem,
+)
 from tests.rows import columns_of, rolled_back
 
 
@@ -177,14 +189,22 @@ class TestRefusals:
     def test_an_unknown_code_is_not_found(self, running_session, learner):
         assert _refusal(codebook.generate(1)[0], learner, running_session) == "not_found"
 
-    def test_a_mistyped_code_is_caught_before_the_database(
-        self, enrollment_offer, make_code, learner, running_session, django_assert_num_queries
+    def test_a_mistyped_code_is_looked_up_once_as_an_imported_code_then_refused_as_mistyped(
+        self, enrollment_offer, make_code, learner, running_session
     ):
         code = make_code(enrollment_offer)
         first = "1" if code[0] != "1" else "2"
-        # The rate limiter's read and count aside (limited=False), only the refusal's audit row: no lookup.
-        with django_assert_num_queries(1):
+        with CaptureQueriesContext(connection) as queries:
             assert _refusal(first + code[1:], learner, running_session, limited=False) == "mistyped"
+        assert _code_lookups(queries) == 1
+
+    def test_text_that_can_be_no_code_is_caught_before_the_database(
+        self, enrollment_offer, make_code, learner, running_session, django_assert_num_queries
+    ):
+        code = make_code(enrollment_offer)
+        # Only the refusal's audit row: no lookup.
+        with django_assert_num_queries(1):
+            assert _refusal("#" + code[1:], learner, running_session, limited=False) == "mistyped"
 
     @pytest.mark.parametrize("garbage", ["", "short", "ÜBER-CODE-####", "x" * 500])
     def test_malformed_input_is_mistyped(self, garbage, learner, running_session):
@@ -255,6 +275,52 @@ class TestRefusals:
         assert event.detail["reason"] == "not_found"
         assert event.actor == f"user:{learner.pk}"
         assert "client_ip" not in event.detail  # the audit log holds no addresses (README, "Personal data")
+
+
+def _code_lookups(queries: CaptureQueriesContext) -> int:
+    return sum("FROM vouchers_code c JOIN" in query["sql"] for query in queries.captured_queries)
+
+
+def _import(offer, *codes: str) -> Batch:
+    spec = BatchSpec(count=len(codes), country="DE")
+    return codes_import(offer=offer, codes=CodeList.numbered(list(codes), source="test"), spec=spec)
+
+
+class TestImportedCodes:
+    def test_an_imported_code_is_redeemed_by_its_text_in_any_case_in_one_lookup(
+        self, enrollment_offer, learner, running_session
+    ):
+        _import(enrollment_offer, "BOOK-SALE-O1L")
+        with CaptureQueriesContext(connection) as queries:
+            redemption = voucher_redeem(code="book sale o1l", user=learner, session=running_session, limited=False)
+        assert _code_lookups(queries) == 1
+        assert redemption.code_id == "BOOKSALEO1L"
+        assert Enrollment.objects.filter(user=learner, active=True).exists()
+
+    def test_a_generated_code_is_still_one_lookup(self, enrollment_offer, make_code, learner, running_session):
+        _import(enrollment_offer, "BOOK-SALE-01")
+        code = make_code(enrollment_offer)
+        with CaptureQueriesContext(connection) as queries:
+            voucher_redeem(code=code, user=learner, session=running_session, limited=False)
+        assert _code_lookups(queries) == 1
+
+    def test_look_alikes_are_not_merged_in_an_imported_code(self, enrollment_offer, learner, running_session):
+        _import(enrollment_offer, "BOOK-SALE-01")
+        assert _refusal("BOOK-SALE-O1", learner, running_session) == "mistyped"
+        assert _nothing_redeemed()
+
+    def test_a_refused_imported_code_is_logged_as_stored(self, enrollment_offer, learner, other_learner,
+                                                         running_session):  # fmt: skip
+        _import(enrollment_offer, "book-sale-01")
+        voucher_redeem(code="book-sale-01", user=other_learner, session=running_session)
+        assert _refusal("Book Sale 01", learner, running_session) == "exhausted"
+        event = AuditEvent.objects.get(action=AuditEvent.Action.REFUSED)
+        assert event.code == "BOOKSALE01"
+
+    def test_an_imported_code_is_checked_like_any_code(self, enrollment_offer, learner, running_session):
+        _import(enrollment_offer, "BOOK-SALE-01")
+        preview = voucher_check(code="book-sale-01", user=learner, session=running_session)
+        assert (preview.code.code, preview.uses_left) == ("BOOKSALE01", 1)
 
 
 class TestMultiUseCodes:
@@ -359,7 +425,7 @@ class TestHandWrittenStatements:
 
     def found_by_hand(self, normalized: str, user, session) -> tuple:
         attempt = redeem.Attempt(user=user, session=session, product=None, client_ip=None, now=timezone.now())
-        found = redeem._code_for_redemption(normalized, attempt)
+        found = redeem._code_for_redemption(CodeKey(key=normalized, missing=CodeNotFound()), attempt)
         code = found.code
         return (columns_of(code), columns_of(code.batch), columns_of(code.batch.offer), found.held,
                 columns_of(found.enrollment))  # fmt: skip

@@ -1,10 +1,12 @@
 """The staff pages of offers (tessera.web.staff.offers): the list, a new offer, an offer's page with
-"Create codes" (at once, or as a background job whose page shows its progress), and its export."""
+"Create codes" (at once, or as a background job whose page shows its progress), "Import codes" and
+its export."""
 
 from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.test import Client
 from django.utils import timezone
@@ -16,6 +18,7 @@ from tessera.vouchers.services import IN_REQUEST_MAX, BatchSpec, batch_job_creat
 from tessera.vouchers.services import batches as batch_service
 from tessera.vouchers.services import jobs as jobs_service
 from tests.commands import run_worker
+from tests.conftest import clerk_with
 from tests.web.pages import SURROGATE_ON_THE_WIRE, post_form, text
 from tests.web.staff.conftest import batch_form
 
@@ -334,3 +337,91 @@ class TestTheWorkerWritesAJob:
         assert (job.status, job.written) == ("done", IN_REQUEST_MAX + 1)
         assert Code.objects.filter(batch=job.batch).count() == IN_REQUEST_MAX + 1
         assert DBTaskResult.objects.get().status == "SUCCESSFUL"
+
+
+def import_form(content: bytes, *, name: str = "reseller.csv", **fields: object) -> dict[str, object]:
+    """The "Import codes" form, filled in (its fields carry the form's prefix): `content` as the
+    file, one use a code, tagged reseller; `fields` change or add to it."""
+    settings = {"uses_per_code": 1, "tag": "reseller", "country": "de", "refund_policy": "return_use", **fields}
+    return {"import-file": SimpleUploadedFile(name, content), **{f"import-{k}": v for k, v in settings.items()}}
+
+
+class TestImportCodes:
+    def test_a_file_of_codes_lands_on_its_batch_page(self, manager_client, enrollment_offer, voucher_manager):
+        content = b"code\r\nsummer-01\r\nSUMMER-02\r\n"
+        response = manager_client.post(f"/staff/offers/{enrollment_offer.pk}/imports", import_form(content))
+        batch = Batch.objects.get()
+        assert response.status_code == 303
+        assert response["Location"] == f"/staff/batches/{batch.pk}"
+        assert (batch.imported, batch.count, batch.tag, batch.country) == (True, 2, "reseller", "DE")
+        assert batch.created_by == voucher_manager.username
+        page = text(manager_client.get(response["Location"]))
+        assert "2 codes imported." in page
+        assert "SUMMER01" in page
+        assert "SUMMER02" in page
+        assert "elsewhere: imported" in page
+        audit = AuditEvent.objects.get(action=AuditEvent.Action.IMPORTED)
+        assert audit.detail == {"count": 2, "source": "reseller.csv"}
+
+    def test_the_offer_page_offers_the_import_beside_create_codes(self, manager_client, enrollment_offer):
+        page = text(manager_client.get(f"/staff/offers/{enrollment_offer.pk}"))
+        assert "Import codes" in page
+        assert 'enctype="multipart/form-data"' in page
+        assert 'id="id_import-file"' in page
+
+    def test_lines_to_fix_are_listed_with_their_numbers_and_nothing_is_imported(self, manager_client, enrollment_offer):
+        content = b"SUMMER-01\nSUMMER_02\nsummer-01\n"
+        response = manager_client.post(f"/staff/offers/{enrollment_offer.pk}/imports", import_form(content))
+        assert response.status_code == 422
+        page = text(response)
+        assert "2 lines need fixing in reseller.csv; nothing was imported." in page
+        assert "Line 2: <span class=\"code\">SUMMER_02</span>: Not a code: it contains '_'." in page
+        assert 'Line 3: <span class="code">summer-01</span>: the same code as line 1' in page
+        assert 'aria-describedby="id_import-file-error"' in page
+        assert not Batch.objects.exists()
+
+    def test_a_code_stored_already_is_named_with_its_batch(self, manager_client, enrollment_offer, make_batch):
+        generated = make_batch(enrollment_offer)
+        ours = display_code(generated.codes.get().code)
+        response = manager_client.post(
+            f"/staff/offers/{enrollment_offer.pk}/imports", import_form(f"SUMMER-01\n{ours}\n".encode())
+        )
+        assert response.status_code == 422
+        assert f'Line 2: <span class="code">{ours}</span>: already a code, of batch {generated.pk}' in text(response)
+        assert Batch.objects.count() == 1
+
+    @pytest.mark.parametrize(
+        ("content", "message"),
+        [(b"", "The submitted file is empty."), (b"code\n", "reseller.csv holds no codes."),
+         (b"SUMMER-01\n\xff\n", "reseller.csv is not UTF-8 text.")],
+    )  # fmt: skip
+    def test_a_file_without_codes_is_refused_beside_the_file(self, manager_client, enrollment_offer, content, message):
+        response = manager_client.post(f"/staff/offers/{enrollment_offer.pk}/imports", import_form(content))
+        assert response.status_code == 422
+        assert message in text(response)
+        assert not Batch.objects.exists()
+
+    def test_settings_are_refused_beside_their_field(self, manager_client, enrollment_offer):
+        form = import_form(b"SUMMER-01\n", expires_on="2020-01-01")
+        response = manager_client.post(f"/staff/offers/{enrollment_offer.pk}/imports", form)
+        assert response.status_code == 422
+        page = text(response)
+        assert "The expiry date has already passed." in page
+        assert 'aria-describedby="id_import-expires_on-error"' in page
+        assert not Batch.objects.exists()
+
+    def test_more_codes_than_a_request_writes_point_to_the_command(self, manager_client, enrollment_offer, monkeypatch):
+        from tessera.web.staff import offers as offer_pages
+
+        monkeypatch.setattr(offer_pages, "IN_REQUEST_MAX", 2)
+        content = b"SUMMER-01\nSUMMER-02\nSUMMER-03\n"
+        response = manager_client.post(f"/staff/offers/{enrollment_offer.pk}/imports", import_form(content))
+        assert response.status_code == 422
+        assert "One request imports up to 2 codes; import a larger file with `tessera import-codes`" in text(response)
+        assert not Batch.objects.exists()
+
+    def test_staff_without_the_permission_get_403_and_nothing_is_imported(self, client, enrollment_offer):
+        client.force_login(clerk_with("view_offer"))
+        response = client.post(f"/staff/offers/{enrollment_offer.pk}/imports", import_form(b"SUMMER-01\n"))
+        assert response.status_code == 403
+        assert not Batch.objects.exists()

@@ -9,16 +9,43 @@ from django.utils import timezone
 
 from tessera.core.errors import DoesNotExist
 from tessera.vouchers import codes as codebook
-from tessera.vouchers.errors import CodeMistyped, CodeNotFound
+from tessera.vouchers.errors import CodeMistyped, CodeNotFound, RedemptionRefused
 from tessera.vouchers.models import Batch, Code, Offer, Redemption
 
 
 def parse_code(text: str) -> str:
-    """The normalised code, or a refusal before any database lookup."""
+    """The normalised generated code, or a refusal before any database lookup."""
     try:
         return codebook.parse(text)
     except codebook.InvalidCode as error:
         raise CodeMistyped(str(error) or None) from None
+
+
+@dataclass(frozen=True)
+class CodeKey:
+    """Where a typed code is looked up (`key`, a Code's primary key), and the refusal to raise
+    if no code is there (`missing`)."""
+
+    key: str
+    missing: RedemptionRefused
+
+
+def code_key(text: str) -> CodeKey:
+    """Where to look a typed code up, generated or imported, in one lookup either way.
+
+    Text that parses as a generated code is looked up as that (as an imported code that reads
+    as one is stored: codes.imported_key); missing, it is not_found. Text that does not parse
+    may still be an imported code: it is looked up as one, and missing it is what it most likely
+    is, a generated code mistyped. Text that can be neither is mistyped at once, before any
+    lookup. So a generated code costs what it did before imported codes existed."""
+    try:
+        return CodeKey(key=codebook.parse(text), missing=CodeNotFound())
+    except codebook.InvalidCode as error:
+        mistyped = CodeMistyped(str(error) or None)
+    try:
+        return CodeKey(key=codebook.imported_key(text), missing=mistyped)
+    except codebook.InvalidCode:
+        raise mistyped from None
 
 
 class Status:
@@ -39,8 +66,15 @@ def code_status(*, uses: int, max_uses: int, revoked: bool, expires_at: datetime
     return Status.PARTLY_REDEEMED if uses else Status.UNUSED
 
 
-def display_code(code: str, prefix: str = "") -> str:
-    return codebook.format_code(code, prefix_length=len(prefix))
+def display_code(code: str, prefix: str = "", *, imported: bool = False) -> str:
+    """How people see a code: a generated one in groups of four after its prefix; an imported one
+    as stored, since its grouping is its issuer's, not ours."""
+    return code if imported else codebook.format_code(code, prefix_length=len(prefix))
+
+
+def display_of(code: Code) -> str:
+    """How people see a code loaded with its batch."""
+    return display_code(code.code, code.batch.prefix, imported=code.batch.imported)
 
 
 @dataclass(frozen=True)
@@ -51,17 +85,18 @@ class CodeDetails:
 
     @property
     def display(self) -> str:
-        return display_code(self.code.code, self.code.batch.prefix)
+        return display_of(self.code)
 
 
 def code_details(text: str) -> CodeDetails:
+    lookup = code_key(text)
     code = (
         Code.objects.select_related("batch__offer__session__course", "batch__restricted_to")
-        .filter(pk=parse_code(text))
+        .filter(pk=lookup.key)
         .first()
     )
     if code is None:
-        raise CodeNotFound()
+        raise lookup.missing
     return details_of(code)
 
 

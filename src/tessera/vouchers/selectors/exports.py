@@ -28,7 +28,7 @@ def batches_for_export(*, batch: Batch | None = None, offer_id: int | None = Non
 
 
 EXPORT_COLUMNS = (
-    "code", "batch__prefix", "batch_id", "batch__offer__name", "batch__offer__product", "batch__tag",
+    "code", "batch__prefix", "batch__imported", "batch_id", "batch__offer__name", "batch__offer__product", "batch__tag",
     "uses", "max_uses", "revoked_at", "batch__revoked_at", "batch__expires_at",
     "redemptions__user__username", "redemptions__redeemed_at", "redemptions__session__slug",
     "redemptions__reversed_at",
@@ -56,14 +56,14 @@ def export_rows(batches: QuerySet[Batch], *, chunk_size: int = 5000) -> Iterator
 
 
 def _export_row(row: tuple[Any, ...], now: datetime) -> tuple[object, ...]:
-    (code, prefix, batch_id, offer, product, tag, uses, max_uses, revoked, batch_revoked, expires,
+    (code, prefix, imported, batch_id, offer, product, tag, uses, max_uses, revoked, batch_revoked, expires,
      user, at, where, reversed_at) = row  # fmt: skip
     status = code_status(
         uses=uses, max_uses=max_uses, revoked=bool(revoked or batch_revoked), expires_at=expires, now=now
     )
     redeemed_by = f"{user} (reversed)" if reversed_at else (user or "")
     return (
-        display_code(code, prefix), batch_id, offer, product, tag, uses, max_uses, status,
+        display_code(code, prefix, imported=imported), batch_id, offer, product, tag, uses, max_uses, status,
         _iso(expires), redeemed_by, _iso(at), where or "",
     )  # fmt: skip
 

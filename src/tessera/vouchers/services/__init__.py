@@ -12,6 +12,7 @@ from tessera.vouchers.services.batches import (
     offer_save,
     offer_validate,
 )
+from tessera.vouchers.services.imports import CodeList, codes_from_csv, codes_import
 from tessera.vouchers.services.jobs import (
     IN_REQUEST_MAX,
     batch_create_in_request,
@@ -33,6 +34,7 @@ __all__ = [
     "IN_REQUEST_MAX",
     "MAX_USES_PER_CODE",
     "BatchSpec",
+    "CodeList",
     "Preview",
     "batch_create",
     "batch_create_in_request",
@@ -43,6 +45,8 @@ __all__ = [
     "batch_order",
     "batch_revoke",
     "code_revoke",
+    "codes_from_csv",
+    "codes_import",
     "offer_create",
     "offer_delete",
     "offer_frozen_fields",

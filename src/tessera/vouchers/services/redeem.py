@@ -7,7 +7,8 @@ never exceed max_uses; a CHECK constraint backs it up.
 
 A redemption is the hot path (hundreds a second), so its statements are written by hand (see
 tessera.core.db) and kept few: one read (the code, its batch and offer, whether this user already
-holds it, and their enrollment in the session), then the writes. The use is counted last, so a
+holds it, and their enrollment in the session), then the writes. A typed code is looked up once,
+generated or imported: selectors.codes.code_key picks the key before any query. The use is counted last, so a
 much-used code's row stays locked only from that UPDATE to the COMMIT.
 
 Redemptions and checks are a learner's attempts, so the services themselves hold them to the
@@ -43,7 +44,7 @@ from tessera.vouchers.errors import (
     AlreadyReversed,
     CodeExhausted,
     CodeExpired,
-    CodeNotFound,
+    CodeMistyped,
     CodeRevoked,
     NotEligible,
     ProductUnavailable,
@@ -53,7 +54,7 @@ from tessera.vouchers.errors import (
 )
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Redemption
 from tessera.vouchers.products import product_rule
-from tessera.vouchers.selectors.codes import parse_code
+from tessera.vouchers.selectors.codes import CodeKey, code_key
 from tessera.vouchers.signals import (
     redemption_reversed,
     redemption_reversed_in_transaction,
@@ -130,9 +131,9 @@ def voucher_redeem(
             raise InvalidInput("Sign in to redeem a code.", field="user")
         attempt = Attempt(user=user, session=session, product=product, client_ip=client_ip, now=timezone.now())
         try:
-            normalized = parse_code(code)
+            lookup = code_key(code)
             with transaction.atomic():
-                return _redeem(normalized, attempt)
+                return _redeem(lookup, attempt)
         except RedemptionRefused as refusal:
             # Written after the rollback, in its own transaction, so the refusal is kept.
             audit_record(
@@ -193,11 +194,11 @@ def voucher_check(
         if not user.is_authenticated:
             raise InvalidInput("Sign in to check a code.", field="user")
         attempt = Attempt(user=user, session=session, product=product, client_ip=client_ip, now=timezone.now())
-        normalized = parse_code(code)
+        lookup = code_key(code)
         # A transaction, though nothing is written: the capacity rule reads the session's row with
         # SELECT ... FOR UPDATE, which PostgreSQL allows only inside one.
         with transaction.atomic():
-            found = _code_for_redemption(normalized, attempt)
+            found = _code_for_redemption(lookup, attempt)
             _check_code(found, attempt)
             code_row, enrollment = found.code, found.enrollment
             offered = code_row.batch.offer.product
@@ -205,11 +206,11 @@ def voucher_check(
         return Preview(code=code_row, product=offered, session=session, uses_left=code_row.max_uses - code_row.uses)
 
 
-def _code_for_redemption(normalized: str, attempt: Attempt) -> Found:
+def _code_for_redemption(lookup: CodeKey, attempt: Attempt) -> Found:
     user, session = attempt.user.pk, attempt.session.pk
-    row = fetch_one(CODE_FOR_REDEMPTION, [user, user, session, normalized])
+    row = fetch_one(CODE_FOR_REDEMPTION, [user, user, session, lookup.key])
     if row is None:
-        raise CodeNotFound()
+        raise lookup.missing
     code = instance_from_row(Code, row[CODE_COLUMNS])
     code.batch = instance_from_row(Batch, row[BATCH_COLUMNS])
     code.batch.offer = instance_from_row(Offer, row[OFFER_COLUMNS])
@@ -219,16 +220,21 @@ def _code_for_redemption(normalized: str, attempt: Attempt) -> Found:
 
 
 def _as_logged(text: str) -> str:
-    """What the audit log keeps of a typed code: normalised if it can be, so searches find it."""
+    """What the audit log keeps of a typed code: the key it was looked up by (code_key) or else
+    normalised if it can be, so searches find it."""
     text = text[:MAX_CODE_TEXT]
+    try:
+        return code_key(text).key
+    except CodeMistyped:
+        pass
     try:
         return codebook.normalize(text)
     except codebook.InvalidCode:
         return text
 
 
-def _redeem(normalized: str, attempt: Attempt) -> Redemption:
-    found = _code_for_redemption(normalized, attempt)
+def _redeem(lookup: CodeKey, attempt: Attempt) -> Redemption:
+    found = _code_for_redemption(lookup, attempt)
     _check_code(found, attempt)
     code, enrollment = found.code, found.enrollment
     rule = product_rule(code.batch.offer.product)

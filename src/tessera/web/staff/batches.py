@@ -33,7 +33,7 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
                "section": "offers"}  # fmt: skip
     render_page = partial(render, request, "web/staff/batch_detail.html")
     try:
-        search = search_prefix(query.get("q", ""))
+        search = search_prefix(query.get("q", ""), imported=batch.imported)
     except InvalidInput as refusal:
         no_codes = CodePage(rows=[], after=None, before=None)
         return page_refusal(refusal, partial(render_page, {**context, "page": no_codes, "problem": refusal.message}))

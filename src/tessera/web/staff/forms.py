@@ -4,6 +4,7 @@ A service's InvalidInput names the field it is about, so `refusal_shown` puts it
 that field (or above the form when the field is not on it).
 """
 
+import codecs
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from django.core.validators import MaxValueValidator
 from tessera.catalog.models import CourseSession
 from tessera.core.errors import DomainError, InvalidInput
 from tessera.vouchers.models import Batch, Product
-from tessera.vouchers.services import BatchSpec
+from tessera.vouchers.services import BatchSpec, CodeList, codes_from_csv
 
 MAX_DAY = date(9998, 12, 31)  # the day after still fits every database's date range
 
@@ -84,12 +85,11 @@ class OfferForm(StaffForm):
         return dict(self.cleaned_data)
 
 
-class BatchForm(StaffForm):
-    """ "Create codes" on an offer's page."""
+class BatchSettingsForm(StaffForm):
+    """A batch's settings, as "Create codes" and "Import codes" ask for them."""
 
     field_for_service = {"expires_at": "expires_on"}  # the service's name of a field -> the form's
 
-    count = forms.IntegerField(min_value=1, max_value=1_000_000, label="Number of codes")
     uses_per_code = forms.IntegerField(min_value=1, max_value=1_000_000, initial=1, label="Uses per code")
     expires_on = forms.DateField(
         required=False, label="Expires after (the end of this day, UTC)", validators=[MaxValueValidator(MAX_DAY)],
@@ -106,9 +106,38 @@ class BatchForm(StaffForm):
     note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
     refund_policy = forms.ChoiceField(choices=Batch.RefundPolicy.choices, initial=Batch.RefundPolicy.RETURN_USE)
 
-    def batch_spec(self, restricted_to: User | None) -> BatchSpec:
-        """The batch asked for; `restricted_to`: the user the typed username names."""
-        data = dict(self.cleaned_data)
+    def settings_spec(self, restricted_to: User | None, *, count: int) -> BatchSpec:
+        """A batch of `count` codes with these settings; `restricted_to`: the user the typed
+        username names."""
+        data = {name: self.cleaned_data[name] for name in BatchSettingsForm.base_fields}
         day = data.pop("expires_on")
         data.pop("restricted_to")
-        return BatchSpec(**data, expires_at=end_of_day(day) if day else None, restricted_to=restricted_to)
+        return BatchSpec(**data, count=count, expires_at=end_of_day(day) if day else None, restricted_to=restricted_to)
+
+
+class BatchForm(BatchSettingsForm):
+    """ "Create codes" on an offer's page."""
+
+    field_order = ["count"]
+
+    count = forms.IntegerField(min_value=1, max_value=1_000_000, label="Number of codes")
+
+    def batch_spec(self, restricted_to: User | None) -> BatchSpec:
+        """The batch asked for; `restricted_to`: the user the typed username names."""
+        return self.settings_spec(restricted_to, count=self.cleaned_data["count"])
+
+
+class ImportForm(BatchSettingsForm):
+    """ "Import codes" on an offer's page: a CSV file of codes made elsewhere, and the settings of
+    the batch they become. Prefixed, as it shares the page with "Create codes"."""
+
+    prefix = "import"
+    field_for_service = {**BatchSettingsForm.field_for_service, "codes": "file"}
+    field_order = ["file"]
+
+    file = forms.FileField(label="CSV file: one code a line, in the first column")
+
+    def code_list(self, *, most: int) -> CodeList:
+        """The file's codes (see codes_from_csv), or InvalidInput; at most `most` of them."""
+        uploaded = self.cleaned_data["file"]
+        return codes_from_csv(codecs.iterdecode(uploaded, "utf-8-sig"), source=uploaded.name, most=most)

@@ -1,9 +1,11 @@
-"""Offers per course session, an offer's page with its batches and "Create codes", and the
-progress of a batch written in the background.
+"""Offers per course session, an offer's page with its batches, "Create codes" and "Import codes",
+and the progress of a batch written in the background.
 
 "Create codes" writes up to `IN_REQUEST_MAX` codes in the request and lands on the batch page;
 a larger batch becomes a job for the task worker and lands on the job's page, whose progress
-bar htmx refreshes every second.
+bar htmx refreshes every second. "Import codes" takes a CSV file of up to `IN_REQUEST_MAX` codes
+made elsewhere and lands on the new batch's page; a larger file is refused with a pointer to
+`tessera import-codes` (services.imports says why there is no job for it).
 """
 
 from functools import partial
@@ -20,16 +22,17 @@ from tessera.core.csvstream import csv_download
 from tessera.core.errors import DomainError
 from tessera.core.users import user_named
 from tessera.vouchers.audit import actor_of
-from tessera.vouchers.models import BatchJob, Offer
+from tessera.vouchers.errors import CodesRefused
+from tessera.vouchers.models import Batch, BatchJob, Offer
 from tessera.vouchers.selectors.batches import batches_overview, job_numbered, jobs_unfinished
 from tessera.vouchers.selectors.exports import EXPORT_HEADER, batches_for_export, export_rows
 from tessera.vouchers.selectors.offers import offer_numbered, offers_overview
-from tessera.vouchers.services import IN_REQUEST_MAX, batch_job_requeue, batch_order, offer_create
+from tessera.vouchers.services import IN_REQUEST_MAX, batch_job_requeue, batch_order, codes_import, offer_create
 from tessera.web.errors import page_refusal
 from tessera.web.responses import see_other
 from tessera.web.staff.access import staff_only
 from tessera.web.staff.common import found_or_404
-from tessera.web.staff.forms import BatchForm, OfferForm, refusal_shown
+from tessera.web.staff.forms import BatchForm, ImportForm, OfferForm, refusal_shown
 
 
 @staff_only
@@ -93,10 +96,40 @@ def _create_codes(request: HttpRequest, offer: Offer, form: BatchForm) -> HttpRe
     return see_other(reverse("staff:batch_detail", args=[ordered.pk]))
 
 
-def _offer_page(request: HttpRequest, offer: Offer, form: BatchForm, *, status: int = 200) -> HttpResponse:
+@staff_only
+@require_POST
+def codes_import_view(request: HttpRequest, pk: int) -> HttpResponse:
+    offer = found_or_404(offer_numbered, pk)
+    form = ImportForm(request.POST, request.FILES)
+    page = partial(_offer_page, request, offer, BatchForm(), import_form=form)
+    if not form.is_valid():
+        return page(status=422)
+    try:
+        batch = _import_codes(request, offer, form)
+    except DomainError as refusal:
+        refusal_shown(form, refusal)
+        refused = refusal if isinstance(refusal, CodesRefused) else None
+        return page_refusal(refusal, partial(page, refused=refused), on_form=True)
+    messages.success(request, f"{batch.count:,} codes imported.")
+    return see_other(reverse("staff:batch_detail", args=[batch.pk]))
+
+
+def _import_codes(request: HttpRequest, offer: Offer, form: ImportForm) -> Batch:
+    codes = form.code_list(most=IN_REQUEST_MAX)
+    username = form.cleaned_data["restricted_to"]
+    restricted_to = user_named(username, field="restricted_to") if username else None
+    spec = form.settings_spec(restricted_to, count=len(codes.codes))
+    return codes_import(offer=offer, codes=codes, spec=spec, actor=request.user.get_username())
+
+
+def _offer_page(
+    request: HttpRequest, offer: Offer, form: BatchForm, *, import_form: ImportForm | None = None,
+    refused: CodesRefused | None = None, status: int = 200,
+) -> HttpResponse:  # fmt: skip
     context = {
-        "offer": offer, "form": form, "batches": batches_overview(offer), "jobs": jobs_unfinished(offer),
-        "in_request_max": f"{IN_REQUEST_MAX:,}", "section": "offers",
+        "offer": offer, "form": form, "import_form": import_form or ImportForm(), "refused": refused,
+        "batches": batches_overview(offer), "jobs": jobs_unfinished(offer), "in_request_max": f"{IN_REQUEST_MAX:,}",
+        "section": "offers",
     }  # fmt: skip
     return render(request, "web/staff/offer_detail.html", context, status=status)
 
@@ -144,6 +177,7 @@ urlpatterns = [
     path("offers/new", offer_new, name="offer_new"),
     path("offers/<int:pk>", offer_detail, name="offer_detail"),
     path("offers/<int:pk>/codes", batch_new, name="batch_new"),
+    path("offers/<int:pk>/imports", codes_import_view, name="codes_import"),
     path("offers/<int:pk>/export.csv", offer_export, name="offer_export"),
     path("jobs/<int:pk>", job, name="job"),
     path("jobs/<int:pk>/progress", job_progress, name="job_progress"),
