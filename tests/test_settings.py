@@ -79,6 +79,29 @@ class TestEnvironmentValues:
         assert start_with(tmp_path, TESSERA_VOUCHERS="off", TESSERA_CODE_LENGTH="20").returncode == 0
 
 
+class TestPublicUrl:
+    @pytest.mark.parametrize("value", ["tessera.example", "ftp://tessera.example", "https://", "https://x.example/a b",
+                                       "https://x.example/?next=1", "javascript:alert(1)"])  # fmt: skip
+    def test_an_address_that_is_no_http_url_stops_start_up(self, tmp_path, value):
+        result = start_with(tmp_path, TESSERA_PUBLIC_URL=value)
+        assert result.returncode != 0
+        assert "TESSERA_PUBLIC_URL is an http or https address" in result.stderr.strip().splitlines()[-1]
+
+    @pytest.mark.parametrize(
+        ("value", "read"),
+        [("https://tessera.example/", "https://tessera.example"), ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+         ("https://example.org/vouchers/", "https://example.org/vouchers"), ("", "")],
+    )  # fmt: skip
+    def test_an_address_is_read_without_its_trailing_slash(self, tmp_path, value, read):
+        script = "import tessera.settings as s; print(s.TESSERA_PUBLIC_URL)"
+        result = subprocess.run(  # noqa: S603 - this interpreter, the test's own arguments
+            [sys.executable, "-c", script], env={**os.environ, "TESSERA_VAR_DIR": str(tmp_path),
+                                                 "TESSERA_PUBLIC_URL": value},
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert (result.returncode, result.stdout.strip()) == (0, read)
+
+
 # --- production mode (README, "Running in production") ----------------------------------------
 
 SECRET = secrets.token_urlsafe(50)

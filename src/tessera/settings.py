@@ -274,6 +274,12 @@ TESSERA_PRODUCTS_ENABLED = env_list("TESSERA_PRODUCTS", ["enrollment", "proctori
 TESSERA_REACTIVATION_WEEKS = env_int("TESSERA_REACTIVATION_WEEKS", 8)
 TESSERA_CODE_LENGTH = env_int("TESSERA_CODE_LENGTH", 16)
 TESSERA_CODE_PREFIX = os.environ.get("TESSERA_CODE_PREFIX", "")
+# The site's address as learners reach it (https://tessera.example, or with a path), for links
+# that leave the site: the QR codes of printed cards. Empty: a page or API request's own address,
+# and `tessera print-cards` refuses.
+TESSERA_PUBLIC_URL = os.environ.get("TESSERA_PUBLIC_URL", "").strip().rstrip("/")
+if TESSERA_PUBLIC_URL and not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~\-/]*)?", TESSERA_PUBLIC_URL):
+    raise ImproperlyConfigured(f"TESSERA_PUBLIC_URL is an http or https address, not {TESSERA_PUBLIC_URL!r}.")
 # A MaxMind-format country database (.mmdb); empty: learners' countries are not looked up.
 TESSERA_GEOIP_DATABASE = os.environ.get("TESSERA_GEOIP_DATABASE", "")
 # Paths that exist only while vouchers are on; with vouchers off they answer 404.

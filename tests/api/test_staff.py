@@ -1,16 +1,19 @@
-"""The staff side of the platform API: offers, batches, codes, statistics, CSV; who gets in."""
+"""The staff side of the platform API: offers, batches, codes, statistics, CSV, printable cards;
+who gets in."""
 
 import csv
 import io
 
 import pytest
 
+from tessera.api.services import api_token_issue
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Redemption
 from tessera.vouchers.selectors.codes import display_code
 from tessera.vouchers.services import voucher_redeem
 from tests.api.conftest import post
-from tests.conftest import FORMULA_TAG
+from tests.conftest import FORMULA_TAG, clerk_with
+from tests.pdfs import pdf_pages, pdf_text, qr_codes_on_page
 
 
 @pytest.fixture
@@ -212,6 +215,46 @@ class TestImports:
         document = client.get("/api/v1/openapi.json").json()
         operation = document["paths"]["/api/v1/offers/{offer_id}/imports"]["post"]
         assert "201" in operation["responses"]
+
+
+class TestBatchCards:
+    @pytest.fixture(autouse=True)
+    def public_url(self, settings):
+        settings.TESSERA_PUBLIC_URL = "https://tessera.example"
+
+    def test_a_pdf_of_the_batchs_codes_each_qr_code_its_redeem_link(self, client, staff_api, offer, make_batch):
+        batch = make_batch(offer, count=10)
+        response = client.get(f"/api/v1/batches/{batch.pk}/cards.pdf", **staff_api.auth)
+        assert (response.status_code, response["Content-Type"]) == (200, "application/pdf")
+        codes = [display_code(code) for code in sorted(batch.codes.values_list("code", flat=True))]
+        assert pdf_pages(response.content) == 1
+        assert all(code in pdf_text(response.content) for code in codes)
+        links = [f"https://tessera.example/redeem?session=python-2026&code={code}" for code in codes]
+        assert qr_codes_on_page(response.content) == links
+
+    def test_unused_leaves_out_the_used_codes(self, client, staff_api, offer, make_batch, learner, running_session):
+        batch = make_batch(offer, count=3)
+        used = batch.codes.order_by("code").first()
+        voucher_redeem(code=used.code, user=learner, session=running_session)
+        response = client.get(f"/api/v1/batches/{batch.pk}/cards.pdf?uses=unused", **staff_api.auth)
+        text = pdf_text(response.content)
+        assert display_code(used.code) not in text
+        assert sum(display_code(code) in text for code in batch.codes.values_list("code", flat=True)) == 2
+
+    def test_a_selection_it_does_not_know_is_422(self, client, staff_api, offer, make_batch):
+        batch = make_batch(offer)
+        response = client.get(f"/api/v1/batches/{batch.pk}/cards.pdf?uses=used", **staff_api.auth)
+        assert response.status_code == 422
+
+    def test_staff_without_the_voucher_permission_are_forbidden(self, client, offer, make_batch):
+        batch = make_batch(offer)
+        _, token = api_token_issue(user=clerk_with("view_batch", "view_code"), label="tests")
+        response = client.get(f"/api/v1/batches/{batch.pk}/cards.pdf", HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert (response.status_code, response.json()["error"]) == (403, "forbidden")
+
+    def test_an_unknown_batch_is_404(self, client, staff_api):
+        response = client.get("/api/v1/batches/77/cards.pdf", **staff_api.auth)
+        assert (response.status_code, response.json()["error"]) == (404, "not_found")
 
 
 class TestCodesAndRedemptions:

@@ -6,7 +6,8 @@ writes docs/screenshots/*.png, or into TESSERA_SCREENSHOTS_DIR when that is set:
     env -u DATABASE_URL .venv/bin/pytest -q tests/browser/screenshots.py
 
 The pages are shot at 1280x900 (the course page also at 390x844, a phone), the viewport only, so
-each picture has the same size whatever the page's length.
+each picture has the same size whatever the page's length. The printable cards of a batch are
+downloaded from its staff page and their first page rendered at 150 dots per inch (cards.png).
 """
 
 import os
@@ -15,6 +16,7 @@ from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 
+import pypdfium2
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
@@ -77,7 +79,20 @@ def demo_code(product: str) -> str:
     return display_code(code.code, code.batch.prefix)
 
 
-def test_screenshots(page: Page, browser, live_server, log_in) -> None:
+def shoot_cards(page: Page, batch: Batch) -> None:
+    """The first page of the batch's printable cards, downloaded as staff download it."""
+    response = page.request.get(f"/staff/batches/{batch.pk}/cards.pdf")
+    assert response.ok
+    assert response.headers["content-type"] == "application/pdf"
+    document = pypdfium2.PdfDocument(response.body())
+    try:
+        document[0].render(scale=150 / 72).to_pil().save(OUT / "cards.png", optimize=True)
+    finally:
+        document.close()
+
+
+def test_screenshots(page: Page, browser, live_server, log_in, settings) -> None:
+    settings.TESSERA_PUBLIC_URL = "https://tessera.example"
     call_command("demo", stdout=StringIO())
     a_few_weeks_of_use()
     alice, bob, staff = (User.objects.get(username=name) for name in ("alice", "bob", "staff"))
@@ -125,6 +140,7 @@ def test_screenshots(page: Page, browser, live_server, log_in) -> None:
     expect(page.get_by_role("status")).to_have_text("3 codes created.")
     assert Batch.objects.filter(tag="summer-school").count() == 1
     shoot(page, "batch")
+    shoot_cards(page, Batch.objects.get(tag="spring-campaign"))
 
     page.goto("/staff/stats")
     shoot(page, "stats")

@@ -4,7 +4,7 @@ whatever is allowed lands, as a browser or the platform's server reads it, under
 
 import re
 import string
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from hypothesis import given, settings
@@ -13,7 +13,13 @@ from hypothesis.provisional import domains
 from urllib3.util import parse_url
 
 from tessera.catalog.models import CourseSession
-from tessera.platforms.links import link_target, local_return_allowed, return_origin, return_to_allowed
+from tessera.platforms.links import (
+    link_target,
+    local_return_allowed,
+    redeem_links,
+    return_origin,
+    return_to_allowed,
+)
 from tessera.platforms.models import Platform
 from tessera.platforms.services import Credentials
 from tests.platform_sessions import platform_session
@@ -307,3 +313,21 @@ class TestLinkTarget:
     ) -> None:
         platform_session(platform_a.platform, "s-1", "a-session")
         assert link_target(platform=platform, session=session) is None
+
+
+# --- the links Tessera makes (printed cards) --------------------------------------------------
+
+
+class TestRedeemLinks:
+    def test_tesseras_own_session_by_its_slug_and_read_back_to_it(self, running_session: CourseSession) -> None:
+        link = redeem_links(running_session, base="https://tessera.example")("HMJQ-FY1G")
+        assert link == "https://tessera.example/redeem?session=python-2026&code=HMJQ-FY1G"
+        assert getattr(link_target(platform="", session="python-2026"), "session", None) == running_session
+
+    def test_a_platforms_session_through_its_platform_and_external_id(self, platform_a: Credentials) -> None:
+        session = platform_session(platform_a.platform, "py 101/spring", "a-session")
+        link = redeem_links(session, base="https://t.example/vouchers")("HMJQ")
+        assert link == "https://t.example/vouchers/redeem?platform=moodle-a&session=py+101%2Fspring&code=HMJQ"
+        query = parse_qs(urlsplit(link).query)
+        target = link_target(platform=query["platform"][0], session=query["session"][0])
+        assert getattr(target, "session", None) == session

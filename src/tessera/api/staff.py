@@ -1,5 +1,5 @@
 """Staff endpoints of the platform API: offers, batches, imports of codes made elsewhere, codes,
-statistics and CSV exports.
+statistics, CSV exports and printable cards.
 
 Only users with the manage_vouchers permission get in (403 for anyone else signed in). Routes
 parse, call one service or selector, and shape the answer.
@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Literal
 
 from django.db.models import QuerySet
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import PageNumberPagination, paginate
@@ -46,6 +46,7 @@ from tessera.vouchers.services import (
     offer_create,
     redemption_reverse,
 )
+from tessera.web.cards import cards_download
 
 router = Router(auth=STAFF_AUTH, tags=["staff"])
 
@@ -358,3 +359,16 @@ def batches_export(request: HttpRequest, batch_id: int) -> StreamingHttpResponse
 def offers_export(request: HttpRequest, offer_id: int) -> StreamingHttpResponse:
     offer = offer_numbered(offer_id)
     return csv_download(EXPORT_HEADER, export_rows(batches_for_export(offer_id=offer.pk)), f"offer-{offer.pk}.csv")
+
+
+PDF_RESPONSE = {200: {"description": "A PDF of cards to print, ten to an A4 page", "content": {"application/pdf": {}}}}
+
+
+class CardsQuery(Schema):
+    uses: Literal["", "unused"] = Field("", description="unused: only the codes never used")
+
+
+@router.get("/batches/{batch_id}/cards.pdf", response=ERRORS, openapi_extra={"responses": PDF_RESPONSE},
+            summary="A batch's codes as printable cards (PDF)")  # fmt: skip
+def batches_cards(request: HttpRequest, batch_id: int, query: Query[CardsQuery]) -> HttpResponse:
+    return cards_download(batch_numbered(batch_id), request=request, uses=query.uses)

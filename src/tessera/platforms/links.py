@@ -13,9 +13,11 @@ backslash or percent sign in the path, an encoded control character anywhere.
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from tessera.catalog.models import CourseSession
@@ -66,6 +68,17 @@ def link_target(*, platform: str, session: str) -> LinkTarget | None:
     if PlatformSession.objects.filter(session_id=own.pk).exists():
         return None  # a platform's session is named through its platform
     return LinkTarget(session=own, platform=None)
+
+
+def redeem_links(session: CourseSession, *, base: str) -> Callable[[str], str]:
+    """The absolute redeem link of a code for `session`, as link_target reads it back: a
+    platform's session named through its platform and external id, one of Tessera's own by its
+    slug. Looked up once, for all the codes of a batch. `base` is the site's public address
+    (TESSERA_PUBLIC_URL), without a trailing slash."""
+    found = PlatformSession.objects.select_related("platform").filter(session_id=session.pk).first()
+    names = {"platform": found.platform.slug, "session": found.external_id} if found else {"session": session.slug}
+    start = f"{base}{reverse('web:redeem')}?{urlencode(names)}"
+    return lambda code: f"{start}&{urlencode({'code': code})}"
 
 
 def _plain(text: str, longest: int) -> bool:

@@ -12,4 +12,5 @@ def staff_urls(offer: Offer, batch: Batch) -> list[str]:
     return [
         "/staff/offers", "/staff/offers/new", f"/staff/offers/{offer.pk}",
         f"/staff/offers/{offer.pk}/export.csv", f"/staff/batches/{batch.pk}", f"/staff/batches/{batch.pk}/export.csv",
+        f"/staff/batches/{batch.pk}/cards.pdf",
     ]  # fmt: skip

@@ -1,5 +1,5 @@
 """A batch's staff page (tessera.web.staff.batches): its codes page by page, searched and filtered,
-its CSV, and revoking it."""
+its CSV, its printable cards, and revoking it."""
 
 import csv
 import io
@@ -13,7 +13,8 @@ from tessera.vouchers.models import Batch, Code
 from tessera.vouchers.paging import PAGE_SIZE
 from tessera.vouchers.selectors.codes import display_code
 from tessera.vouchers.services import voucher_redeem
-from tests.conftest import FORMULA_TAG
+from tests.conftest import FORMULA_TAG, clerk_with
+from tests.pdfs import pdf_pages, pdf_text, qr_codes_on_page
 from tests.web.pages import text
 
 
@@ -141,3 +142,55 @@ class TestPagerLinks:
         page = manager_client.get(f"/staff/batches/{batch.pk}", {"after": "0"}).context["page"]
         assert len(page.rows) == 3
         assert page.before is None
+
+
+class TestBatchCards:
+    @pytest.fixture(autouse=True)
+    def public_url(self, settings):
+        settings.TESSERA_PUBLIC_URL = "https://tessera.example"
+
+    def test_the_page_offers_the_cards_of_every_code_and_of_the_unused_ones(self, manager_client, make_batch,
+                                                                            enrollment_offer):  # fmt: skip
+        batch = make_batch(enrollment_offer, count=2)
+        page = manager_client.get(f"/staff/batches/{batch.pk}").content.decode()
+        assert f'href="/staff/batches/{batch.pk}/cards.pdf"' in page
+        assert f'href="/staff/batches/{batch.pk}/cards.pdf?uses=unused"' in page
+
+    def test_a_pdf_with_every_code_and_its_redeem_link_in_its_qr_code(self, manager_client, make_batch,
+                                                                       enrollment_offer):  # fmt: skip
+        batch = make_batch(enrollment_offer, count=11)
+        response = manager_client.get(f"/staff/batches/{batch.pk}/cards.pdf")
+        assert (response.status_code, response["Content-Type"]) == (200, "application/pdf")
+        codes = [display_code(code) for code in sorted(batch.codes.values_list("code", flat=True))]
+        assert pdf_pages(response.content) == 2
+        assert all(code in pdf_text(response.content) for code in codes)
+        expected = [f"https://tessera.example/redeem?session=python-2026&code={code}" for code in codes[10:]]
+        assert qr_codes_on_page(response.content, 1) == expected
+
+    def test_unused_prints_the_codes_never_used(self, manager_client, make_batch, enrollment_offer, learner,
+                                                running_session):  # fmt: skip
+        batch = make_batch(enrollment_offer, count=3)
+        used = batch.codes.order_by("code").first()
+        voucher_redeem(code=used.code, user=learner, session=running_session)
+        response = manager_client.get(f"/staff/batches/{batch.pk}/cards.pdf", {"uses": "unused"})
+        assert response["Content-Disposition"] == f'attachment; filename="batch-{batch.pk}-cards-unused.pdf"'
+        text = pdf_text(response.content)
+        assert display_code(used.code) not in text
+        assert sum(display_code(code) in text for code in batch.codes.values_list("code", flat=True)) == 2
+
+    def test_a_selection_it_does_not_know_prints_every_code(self, manager_client, make_batch, enrollment_offer):
+        batch = make_batch(enrollment_offer, count=2)
+        response = manager_client.get(f"/staff/batches/{batch.pk}/cards.pdf", {"uses": "bogus"})
+        assert response.status_code == 200
+        text = pdf_text(response.content)
+        assert all(display_code(code) in text for code in batch.codes.values_list("code", flat=True))
+
+    def test_staff_without_the_voucher_permission_get_403_and_no_pdf(self, client, make_batch, enrollment_offer):
+        batch = make_batch(enrollment_offer, count=2)
+        client.force_login(clerk_with("view_batch", "view_code"))
+        response = client.get(f"/staff/batches/{batch.pk}/cards.pdf")
+        assert response.status_code == 403
+        assert response["Content-Type"].startswith("text/html")
+
+    def test_an_unknown_batch_is_404(self, manager_client):
+        assert manager_client.get("/staff/batches/999/cards.pdf").status_code == 404

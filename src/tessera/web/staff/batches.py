@@ -1,5 +1,5 @@
 """A batch's page: its facts and totals, its codes a page at a time (search by the first
-symbols, filter by use), the CSV of its codes, and revoking it."""
+symbols, filter by use), the CSV of its codes, its codes as printable cards, and revoking it."""
 
 from functools import partial
 
@@ -15,8 +15,10 @@ from tessera.core.errors import InvalidInput
 from tessera.vouchers.models import Batch
 from tessera.vouchers.paging import USE_FILTERS, CodePage, batch_code_page, batch_totals, cursor, search_prefix
 from tessera.vouchers.selectors.batches import batch_numbered
+from tessera.vouchers.selectors.cards import CARD_SELECTIONS
 from tessera.vouchers.selectors.exports import EXPORT_HEADER, batches_for_export, export_rows
 from tessera.vouchers.services import batch_revoke
+from tessera.web.cards import cards_download
 from tessera.web.errors import page_refusal
 from tessera.web.responses import see_other
 from tessera.web.staff.access import staff_only
@@ -52,6 +54,15 @@ def batch_export(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 
 
 @staff_only
+@require_safe
+def batch_cards(request: HttpRequest, pk: int) -> HttpResponse:
+    """The batch's codes as a PDF of cards to print; ?uses=unused: only the codes never used."""
+    batch = found_or_404(batch_numbered, pk)
+    uses = request.GET.get("uses", "")
+    return cards_download(batch, request=request, uses=uses if uses in CARD_SELECTIONS else "")
+
+
+@staff_only
 @require_POST
 def batch_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
     batch = found_or_404(batch_numbered, pk)
@@ -64,5 +75,6 @@ def batch_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
 urlpatterns = [
     path("batches/<int:pk>", batch_detail, name="batch_detail"),
     path("batches/<int:pk>/export.csv", batch_export, name="batch_export"),
+    path("batches/<int:pk>/cards.pdf", batch_cards, name="batch_cards"),
     path("batches/<int:pk>/revoke", batch_revoke_view, name="batch_revoke"),
 ]

@@ -1,0 +1,55 @@
+"""A batch's codes as printable cards (tessera.core.cardpdf), for the staff batch page, the staff
+API and `tessera print-cards`. Here, with the learner pages, because each card leads to one of
+them: its QR code holds the code's redeem link (/redeem, docs/platforms.md#redeem-links) when the
+offer is for one session. An offer valid in any session has no link that could name the session,
+and the redeem page redeems for the session its link names, so those cards lead to the course
+list, where the learner picks the course and types the code on its page.
+"""
+
+from collections.abc import Callable, Iterator
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+
+from tessera.core.cardpdf import Card, cards_pdf
+from tessera.platforms.links import redeem_links
+from tessera.vouchers.models import Batch
+from tessera.vouchers.selectors.cards import card_expiry, card_title, codes_to_print
+
+
+def batch_cards(batch: Batch, *, base: str, uses: str = "") -> Iterator[Card]:
+    """One card per code of the batch (only the never-used ones with uses="unused"), in code order.
+    `base` is the site's address as learners reach it, without a trailing slash."""
+    title, subtitle = card_title(batch)
+    expiry = card_expiry(batch)
+    link, how_to = _destination(batch, base)
+    for code in codes_to_print(batch, uses=uses):
+        yield Card(title=title, subtitle=subtitle, code=code, expiry=expiry, how_to=how_to, link=link(code))
+
+
+def _destination(batch: Batch, base: str) -> tuple[Callable[[str], str], str]:
+    """Where a card's QR code leads, as a function of its code, and the line telling how to redeem."""
+    session = batch.offer.session
+    site = base.split("://", 1)[-1]
+    if session is None:
+        course_list = f"{base}{reverse('web:course_list')}"
+        return (lambda code: course_list), f"Go to {site}/courses, choose your course, sign in and enter this code."
+    return redeem_links(session, base=base), f"Scan the QR code or go to {site}, sign in and redeem this code."
+
+
+def public_base(request: HttpRequest | None = None) -> str:
+    """The site's address for links that leave it (printed cards): TESSERA_PUBLIC_URL, or else the
+    address this request came in at."""
+    if settings.TESSERA_PUBLIC_URL:
+        return settings.TESSERA_PUBLIC_URL
+    return request.build_absolute_uri("/").rstrip("/") if request is not None else ""
+
+
+def cards_download(batch: Batch, *, request: HttpRequest, uses: str = "") -> HttpResponse:
+    """The batch's cards as a PDF download. Built whole before it is sent: see tessera.core.cardpdf."""
+    pdf = cards_pdf(batch_cards(batch, base=public_base(request), uses=uses))
+    response = HttpResponse(pdf, content_type="application/pdf")
+    suffix = f"-{uses}" if uses else ""
+    response["Content-Disposition"] = f'attachment; filename="batch-{batch.pk}-cards{suffix}.pdf"'
+    return response
