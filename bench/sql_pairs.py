@@ -37,6 +37,7 @@ from tessera.shop.services import shop_create, shop_vouchers_create, token_issue
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.bulk_insert import codes_writer
 from tessera.vouchers.models import AuditEvent, Batch, Code, Redemption
+from tessera.vouchers.selectors.codes import code_key
 from tessera.vouchers.services import BatchSpec, batch_create, redeem, voucher_redeem
 
 LIST_BATCH = 500  # the bridge's most codes per create
@@ -179,7 +180,8 @@ def _redemption_pairs(data: Data) -> list[Pair]:
         return code, redeem.Attempt(user=user, session=data.session, product=None, client_ip=None, now=now)
 
     def raw_code(n: int) -> tuple[Any, ...]:
-        return _found(redeem._code_for_redemption(*attempt(n)))
+        code, tried = attempt(n)
+        return _found(redeem._code_for_redemption(code_key(code), tried))
 
     def orm_code(n: int) -> tuple[Any, ...]:
         code, tried = attempt(n)
