@@ -19,11 +19,12 @@ cards need very little of PDF, so this module writes it itself (PDF 1.4, ISO 320
   filled path of rectangles, one a run of dark modules in a row, in module units scaled by `cm`.
 """
 
+import re
 import zlib
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import groupby, islice
+from itertools import islice
 from typing import BinaryIO
 
 import segno
@@ -51,6 +52,7 @@ REGULAR, BOLD, CODE = b"F1", b"F2", b"F3"
 CATALOG, PAGE_TREE, RESOURCES, INFO = 1, 2, 3, 4
 FIRST_FONT = 5
 FIRST_PAGE = FIRST_FONT + len(FONTS)
+DARK_RUN = re.compile(rb"\x01+")
 FITTED_KEPT = 1024  # fitted lines remembered; a batch's cards share theirs
 
 
@@ -236,12 +238,9 @@ def _qr_code(link: str, x: float, y: float) -> bytes:
     module = QR_SIZE / (modules + 2 * QR_BORDER)
     left, top = _point(x + QR_BORDER * module, y + QR_BORDER * module)
     scale = module * POINTS_PER_MM
-    runs = []
-    for row, dark in enumerate(symbol.matrix_iter(scale=1, border=0)):
-        column = 0
-        for is_dark, run in groupby(dark):
-            length = sum(1 for _ in run)
-            if is_dark:
-                runs.append(b"%d %d %d 1 re\n" % (column, row, length))
-            column += length
+    runs = [
+        b"%d %d %d 1 re\n" % (run.start(), row, run.end() - run.start())
+        for row, modules_in_row in enumerate(symbol.matrix)  # a bytearray a row, 1 for a dark module
+        for run in DARK_RUN.finditer(modules_in_row)
+    ]
     return b"q %.4f 0 0 %.4f %.2f %.2f cm\n%bf Q\n" % (scale, -scale, left, top, b"".join(runs))
