@@ -85,7 +85,7 @@ class CardsPdf:
             yield self._page(page)
         if self.pages == 0:
             yield self._page([])
-        yield b"".join(self._page_tree())
+        yield from self._page_tree()
         yield from self._cross_references()
 
     def _put(self, chunk: bytes) -> bytes:
