@@ -12,11 +12,11 @@ RENDER_SCALE = 200 / 72
 
 
 def pdf_pages(pdf: bytes) -> int:
-    return len(PdfReader(io.BytesIO(pdf)).pages)
+    return len(PdfReader(io.BytesIO(pdf), strict=True).pages)
 
 
 def pdf_text(pdf: bytes) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf), strict=True).pages)
 
 
 def qr_codes_on_page(pdf: bytes, index: int = 0) -> list[str]:

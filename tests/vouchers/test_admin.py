@@ -13,7 +13,7 @@ from tessera.vouchers.admin import OfferAdmin
 from tessera.vouchers.errors import OfferFrozen
 from tessera.vouchers.models import AuditEvent, Code, Offer, Redemption
 from tessera.vouchers.permissions import MANAGE_VOUCHERS_CODENAME
-from tessera.vouchers.services import redemption_reverse, voucher_redeem
+from tessera.vouchers.services import BatchSpec, CodeList, codes_import, redemption_reverse, voucher_redeem
 from tests.auditing import audited
 from tests.conftest import clerk_with
 
@@ -421,3 +421,38 @@ class TestAuditSearch:
         client.force_login(staff)
         response = client.get("/admin/vouchers/auditevent/", {"q": "learner"})
         assert response.context["cl"].result_count == 1
+
+
+class TestImportedCodeSearch:
+    """Codes imported from elsewhere are stored as codes.imported_key gives them, not as a
+    generated code is read: each search box finds them by their text, typed in any case."""
+
+    @pytest.fixture
+    def redeemed(self, enrollment_offer, learner, other_learner, running_session) -> None:
+        spec = BatchSpec(count=2, country="DE")
+        codes_import(offer=enrollment_offer, codes=CodeList.numbered(["BOOK-SALE-O1L", "GIFT-2027"], source="t"),
+                     spec=spec)  # fmt: skip
+        voucher_redeem(code="book-sale-o1l", user=learner, session=running_session)
+        voucher_redeem(code="GIFT-2027", user=other_learner, session=running_session)
+
+    def test_the_redemption_of_an_imported_code_is_found_by_it(self, client, staff, redeemed):
+        client.force_login(staff)
+        response = client.get("/admin/vouchers/redemption/", {"q": "book sale o1l"})
+        assert [redemption.code_id for redemption in response.context["cl"].result_list] == ["BOOKSALEO1L"]
+
+    def test_redemptions_are_still_found_by_username(self, client, staff, redeemed):
+        client.force_login(staff)
+        response = client.get("/admin/vouchers/redemption/", {"q": "other_learner"})
+        assert [redemption.code_id for redemption in response.context["cl"].result_list] == ["GIFT2027"]
+
+    def test_the_code_itself_is_found(self, client, staff, redeemed):
+        client.force_login(staff)
+        response = client.get("/admin/vouchers/code/", {"q": "gift-2027"})
+        assert [code.code for code in response.context["cl"].result_list] == ["GIFT2027"]
+
+    def test_the_audit_log_finds_what_happened_to_it(self, client, staff, redeemed):
+        client.force_login(staff)
+        response = client.get("/admin/vouchers/auditevent/", {"q": "Book-Sale-O1L"})
+        assert [(event.action, event.code) for event in response.context["cl"].result_list] == [
+            (AuditEvent.Action.REDEEMED, "BOOKSALEO1L")
+        ]

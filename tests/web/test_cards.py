@@ -64,8 +64,19 @@ class TestCardsDownload:
         response = cards_download(batch, request=RequestFactory().get("/"))
         assert response["Content-Type"] == "application/pdf"
         assert response["Content-Disposition"] == f'attachment; filename="batch-{batch.pk}-cards.pdf"'
+        pdf = response.getvalue()
         codes = [display_code(code) for code in sorted(batch.codes.values_list("code", flat=True))]
-        assert pdf_pages(response.content) == 2
-        assert all(code in pdf_text(response.content) for code in codes)
+        assert pdf_pages(pdf) == 2
+        assert all(code in pdf_text(pdf) for code in codes)
         links = [f"{BASE}/redeem?session=python-2026&code={code}" for code in codes]
-        assert qr_codes_on_page(response.content, 0) + qr_codes_on_page(response.content, 1) == links
+        assert qr_codes_on_page(pdf, 0) + qr_codes_on_page(pdf, 1) == links
+
+    def test_it_is_sent_a_page_at_a_time_as_the_codes_are_read(self, enrollment_offer, make_batch):
+        batch = make_batch(enrollment_offer, count=45)
+        response = cards_download(batch, request=RequestFactory().get("/"))
+        assert response.streaming
+        chunks = list(response.streaming_content)
+        pages = [chunk for chunk in chunks if b"/Type /Page " in chunk]
+        assert len(pages) == 5
+        assert all(chunk.count(b"/Type /Page ") == 1 for chunk in pages)
+        assert pdf_pages(b"".join(chunks)) == 5

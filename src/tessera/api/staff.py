@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Literal
 
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import PageNumberPagination, paginate
@@ -370,5 +370,5 @@ class CardsQuery(Schema):
 
 @router.get("/batches/{batch_id}/cards.pdf", response=ERRORS, openapi_extra={"responses": PDF_RESPONSE},
             summary="A batch's codes as printable cards (PDF)")  # fmt: skip
-def batches_cards(request: HttpRequest, batch_id: int, query: Query[CardsQuery]) -> HttpResponse:
+def batches_cards(request: HttpRequest, batch_id: int, query: Query[CardsQuery]) -> StreamingHttpResponse:
     return cards_download(batch_numbered(batch_id), request=request, uses=query.uses)

@@ -99,7 +99,10 @@ class ReadOnlyAdmin(CreatedByServicesAdmin):
 class ExactCodeSearch(VoucherAdmin):
     """Searching by code: the term is normalised like a typed code and matched exactly on the
     indexed column. Django's "=field" search is case-insensitive and cannot use the index, which
-    means reading a million-row table for every search."""
+    means reading a million-row table for every search. A term may also be a code imported from
+    elsewhere, stored as codes.imported_key gives it (as code_key looks it up when redeemed):
+    that form is matched too, beside the admin's other search fields when the term is not a
+    generated code, since an imported code can be as short as a username."""
 
     code_lookup = "code"
     # With no other field to search, a term that is not a whole code finds nothing, rather than
@@ -109,16 +112,29 @@ class ExactCodeSearch(VoucherAdmin):
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
         if not search_term.strip():
             return queryset, False
+        imported = _imported_key(search_term)
         try:
-            normalized = self.searchable_code(search_term)
+            keys = {self.searchable_code(search_term)}
         except codebook.InvalidCode:
             if self.codes_only:
                 return queryset.none(), False
-            return super().get_search_results(request, queryset, search_term)
-        return queryset.filter(**{self.code_lookup: normalized}), False
+            found, duplicates = super().get_search_results(request, queryset, search_term)
+            if imported is None:
+                return found, duplicates
+            return found | queryset.filter(**{self.code_lookup: imported}), duplicates
+        if imported is not None and imported not in keys:  # the audit log's normalised form may differ
+            return queryset.filter(**{f"{self.code_lookup}__in": sorted({*keys, imported})}), False
+        return queryset.filter(**{self.code_lookup: keys.pop()}), False
 
     def searchable_code(self, term: str) -> str:
         return codebook.parse(term)
+
+
+def _imported_key(term: str) -> str | None:
+    try:
+        return codebook.imported_key(term)
+    except codebook.InvalidCode:
+        return None
 
 
 @admin.register(Offer)

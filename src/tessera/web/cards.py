@@ -9,10 +9,10 @@ list, where the learner picks the course and types the code on its page.
 from collections.abc import Callable, Iterator
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import reverse
 
-from tessera.core.cardpdf import Card, cards_pdf
+from tessera.core.cardpdf import Card, CardsPdf
 from tessera.platforms.links import redeem_links
 from tessera.vouchers.models import Batch
 from tessera.vouchers.selectors.cards import card_expiry, card_title, codes_to_print
@@ -46,10 +46,12 @@ def public_base(request: HttpRequest | None = None) -> str:
     return request.build_absolute_uri("/").rstrip("/") if request is not None else ""
 
 
-def cards_download(batch: Batch, *, request: HttpRequest, uses: str = "") -> HttpResponse:
-    """The batch's cards as a PDF download. Built whole before it is sent: see tessera.core.cardpdf."""
-    pdf = cards_pdf(batch_cards(batch, base=public_base(request), uses=uses))
-    response = HttpResponse(pdf, content_type="application/pdf")
+def cards_download(batch: Batch, *, request: HttpRequest, uses: str = "") -> StreamingHttpResponse:
+    """The batch's cards as a PDF download, sent a page at a time as the cards are laid out and
+    the codes read (tessera.core.cardpdf): however large the batch, neither its codes nor its PDF
+    are ever all in memory. The codes are read while the response is sent, as the CSV export's."""
+    pdf = CardsPdf(batch_cards(batch, base=public_base(request), uses=uses))
+    response = StreamingHttpResponse(pdf, content_type="application/pdf")
     suffix = f"-{uses}" if uses else ""
     response["Content-Disposition"] = f'attachment; filename="batch-{batch.pk}-cards{suffix}.pdf"'
     return response

@@ -55,7 +55,7 @@ def batch_export(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 
 @staff_only
 @require_safe
-def batch_cards(request: HttpRequest, pk: int) -> HttpResponse:
+def batch_cards(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     """The batch's codes as a PDF of cards to print; ?uses=unused: only the codes never used."""
     batch = found_or_404(batch_numbered, pk)
     uses = request.GET.get("uses", "")
