@@ -6,12 +6,13 @@ from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from tessera.catalog.models import Enrollment
 from tessera.core.errors import DomainError
 from tessera.vouchers.admin import OfferAdmin
 from tessera.vouchers.errors import OfferFrozen
-from tessera.vouchers.models import AuditEvent, Code, Offer, Redemption
+from tessera.vouchers.models import Assignment, AuditEvent, Code, MessageTemplate, Offer, Redemption
 from tessera.vouchers.permissions import MANAGE_VOUCHERS_CODENAME
 from tessera.vouchers.services import redemption_reverse, voucher_redeem
 from tests.auditing import audited
@@ -421,3 +422,32 @@ class TestAuditSearch:
         client.force_login(staff)
         response = client.get("/admin/vouchers/auditevent/", {"q": "learner"})
         assert response.context["cl"].result_count == 1
+
+
+class TestMailAdmin:
+    def test_a_template_is_saved_through_the_service_and_audited(self, staff_client):
+        fields = {"kind": "code", "language": "DE", "subject": "Code {{ code }}", "body": "{{ redeem_link }}"}
+        response = staff_client.post("/admin/vouchers/messagetemplate/add/", fields)
+        assert response.status_code == 302, response.content
+        assert MessageTemplate.objects.get().language == "de"
+        assert AuditEvent.objects.filter(action="template_changed").count() == 1
+
+    def test_a_template_that_does_not_parse_is_shown_beside_its_field(self, staff_client):
+        fields = {"kind": "code", "language": "en", "subject": "Code", "body": "{% if %}"}
+        response = staff_client.post("/admin/vouchers/messagetemplate/add/", fields)
+        assert response.status_code == 200
+        assert "not a valid template" in response.content.decode()
+        assert not MessageTemplate.objects.exists()
+
+    def test_the_withdraw_action_revokes_the_mailed_code(self, staff_client, enrollment_offer, make_batch):
+        batch = make_batch(enrollment_offer, count=1)
+        assignment = Assignment.objects.create(
+            code=batch.codes.get(), batch=batch, email="a@x.org", assigned_at=timezone.now(), state="sent"
+        )
+        staff_client.post(
+            "/admin/vouchers/assignment/",
+            {"action": "withdraw_assignments", "_selected_action": [assignment.pk]},
+        )
+        assignment.refresh_from_db()
+        assert assignment.state == "withdrawn"
+        assert assignment.code.revoked_at is not None
