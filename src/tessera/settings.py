@@ -297,17 +297,22 @@ if TESSERA_JOB_LEASE_SECONDS < 1 or TESSERA_JOB_ATTEMPTS < 1:
 # Each is read from TESSERA_EMAIL_<NAME> or, failing that, Django's own name (EMAIL_HOST ...).
 
 
+def mail_variable(name: str) -> str:
+    """TESSERA_<name> if it is set, else <name> (Django's own)."""
+    return f"TESSERA_{name}" if f"TESSERA_{name}" in os.environ else name
+
+
 def env_mail(name: str, default: str = "") -> str:
-    return os.environ.get(f"TESSERA_{name}", os.environ.get(name, default)).strip()
+    return os.environ.get(mail_variable(name), default).strip() or default
 
 
 EMAIL_HOST = env_mail("EMAIL_HOST", "")
-EMAIL_PORT = int(env_mail("EMAIL_PORT", "25") or 25)
+EMAIL_PORT = env_int(mail_variable("EMAIL_PORT"), 25)
 EMAIL_HOST_USER = env_mail("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_mail("EMAIL_HOST_PASSWORD")
-EMAIL_USE_TLS = env_mail("EMAIL_USE_TLS", "off").lower() in TRUE_WORDS
-EMAIL_USE_SSL = env_mail("EMAIL_USE_SSL", "off").lower() in TRUE_WORDS
-EMAIL_TIMEOUT = int(env_mail("EMAIL_TIMEOUT", "30") or 30)
+EMAIL_USE_TLS = env_flag(mail_variable("EMAIL_USE_TLS"), False)
+EMAIL_USE_SSL = env_flag(mail_variable("EMAIL_USE_SSL"), False)
+EMAIL_TIMEOUT = env_int(mail_variable("EMAIL_TIMEOUT"), 30)
 DEFAULT_FROM_EMAIL = env_mail("DEFAULT_FROM_EMAIL", "tessera@localhost")
 # Without a mail server named, mails are written as files to var/mail/ (one per message), so a
 # demo shows what would have been sent; with EMAIL_HOST set they go out by SMTP.
@@ -319,7 +324,7 @@ EMAIL_BACKEND = env_mail(
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL do not go together: choose one.")
 # The language of the built-in templates a recipient without one (or with one no template has) gets.
-TESSERA_MAIL_LANGUAGE = env_mail("MAIL_LANGUAGE", "en") or "en"
+TESSERA_MAIL_LANGUAGE = os.environ.get("TESSERA_MAIL_LANGUAGE", "").strip().lower() or "en"
 # Runs of a mail job that cannot reach the mail server, each TESSERA_MAIL_RETRY_SECONDS times its
 # number after the last; then the job fails and its unsent mails are marked failed.
 TESSERA_MAIL_ATTEMPTS = env_int("TESSERA_MAIL_ATTEMPTS", 5)
