@@ -15,7 +15,7 @@ from tessera.vouchers.errors import InvalidTemplate
 from tessera.vouchers.models import Assignment, AuditEvent, MessageTemplate, SendJob
 from tessera.vouchers.selectors.codes import display_code
 from tessera.vouchers.services import Recipient, assignments_create, send_job_run, template_save
-from tessera.vouchers.services.mailing import BUILT_IN, wording
+from tessera.vouchers.services.mailing import BUILT_IN, send_jobs_requeue_stalled, wording
 from tests.loopback import free_port
 from tests.mailserver import REFUSED
 from tests.platform_sessions import platform_session
@@ -182,3 +182,35 @@ class TestTemplates:
     def test_a_template_cannot_include_files(self, db):
         with pytest.raises(InvalidTemplate):
             template_save(kind="code", language="en", subject="s", body='{% include "/etc/passwd" %}', actor="a")
+
+
+class TestStalledJobs:
+    """A worker killed while sending leaves its job running: the task worker's chore queues it
+    again once a lease has passed without a committed chunk, and fails it after its last run."""
+
+    def stall(self, job: SendJob, *, attempts: int, settings) -> None:
+        long_ago = timezone.now() - timedelta(seconds=settings.TESSERA_JOB_LEASE_SECONDS + 1)
+        SendJob.objects.filter(pk=job.pk).update(status="running", attempts=attempts, updated_at=long_ago)
+
+    def test_a_stalled_job_is_queued_again_once_and_sends_what_is_left(self, queue, inbox, settings):
+        job = queue(Recipient(1, "a@x.org"), Recipient(2, "b@x.org"))
+        Assignment.objects.filter(email="a@x.org").update(state="sent", job=None)  # mailed before the worker died
+        self.stall(job, attempts=1, settings=settings)
+        assert send_jobs_requeue_stalled() == (1, 0)
+        assert send_jobs_requeue_stalled() == (0, 0)
+        job = send_job_run(job_id=job.pk)
+        assert (job.status, job.attempts, job.sent) == ("done", 2, 1)
+        assert [mail.to for mail in inbox.received] == [["b@x.org"]]
+
+    def test_a_job_that_stalled_on_its_last_run_fails_with_its_mails(self, queue, settings):
+        job = queue(Recipient(1, "a@x.org"))
+        self.stall(job, attempts=settings.TESSERA_MAIL_ATTEMPTS, settings=settings)
+        assert send_jobs_requeue_stalled() == (0, 1)
+        job.refresh_from_db()
+        assert (job.status, job.failed) == ("failed", 1)
+        assert Assignment.objects.get().state == "failed"
+
+    def test_a_running_job_with_a_recent_sign_of_life_is_left_alone(self, queue):
+        job = queue(Recipient(1, "a@x.org"))
+        SendJob.objects.filter(pk=job.pk).update(status="running", attempts=1, updated_at=timezone.now())
+        assert send_jobs_requeue_stalled() == (0, 0)

@@ -49,6 +49,7 @@ CHUNK = 20
 MAX_ERROR = 500
 UNEXPECTED = "The job stopped on an unexpected error; the server log has the details."
 GAVE_UP = "The mail server could not be reached in {attempts} runs: {error}"
+STALLED = "The task worker died while sending, {attempts} times; the mails not sent are marked failed."
 
 Status = SendJob.Status
 State = Assignment.State
@@ -347,6 +348,27 @@ def _end(job: SendJob, status: str, *, error: str = "") -> None:
     SendJob.objects.filter(pk=job.pk, status=Status.RUNNING).update(
         status=status, error=error, finished_at=now, updated_at=now
     )
+
+
+def send_jobs_requeue_stalled() -> tuple[int, int]:
+    """Every running mail job without a sign of life (a committed chunk) for TESSERA_JOB_LEASE_SECONDS
+    lost its worker: it is queued again, or fails once it has had TESSERA_MAIL_ATTEMPTS runs. Each
+    is one conditional UPDATE, so of two workers doing this at once only one moves a job. Answers
+    (queued again, failed). A chore of the task worker (tessera.vouchers.apps)."""
+    cutoff = timezone.now() - timedelta(seconds=settings.TESSERA_JOB_LEASE_SECONDS)
+    requeued = failed = 0
+    stalled = SendJob.objects.filter(status=Status.RUNNING, updated_at__lt=cutoff)
+    for job in stalled.select_related("batch"):
+        if job.attempts >= settings.TESSERA_MAIL_ATTEMPTS:
+            _give_up(job, STALLED.format(attempts=job.attempts))
+            failed += 1
+            continue
+        with transaction.atomic():
+            if stalled.filter(pk=job.pk, attempts=job.attempts).update(status=Status.QUEUED, updated_at=timezone.now()):
+                send_mails_in_background.enqueue(job.pk)  # in the same transaction: queued exactly once
+                requeued += 1
+                logger.warning("Mail job %s had no sign of life for a lease; queued again", job.pk)
+    return requeued, failed
 
 
 @task()
