@@ -314,7 +314,7 @@ EMAIL_USE_TLS = env_flag(mail_variable("EMAIL_USE_TLS"), False)
 EMAIL_USE_SSL = env_flag(mail_variable("EMAIL_USE_SSL"), False)
 EMAIL_TIMEOUT = env_int(mail_variable("EMAIL_TIMEOUT"), 30)
 DEFAULT_FROM_EMAIL = env_mail("DEFAULT_FROM_EMAIL", "tessera@localhost")
-# Without a mail server named, mails are written as files to var/mail/ (one per message), so a
+# Without a mail server named, mails are written to files in var/mail/ (one per mail job's run), so a
 # demo shows what would have been sent; with EMAIL_HOST set they go out by SMTP.
 EMAIL_FILE_PATH = env_mail("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 EMAIL_BACKEND = env_mail(
