@@ -75,7 +75,9 @@ def platform_assignments_create(
     resolved, problems = [], []
     for recipient in recipients:
         if bool(recipient.email) == bool(recipient.learner):
-            problems.append(RecipientProblem(recipient.line, recipient.email, "name an email or a learner, not both"))
+            problems.append(
+                RecipientProblem(recipient.line, recipient.email, "name an email or a learner, one of the two")
+            )
             continue
         email = recipient.email
         if recipient.learner:

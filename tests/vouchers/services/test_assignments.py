@@ -137,6 +137,7 @@ class TestAssignmentsCreate:
         [
             (Recipient(1, "ada@example.org", language="german"), "'german' is no language code"),
             (Recipient(1, "ada@example.org", name="x" * 201), "a name is at most 200 characters"),
+            (Recipient(1, "ada@example.org", name="A\x00da"), "a name holds a NUL character"),
         ],
     )
     def test_a_bad_name_or_language_is_reported(self, batch, public_url, recipient, problem):

@@ -129,6 +129,12 @@ class TestTemplates:
         assert MessageTemplate.objects.get().subject == "Code {{ code }}"
         assert "yours, changed" in text(manager_client.get("/staff/mail-templates"))
 
+    @pytest.mark.parametrize("language", ["a\x00b", "x" * 40, "<script>"])
+    def test_a_language_no_template_can_have_opens_the_default_languages(self, manager_client, language):
+        page = manager_client.get("/staff/mail-templates/edit", {"kind": "reminder", "language": language})
+        assert page.status_code == 200
+        assert page.context["form"].initial["language"] == "en"
+
     def test_a_template_that_does_not_parse_is_shown_beside_its_field(self, manager_client):
         fields = {"kind": "code", "language": "de", "subject": "x", "body": "{% if %}"}
         response = manager_client.post("/staff/mail-templates/edit", fields)

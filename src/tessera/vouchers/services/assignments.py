@@ -171,6 +171,8 @@ def _problem(recipient: Recipient, email: str) -> str | None:
         return f"an address is at most {MAX_EMAIL} characters"
     if len(recipient.name.strip()) > MAX_NAME:
         return f"a name is at most {MAX_NAME} characters"
+    if "\x00" in recipient.name:  # no PostgreSQL text column takes it
+        return "a name holds a NUL character"
     language = recipient.language.strip().lower()
     if language and (len(language) > MAX_LANGUAGE or not LANGUAGE.fullmatch(language)):
         return f'{recipient.language!r} is no language code such as "en" or "de"'

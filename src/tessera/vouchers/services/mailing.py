@@ -17,6 +17,7 @@ Bounces that arrive later, as delivery status notifications in the sender's mail
 read: such an assignment stays "sent" (docs/sending-codes.md).
 """
 
+import functools
 import logging
 import smtplib
 from collections.abc import Callable
@@ -174,10 +175,12 @@ def _render(text: str, values: dict[str, str], *, field: str = "body") -> str:
         raise InvalidTemplate(f"The {field} cannot be rendered: {type(error).__name__}: {error}", field=field) from None
 
 
-def message_for(assignment: Assignment, *, kind: str, link: Callable[[str], str]) -> EmailMessage:
-    """The mail to the assignment's recipient, in their language."""
+def message_for(
+    assignment: Assignment, *, kind: str, link: Callable[[str], str], words: Callable[[str, str], Wording] = wording
+) -> EmailMessage:
+    """The mail to the assignment's recipient, in their language (`words` finds the template)."""
     batch = assignment.batch
-    chosen = wording(kind, assignment.language)
+    chosen = words(kind, assignment.language)
     code = display_code(assignment.code_id, batch.prefix, imported=batch.imported)
     values = {
         "code": code, "redeem_link": link(code), "name": assignment.name, "title": mail_title(batch),
@@ -246,6 +249,7 @@ def send_job_run(*, job_id: int) -> SendJob:
 def _send_pending(job: SendJob) -> None:
     kind = Kind.CODE if job.kind == SendJob.Kind.SEND else Kind.REMINDER
     link = redeem_link_maker(job.batch, base=job.link_base)
+    words = functools.cache(wording)  # looked up once per language for the whole run
     connection = get_connection()
     try:
         _open(connection)
@@ -254,7 +258,8 @@ def _send_pending(job: SendJob) -> None:
             try:
                 for assignment in chunk:
                     assignment.batch = job.batch  # loaded once, with its offer and session
-                    _send_one(connection, message_for(assignment, kind=kind, link=link), assignment.pk, outcome)
+                    message = message_for(assignment, kind=kind, link=link, words=words)
+                    _send_one(connection, message, assignment.pk, outcome)
             finally:
                 _record(job, outcome)  # what the server accepted before it went away is recorded too
     finally:

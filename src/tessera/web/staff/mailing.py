@@ -4,6 +4,7 @@ mail job's progress (htmx refreshes it every second until it is done or failed),
 templates. Each action calls one service of tessera.vouchers.services.assignments or .mailing.
 """
 
+import re
 from collections.abc import Callable
 from functools import partial
 
@@ -41,6 +42,7 @@ from tessera.web.staff.access import staff_only
 from tessera.web.staff.common import found_or_404
 from tessera.web.staff.forms import RemindForm, ReplacementForm, SendForm, TemplateForm, refusal_shown
 
+LANGUAGE = re.compile(r"[a-z0-9]{1,8}(-[a-z0-9]{1,8})?")
 SHOWN = 500  # assignments listed on the page, newest first; the staff API pages through them all
 
 
@@ -197,8 +199,9 @@ def template_edit(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = TemplateForm(request.POST)
     else:
-        kind, language = request.GET.get("kind", "code"), request.GET.get("language", "en")[:16]
+        kind, language = request.GET.get("kind", "code"), request.GET.get("language", "en").strip().lower()
         kind = kind if kind in MessageTemplate.Kind.values else MessageTemplate.Kind.CODE
+        language = language if LANGUAGE.fullmatch(language) else "en"  # a template_save can store
         current = wording(kind, language)
         form = TemplateForm(initial={"kind": kind, "language": language, "subject": current.subject,
                                      "body": current.body})  # fmt: skip
