@@ -14,7 +14,7 @@ from tessera.vouchers.admin import OfferAdmin
 from tessera.vouchers.errors import OfferFrozen
 from tessera.vouchers.models import Assignment, AuditEvent, Code, MessageTemplate, Offer, Redemption
 from tessera.vouchers.permissions import MANAGE_VOUCHERS_CODENAME
-from tessera.vouchers.services import redemption_reverse, voucher_redeem
+from tessera.vouchers.services import redemption_reverse, template_save, voucher_redeem
 from tests.auditing import audited
 from tests.conftest import clerk_with
 
@@ -438,6 +438,12 @@ class TestMailAdmin:
         assert response.status_code == 200
         assert "not a valid template" in response.content.decode()
         assert not MessageTemplate.objects.exists()
+
+    def test_a_template_is_not_deleted_only_edited(self, staff_client):
+        template = template_save(kind="code", language="en", subject="s", body="b", actor="staff")
+        response = staff_client.post(f"/admin/vouchers/messagetemplate/{template.pk}/delete/", {"post": "yes"})
+        assert response.status_code == 403
+        assert MessageTemplate.objects.exists()
 
     def test_the_withdraw_action_revokes_the_mailed_code(self, staff_client, enrollment_offer, make_batch):
         batch = make_batch(enrollment_offer, count=1)

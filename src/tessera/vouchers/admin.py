@@ -261,6 +261,9 @@ class MessageTemplateAdmin(VoucherAdmin):
     form = MessageTemplateForm
     list_display = ("kind", "language", "subject", "updated_by", "updated_at")
 
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # every change of a template is audited (template_save); edit it back instead
+
     def get_readonly_fields(self, request: HttpRequest, obj: MessageTemplate | None = None) -> list[str]:
         # A stored template is one kind and language's; another language is another template.
         return ["kind", "language"] if obj is not None else []

@@ -12,6 +12,7 @@ from tessera.vouchers.selectors.assignments import (
     assignable_codes,
     assignment_numbered,
     batch_assignments,
+    code_assignments,
     due_for_reminder,
     resendable,
     send_job_numbered,
@@ -82,6 +83,11 @@ class TestLookups:
         assert assignment_numbered(theirs.pk) == theirs
         with pytest.raises(DoesNotExist):
             assignment_numbered(theirs.pk, batch=batch)
+
+    def test_a_codes_assignments_newest_first_withdrawn_ones_too(self, batch):
+        code = batch.codes.order_by("code").first()
+        old, new = assign(code, "a@x.org", state="withdrawn"), assign(code, "b@x.org")
+        assert list(code_assignments(code)) == [new, old]
 
     def test_a_missing_mail_job_is_does_not_exist(self, db):
         with pytest.raises(DoesNotExist):

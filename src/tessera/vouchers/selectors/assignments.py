@@ -31,6 +31,11 @@ def batch_assignments(batch: Batch, *, state: str = "") -> QuerySet[Assignment]:
     return rows.filter(state=state) if state else rows
 
 
+def code_assignments(code: Code) -> QuerySet[Assignment]:
+    """To whom the code was sent, newest first (withdrawn ones too)."""
+    return Assignment.objects.filter(code=code).order_by("-pk")
+
+
 def assignment_numbered(pk: int, *, batch: Batch | None = None) -> Assignment:
     """One assignment; with `batch`, only one of that batch (a platform sees its own only)."""
     rows = Assignment.objects.select_related("code", "batch__offer")
