@@ -373,3 +373,28 @@ def formula_batch(client: Any, shop_a: ShopPersona) -> Batch:
     response = client.post("/bridges/shop/vouchers", order, **shop_a.auth)
     assert response.status_code == 200, response.content
     return Batch.objects.get(tag=FORMULA_TAG)
+
+
+# --- mail ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def public_url(settings: Any) -> str:
+    """TESSERA_PUBLIC_URL, which mails' redeem links start with."""
+    settings.TESSERA_PUBLIC_URL = "https://tessera.example"
+    return str(settings.TESSERA_PUBLIC_URL)
+
+
+@pytest.fixture
+def inbox(settings: Any, public_url: str) -> Iterator[Any]:
+    """A real SMTP server on loopback that Tessera's mail goes to (tests/mailserver.py); it
+    refuses mailserver.REFUSED."""
+    from tests.mailserver import smtp_server
+
+    with smtp_server() as (received, port):
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        settings.EMAIL_TIMEOUT = 10
+        yield received

@@ -20,6 +20,7 @@ from django.contrib.auth.models import User
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import RequestFactory
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from oauth2_provider.views import TokenView
@@ -31,7 +32,7 @@ from tessera.platforms.learners import platform_learner
 from tessera.platforms.models import PlatformCourse
 from tessera.platforms.services import platform_create
 from tessera.shop.services import shop_create, shop_vouchers_create, token_issue
-from tessera.vouchers.models import Batch, Offer, Product
+from tessera.vouchers.models import Assignment, Batch, Offer, Product, SendJob
 from tessera.vouchers.selectors.codes import display_code
 from tessera.vouchers.services import offer_create, voucher_redeem
 from tessera.wsgi import application
@@ -170,6 +171,18 @@ def platform_world(make_batch: Callable[..., Batch], running_session: CourseSess
     return json.loads(response.content)["access_token"], batch, codes
 
 
+def _mailed(batch: Batch) -> Assignment:
+    """A code of the batch sent to a recipient, by a mail job that is done."""
+    job = SendJob.objects.create(batch=batch, total=1, sent=1, status="done", link_base="https://tessera.example")
+    code = batch.codes.order_by("code").last()
+    assignment = Assignment.objects.create(
+        code=code, batch=batch, email="ada@example.org", assigned_at=timezone.now(), state="sent",
+        sent_at=timezone.now(), job=None,
+    )  # fmt: skip
+    assignment.job_id = job.pk  # remembered for KNOWN, not stored: the mail went out
+    return assignment
+
+
 @pytest.fixture
 def world(
     staff: User,
@@ -190,12 +203,14 @@ def world(
     voucher_redeem(code=codes[-1], user=other_learner, session=running_session)  # a shop's, with a redemption
     _, staff_token = api_token_issue(user=staff)
     platform_token, platform_batch, platform_codes = platform_world(make_batch, running_session)
+    mailed = [_mailed(of) for of in (batch, platform_batch)]
     KNOWN.update(
         code=[*codes, *platform_codes], course_session=[running_session.slug], session=[running_session.slug, "s-1"],
         country=["DE", "fr"], offer_id=[enrollment_offer.pk, platform_batch.offer_id],
         batch_id=[batch.pk, shop_batch.pk, platform_batch.pk],
         redemption_id=[redemption.pk], learner=["1234"], client_ip=["203.0.113.9", "2001:db8::1"],
         course_id=["c-1"], session_id=["s-1"], course=["c-1"], external_id=["c-1", "s-1"],
+        assignment_id=[assignment.pk for assignment in mailed], job_id=[mailed[0].job_id],
     )  # fmt: skip
     yield World(shop_token=shop_token, staff_token=staff_token, platform_token=platform_token)
     KNOWN.clear()

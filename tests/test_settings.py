@@ -223,3 +223,41 @@ class TestContentSecurityPolicy:
         assert directives["object-src"] == "'none'"
         assert directives["frame-ancestors"] == "'none'"
         assert "unsafe" not in policy
+
+
+class TestMail:
+    def read(self, tmp_path, **env: str) -> dict[str, object]:
+        names = ["EMAIL_BACKEND", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_USE_TLS", "EMAIL_FILE_PATH", "DEFAULT_FROM_EMAIL"]
+        script = f"import json, tessera.settings as s; print(json.dumps({{n: str(getattr(s, n)) for n in {names!r}}}))"
+        clean = {key: value for key, value in os.environ.items() if "EMAIL" not in key}
+        result = subprocess.run(  # noqa: S603 - this interpreter, the test's own arguments
+            [sys.executable, "-c", script], env={**clean, "TESSERA_VAR_DIR": str(tmp_path), **env},
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        return dict(json.loads(result.stdout))
+
+    def test_without_a_mail_server_mails_are_files_in_var_mail(self, tmp_path):
+        read = self.read(tmp_path)
+        assert read["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBackend"
+        assert read["EMAIL_FILE_PATH"] == str(tmp_path / "mail")
+
+    def test_a_mail_server_is_named_by_tesseras_variables_or_djangos(self, tmp_path):
+        env = {"TESSERA_EMAIL_HOST": "smtp.example", "EMAIL_HOST": "other.example", "EMAIL_PORT": "587",
+               "TESSERA_EMAIL_USE_TLS": "on", "DEFAULT_FROM_EMAIL": "codes@example.org"}  # fmt: skip
+        read = self.read(tmp_path, **env)
+        assert read == {
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend", "EMAIL_HOST": "smtp.example",
+            "EMAIL_PORT": "587", "EMAIL_USE_TLS": "True", "EMAIL_FILE_PATH": str(tmp_path / "mail"),
+            "DEFAULT_FROM_EMAIL": "codes@example.org",
+        }  # fmt: skip
+
+    @pytest.mark.parametrize(("name", "value"), [("TESSERA_EMAIL_PORT", "smtp"), ("EMAIL_USE_TLS", "maybe")])
+    def test_a_value_it_cannot_read_stops_start_up_naming_the_variable(self, tmp_path, name, value):
+        result = start_with(tmp_path, **{name: value})
+        assert result.returncode != 0
+        assert name in result.stderr.strip().splitlines()[-1]
+
+    def test_tls_and_ssl_together_stop_start_up(self, tmp_path):
+        result = start_with(tmp_path, EMAIL_USE_TLS="on", EMAIL_USE_SSL="on")
+        assert "do not go together" in result.stderr.strip().splitlines()[-1]

@@ -293,6 +293,48 @@ TESSERA_JOB_ATTEMPTS = env_int("TESSERA_JOB_ATTEMPTS", 3)
 if TESSERA_JOB_LEASE_SECONDS < 1 or TESSERA_JOB_ATTEMPTS < 1:
     raise ImproperlyConfigured("TESSERA_JOB_LEASE_SECONDS and TESSERA_JOB_ATTEMPTS are 1 or more.")
 
+# --- Mail: codes sent to their recipients (docs/sending-codes.md) ---
+# Each is read from TESSERA_EMAIL_<NAME> or, failing that, Django's own name (EMAIL_HOST ...).
+
+
+def mail_variable(name: str) -> str:
+    """TESSERA_<name> if it is set, else <name> (Django's own)."""
+    return f"TESSERA_{name}" if f"TESSERA_{name}" in os.environ else name
+
+
+def env_mail(name: str, default: str = "") -> str:
+    return os.environ.get(mail_variable(name), default).strip() or default
+
+
+EMAIL_HOST = env_mail("EMAIL_HOST", "")
+EMAIL_PORT = env_int(mail_variable("EMAIL_PORT"), 25)
+EMAIL_HOST_USER = env_mail("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_mail("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_flag(mail_variable("EMAIL_USE_TLS"), False)
+EMAIL_USE_SSL = env_flag(mail_variable("EMAIL_USE_SSL"), False)
+EMAIL_TIMEOUT = env_int(mail_variable("EMAIL_TIMEOUT"), 30)
+DEFAULT_FROM_EMAIL = env_mail("DEFAULT_FROM_EMAIL", "tessera@localhost")
+# Without a mail server named, mails are written to files in var/mail/ (one per mail job's run), so a
+# demo shows what would have been sent; with EMAIL_HOST set they go out by SMTP.
+EMAIL_FILE_PATH = env_mail("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+EMAIL_BACKEND = env_mail(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.filebased.EmailBackend",
+)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL do not go together: choose one.")
+# The language of the built-in templates a recipient without one (or with one no template has) gets.
+TESSERA_MAIL_LANGUAGE = os.environ.get("TESSERA_MAIL_LANGUAGE", "").strip().lower() or "en"
+# Runs of a mail job that cannot reach the mail server, each TESSERA_MAIL_RETRY_SECONDS times its
+# number after the last; then the job fails and its unsent mails are marked failed.
+TESSERA_MAIL_ATTEMPTS = env_int("TESSERA_MAIL_ATTEMPTS", 5)
+TESSERA_MAIL_RETRY_SECONDS = env_int("TESSERA_MAIL_RETRY_SECONDS", 60)
+if TESSERA_MAIL_ATTEMPTS < 1 or TESSERA_MAIL_RETRY_SECONDS < 1:
+    raise ImproperlyConfigured("TESSERA_MAIL_ATTEMPTS and TESSERA_MAIL_RETRY_SECONDS are 1 or more.")
+# Where a mail's redeem links come from: a callable (session, base=...) -> (code -> URL). The
+# platforms app knows how a platform's session is named in a link; vouchers must not import it.
+TESSERA_REDEEM_LINKS = "tessera.platforms.links.redeem_links"
+
 # --- Rate limits on failed and refused redemptions and code checks, and on log-ins (docs/rate-limits.md) ---
 _SECONDS_PER_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _RATE_FORMAT = '"10/1m,100/1d": attempts / period, the period in s, m, h or d (seconds if no unit), up to 366d'

@@ -3,16 +3,19 @@ who gets in."""
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from tessera.api.services import api_token_issue
 from tessera.vouchers import codes as codebook
-from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Redemption
+from tessera.vouchers.models import Assignment, AuditEvent, Batch, Code, Offer, Redemption
 from tessera.vouchers.selectors.codes import display_code
-from tessera.vouchers.services import voucher_redeem
+from tessera.vouchers.services import send_job_run, voucher_redeem
 from tests.api.conftest import post
 from tests.conftest import FORMULA_TAG, clerk_with
+from tests.mailserver import REFUSED
 from tests.pdfs import pdf_pages, pdf_text, qr_codes_on_page
 
 
@@ -402,3 +405,113 @@ class TestBareDates:
         response = post(client, f"/api/v1/offers/{offer.pk}/batches", body, **staff_api.auth)
         assert (response.status_code, response.json()["error"]) == (422, "invalid_input")
         assert not Batch.objects.exists()
+
+
+class TestAssignments:
+    """Codes sent to recipients: the mails go to a real SMTP server (the inbox fixture)."""
+
+    @pytest.fixture
+    def batch(self, offer, make_batch):
+        return make_batch(offer, count=3)
+
+    def send(self, client, staff_api, batch, *recipients, capture):
+        body = {"recipients": [{"email": email} if isinstance(email, str) else email for email in recipients]}
+        with capture(execute=True):
+            response = post(client, f"/api/v1/batches/{batch.pk}/assignments", body, **staff_api.auth)
+        if response.status_code == 202:
+            send_job_run(job_id=response.json()["id"])
+        return response
+
+    def test_send_then_list_with_to_whom_state_and_redeemed(
+        self, client, staff_api, batch, inbox, django_capture_on_commit_callbacks, learner, running_session
+    ):
+        response = self.send(
+            client, staff_api, batch, {"email": "ada@example.org", "name": "Ada", "language": "de"}, REFUSED,
+            capture=django_capture_on_commit_callbacks,
+        )  # fmt: skip
+        assert response.status_code == 202, response.content
+        assert (response.json()["total"], response.json()["status"]) == (2, "queued")
+        job = client.get(f"/api/v1/mail-jobs/{response.json()['id']}", **staff_api.auth).json()
+        assert (job["status"], job["sent"], job["failed"]) == ("done", 1, 1)
+        ada = Assignment.objects.get(email="ada@example.org")
+        voucher_redeem(code=ada.code_id, user=learner, session=running_session)
+        rows = client.get(f"/api/v1/batches/{batch.pk}/assignments", **staff_api.auth).json()["items"]
+        assert [(row["email"], row["state"], row["redeemed"], row["language"]) for row in rows] == [
+            (REFUSED, "failed", False, ""), ("ada@example.org", "sent", True, "de"),
+        ]  # fmt: skip
+        assert "550" in rows[0]["last_error"]
+        assert inbox.to("ada@example.org")[0].message["Content-Language"] == "de"
+
+    def test_a_bad_recipient_is_422_with_its_place_and_nothing_is_assigned(
+        self, client, staff_api, batch, public_url, django_capture_on_commit_callbacks
+    ):
+        response = self.send(
+            client, staff_api, batch, "ada@example.org", "nope", "ADA@example.org",
+            capture=django_capture_on_commit_callbacks,
+        )  # fmt: skip
+        assert response.status_code == 422
+        body = response.json()
+        assert (body["error"], body["problem_count"]) == ("recipients_refused", 2)
+        assert body["problems"] == [
+            {"line": 2, "email": "nope", "problem": "not an email address"},
+            {"line": 3, "email": "ADA@example.org", "problem": "given twice: first on line 1"},
+        ]
+        assert not Assignment.objects.exists()
+
+    def test_more_recipients_than_codes_is_409(
+        self, client, staff_api, batch, public_url, django_capture_on_commit_callbacks
+    ):
+        response = self.send(
+            client,
+            staff_api,
+            batch,
+            *(f"p{n}@example.org" for n in range(4)),
+            capture=django_capture_on_commit_callbacks,
+        )
+        assert (response.status_code, response.json()["error"]) == (409, "not_enough_codes")
+
+    def test_resend_remind_and_withdraw(self, client, staff_api, batch, inbox, django_capture_on_commit_callbacks):
+        self.send(client, staff_api, batch, "ada@example.org", REFUSED, capture=django_capture_on_commit_callbacks)
+        inbox.refuse.clear()
+        url = f"/api/v1/batches/{batch.pk}/assignments"
+        resent = post(client, f"{url}/resend-failed", {}, **staff_api.auth)
+        assert (resent.status_code, resent.json()["total"]) == (202, 1)
+        send_job_run(job_id=resent.json()["id"])
+        assert post(client, f"{url}/resend-failed", {}, **staff_api.auth).status_code == 204
+        assert post(client, f"{url}/remind", {"days": 3}, **staff_api.auth).status_code == 204  # nobody due yet
+        Assignment.objects.update(sent_at=timezone.now() - timedelta(days=4))
+        reminded = post(client, f"{url}/remind", {"days": 3}, **staff_api.auth)
+        assert (reminded.status_code, reminded.json()["kind"], reminded.json()["total"]) == (202, "remind", 2)
+        ada = Assignment.objects.get(email="ada@example.org")
+        one = post(client, f"/api/v1/assignments/{ada.pk}/resend", {}, **staff_api.auth)
+        assert (one.status_code, one.json()["error"]) == (409, "not_resendable")  # a reminder is on its way
+        withdrawn = post(
+            client, f"/api/v1/assignments/{ada.pk}/withdraw", {"replacement": {"email": "bob@example.org"}},
+            **staff_api.auth,
+        )  # fmt: skip
+        assert withdrawn.status_code == 200, withdrawn.content
+        assert (withdrawn.json()["assignment"]["state"], withdrawn.json()["job"]["total"]) == ("withdrawn", 1)
+        assert Code.objects.get(pk=ada.code_id).revoked_at is not None
+        again = post(client, f"/api/v1/assignments/{ada.pk}/withdraw", {}, **staff_api.auth)
+        assert (again.status_code, again.json()["error"]) == (409, "already_withdrawn")
+
+    def test_staff_without_the_voucher_permission_are_forbidden_and_nothing_is_assigned(
+        self, client, batch, public_url
+    ):
+        _, token = api_token_issue(user=clerk_with("view_batch", "view_code"), label="tests")
+        auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+        response = post(
+            client, f"/api/v1/batches/{batch.pk}/assignments", {"recipients": [{"email": "a@x.org"}]}, **auth
+        )
+        assert (response.status_code, response.json()["error"]) == (403, "forbidden")
+        assert client.get(f"/api/v1/batches/{batch.pk}/assignments", **auth).status_code == 403
+        assert not Assignment.objects.exists()
+
+    def test_a_learner_is_forbidden(self, client, learner_api, batch):
+        response = client.get(f"/api/v1/batches/{batch.pk}/assignments", **learner_api.auth)
+        assert response.status_code == 403
+
+    def test_unknown_batches_assignments_and_jobs_are_404(self, client, staff_api):
+        for url in ("/api/v1/batches/77/assignments", "/api/v1/mail-jobs/77"):
+            assert client.get(url, **staff_api.auth).status_code == 404
+        assert post(client, "/api/v1/assignments/77/resend", {}, **staff_api.auth).status_code == 404

@@ -13,14 +13,15 @@ from django.contrib.auth.models import Group, Permission, User
 from django.db.models import Model
 from django.test import Client, RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 
 from tessera.api.services import api_token_issue
 from tessera.catalog.models import CourseSession
 from tessera.platforms.services import platform_create
 from tessera.shop.services import shop_vouchers_create, shop_webhook_set
-from tessera.vouchers.models import AuditEvent, Offer, Product
+from tessera.vouchers.models import Assignment, AuditEvent, Offer, Product, SendJob
 from tessera.vouchers.selectors.codes import display_code
-from tessera.vouchers.services import voucher_redeem
+from tessera.vouchers.services import template_save, voucher_redeem
 
 REGISTRY: dict[type[Model], admin.ModelAdmin] = admin.site._registry
 
@@ -53,7 +54,12 @@ def every_model(
 ) -> None:
     """At least one row of every model the admin shows, each in a state every action can change."""
     Group.objects.create(name="clerks")
-    make_batch(enrollment_offer, count=2)
+    mailed = make_batch(enrollment_offer, count=2)
+    SendJob.objects.create(batch=mailed, total=1, sent=1, status="done", link_base="https://tessera.example")
+    Assignment.objects.create(
+        code=mailed.codes.first(), batch=mailed, email="ada@example.org", assigned_at=timezone.now(), state="sent"
+    )
+    template_save(kind="code", language="en", subject="Code {{ code }}", body="{{ redeem_link }}", actor="staff")
     shop_webhook_set(shop=shop_a.shop, url="https://shop-a.example/hooks")
     batch = shop_vouchers_create(
         shop=shop_a.shop, qty=1, product=Product.ENROLLMENT, country="DE", tag="spring", session=running_session

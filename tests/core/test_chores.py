@@ -29,7 +29,8 @@ class TestChoreRegister:
 
 
 class TestTheAppsChores:
-    def test_stalled_batch_jobs_stuck_webhooks_and_the_platforms_chores_are_registered_by_their_apps(self):
+    def test_stalled_batch_and_mail_jobs_stuck_webhooks_and_the_platforms_chores_are_registered_by_their_apps(self):
         assert {chore.name for chore in chores.chores()} == {
-            "stalled-batch-jobs", "stuck-webhooks", "platform-reactivations-expired", "platform-webhooks-behind",
+            "stalled-batch-jobs", "stalled-mail-jobs", "stuck-webhooks", "platform-reactivations-expired",
+            "platform-webhooks-behind",
         }  # fmt: skip

@@ -9,8 +9,10 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from tessera.api.services import api_token_issue
+from tessera.platforms.learners import platform_learner
 from tessera.platforms.services import Credentials
-from tessera.vouchers.models import Batch, Offer
+from tessera.vouchers.models import Assignment, Batch, Offer
+from tessera.vouchers.services import send_job_run
 from tests.platforms.conftest import TokenFor
 from tests.platforms.test_catalog_api import Caller, session_body
 
@@ -144,13 +146,98 @@ class TestTenancy:
     ("method", "url"),
     [("post", OFFERS), ("get", OFFERS), ("get", f"{OFFERS}/1"), ("post", f"{OFFERS}/1/batches"),
      ("get", f"{OFFERS}/1/batches"), ("get", "/api/v1/platform/batches/1"),
-     ("get", "/api/v1/platform/batches/1/codes")],
+     ("get", "/api/v1/platform/batches/1/codes"), ("post", "/api/v1/platform/batches/1/assignments"),
+     ("get", "/api/v1/platform/batches/1/assignments"), ("post", "/api/v1/platform/assignments/1/resend")],
 )  # fmt: skip
 def test_every_route_needs_the_catalog_scope(
     client: Client, platform_a: Credentials, token_for: TokenFor, method: str, url: str
 ) -> None:
     caller = Caller(client, token_for(platform_a, "redeem"))
     body: dict[str, Any] = OFFER if url == OFFERS else BATCH
+    if url.endswith("/assignments"):
+        body = {"recipients": [{"email": "ada@example.org"}]}
     response = caller.post(url, body) if method == "post" else caller.get(url)
     assert (response.status_code, response.json()["scope"]) == (403, "catalog")
     assert not Offer.objects.exists()
+
+
+class TestAssignments:
+    """A platform sends codes of its own batches by email: to addresses, or to its learners at the
+    addresses Tessera knows; another platform's batch and assignments are not found."""
+
+    @pytest.fixture
+    def batch(self, a: Caller) -> dict[str, Any]:
+        offer = a.post(OFFERS, OFFER).json()
+        return dict(a.post(f"{OFFERS}/{offer['id']}/batches", {**BATCH, "uses_per_code": 1}).json())
+
+    def send(self, caller: Caller, batch: dict[str, Any], recipients: list[dict[str, str]], capture: Any) -> Any:
+        with capture(execute=True):
+            response = caller.post(f"/api/v1/platform/batches/{batch['id']}/assignments", {"recipients": recipients})
+        if response.status_code == 202:
+            send_job_run(job_id=response.json()["id"])
+        return response
+
+    def test_to_an_address_and_to_a_learner_at_the_address_tessera_knows(
+        self,
+        a: Caller,
+        batch: dict[str, Any],
+        platform_a: Credentials,
+        inbox: Any,
+        django_capture_on_commit_callbacks: Any,
+    ) -> None:
+        learner = platform_learner(platform=platform_a.platform, external_id="l-1")
+        User.objects.filter(pk=learner.pk).update(email="lea@example.org")
+        recipients = [{"email": "ada@example.org"}, {"learner": "l-1", "language": "de"}]
+        response = self.send(a, batch, recipients, django_capture_on_commit_callbacks)
+        assert (response.status_code, response.json()["total"]) == (202, 2)
+        assert sorted(mail.to[0] for mail in inbox.received) == ["ada@example.org", "lea@example.org"]
+        link = next(word for word in inbox.to("lea@example.org")[0].body.split() if word.startswith("https://"))
+        assert "platform=moodle-a&session=s1&code=" in link
+        rows = a.get(f"/api/v1/platform/batches/{batch['id']}/assignments").json()["items"]
+        assert {(row["email"], row["state"]) for row in rows} == {
+            ("ada@example.org", "sent"),
+            ("lea@example.org", "sent"),
+        }
+
+    def test_a_learner_without_an_address_or_unknown_is_a_line_to_fix(
+        self, a: Caller, batch: dict[str, Any], platform_a: Credentials, public_url: str,
+        django_capture_on_commit_callbacks: Any,
+    ) -> None:  # fmt: skip
+        platform_learner(platform=platform_a.platform, external_id="l-1")  # no address
+        recipients = [{"learner": "l-1"}, {"learner": "never-seen"}, {"email": "x@example.org", "learner": "l-1"}]
+        response = self.send(a, batch, recipients, django_capture_on_commit_callbacks)
+        assert (response.status_code, response.json()["error"]) == (422, "recipients_refused")
+        assert [problem["line"] for problem in response.json()["problems"]] == [1, 2, 3]
+        assert not Assignment.objects.exists()
+
+    def test_another_platforms_batch_and_assignments_are_not_found(
+        self, a: Caller, b: Caller, batch: dict[str, Any], inbox: Any, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        self.send(a, batch, [{"email": "ada@example.org"}], django_capture_on_commit_callbacks)
+        assignment = Assignment.objects.get()
+        urls = f"/api/v1/platform/batches/{batch['id']}/assignments"
+        assert b.get(urls).status_code == 404
+        assert (
+            self.send(b, batch, [{"email": "eve@example.org"}], django_capture_on_commit_callbacks).status_code == 404
+        )
+        assert b.post(f"{urls}/remind", {"days": 1}).status_code == 404
+        assert b.post(f"{urls}/resend-failed", {}).status_code == 404
+        assert b.post(f"/api/v1/platform/assignments/{assignment.pk}/resend", {}).status_code == 404
+        assert b.post(f"/api/v1/platform/assignments/{assignment.pk}/withdraw", {}).status_code == 404
+        assignment.refresh_from_db()
+        assert (assignment.state, Assignment.objects.count(), len(inbox.received)) == ("sent", 1, 1)
+
+    def test_its_own_assignment_is_resent_and_withdrawn(
+        self, a: Caller, batch: dict[str, Any], inbox: Any, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        self.send(a, batch, [{"email": "ada@example.org"}], django_capture_on_commit_callbacks)
+        assignment = Assignment.objects.get()
+        resent = a.post(f"/api/v1/platform/assignments/{assignment.pk}/resend", {})
+        assert (resent.status_code, resent.json()["total"]) == (202, 1)
+        Assignment.objects.update(job=None)  # as if the resend had gone out
+        assert a.post(f"/api/v1/platform/batches/{batch['id']}/assignments/resend-failed", {}).status_code == 204
+        assert a.post(f"/api/v1/platform/batches/{batch['id']}/assignments/remind", {"days": 1}).status_code == 204
+        withdrawn = a.post(f"/api/v1/platform/assignments/{assignment.pk}/withdraw", {})
+        assert (withdrawn.status_code, withdrawn.json()["assignment"]["state"], withdrawn.json()["job"]) == (
+            200, "withdrawn", None,
+        )  # fmt: skip

@@ -6,14 +6,22 @@ from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from tessera.catalog.models import Enrollment
 from tessera.core.errors import DomainError
 from tessera.vouchers.admin import OfferAdmin
 from tessera.vouchers.errors import OfferFrozen
-from tessera.vouchers.models import AuditEvent, Code, Offer, Redemption
+from tessera.vouchers.models import Assignment, AuditEvent, Code, MessageTemplate, Offer, Redemption
 from tessera.vouchers.permissions import MANAGE_VOUCHERS_CODENAME
-from tessera.vouchers.services import BatchSpec, CodeList, codes_import, redemption_reverse, voucher_redeem
+from tessera.vouchers.services import (
+    BatchSpec,
+    CodeList,
+    codes_import,
+    redemption_reverse,
+    template_save,
+    voucher_redeem,
+)
 from tests.auditing import audited
 from tests.conftest import clerk_with
 
@@ -456,3 +464,38 @@ class TestImportedCodeSearch:
         assert [(event.action, event.code) for event in response.context["cl"].result_list] == [
             (AuditEvent.Action.REDEEMED, "BOOKSALEO1L")
         ]
+
+
+class TestMailAdmin:
+    def test_a_template_is_saved_through_the_service_and_audited(self, staff_client):
+        fields = {"kind": "code", "language": "DE", "subject": "Code {{ code }}", "body": "{{ redeem_link }}"}
+        response = staff_client.post("/admin/vouchers/messagetemplate/add/", fields)
+        assert response.status_code == 302, response.content
+        assert MessageTemplate.objects.get().language == "de"
+        assert AuditEvent.objects.filter(action="template_changed").count() == 1
+
+    def test_a_template_that_does_not_parse_is_shown_beside_its_field(self, staff_client):
+        fields = {"kind": "code", "language": "en", "subject": "Code", "body": "{% if %}"}
+        response = staff_client.post("/admin/vouchers/messagetemplate/add/", fields)
+        assert response.status_code == 200
+        assert "not a valid template" in response.content.decode()
+        assert not MessageTemplate.objects.exists()
+
+    def test_a_template_is_not_deleted_only_edited(self, staff_client):
+        template = template_save(kind="code", language="en", subject="s", body="b", actor="staff")
+        response = staff_client.post(f"/admin/vouchers/messagetemplate/{template.pk}/delete/", {"post": "yes"})
+        assert response.status_code == 403
+        assert MessageTemplate.objects.exists()
+
+    def test_the_withdraw_action_revokes_the_mailed_code(self, staff_client, enrollment_offer, make_batch):
+        batch = make_batch(enrollment_offer, count=1)
+        assignment = Assignment.objects.create(
+            code=batch.codes.get(), batch=batch, email="a@x.org", assigned_at=timezone.now(), state="sent"
+        )
+        staff_client.post(
+            "/admin/vouchers/assignment/",
+            {"action": "withdraw_assignments", "_selected_action": [assignment.pk]},
+        )
+        assignment.refresh_from_db()
+        assert assignment.state == "withdrawn"
+        assert assignment.code.revoked_at is not None

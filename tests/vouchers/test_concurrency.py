@@ -9,8 +9,8 @@ from collections import Counter
 import pytest
 
 from tessera.catalog.models import Enrollment
-from tessera.vouchers.models import Code, Redemption
-from tessera.vouchers.services import voucher_redeem
+from tessera.vouchers.models import Assignment, Code, Redemption
+from tessera.vouchers.services import Recipient, assignments_create, voucher_redeem
 from tests.concurrency import race
 
 REDEEMERS = 16
@@ -86,3 +86,19 @@ class TestConcurrentRedemption:
         assert set(outcomes) <= {"redeemed", "not_eligible"}
         assert Enrollment.objects.filter(user=learner).count() == 1
         assert Code.objects.filter(uses=1).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+class TestConcurrentAssignment:
+    def test_lists_racing_for_a_batchs_last_codes_never_get_one_code_twice(
+        self, enrollment_offer, make_batch, public_url
+    ):
+        batch = make_batch(enrollment_offer, count=10)
+        lists = [[Recipient(1, f"a{n}@example.org"), Recipient(2, f"b{n}@example.org")] for n in range(8)]
+        outcomes = race([
+            lambda recipients=recipients: assignments_create(batch=batch, recipients=recipients, actor="staff")
+            for recipients in lists
+        ], success="assigned", connect_first=True)  # fmt: skip
+        assert outcomes == Counter({"assigned": 5, "not_enough_codes": 3})
+        assert Assignment.objects.count() == 10
+        assert Assignment.objects.values("code").distinct().count() == 10

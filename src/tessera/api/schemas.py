@@ -72,6 +72,14 @@ class LineProblemOut(Schema):
     problem: str
 
 
+class RecipientProblemOut(Schema):
+    """A line of a recipient list to fix: its number, the address as given, what is wrong."""
+
+    line: int
+    email: str
+    problem: str
+
+
 class ErrorOut(Schema):
     error: str
     detail: object
@@ -80,10 +88,14 @@ class ErrorOut(Schema):
     would_break: dict[str, int] | None = Field(
         None, description="With would_break_codes: the live codes the change would leave unusable, by product."
     )
-    problems: list[LineProblemOut] | None = Field(
-        None, description="With codes_refused: the lines of an import to fix, the first 100 in line order."
+    problems: list[LineProblemOut | RecipientProblemOut] | None = Field(
+        None,
+        description="With codes_refused: the lines of an import to fix; with recipients_refused: the recipients "
+        "to fix (numbered by their place in the list, from 1); the first 100 in line order.",
     )
-    problem_count: int | None = Field(None, description="With codes_refused: how many lines need fixing in all.")
+    problem_count: int | None = Field(
+        None, description="With codes_refused or recipients_refused: how many lines need fixing in all."
+    )
 
 
 # Every platform route may answer with any of these, all in ErrorOut's shape (see tessera.api.v1);

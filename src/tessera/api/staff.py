@@ -1,5 +1,5 @@
 """Staff endpoints of the platform API: offers, batches, imports of codes made elsewhere, codes,
-statistics, CSV exports and printable cards.
+statistics, CSV exports, printable cards, and codes sent to recipients by email.
 
 Only users with the manage_vouchers permission get in (403 for anyone else signed in). Routes
 parse, call one service or selector, and shape the answer.
@@ -21,7 +21,12 @@ from tessera.catalog.selectors import session_by_slug
 from tessera.core.csvstream import csv_download
 from tessera.core.users import user_named
 from tessera.vouchers.audit import actor_of
-from tessera.vouchers.models import Batch, Code, Offer
+from tessera.vouchers.models import Assignment, Batch, Code, Offer, SendJob
+from tessera.vouchers.selectors.assignments import (
+    assignment_numbered,
+    batch_assignments,
+    send_job_numbered,
+)
 from tessera.vouchers.selectors.batches import batch_numbered, batches_of
 from tessera.vouchers.selectors.codes import (
     CodeDetails,
@@ -39,6 +44,12 @@ from tessera.vouchers.services import (
     MAX_USES_PER_CODE,
     BatchSpec,
     CodeList,
+    Recipient,
+    assignment_resend,
+    assignment_withdraw,
+    assignments_create,
+    assignments_remind,
+    assignments_resend_failed,
     batch_create_in_request,
     batch_revoke,
     code_revoke,
@@ -46,7 +57,8 @@ from tessera.vouchers.services import (
     offer_create,
     redemption_reverse,
 )
-from tessera.web.cards import cards_download
+from tessera.vouchers.services.assignments import MAX_RECIPIENTS, MAX_REMIND_DAYS
+from tessera.web.cards import cards_download, public_base
 
 router = Router(auth=STAFF_AUTH, tags=["staff"])
 
@@ -372,3 +384,149 @@ class CardsQuery(Schema):
             summary="A batch's codes as printable cards (PDF)")  # fmt: skip
 def batches_cards(request: HttpRequest, batch_id: int, query: Query[CardsQuery]) -> StreamingHttpResponse:
     return cards_download(batch_numbered(batch_id), request=request, uses=query.uses)
+
+
+# --- codes sent to recipients (docs/sending-codes.md) ---------------------------------------------
+
+
+class RecipientIn(ApiIn):
+    email: str = Field(min_length=1, max_length=254)
+    name: str = Field("", max_length=200)
+    language: str = Field("", max_length=16, description='e.g. "de"; empty: the default language.')
+
+
+class AssignIn(ApiIn):
+    recipients: list[RecipientIn] = Field(
+        min_length=1, max_length=MAX_RECIPIENTS,
+        description="One code each; an error names a recipient by its place in this list, from 1, as its line.",
+    )  # fmt: skip
+
+
+class SendJobOut(Schema):
+    id: int
+    batch: int
+    kind: str = Field(description="send: the codes; remind: reminders.")
+    status: str = Field(description="queued, running, done or failed.")
+    total: int
+    sent: int
+    failed: int
+    attempts: int
+    error: str
+    created_at: datetime
+    finished_at: datetime | None
+
+    @staticmethod
+    def resolve_batch(job: SendJob) -> int:
+        return job.batch_id
+
+
+class AssignmentOut(Schema):
+    id: int
+    batch: int
+    code: str
+    email: str
+    name: str
+    language: str
+    state: str = Field(description="queued, sent, failed or withdrawn.")
+    redeemed: bool = Field(description="Whether the code has been used.")
+    assigned_at: datetime
+    sent_at: datetime | None
+    reminded_at: datetime | None
+    withdrawn_at: datetime | None
+    attempts: int
+    last_error: str
+
+    @staticmethod
+    def resolve_batch(assignment: Assignment) -> int:
+        return assignment.batch_id
+
+    @staticmethod
+    def resolve_code(assignment: Assignment) -> str:
+        return display_of(assignment.code)
+
+    @staticmethod
+    def resolve_redeemed(assignment: Assignment) -> bool:
+        return assignment.code.uses > 0
+
+
+class RemindIn(ApiIn):
+    days: int = Field(7, ge=1, le=MAX_REMIND_DAYS, description="Remind those whose code was sent this many days ago.")
+
+
+class WithdrawIn(ApiIn):
+    replacement: RecipientIn | None = Field(None, description="Send a fresh code of the batch to this recipient.")
+
+
+class WithdrawOut(Schema):
+    assignment: AssignmentOut
+    job: SendJobOut | None = Field(description="The mail job sending the replacement its code, if one was named.")
+
+
+NOTHING_TO_SEND = {204: None}
+
+
+def recipients_of(payload: list[RecipientIn]) -> list[Recipient]:
+    return [Recipient(line, r.email, r.name, r.language) for line, r in enumerate(payload, start=1)]
+
+
+@router.post("/batches/{batch_id}/assignments", response={202: SendJobOut, **ERRORS},
+             summary="Send a code of the batch to each recipient (all or nothing)")  # fmt: skip
+def assignments_send(request: HttpRequest, batch_id: int, payload: AssignIn) -> Status[SendJob]:
+    job = assignments_create(
+        batch=batch_numbered(batch_id), recipients=recipients_of(payload.recipients),
+        actor=actor_of(caller(request)), source="the recipients", link_base=public_base(request),
+    )  # fmt: skip
+    return Status(202, job)
+
+
+@router.get("/batches/{batch_id}/assignments", response={200: list[AssignmentOut], **ERRORS},
+            summary="To whom the batch's codes were sent, newest first")  # fmt: skip
+@paginate(StaffPages)
+def assignments_list(request: HttpRequest, batch_id: int) -> QuerySet[Assignment]:
+    return batch_assignments(batch_numbered(batch_id))
+
+
+@router.post("/batches/{batch_id}/assignments/resend-failed", response={202: SendJobOut, **NOTHING_TO_SEND, **ERRORS},
+             summary="Send the batch's failed codes again (204: none failed)")  # fmt: skip
+def assignments_resend(request: HttpRequest, batch_id: int) -> Status[SendJob | None]:
+    batch = batch_numbered(batch_id)
+    job = assignments_resend_failed(batch=batch, actor=actor_of(caller(request)), link_base=public_base(request))
+    return Status(202, job) if job else Status(204, None)
+
+
+@router.post("/batches/{batch_id}/assignments/remind", response={202: SendJobOut, **NOTHING_TO_SEND, **ERRORS},
+             summary="Remind those whose code is still unredeemed (204: nobody is due)")  # fmt: skip
+def assignments_remind_route(request: HttpRequest, batch_id: int, payload: RemindIn) -> Status[SendJob | None]:
+    job = assignments_remind(
+        batch=batch_numbered(batch_id), days=payload.days, actor=actor_of(caller(request)),
+        link_base=public_base(request),
+    )  # fmt: skip
+    return Status(202, job) if job else Status(204, None)
+
+
+@router.post("/assignments/{assignment_id}/resend", response={202: SendJobOut, **ERRORS},
+             summary="Send one assignment's code again")  # fmt: skip
+def assignment_resend_route(request: HttpRequest, assignment_id: int) -> Status[SendJob]:
+    assignment = assignment_numbered(assignment_id)
+    return Status(
+        202, assignment_resend(assignment=assignment, actor=actor_of(caller(request)), link_base=public_base(request))
+    )
+
+
+@router.post("/assignments/{assignment_id}/withdraw", response={200: WithdrawOut, **ERRORS},
+             summary="Withdraw an assignment (its code is revoked), optionally for another address")  # fmt: skip
+def assignment_withdraw_route(
+    request: HttpRequest, assignment_id: int, payload: WithdrawIn | None = None
+) -> dict[str, object]:
+    assignment = assignment_numbered(assignment_id)
+    replacement = recipients_of([payload.replacement])[0] if payload and payload.replacement else None
+    job = assignment_withdraw(
+        assignment=assignment, actor=actor_of(caller(request)), replacement=replacement,
+        link_base=public_base(request),
+    )  # fmt: skip
+    return {"assignment": assignment_numbered(assignment_id), "job": job}
+
+
+@router.get("/mail-jobs/{job_id}", response={200: SendJobOut, **ERRORS}, summary="A mail job's progress")
+def mail_jobs_show(request: HttpRequest, job_id: int) -> SendJob:
+    return send_job_numbered(job_id)

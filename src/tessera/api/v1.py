@@ -14,7 +14,7 @@ from tessera.core.apierrors import errors_rendered_by
 from tessera.core.errors import DomainError, InvalidInput
 from tessera.platforms.api import router as platforms_api
 from tessera.platforms.errors import InsufficientScope, WouldBreakCodes
-from tessera.vouchers.errors import CodesRefused
+from tessera.vouchers.errors import CodesRefused, RecipientsRefused
 
 
 class PlatformApi(NinjaAPI):
@@ -55,7 +55,7 @@ def render_error(request: HttpRequest, error: Exception) -> HttpResponse:
             body["field"] = error.field  # which input to correct, for a client that shows it beside that input
         if isinstance(error, WouldBreakCodes):
             body["would_break"] = error.would_break
-        if isinstance(error, CodesRefused):
+        if isinstance(error, CodesRefused | RecipientsRefused):
             body["problems"], body["problem_count"] = error.problems_as_dicts(), error.problem_count
         if isinstance(error, InsufficientScope):
             body["scope"] = error.scope

@@ -10,7 +10,7 @@ from django.utils import timezone
 from tessera.core.errors import DoesNotExist
 from tessera.platforms.models import Platform, PlatformCourse, PlatformSession
 from tessera.platforms.slugs import CHUNK, chunks
-from tessera.vouchers.models import Batch, Code, Offer
+from tessera.vouchers.models import Assignment, Batch, Code, Offer
 
 
 def _findable(*external_ids: str) -> bool:
@@ -121,4 +121,16 @@ def platform_batch(platform: Platform, batch_id: int) -> Batch:
     )
     if found is None:
         raise DoesNotExist(f"There is no batch {batch_id}.")
+    return found
+
+
+def platform_assignment(platform: Platform, assignment_id: int) -> Assignment:
+    """A code sent to a recipient from one of the platform's batches; another's is not found."""
+    found = (
+        Assignment.objects.filter(pk=assignment_id, batch__offer__session__platform_session__platform=platform)
+        .select_related("code", "batch__offer")
+        .first()
+    )
+    if found is None:
+        raise DoesNotExist(f"There is no assignment {assignment_id}.")
     return found

@@ -18,9 +18,11 @@ from tessera.core.errors import DomainError, InvalidInput
 from tessera.vouchers import codes as codebook
 from tessera.vouchers import config
 from tessera.vouchers.audit import actor_of
-from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Redemption
+from tessera.vouchers.models import Assignment, AuditEvent, Batch, Code, MessageTemplate, Offer, Redemption, SendJob
 from tessera.vouchers.permissions import MANAGE_VOUCHERS
 from tessera.vouchers.services import (
+    assignment_resend,
+    assignment_withdraw,
     batch_revoke,
     code_revoke,
     offer_delete,
@@ -28,7 +30,9 @@ from tessera.vouchers.services import (
     offer_save,
     offer_validate,
     redemption_reverse,
+    template_save,
 )
+from tessera.vouchers.services.mailing import template_validate
 
 
 def _run_each(request: HttpRequest, items: QuerySet, action: object, done: str) -> None:
@@ -247,3 +251,75 @@ class AuditEventAdmin(ExactCodeSearch, ReadOnlyAdmin):
         if len(normalized) < codebook.MIN_LENGTH:
             raise codebook.MalformedCode("too short to be a code")
         return normalized
+
+
+class MessageTemplateForm(forms.ModelForm):
+    class Meta:
+        model = MessageTemplate
+        fields = ("kind", "language", "subject", "body")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        kind, language = data.get("kind", self.instance.kind), data.get("language", self.instance.language)
+        try:
+            template_validate(kind=kind, language=language, subject=data["subject"], body=data["body"])
+        except InvalidInput as error:
+            self.add_error(error.field if error.field in self.fields else None, error.message)
+        return data
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(VoucherAdmin):
+    """The mails' wording per kind and language (docs/sending-codes.md); saved by template_save."""
+
+    form = MessageTemplateForm
+    list_display = ("kind", "language", "subject", "updated_by", "updated_at")
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # every change of a template is audited (template_save); edit it back instead
+
+    def get_readonly_fields(self, request: HttpRequest, obj: MessageTemplate | None = None) -> list[str]:
+        # A stored template is one kind and language's; another language is another template.
+        return ["kind", "language"] if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: MessageTemplate, form: forms.ModelForm, change: bool) -> None:
+        saved = template_save(
+            kind=obj.kind, language=obj.language, subject=obj.subject, body=obj.body, actor=actor_of(request.user)
+        )
+        obj.pk = saved.pk
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(CreatedByServicesAdmin):
+    """Codes sent to recipients: shown, mailed again or withdrawn (its code revoked) through the services."""
+
+    list_display = ("pk", "batch", "code", "email", "language", "state", "sent_at", "reminded_at", "last_error")
+    list_filter = ("state",)
+    search_fields = ("email",)
+    list_select_related = ("batch__offer", "code")
+    readonly_fields = [field.name for field in Assignment._meta.fields]
+    actions = ("resend_assignments", "withdraw_assignments")
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.action(description="Send the selected codes again", permissions=["manage_vouchers"])
+    def resend_assignments(self, request: HttpRequest, queryset: QuerySet[Assignment]) -> None:
+        base = request.build_absolute_uri("/").rstrip("/")
+        resend = lambda item: assignment_resend(assignment=item, actor=actor_of(request.user), link_base=base)  # noqa: E731
+        _run_each(request, queryset, resend, "{count} codes queued to be sent again.")
+
+    @admin.action(
+        description="Withdraw the selected assignments (revokes their codes)", permissions=["manage_vouchers"]
+    )
+    def withdraw_assignments(self, request: HttpRequest, queryset: QuerySet[Assignment]) -> None:
+        withdraw = lambda item: assignment_withdraw(assignment=item, actor=actor_of(request.user))  # noqa: E731
+        _run_each(request, queryset, withdraw, "{count} assignments withdrawn, their codes revoked.")
+
+
+@admin.register(SendJob)
+class SendJobAdmin(ReadOnlyAdmin):
+    list_display = ("pk", "batch", "kind", "status", "total", "sent", "failed", "attempts", "created_at", "error")
+    list_filter = ("kind", "status")

@@ -145,6 +145,63 @@ class CodesRefused(InvalidInput):
         return [asdict(problem) for problem in self.problems]
 
 
+@dataclass(frozen=True)
+class RecipientProblem:
+    """One line of a recipient list that needs fixing: its number, the address as given, and
+    what is wrong."""
+
+    line: int
+    email: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"Line {self.line}: {self.email!r}: {self.problem}"
+
+
+class RecipientsRefused(InvalidInput):
+    """A recipient list with lines to fix (a bad address, one given twice, ...): nothing was
+    assigned. `problems` lists the first LISTED of them in line order."""
+
+    code = "recipients_refused"
+    LISTED = 100
+
+    def __init__(self, problems: list[RecipientProblem], *, source: str) -> None:
+        self.problems = sorted(problems, key=lambda problem: problem.line)[: self.LISTED]
+        self.problem_count = len(problems)
+        lines = "line needs" if self.problem_count == 1 else "lines need"
+        first = f" {self.problems[0]}" if self.problems else ""
+        message = f"{self.problem_count:,} {lines} fixing in {source}; no code was assigned.{first}"
+        super().__init__(message, field="recipients", problem_count=self.problem_count)
+
+    def problems_as_dicts(self) -> list[dict[str, object]]:
+        return [asdict(problem) for problem in self.problems]
+
+
+class NotEnoughCodes(DomainError):
+    """Fewer assignable codes (live, unused, not assigned yet) in the batch than recipients."""
+
+    code = "not_enough_codes"
+    http_status = 409
+    default_message = "The batch has fewer codes left to assign than there are recipients; none was assigned."
+
+
+class AssignmentNotResendable(DomainError):
+    code = "not_resendable"
+    http_status = 409
+    default_message = "Only a sent or failed assignment whose code still works can be sent again."
+
+
+class AlreadyWithdrawn(DomainError):
+    code = "already_withdrawn"
+    http_status = 409
+    default_message = "This assignment has been withdrawn already."
+
+
+class InvalidTemplate(InvalidInput):
+    code = "invalid_template"
+    default_message = "The template cannot be read."
+
+
 class StaffNotErasable(DomainError):
     """Staff act on others' vouchers, and those acts name them; their accounts are deactivated,
     not erased (see docs/operations/personal-data.md)."""
@@ -159,6 +216,8 @@ __all__ = [
     "REFUSALS",
     "AlreadyRedeemed",
     "AlreadyReversed",
+    "AlreadyWithdrawn",
+    "AssignmentNotResendable",
     "CodeExhausted",
     "CodeExpired",
     "CodeMistyped",
@@ -167,11 +226,15 @@ __all__ = [
     "CodesRefused",
     "InvalidInput",
     "InvalidStoreUrl",
+    "InvalidTemplate",
     "JobNotRequeued",
     "LineProblem",
     "NotEligible",
+    "NotEnoughCodes",
     "OfferFrozen",
     "ProductUnavailable",
+    "RecipientProblem",
+    "RecipientsRefused",
     "RedemptionRefused",
     "StaffNotErasable",
     "VouchersDisabled",

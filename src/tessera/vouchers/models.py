@@ -220,6 +220,122 @@ class Redemption(models.Model):
         return f"{self.code_id} by {self.user_id}"
 
 
+class SendJob(models.Model):
+    """Mails to recipients of a batch's codes, sent by the task worker (services.mailing): the
+    codes themselves (kind send) or reminders (kind remind). The assignments it is to mail point
+    at it (Assignment.job) until their mail went out or was refused; a run that loses the mail
+    server stops, is queued again later and picks up where it stopped."""
+
+    class Kind(models.TextChoices):
+        SEND = "send", "Codes"
+        REMIND = "remind", "Reminders"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="send_jobs")
+    kind = models.CharField(max_length=8, choices=Kind, default=Kind.SEND)
+    status = models.CharField(max_length=8, choices=Status, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    sent = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    # The site's address the mails' redeem links start with (TESSERA_PUBLIC_URL, or the address
+    # of the staff page that queued the job): the task worker has no request to ask.
+    link_base = models.CharField(max_length=300)
+    # Runs started; a run that cannot reach the mail server is queued again while this is below
+    # TESSERA_MAIL_ATTEMPTS, then the job fails and its unsent assignments with it.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        kind = self.get_kind_display().lower()
+        return f"Mail job {self.pk}: {self.total} {kind} of batch {self.batch_id} ({self.status})"
+
+    @property
+    def done_count(self) -> int:
+        return self.sent + self.failed
+
+    @property
+    def percent(self) -> int:
+        return min(100, 100 * self.done_count // self.total) if self.total else 100
+
+
+class Assignment(models.Model):
+    """A code sent to a recipient by email (DOMAIN.md). A code has at most one live (not
+    withdrawn) assignment; withdrawing one revokes its code, so a mailed code stops working."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    code = models.ForeignKey(Code, on_delete=models.PROTECT, related_name="assignments")
+    # The code's batch, kept here so a batch's assignments are listed without a join over codes
+    # (Code.batch has no database constraint; this does).
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="assignments")
+    email = models.EmailField(max_length=254)
+    name = models.CharField(max_length=200, blank=True)
+    language = models.CharField(max_length=16, blank=True, help_text='e.g. "de"; blank: the default language.')
+    assigned_by = models.CharField(max_length=150, blank=True)
+    assigned_at = models.DateTimeField()
+    state = models.CharField(max_length=10, choices=State, default=State.QUEUED)
+    # The job that is to mail it next (its code, or a reminder); None once that mail went out or
+    # was refused.
+    job = models.ForeignKey(SendJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="assignments")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Mails tried: the code's, resends, reminders.")
+    last_error = models.TextField(blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["batch", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["code"], condition=~Q(state="withdrawn"), name="one_live_assignment_per_code"
+            ),
+        ]
+        indexes = [models.Index(fields=["batch", "state"])]
+
+    def __str__(self) -> str:
+        return f"Assignment {self.pk} of {self.code_id} ({self.state})"
+
+
+class MessageTemplate(models.Model):
+    """The subject and body of a mail, per kind and language, in Django's template language.
+    Without a row the built-in text is used (services.mailing.BUILT_IN)."""
+
+    class Kind(models.TextChoices):
+        CODE = "code", "The code"
+        REMINDER = "reminder", "A reminder"
+
+    kind = models.CharField(max_length=8, choices=Kind)
+    language = models.CharField(max_length=16)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    updated_by = models.CharField(max_length=150, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "language"]
+        constraints = [models.UniqueConstraint(fields=["kind", "language"], name="one_template_per_kind_and_language")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.language})"
+
+
 APPEND_ONLY = "The audit log is append-only."
 
 
@@ -282,6 +398,13 @@ class AuditEvent(models.Model):
         SESSION_CHANGED = "session_changed", "Session changed"
         SESSION_ARCHIVED = "session_archived", "Session archived"
         CATALOG_IMPORTED = "catalog_imported", "Catalog imported"
+        # Codes sent to recipients by email (services.assignments and services.mailing).
+        ASSIGNED = "assigned", "Codes assigned to recipients"
+        MAIL_SENT = "mail_sent", "Code mails sent"
+        RESENT = "resent", "Code mail queued again"
+        REMINDED = "reminded", "Reminders queued"
+        WITHDRAWN = "withdrawn", "Assignment withdrawn"
+        TEMPLATE_CHANGED = "template_changed", "Mail template changed"
 
     at = models.DateTimeField()
     actor = models.CharField(max_length=150)

@@ -18,6 +18,8 @@ VOUCHER_COMMANDS = [
     ("show", "0000-0000-0000-0000"),
     ("stats",),
     ("revoke", "--batch", "1"),
+    ("send_codes", "1", "list.csv"),
+    ("remind_codes", "1"),
     ("reverse", "0000-0000-0000-0000", "--user", "learner"),
 ]
 

@@ -12,5 +12,6 @@ def staff_urls(offer: Offer, batch: Batch) -> list[str]:
     return [
         "/staff/offers", "/staff/offers/new", f"/staff/offers/{offer.pk}",
         f"/staff/offers/{offer.pk}/export.csv", f"/staff/batches/{batch.pk}", f"/staff/batches/{batch.pk}/export.csv",
-        f"/staff/batches/{batch.pk}/cards.pdf",
+        f"/staff/batches/{batch.pk}/cards.pdf", f"/staff/batches/{batch.pk}/mail", "/staff/mail-templates",
+        "/staff/mail-templates/edit?kind=code&language=de",
     ]  # fmt: skip

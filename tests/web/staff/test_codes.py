@@ -11,7 +11,7 @@ from django.utils import timezone
 from tessera.catalog.models import CourseSession, Enrollment
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.errors import AlreadyReversed, CodeMistyped, CodeNotFound, CodeRevoked
-from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Product, Redemption
+from tessera.vouchers.models import Assignment, AuditEvent, Batch, Code, Offer, Product, Redemption
 from tessera.vouchers.selectors.codes import parse_code
 from tessera.vouchers.services import redemption_reverse, voucher_redeem
 from tests.web.pages import text
@@ -312,3 +312,22 @@ class TestWhoGetsIn:
         token = client.cookies["csrftoken"].value
         assert client.post(reverse_url(redemption), {"csrfmiddlewaretoken": token}).status_code == 303
         assert Redemption.objects.get(pk=redemption.pk).reversed_at is not None
+
+
+class TestSentByEmail:
+    def test_a_codes_page_says_to_whom_it_was_sent_and_in_what_state(
+        self, manager_client, enrollment_offer, make_batch
+    ):
+        batch = make_batch(enrollment_offer, count=1)
+        code = batch.codes.get()
+        Assignment.objects.create(
+            code=code, batch=batch, email="ada@example.org", assigned_at=timezone.now(), state="failed",
+            last_error="Refused by the mail server: 550",
+        )  # fmt: skip
+        page = text(manager_client.get(f"/staff/codes/{code.code}"))
+        assert "To ada@example.org: failed" in page
+        assert "(Refused by the mail server: 550)" in page
+
+    def test_a_code_never_sent_has_no_such_section(self, manager_client, enrollment_offer, make_batch):
+        code = make_batch(enrollment_offer, count=1).codes.get()
+        assert "Sent by email" not in text(manager_client.get(f"/staff/codes/{code.code}"))

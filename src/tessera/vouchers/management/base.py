@@ -81,3 +81,38 @@ class WebhookCommand(VoucherCommand):
             self.stdout.write(f"Its signing secret, shown only now:\n{secret}")
         else:
             self.stdout.write("Its signing secret is unchanged (--rotate-secret makes a new one).")
+
+
+class MailCommand(VoucherCommand):
+    """The commands that mail codes (send-codes, resend-codes, remind-codes, withdraw-assignment):
+    the batch they name, and the mail job they queue, sent by the task worker or, with --now, here."""
+
+    def add_now(self, parser: Any) -> None:
+        parser.add_argument(
+            "--now", action="store_true", help="send in this process instead of leaving it to the task worker"
+        )
+
+    def batch_named(self, pk: int) -> Any:
+        from tessera.vouchers.models import Batch
+
+        batch = Batch.objects.select_related("offer").filter(pk=pk).first()
+        if batch is None:
+            raise CommandError(f"not_found: there is no batch {pk}.")
+        return batch
+
+    def report(self, job: Any, *, now: bool, what: str = "mails") -> None:
+        from tessera.vouchers.services import send_job_run
+
+        if job is None:
+            self.stdout.write(f"No {what} to send.")
+            return
+        if not now:
+            self.stdout.write(
+                f"Queued mail job {job.pk}: {job.total:,} {what} of batch {job.batch_id}; the task worker "
+                "(`tessera db_worker`, which `tessera run` starts) sends them."
+            )
+            return
+        job = send_job_run(job_id=job.pk)
+        self.stdout.write(f"Mail job {job.pk} {job.status}: {job.sent:,} sent, {job.failed:,} failed of {job.total:,}.")
+        if job.error:
+            self.stdout.write(f"The job says: {job.error}")

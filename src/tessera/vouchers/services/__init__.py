@@ -1,5 +1,14 @@
 """Everything that changes vouchers. Entry points (CLI, admin, API, pages) call these only."""
 
+from tessera.vouchers.services.assignments import (
+    Recipient,
+    assignment_resend,
+    assignment_withdraw,
+    assignments_create,
+    assignments_remind,
+    assignments_resend_failed,
+    recipients_from_text,
+)
 from tessera.vouchers.services.batches import (
     MAX_USES_PER_CODE,
     BatchSpec,
@@ -22,6 +31,7 @@ from tessera.vouchers.services.jobs import (
     batch_jobs_requeue_stalled,
     batch_order,
 )
+from tessera.vouchers.services.mailing import send_job_run, template_save
 from tessera.vouchers.services.redeem import (
     Preview,
     redemption_reverse,
@@ -36,6 +46,12 @@ __all__ = [
     "BatchSpec",
     "CodeList",
     "Preview",
+    "Recipient",
+    "assignment_resend",
+    "assignment_withdraw",
+    "assignments_create",
+    "assignments_remind",
+    "assignments_resend_failed",
     "batch_create",
     "batch_create_in_request",
     "batch_job_create",
@@ -52,8 +68,11 @@ __all__ = [
     "offer_frozen_fields",
     "offer_save",
     "offer_validate",
+    "recipients_from_text",
     "redemption_reverse",
     "refund_returns_use",
+    "send_job_run",
+    "template_save",
     "voucher_check",
     "voucher_redeem",
 ]

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from tessera.core.errors import DomainError, InvalidInput
 from tessera.vouchers.models import Redemption
+from tessera.vouchers.selectors.assignments import code_assignments
 from tessera.vouchers.selectors.codes import CodeDetails, code_details, redemption_numbered
 from tessera.vouchers.services import code_revoke, redemption_reverse, refund_returns_use
 from tessera.web.errors import page_refusal
@@ -125,7 +126,7 @@ def _code_page(request: HttpRequest, details: CodeDetails, *, refusal: DomainErr
         "section": SECTION, "details": details, "code": details.code, "batch": details.code.batch,
         "offer": details.code.batch.offer, "status_label": label, "status_class": css,
         "revoked_at": details.code.revoked_at or details.code.batch.revoked_at,
-        "reverse_form": ReverseForm(), "refusal": refusal,
+        "reverse_form": ReverseForm(), "refusal": refusal, "assignments": code_assignments(details.code),
     }  # fmt: skip
     return _page(request, "web/staff/code_detail.html", context, refusal)
 

@@ -14,8 +14,8 @@ from django.core.validators import MaxValueValidator
 
 from tessera.catalog.models import CourseSession
 from tessera.core.errors import DomainError, InvalidInput
-from tessera.vouchers.models import Batch, Product
-from tessera.vouchers.services import BatchSpec, CodeList, codes_from_csv
+from tessera.vouchers.models import Batch, MessageTemplate, Product
+from tessera.vouchers.services import BatchSpec, CodeList, Recipient, codes_from_csv, recipients_from_text
 
 MAX_DAY = date(9998, 12, 31)  # the day after still fits every database's date range
 
@@ -141,3 +141,57 @@ class ImportForm(BatchSettingsForm):
         """The file's codes (see codes_from_csv), or InvalidInput; at most `most` of them."""
         uploaded = self.cleaned_data["file"]
         return codes_from_csv(codecs.iterdecode(uploaded, "utf-8-sig"), source=uploaded.name, most=most)
+
+
+class SendForm(StaffForm):
+    """ "Send codes" on a batch's mail page: recipients pasted (one address a line, or CSV lines
+    email,name,language) or uploaded as a CSV file; one of the two."""
+
+    field_for_service = {"recipients": "pasted", "link_base": None}
+
+    pasted = forms.CharField(
+        label="Recipients: one address a line, or email,name,language", required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
+    )  # fmt: skip
+    file = forms.FileField(label="Or a CSV file (email[,name[,language]])", required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.errors and bool(data.get("pasted", "").strip()) == bool(data.get("file")):
+            raise forms.ValidationError("Paste the recipients or choose a file, one of the two.")
+        return data
+
+    def recipients(self) -> tuple[list[Recipient], str]:
+        """The recipients (see recipients_from_text) and where they came from, or InvalidInput."""
+        uploaded = self.cleaned_data.get("file")
+        if uploaded:
+            return recipients_from_text(codecs.iterdecode(uploaded, "utf-8-sig"), source=uploaded.name), uploaded.name
+        return recipients_from_text(self.cleaned_data["pasted"].splitlines(), source="the list"), "the list"
+
+
+class ReplacementForm(StaffForm):
+    """Withdrawing an assignment, optionally sending a fresh code of the batch to another address."""
+
+    field_for_service = {"recipients": "email"}
+
+    email = forms.CharField(label="Send a fresh code to (optional)", required=False, max_length=254)
+    name = forms.CharField(label="Name", required=False, max_length=200)
+    language = forms.CharField(label="Language", required=False, max_length=16)
+
+    def replacement(self) -> Recipient | None:
+        data = self.cleaned_data
+        return Recipient(1, data["email"], data["name"], data["language"]) if data["email"].strip() else None
+
+
+class RemindForm(StaffForm):
+    days = forms.IntegerField(label="Remind those whose code was sent at least this many days ago", initial=7,
+                              min_value=1, max_value=365)  # fmt: skip
+
+
+class TemplateForm(StaffForm):
+    """A mail's wording in Django's template language; template_save judges it."""
+
+    kind = forms.ChoiceField(choices=MessageTemplate.Kind.choices, widget=forms.HiddenInput)
+    language = forms.CharField(max_length=16, widget=forms.HiddenInput)
+    subject = forms.CharField(label="Subject", max_length=200)
+    body = forms.CharField(label="Body", widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}))

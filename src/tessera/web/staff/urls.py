@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from tessera.web.staff import batches, codes, offers, stats
+from tessera.web.staff import batches, codes, mailing, offers, stats
 
 app_name = "staff"
 
@@ -10,5 +10,6 @@ urlpatterns = [
     *offers.urlpatterns,
     *batches.urlpatterns,
     *codes.urlpatterns,
+    *mailing.urlpatterns,
     *stats.urlpatterns,
 ]
