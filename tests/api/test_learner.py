@@ -21,7 +21,7 @@ class TestCheck:
         response = post(client, CHECK, {"code": code, "session": running_session.slug}, **learner_api.auth)
         assert response.status_code == 200
         assert response.json() | {"expires_at": None} == {
-            "code": code, "product": "enrollment", "session": "python-2026", "course": "python",
+            "code": code, "product": "enrollment", "session": "python-2026", "course": "python", "assessment": None,
             "uses_left": 2, "expires_at": None,
         }  # fmt: skip
         assert not Redemption.objects.exists()
@@ -116,7 +116,7 @@ class TestEntitlements:
         assert enrollments == [("python-2026", True, False)]
         assert redemptions == [(code, "enrollment", None)]
         theirs = client.get(MINE, **other_learner_api.auth).json()
-        assert theirs == {"enrollments": [], "redemptions": []}
+        assert theirs == {"enrollments": [], "assessments": [], "redemptions": []}
 
 
 class TestVouchersOff:

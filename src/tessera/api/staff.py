@@ -31,6 +31,7 @@ from tessera.vouchers.selectors.codes import (
     redemption_numbered,
     status_of,
 )
+from tessera.vouchers.selectors.entitlements import redemption_place
 from tessera.vouchers.selectors.exports import EXPORT_HEADER, batches_for_export, export_rows
 from tessera.vouchers.selectors.offers import offer_numbered, offers_listed
 from tessera.vouchers.selectors.stats import code_stats
@@ -257,8 +258,9 @@ def batches_codes(request: HttpRequest, batch_id: int) -> QuerySet[Code]:
 class RedemptionRowOut(Schema):
     id: int
     user: str
-    session: str
-    course: str
+    session: str | None  # a session's product; None for an assessment's
+    course: str | None  # the session's course, or the assessment's (None if it stands alone)
+    assessment: str | None = None
     redeemed_at: datetime
     client_ip: str | None
     reversed_at: datetime | None
@@ -286,8 +288,8 @@ class CodeOut(Schema):
             offer=batch.offer_id, product=batch.offer.product, tag=batch.tag, expires_at=batch.expires_at,
             revoked_at=code.revoked_at or batch.revoked_at,
             redemptions=[
-                RedemptionRowOut(id=r.pk, user=r.user.get_username(), session=r.session.slug,
-                                 course=r.session.course.slug, redeemed_at=r.redeemed_at, client_ip=r.client_ip,
+                RedemptionRowOut(id=r.pk, user=r.user.get_username(), **redemption_place(r),
+                                 redeemed_at=r.redeemed_at, client_ip=r.client_ip,
                                  reversed_at=r.reversed_at, reversed_by=r.reversed_by)
                 for r in details.redemptions
             ],

@@ -168,7 +168,7 @@ def _voucher_details(code: Code) -> dict[str, Any]:
         "uses": details.code.uses, "max_uses": details.code.max_uses, "expires_at": xikolo.wire_time(batch.expires_at),
         "redemptions": [
             {"claimed_at": xikolo.wire_time(r.redeemed_at), "claimant_ip": r.client_ip or "",
-             "course_session": r.session.slug, "course": r.session.course.slug,
+             **xikolo.claim_place(r),
              "reversed_at": xikolo.wire_time(r.reversed_at)}
             for r in details.redemptions
         ],

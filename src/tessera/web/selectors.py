@@ -11,7 +11,7 @@ from tessera.catalog.models import Course, CourseSession, Enrollment, Exam
 from tessera.catalog.selectors import exam_deadlines
 from tessera.vouchers import config
 from tessera.vouchers.models import Product
-from tessera.vouchers.products import product_rule, products_held
+from tessera.vouchers.products import SESSION, product_rule, products_at, products_held
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,9 @@ def products_shown(session: CourseSession) -> list[str]:
     and the session offering it."""
     if not config.vouchers_enabled():
         return []
-    return [name for name in Product.values if config.product_enabled(name) and product_rule(name).offered_by(session)]
+    return [
+        name for name in products_at(SESSION) if config.product_enabled(name) and product_rule(name).offered_by(session)
+    ]
 
 
 def products_to_offer(session: CourseSession, enrollment: Enrollment | None, now: datetime) -> list[str]:
@@ -47,7 +49,7 @@ def reactivatable(
     if Product.REACTIVATION not in products_shown(session):
         return False
     reactivation = product_rule(Product.REACTIVATION)
-    return reactivation.refusal(user=user, session=session, enrollment=enrollment, now=now) is None  # type: ignore[arg-type]
+    return reactivation.refusal(user=user, place=session, holding=enrollment, now=now) is None  # type: ignore[arg-type]
 
 
 def courses_with_sessions(
