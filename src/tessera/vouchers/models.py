@@ -71,6 +71,11 @@ class Offer(models.Model):
         return f"{self.name} ({self.get_product_display()})"
 
     @property
+    def place(self) -> CourseSession | Assessment | None:
+        """What the offer is for: its session, its assessment, or None (any session)."""
+        return self.session or self.assessment
+
+    @property
     def display_price(self) -> str:
         """The price as learners see it ("49.00 EUR"), or "" for an offer priced at zero."""
         return f"{self.price:.2f} {self.currency}" if self.price > 0 else ""
