@@ -17,7 +17,7 @@ from ninja.pagination import PageNumberPagination, paginate
 
 from tessera.api.auth import STAFF_AUTH, caller
 from tessera.api.schemas import ERRORS, ApiIn, Moment, ProductName
-from tessera.catalog.selectors import session_by_slug
+from tessera.catalog.selectors import assessment_by_slug, session_by_slug
 from tessera.core.csvstream import csv_download
 from tessera.core.users import user_named
 from tessera.vouchers.audit import actor_of
@@ -61,7 +61,9 @@ class StaffPages(PageNumberPagination):
 # --- offers -----------------------------------------------------------------------------------
 
 
-class OfferIn(ApiIn):
+class OfferFieldsIn(ApiIn):
+    """An offer of a course session's product (the course platforms' API shares it)."""
+
     name: str = Field(min_length=1, max_length=200)
     product: ProductName
     session: str | None = Field(None, max_length=50, description="A course session's slug; none: any session.")
@@ -76,12 +78,29 @@ class OfferIn(ApiIn):
     )  # fmt: skip
 
 
+class OfferIn(OfferFieldsIn):
+    """An offer of a course session's product, or of an assessment."""
+
+    assessment: str | None = Field(
+        None, max_length=50, description="Product assessment: the assessment's slug (and no session)."
+    )
+    attempts: int | None = Field(
+        None, ge=1, le=32767, description="Product assessment: attempts one code gives; none: the assessment's."
+    )
+    adds_attempts: bool = Field(
+        False, description="Product assessment: a learner holding the assessment gets the attempts added."
+    )
+
+
 class OfferOut(Schema):
     id: int
     name: str
     product: str
     session: str | None
     course: str | None
+    assessment: str | None
+    attempts: int | None
+    adds_attempts: bool
     price: Decimal
     currency: str
     payment_mode: str
@@ -97,7 +116,12 @@ class OfferOut(Schema):
 
     @staticmethod
     def resolve_course(offer: Offer) -> str | None:
-        return offer.session.course.slug if offer.session else None
+        course = offer.session.course if offer.session else offer.assessment.course if offer.assessment else None
+        return course.slug if course else None
+
+    @staticmethod
+    def resolve_assessment(offer: Offer) -> str | None:
+        return offer.assessment.slug if offer.assessment else None
 
 
 @router.get("/offers", response={200: list[OfferOut], **ERRORS}, summary="Offers, newest first")
@@ -109,8 +133,12 @@ def offers_list(request: HttpRequest) -> QuerySet[Offer]:
 @router.post("/offers", response={201: OfferOut, **ERRORS}, summary="Create an offer")
 def offers_create(request: HttpRequest, payload: OfferIn) -> Status[Offer]:
     fields = payload.dict()
-    slug = fields.pop("session")
-    offer = offer_create(session=session_by_slug(slug) if slug else None, actor=actor_of(caller(request)), **fields)
+    slug, assessment = fields.pop("session"), fields.pop("assessment")
+    offer = offer_create(
+        session=session_by_slug(slug) if slug else None,
+        assessment=assessment_by_slug(assessment) if assessment else None,
+        actor=actor_of(caller(request)), **fields,
+    )  # fmt: skip
     return Status(201, offer)
 
 

@@ -11,7 +11,7 @@ from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
 from tessera.api.schemas import ERRORS
-from tessera.api.staff import BatchOut, BatchSpecIn, CodeRowOut, OfferIn, StaffPages
+from tessera.api.staff import BatchOut, BatchSpecIn, CodeRowOut, OfferFieldsIn, StaffPages
 from tessera.platforms.auth import calling_platform
 from tessera.platforms.catalog import MAX_EXTERNAL_ID
 from tessera.platforms.offers import platform_batch_create, platform_offer_create
@@ -24,7 +24,7 @@ from tessera.vouchers.services import BatchSpec
 router = Router(tags=["course platforms: offers and codes"])
 
 
-class PlatformOfferIn(OfferIn):
+class PlatformOfferIn(OfferFieldsIn):
     session: str = Field(min_length=1, max_length=MAX_EXTERNAL_ID, description="The platform's id of the session.")
 
 

@@ -19,11 +19,12 @@ from tessera.core.geoip import geoip
 from tessera.vouchers.models import Product, Redemption
 from tessera.vouchers.selectors.codes import display_code
 
-# Xikolo's product names where one exists; enrollment is Tessera's own.
+# Xikolo's product names where one exists; enrollment and assessment are Tessera's own.
 WIRE_PRODUCTS = {
     "course_reactivation": Product.REACTIVATION,
     "proctoring_smowl": Product.PROCTORING,
     "course_enrollment": Product.ENROLLMENT,
+    "assessment": Product.ASSESSMENT,
 }
 PRODUCT_ON_WIRE: dict[str, str] = {str(product): wire for wire, product in WIRE_PRODUCTS.items()}
 LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")  # in a str from JSON, every surrogate is a lone one

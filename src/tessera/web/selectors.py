@@ -7,7 +7,7 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Prefetch
 
-from tessera.catalog.models import Course, CourseSession, Enrollment, Exam
+from tessera.catalog.models import Assessment, Course, CourseSession, Enrollment, Exam
 from tessera.catalog.selectors import exam_deadlines
 from tessera.vouchers import config
 from tessera.vouchers.models import Product
@@ -32,6 +32,13 @@ def products_shown(session: CourseSession) -> list[str]:
     return [
         name for name in products_at(SESSION) if config.product_enabled(name) and product_rule(name).offered_by(session)
     ]
+
+
+def assessment_form_shown(assessment: Assessment, now: datetime) -> bool:
+    """Whether the assessment's page shows its code form: vouchers and the product on, and the
+    assessment open (a closed one's codes are refused as product_unavailable)."""
+    on = config.vouchers_enabled() and config.product_enabled(Product.ASSESSMENT)
+    return on and assessment.closed_reason(now) is None
 
 
 def products_to_offer(session: CourseSession, enrollment: Enrollment | None, now: datetime) -> list[str]:

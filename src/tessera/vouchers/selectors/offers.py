@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-from tessera.catalog.models import CourseSession
+from tessera.catalog.models import Assessment, CourseSession
 from tessera.core.errors import DoesNotExist
 from tessera.vouchers.models import Offer
 
@@ -20,7 +20,7 @@ def offer_numbered(pk: int) -> Offer:
 
 
 def offers_listed() -> QuerySet[Offer]:
-    return Offer.objects.select_related("session__course", "assessment").order_by("-pk")
+    return Offer.objects.select_related("session__course", "assessment__course").order_by("-pk")
 
 
 def offers_overview(*, session_slug: str = "") -> QuerySet[Offer]:
@@ -37,19 +37,33 @@ def offers_overview(*, session_slug: str = "") -> QuerySet[Offer]:
     )  # fmt: skip
 
 
+def _on_sale(offers: QuerySet[Offer], now: datetime) -> QuerySet[Offer]:
+    """Offers whose store link a page shows: a link, active (auto-subscribe), the sale window open."""
+    return (
+        offers.filter(auto_subscribe=True)
+        .exclude(store_url="")
+        .filter(Q(sale_starts_at__isnull=True) | Q(sale_starts_at__lte=now))
+        .filter(Q(sale_ends_at__isnull=True) | Q(sale_ends_at__gt=now))
+    )
+
+
+def assessment_offer_on_sale(assessment: Assessment, now: datetime, *, adds_attempts: bool) -> Offer | None:
+    """The offer whose store link the assessment's page shows ("No code yet? Buy one"), the
+    newest on sale: for a learner who holds the assessment, one that adds attempts (a plain
+    code would be refused them); for anyone else, any, plain offers first."""
+    offers = _on_sale(Offer.objects.filter(assessment=assessment), now)
+    if adds_attempts:
+        offers = offers.filter(adds_attempts=True)
+    return offers.order_by("adds_attempts", "-created_at", "-pk").first()
+
+
 def offers_on_sale(session: CourseSession, products: Iterable[str], now: datetime) -> dict[str, Offer]:
     """Per product, the offer whose store link the session's page shows beside that product's
     code field: only offers with a store link that are active (auto-subscribe on, their sale
     window open); the session's own offer before one for any session; the newest among equals.
     A product without such an offer is left out."""
-    on_sale = (
-        Offer.objects.filter(Q(session=session) | Q(session__isnull=True), product__in=list(products))
-        .filter(auto_subscribe=True)
-        .exclude(store_url="")
-        .filter(Q(sale_starts_at__isnull=True) | Q(sale_starts_at__lte=now))
-        .filter(Q(sale_ends_at__isnull=True) | Q(sale_ends_at__gt=now))
-        .order_by(F("session").asc(nulls_last=True), "-created_at", "-pk")
-    )
+    offers = Offer.objects.filter(Q(session=session) | Q(session__isnull=True), product__in=list(products))
+    on_sale = _on_sale(offers, now).order_by(F("session").asc(nulls_last=True), "-created_at", "-pk")
     chosen: dict[str, Offer] = {}
     for offer in on_sale:
         chosen.setdefault(offer.product, offer)
