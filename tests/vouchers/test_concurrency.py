@@ -116,3 +116,15 @@ class TestConcurrentAttempts:
         ], success="redeemed", connect_first=True)  # fmt: skip
         assert outcomes == Counter({"redeemed": 2})
         assert AssessmentEntitlement.objects.get(user=learner).attempts == 3
+
+    def test_two_plain_codes_at_once_grant_a_newcomer_the_assessment_once(
+        self, assessment_offer, make_batch, learner, assessment
+    ):
+        """Both read no entitlement; the one-per-learner unique index lets one in, the other is not_eligible."""
+        codes = list(make_batch(assessment_offer, count=2).codes.values_list("code", flat=True))
+        outcomes = race([
+            lambda code=code: voucher_redeem(code=code, user=learner, assessment=assessment) for code in codes
+        ], success="redeemed", connect_first=True)  # fmt: skip
+        assert outcomes == Counter({"redeemed": 1, "not_eligible": 1})
+        assert AssessmentEntitlement.objects.get(user=learner).attempts == 3
+        assert Code.objects.filter(uses=1).count() == 1
