@@ -8,9 +8,9 @@ never exceed max_uses; a CHECK constraint backs it up.
 A redemption is the hot path (hundreds a second), so its statements are written by hand (see
 tessera.core.db) and kept few: one read (the code, its batch and offer, whether this user already
 holds it, and their enrollment in the session, or for an assessment their entitlement to it), then
-the writes. A typed code is looked up once,
-generated or imported: selectors.codes.code_key picks the key before any query. The use is counted last, so a
-much-used code's row stays locked only from that UPDATE to the COMMIT.
+the writes. A typed code is looked up once, generated or imported: selectors.codes.code_key picks
+the key before any query. The use is counted last, so a much-used code's row stays locked only
+from that UPDATE to the COMMIT.
 
 Redemptions and checks are a learner's attempts, so the services themselves hold them to the
 failed- and refused-attempt limits (tessera.core.ratelimit), per learner and per the address the
