@@ -5,10 +5,11 @@ from datetime import timedelta
 
 import pytest
 
-from tessera.catalog.models import AssessmentEntitlement, CourseSession, Enrollment, Exam
+from tessera.catalog.models import Assessment, AssessmentEntitlement, CourseSession, Enrollment, Exam
 from tessera.catalog.selectors import (
     active_enrollment_count,
     assessment_by_slug,
+    assessments_shown,
     enrollment_for,
     entitlement_for,
     entitlements_of,
@@ -128,3 +129,8 @@ class TestAssessments:
         assert list(entitlements_of(learner)) == [mine]
         assert entitlement_for(user=learner, assessment=assessment) == mine
         assert entitlement_for(user=other_learner, assessment=assessment) is None
+
+    def test_the_active_assessments_of_a_course_or_those_standing_alone(self, course, assessment, lone_assessment):
+        Assessment.objects.create(slug="retired", title="Retired", active=False)
+        assert list(assessments_shown(course=course)) == [assessment]
+        assert list(assessments_shown()) == [lone_assessment]

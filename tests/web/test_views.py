@@ -475,6 +475,16 @@ class TestAssessmentPage:
         assert response.status_code == 302
         assert response["Location"].startswith("/login?next=/assessments/python-exam")
 
+    def test_the_course_page_links_its_assessments_and_the_list_those_alone(self, client, running_session,
+                                                                           assessment, lone_assessment):  # fmt: skip
+        course_page = text(client.get(COURSE))
+        assert '<a href="/assessments/python-exam">Python certification exam</a>' in course_page
+        assert "sql-placement" not in course_page
+        listed = text(client.get("/courses"))
+        assert "Assessments on their own" in listed
+        assert '<a href="/assessments/sql-placement">SQL placement test</a>' in listed
+        assert "/assessments/python-exam" not in listed
+
     def test_an_unknown_assessment_is_404(self, client, db):
         assert client.get("/assessments/nope").status_code == 404
 

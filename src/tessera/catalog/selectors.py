@@ -82,3 +82,8 @@ def entitlements_of(user: AbstractBaseUser) -> QuerySet[AssessmentEntitlement]:
         .select_related("assessment__course")
         .order_by("-created_at", "-pk")
     )
+
+
+def assessments_shown(*, course: Course | None = None) -> QuerySet[Assessment]:
+    """Active assessments by title: a course's, or (no course given) those that stand alone."""
+    return Assessment.objects.filter(active=True, course=course).order_by("title", "pk")

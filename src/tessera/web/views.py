@@ -27,6 +27,7 @@ from django.views.decorators.http import require_http_methods
 from tessera.catalog.models import Assessment, CourseSession
 from tessera.catalog.selectors import (
     assessment_by_slug,
+    assessments_shown,
     enrollment_for,
     entitlement_for,
     entitlements_of,
@@ -49,7 +50,8 @@ from tessera.web.responses import locked_out, see_other
 def course_list(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     courses = selectors.courses_with_sessions(request.user, now)
-    return render(request, "web/course_list.html", {"courses": courses, "now": now})
+    context = {"courses": courses, "assessments": list(assessments_shown()), "now": now}
+    return render(request, "web/course_list.html", context)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -107,6 +109,7 @@ def _course_page(
         "forms": [(form, on_sale.get(form.product_name)) for form in forms],
         "reactivatable": selectors.reactivatable(user=user, session=session, enrollment=enrollment, now=now),
         "deadlines": exam_deadlines(session=session, enrollment=enrollment),
+        "assessments": list(assessments_shown(course=session.course)),
     }  # fmt: skip
     return render(request, "web/course_detail.html", context, status=status)
 
