@@ -18,7 +18,7 @@ from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
-from tessera.catalog.models import Course, CourseSession, Exam
+from tessera.catalog.models import Assessment, Course, CourseSession, Exam
 from tessera.core.ratelimit import limiter
 from tessera.shop.models import Shop
 from tessera.shop.services import shop_create, token_issue
@@ -246,6 +246,21 @@ def ended_session(course: Course, now: datetime) -> CourseSession:
     return session
 
 
+@pytest.fixture
+def assessment(course: Course, now: datetime) -> Assessment:
+    """Part of the Python course, open from a day ago for four weeks; up to three attempts each."""
+    return Assessment.objects.create(
+        course=course, slug="python-exam", title="Python certification exam", attempts=3,
+        opens_at=now - timedelta(days=1), closes_at=now + timedelta(weeks=4),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def lone_assessment(db: None) -> Assessment:
+    """Sold on its own (no course), always open, one attempt."""
+    return Assessment.objects.create(slug="sql-placement", title="SQL placement test")
+
+
 # --- vouchers ---------------------------------------------------------------------------------
 
 
@@ -292,6 +307,20 @@ def proctoring_offer(make_offer: Callable[..., Offer], running_session: CourseSe
 @pytest.fixture
 def reactivation_offer(make_offer: Callable[..., Offer], ended_session: CourseSession) -> Offer:
     return make_offer(Product.REACTIVATION, ended_session)
+
+
+@pytest.fixture
+def assessment_offer(db: None, assessment: Assessment) -> Offer:
+    """A plain assessment offer: each code gives the assessment's three attempts to a newcomer."""
+    return offer_create(name="exam offer", product=Product.ASSESSMENT, assessment=assessment)
+
+
+@pytest.fixture
+def retake_offer(db: None, assessment: Assessment) -> Offer:
+    """An offer that adds one attempt, to a holder too (a retake), up to the assessment's three."""
+    return offer_create(
+        name="retake", product=Product.ASSESSMENT, assessment=assessment, attempts=1, adds_attempts=True
+    )
 
 
 @pytest.fixture

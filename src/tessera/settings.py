@@ -270,7 +270,7 @@ CONTENT_SECURITY_POLICY = {
 
 # --- Tessera's own configuration (docs/operations/configuration.md) ---
 TESSERA_VOUCHERS_ENABLED = env_flag("TESSERA_VOUCHERS", True)
-TESSERA_PRODUCTS_ENABLED = env_list("TESSERA_PRODUCTS", ["enrollment", "proctoring", "reactivation"])
+TESSERA_PRODUCTS_ENABLED = env_list("TESSERA_PRODUCTS", ["enrollment", "proctoring", "reactivation", "assessment"])
 TESSERA_REACTIVATION_WEEKS = env_int("TESSERA_REACTIVATION_WEEKS", 8)
 TESSERA_CODE_LENGTH = env_int("TESSERA_CODE_LENGTH", 16)
 TESSERA_CODE_PREFIX = os.environ.get("TESSERA_CODE_PREFIX", "")

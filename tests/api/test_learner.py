@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tessera.catalog.models import Enrollment
+from tessera.catalog.models import AssessmentEntitlement, Enrollment
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.models import Code, Redemption
 from tests.api.conftest import MINE, post
@@ -21,7 +21,7 @@ class TestCheck:
         response = post(client, CHECK, {"code": code, "session": running_session.slug}, **learner_api.auth)
         assert response.status_code == 200
         assert response.json() | {"expires_at": None} == {
-            "code": code, "product": "enrollment", "session": "python-2026", "course": "python",
+            "code": code, "product": "enrollment", "session": "python-2026", "course": "python", "assessment": None,
             "uses_left": 2, "expires_at": None,
         }  # fmt: skip
         assert not Redemption.objects.exists()
@@ -116,7 +116,66 @@ class TestEntitlements:
         assert enrollments == [("python-2026", True, False)]
         assert redemptions == [(code, "enrollment", None)]
         theirs = client.get(MINE, **other_learner_api.auth).json()
-        assert theirs == {"enrollments": [], "redemptions": []}
+        assert theirs == {"enrollments": [], "assessments": [], "redemptions": []}
+
+
+class TestAssessments:
+    def test_check_then_redeem_a_code_for_an_assessment(self, client, learner_api, assessment_offer, make_code,
+                                                        assessment):  # fmt: skip
+        code = make_code(assessment_offer)
+        checked = post(client, CHECK, {"code": code, "assessment": "python-exam"}, **learner_api.auth)
+        assert checked.status_code == 200
+        assert {key: checked.json()[key] for key in ("product", "session", "course", "assessment")} == {
+            "product": "assessment",
+            "session": None,
+            "course": "python",
+            "assessment": "python-exam",
+        }
+        assert not AssessmentEntitlement.objects.exists()
+        redeemed = post(client, REDEEM, {"code": code, "assessment": "python-exam"}, **learner_api.auth)
+        assert redeemed.status_code == 201
+        assert (redeemed.json()["assessment"], redeemed.json()["session"]) == ("python-exam", None)
+        assert AssessmentEntitlement.objects.get(user=learner_api.user).attempts == 3
+
+    def test_my_entitlements_list_my_assessments_with_their_attempts(
+        self, client, learner_api, other_learner_api, assessment_offer, make_code, assessment
+    ):
+        post(client, REDEEM, {"code": make_code(assessment_offer), "assessment": "python-exam"}, **learner_api.auth)
+        mine = client.get(MINE, **learner_api.auth).json()
+        [held] = mine["assessments"]
+        assert {key: held[key] for key in ("assessment", "title", "course", "attempts")} == {
+            "assessment": "python-exam",
+            "title": "Python certification exam",
+            "course": "python",
+            "attempts": 3,
+        }
+        assert [(r["product"], r["session"], r["assessment"]) for r in mine["redemptions"]] == [
+            ("assessment", None, "python-exam")
+        ]
+        assert client.get(MINE, **other_learner_api.auth).json()["assessments"] == []
+
+    @pytest.mark.parametrize("places", [{}, {"session": "python-2026", "assessment": "python-exam"}])
+    def test_a_session_or_an_assessment_never_both_nor_neither(
+        self, client, learner_api, assessment_offer, make_code, assessment, running_session, places
+    ):
+        response = post(client, REDEEM, {"code": make_code(assessment_offer), **places}, **learner_api.auth)
+        assert (response.status_code, response.json()["error"], response.json()["field"]) == (
+            422,
+            "invalid_input",
+            "session",
+        )
+        assert not Redemption.objects.exists()
+
+    def test_an_unknown_assessment_is_422(self, client, learner_api, assessment_offer, make_code):
+        response = post(client, REDEEM, {"code": make_code(assessment_offer), "assessment": "nope"}, **learner_api.auth)
+        assert (response.status_code, response.json()["field"]) == (422, "assessment")
+
+    def test_a_holder_is_refused_a_plain_code_as_409_not_eligible(self, client, learner_api, assessment_offer,
+                                                                  make_code, assessment):  # fmt: skip
+        post(client, REDEEM, {"code": make_code(assessment_offer), "assessment": "python-exam"}, **learner_api.auth)
+        again = post(client, REDEEM, {"code": make_code(assessment_offer), "assessment": "python-exam"},
+                     **learner_api.auth)  # fmt: skip
+        assert (again.status_code, again.json()["error"]) == (409, "not_eligible")
 
 
 class TestVouchersOff:

@@ -325,6 +325,46 @@ class TestCodesAndRedemptions:
         assert client.get("/api/v1/redemptions/5/reverse", **staff_api.auth).status_code == 405
 
 
+class TestAssessments:
+    def test_create_an_assessment_offer_then_show_it(self, client, staff_api, assessment):
+        body = {"name": "Retake", "product": "assessment", "assessment": "python-exam", "attempts": 1,
+                "adds_attempts": True}  # fmt: skip
+        created = post(client, "/api/v1/offers", body, **staff_api.auth)
+        assert created.status_code == 201, created.json()
+        shown = client.get(f"/api/v1/offers/{created.json()['id']}", **staff_api.auth).json()
+        assert (shown["session"], shown["assessment"], shown["course"], shown["attempts"], shown["adds_attempts"]) == (
+            None,
+            "python-exam",
+            "python",
+            1,
+            True,
+        )
+
+    @pytest.mark.parametrize(
+        ("body", "error", "field"),
+        [({"assessment": "nope"}, "invalid_input", "assessment"),
+         ({}, "offer_place_mismatch", "assessment"),
+         ({"assessment": "python-exam", "session": "python-2026"}, "offer_place_mismatch", "assessment"),
+         ({"assessment": "python-exam", "attempts": 9}, "invalid_input", "attempts")],
+    )  # fmt: skip
+    def test_a_bad_assessment_offer_is_422_and_nothing_is_made(self, client, staff_api, assessment, running_session,
+                                                               body, error, field):  # fmt: skip
+        response = post(client, "/api/v1/offers", {"name": "x", "product": "assessment", **body}, **staff_api.auth)
+        assert (response.status_code, response.json()["error"], response.json()["field"]) == (422, error, field)
+        assert not Offer.objects.exists()
+
+    def test_query_an_assessment_code_names_the_assessment(self, client, staff_api, assessment_offer, make_code,
+                                                           learner, assessment):  # fmt: skip
+        code = make_code(assessment_offer)
+        voucher_redeem(code=code, user=learner, assessment=assessment)
+        [redemption] = client.get(f"/api/v1/codes/{code}", **staff_api.auth).json()["redemptions"]
+        assert (redemption["session"], redemption["course"], redemption["assessment"]) == (
+            None,
+            "python",
+            "python-exam",
+        )
+
+
 class TestStats:
     def test_issued_and_redeemed_by_product(self, client, staff_api, offer, make_batch, learner, running_session):
         batch = make_batch(offer, count=4)

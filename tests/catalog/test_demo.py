@@ -7,8 +7,8 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 
-from tessera.catalog.demo import demo_catalog_load, demo_users_reset
-from tessera.catalog.models import Course, CourseSession, Exam
+from tessera.catalog.demo import demo_assessment_load, demo_catalog_load, demo_users_reset
+from tessera.catalog.models import Assessment, Course, CourseSession, Exam
 
 
 class TestDemoCatalog:
@@ -28,6 +28,15 @@ class TestDemoCatalog:
         assert (Course.objects.count(), CourseSession.objects.count(), Exam.objects.count()) == (3, 3, 4)
         assert (running.starts_at, ended.ends_at) == (now - timedelta(weeks=2), now - timedelta(weeks=8))
         assert running.exams.get(title="Final exam").submission_deadline == now + timedelta(weeks=5)
+
+
+class TestDemoAssessment:
+    def test_a_standalone_assessment_open_now_and_again_after_a_reload(self, db, now):
+        demo_assessment_load(now - timedelta(weeks=52))
+        assessment = demo_assessment_load(now)
+        assert Assessment.objects.count() == 1
+        assert (assessment.course, assessment.attempts) == (None, 3)
+        assert assessment.closed_reason(now) is None
 
 
 class TestDemoUsers:

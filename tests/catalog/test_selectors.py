@@ -5,10 +5,14 @@ from datetime import timedelta
 
 import pytest
 
-from tessera.catalog.models import CourseSession, Enrollment, Exam
+from tessera.catalog.models import Assessment, AssessmentEntitlement, CourseSession, Enrollment, Exam
 from tessera.catalog.selectors import (
     active_enrollment_count,
+    assessment_by_slug,
+    assessments_shown,
     enrollment_for,
+    entitlement_for,
+    entitlements_of,
     exam_deadline_for,
     exam_deadlines,
     first_proctored_deadline,
@@ -105,3 +109,28 @@ class TestEnrollmentFor:
                 expected = Enrollment.objects.filter(user=user, session=session).first()
                 assert columns_of(enrollment_for(user=user, session=session)) == columns_of(expected)
         assert Enrollment.objects.filter(user=learner).count() == 2
+
+
+class TestAssessments:
+    def test_an_assessment_by_its_slug_with_its_course(self, assessment, django_assert_num_queries):
+        with django_assert_num_queries(1):
+            found = assessment_by_slug("python-exam")
+            assert (found, found.course.slug) == (assessment, "python")
+
+    def test_an_unknown_slug_is_invalid_input(self, db):
+        with pytest.raises(InvalidInput) as refused:
+            assessment_by_slug("nope")
+        assert refused.value.field == "assessment"
+
+    def test_a_learners_active_entitlements_and_nobody_elses(self, learner, other_learner, assessment, lone_assessment):
+        mine = AssessmentEntitlement.objects.create(user=learner, assessment=assessment, attempts=2)
+        AssessmentEntitlement.objects.create(user=learner, assessment=lone_assessment, active=False)
+        AssessmentEntitlement.objects.create(user=other_learner, assessment=lone_assessment)
+        assert list(entitlements_of(learner)) == [mine]
+        assert entitlement_for(user=learner, assessment=assessment) == mine
+        assert entitlement_for(user=other_learner, assessment=assessment) is None
+
+    def test_the_active_assessments_of_a_course_or_those_standing_alone(self, course, assessment, lone_assessment):
+        Assessment.objects.create(slug="retired", title="Retired", active=False)
+        assert list(assessments_shown(course=course)) == [assessment]
+        assert list(assessments_shown()) == [lone_assessment]

@@ -4,9 +4,17 @@ from datetime import timedelta
 
 import pytest
 
-from tessera.catalog.errors import EnrollmentConflict
-from tessera.catalog.models import Enrollment
-from tessera.catalog.services import enrollment_enroll, proctoring_book, reactivation_start
+from tessera.catalog.errors import EnrollmentConflict, EntitlementConflict
+from tessera.catalog.models import AssessmentEntitlement, Enrollment
+from tessera.catalog.services import (
+    enrollment_enroll,
+    entitlement_add_attempts,
+    entitlement_grant,
+    entitlement_reduce,
+    entitlement_revoke,
+    proctoring_book,
+    reactivation_start,
+)
 
 
 @pytest.mark.django_db
@@ -64,3 +72,60 @@ class TestReactivationStart:
             user=learner, session=ended_session, enrollment=stale, now=now, until=now + timedelta(weeks=8)
         )
         assert Enrollment.objects.get(pk=stale.pk).reactivated_until == now + timedelta(weeks=8)
+
+
+def _held(user) -> tuple[bool, int]:
+    entitlement = AssessmentEntitlement.objects.get(user=user)
+    return entitlement.active, entitlement.attempts
+
+
+class TestEntitlementGrant:
+    def test_grants_the_attempts(self, learner, assessment):
+        entitlement_grant(user=learner, assessment=assessment, attempts=2, entitlement=None)
+        assert _held(learner) == (True, 2)
+
+    def test_restores_an_ended_entitlement_with_the_new_attempts(self, learner, assessment):
+        ended = AssessmentEntitlement.objects.create(user=learner, assessment=assessment, attempts=1, active=False)
+        entitlement_grant(user=learner, assessment=assessment, attempts=3, entitlement=ended)
+        assert _held(learner) == (True, 3)
+
+    def test_a_grant_raced_by_another_is_a_conflict(self, learner, assessment):
+        AssessmentEntitlement.objects.create(user=learner, assessment=assessment)
+        with pytest.raises(EntitlementConflict) as conflict:
+            entitlement_grant(user=learner, assessment=assessment, attempts=1, entitlement=None)
+        assert conflict.value.code == "not_eligible"
+
+    def test_restoring_one_restored_meanwhile_is_a_conflict(self, learner, assessment):
+        live = AssessmentEntitlement.objects.create(user=learner, assessment=assessment, attempts=1)
+        with pytest.raises(EntitlementConflict):
+            entitlement_grant(user=learner, assessment=assessment, attempts=3, entitlement=live)
+        assert _held(learner) == (True, 1)
+
+
+class TestEntitlementAttempts:
+    def test_adds_up_to_the_most_allowed(self, learner, assessment):
+        held = AssessmentEntitlement.objects.create(user=learner, assessment=assessment, attempts=1)
+        entitlement_add_attempts(entitlement=held, attempts=2, most=3)
+        assert _held(learner) == (True, 3)
+        with pytest.raises(EntitlementConflict):
+            entitlement_add_attempts(entitlement=held, attempts=1, most=3)
+        assert _held(learner) == (True, 3)
+
+    def test_adds_nothing_to_an_ended_entitlement(self, learner, assessment):
+        ended = AssessmentEntitlement.objects.create(user=learner, assessment=assessment, active=False)
+        with pytest.raises(EntitlementConflict):
+            entitlement_add_attempts(entitlement=ended, attempts=1, most=3)
+
+    def test_reducing_keeps_what_is_left_and_ends_it_at_none(self, learner, assessment):
+        AssessmentEntitlement.objects.create(user=learner, assessment=assessment, attempts=3)
+        assert entitlement_reduce(user=learner, assessment=assessment, attempts=1)
+        assert _held(learner) == (True, 2)
+        assert entitlement_reduce(user=learner, assessment=assessment, attempts=2)
+        assert _held(learner) == (False, 2)
+        assert not entitlement_reduce(user=learner, assessment=assessment, attempts=1)
+
+    def test_revoking_ends_it_whatever_it_held(self, learner, assessment):
+        AssessmentEntitlement.objects.create(user=learner, assessment=assessment, attempts=3)
+        assert entitlement_revoke(user=learner, assessment=assessment)
+        assert _held(learner) == (False, 3)
+        assert not entitlement_revoke(user=learner, assessment=assessment)

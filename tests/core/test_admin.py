@@ -49,6 +49,7 @@ def every_model(
     shop_a: Any,
     running_session: CourseSession,
     enrollment_offer: Offer,
+    assessment_offer: Offer,
     make_batch: Callable[..., Any],
     django_capture_on_commit_callbacks: Any,
 ) -> None:
@@ -66,6 +67,9 @@ def every_model(
     )
     with django_capture_on_commit_callbacks(execute=True):  # queues the webhook delivery's task
         voucher_redeem(code=display_code(batch.codes.get().code, batch.prefix), user=learner, session=running_session)
+    exam_code = make_batch(assessment_offer).codes.get()
+    voucher_redeem(code=display_code(exam_code.code, exam_code.batch.prefix), user=learner,
+                   assessment=assessment_offer.assessment)  # fmt: skip
     api_token_issue(user=learner, label="lms")
     platform_create(name="Moodle")
 

@@ -40,5 +40,7 @@ class TestOneOf:
         assert one_of(Product, "product", "proctoring") == "proctoring"
 
     def test_anything_else_is_refused_listing_the_choices(self):
-        with pytest.raises(InvalidInput, match=r"^Product is one of enrollment, proctoring, reactivation\.$"):
+        with pytest.raises(
+            InvalidInput, match=r"^Product is one of enrollment, proctoring, reactivation, assessment\.$"
+        ):
             one_of(Product, "product", "Proctoring")

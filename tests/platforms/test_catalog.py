@@ -23,6 +23,7 @@ from tessera.platforms.models import Platform, PlatformCourse, PlatformSession
 from tessera.platforms.services import Credentials, platform_create
 from tessera.vouchers.errors import NotEligible, ProductUnavailable
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Product
+from tessera.vouchers.products import SESSION, products_at
 from tessera.vouchers.selectors.codes import code_details
 from tessera.vouchers.services import voucher_check, voucher_redeem
 from tests.auditing import audited
@@ -271,7 +272,7 @@ class TestChangesThatBreakCodes:
     ) -> None:
         course(a)
         mapped = session(a, running(now))
-        for product in Product.values:
+        for product in products_at(SESSION):
             live_codes(mapped, product, count=2)
         with pytest.raises(WouldBreakCodes) as refused:
             session_archive(platform=a, course_external_id="py101", external_id="py101-2026", actor=ACTOR)
@@ -351,7 +352,7 @@ class TestArchiving:
 
 
 class TestRedeemingOnAnArchivedSession:
-    @pytest.mark.parametrize("product", Product.values)
+    @pytest.mark.parametrize("product", products_at(SESSION))
     def test_no_product_can_be_redeemed_or_checked(
         self, a: Platform, now: datetime, learner: User, make_offer: Callable[..., Offer],
         make_code: Callable[..., str], product: str,

@@ -124,6 +124,16 @@ class TestOnlyWhatCommits:
         with django_assert_num_queries(0):
             on_voucher_redeemed(Redemption, redemption=redemption)
 
+    def test_an_assessment_gets_no_event_for_no_query_nor_its_reversal(
+        self, platform_a, assessment_offer, make_code, learner, assessment, django_assert_num_queries
+    ):
+        """Platforms own no assessments (yet): like a session of Tessera's own, no platform hears of one."""
+        redemption = voucher_redeem(code=make_code(assessment_offer), user=learner, assessment=assessment)
+        with django_assert_num_queries(0):
+            on_voucher_redeemed(Redemption, redemption=redemption)
+        redemption_reverse(redemption=redemption, actor="staff")
+        assert PlatformEvent.objects.count() == 0
+
     def test_a_platforms_session_is_looked_up_once(
         self, platform_a, mapped, offer_on, make_code, learner, django_assert_num_queries
     ):

@@ -195,6 +195,44 @@ class TestClaims:
         assert response.json() == {"errors": {next(iter(params)): ["invalid"]}}
 
 
+class TestAssessmentVouchers:
+    """A Tessera extension: product `assessment` names its assessment by slug, as course_session names a session."""
+
+    def test_vouchers_for_an_assessment_are_redeemed_for_it_and_shown_with_it(self, client, shop_a, assessment,
+                                                                              learner):  # fmt: skip
+        response = create_json(client, shop_a, {"qty": 2, "product": "assessment", "country": "DE",
+                                                "assessment": "python-exam"})  # fmt: skip
+        assert response.status_code == 200
+        first, _ = response.json()
+        assert first["product"] == "assessment"
+        assert Batch.objects.get().offer.assessment == assessment
+        voucher_redeem(code=first["id"], user=learner, assessment=assessment)
+        [claim] = client.get(f"{URL}/{first['id']}", **shop_a.auth).json()["redemptions"]
+        assert (claim["course_session"], claim["course"], claim["assessment"]) == (None, "python", "python-exam")
+
+    def test_each_assessment_gets_its_own_shop_offer(self, client, shop_a, assessment, lone_assessment):
+        for slug in ("python-exam", "sql-placement", "python-exam"):
+            create_json(client, shop_a, {"qty": 1, "product": "assessment", "country": "DE", "assessment": slug})
+        assert sorted(Batch.objects.values_list("offer__assessment__slug", flat=True)) == [
+            "python-exam",
+            "python-exam",
+            "sql-placement",
+        ]
+        assert len({batch.offer_id for batch in Batch.objects.all()}) == 2
+
+    @pytest.mark.parametrize(
+        ("body", "errors"),
+        [({"assessment": "nope"}, {"assessment": ["invalid"]}),
+         ({}, {"assessment": ["invalid"]}),
+         ({"assessment": "python-exam", "course_session": "python-2026"}, {"assessment": ["invalid"]})],
+    )  # fmt: skip
+    def test_an_assessment_voucher_names_one_known_assessment(self, client, shop_a, assessment, running_session,
+                                                              body, errors):  # fmt: skip
+        response = create_json(client, shop_a, {"qty": 1, "product": "assessment", "country": "DE", **body})
+        assert (response.status_code, response.json()) == (422, {"errors": errors})
+        assert not Batch.objects.exists()
+
+
 class TestOneVoucher:
     def test_a_shop_reads_its_voucher_with_where_it_was_redeemed(self, client, shop_a, ended_session, learner):
         [voucher] = create(client, shop_a, qty="1", product="course_reactivation", country="DE").json()

@@ -62,6 +62,21 @@ class TestEvents:
             "course_session": running_session.slug, "course": running_session.course.slug,
         }  # fmt: skip
 
+    def test_an_assessment_redemption_names_the_assessment_and_no_session(
+        self, sender, shop_a, secret_a, learner, assessment, django_capture_on_commit_callbacks
+    ):
+        batch = shop_vouchers_create(shop=shop_a.shop, qty=1, product="assessment", country="DE",
+                                     assessment=assessment)  # fmt: skip
+        with django_capture_on_commit_callbacks(execute=True):
+            voucher_redeem(code=batch.codes.get().code, user=learner, assessment=assessment)
+        data = json.loads(WebhookDelivery.objects.get().body)["data"]
+        assert (data["product"], data["course_session"], data["course"], data["assessment"]) == (
+            "assessment",
+            None,
+            "python",
+            "python-exam",
+        )
+
     def test_codes_of_a_shop_without_a_url_and_of_no_shop_send_nothing(
         self, sender, shop_a, learner, other_learner, running_session, enrollment_offer, make_code,
         django_capture_on_commit_callbacks,

@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from tessera.catalog.models import Enrollment
-from tessera.vouchers.models import Assignment, Code, Redemption
+from tessera.catalog.models import AssessmentEntitlement, Enrollment
+from tessera.vouchers.models import Assignment, Code, Product, Redemption
 from tessera.vouchers.services import Recipient, assignments_create, voucher_redeem
 from tests.concurrency import race
 
@@ -102,3 +102,44 @@ class TestConcurrentAssignment:
         assert outcomes == Counter({"assigned": 5, "not_enough_codes": 3})
         assert Assignment.objects.count() == 10
         assert Assignment.objects.values("code").distinct().count() == 10
+
+
+class TestConcurrentAttempts:
+    def test_retake_codes_redeemed_at_once_add_exactly_up_to_the_allowance(
+        self, make_offer, retake_offer, make_batch, learner, assessment
+    ):
+        """The learner holds one of three attempts; three retake codes of one attempt each race:
+        exactly two add theirs (one UPDATE each, its WHERE re-checked against the newest row), the
+        third finds the allowance reached, and nothing is counted twice or lost."""
+        first = make_offer(Product.ASSESSMENT, None, assessment=assessment, attempts=1)
+        voucher_redeem(code=make_batch(first).codes.get().code, user=learner, assessment=assessment)
+        codes = list(make_batch(retake_offer, count=3).codes.values_list("code", flat=True))
+        outcomes = race([
+            lambda code=code: voucher_redeem(code=code, user=learner, assessment=assessment) for code in codes
+        ], success="redeemed", connect_first=True)  # fmt: skip
+        assert outcomes == Counter({"redeemed": 2, "not_eligible": 1})
+        assert AssessmentEntitlement.objects.get(user=learner).attempts == 3
+        assert Redemption.objects.filter(assessment=assessment, reversed_at=None).count() == 3
+        assert Code.objects.filter(batch__offer=retake_offer, uses=1).count() == 2
+
+    def test_two_retakes_at_once_both_count(self, make_offer, retake_offer, make_batch, learner, assessment):
+        first = make_offer(Product.ASSESSMENT, None, assessment=assessment, attempts=1)
+        voucher_redeem(code=make_batch(first).codes.get().code, user=learner, assessment=assessment)
+        codes = list(make_batch(retake_offer, count=2).codes.values_list("code", flat=True))
+        outcomes = race([
+            lambda code=code: voucher_redeem(code=code, user=learner, assessment=assessment) for code in codes
+        ], success="redeemed", connect_first=True)  # fmt: skip
+        assert outcomes == Counter({"redeemed": 2})
+        assert AssessmentEntitlement.objects.get(user=learner).attempts == 3
+
+    def test_two_plain_codes_at_once_grant_a_newcomer_the_assessment_once(
+        self, assessment_offer, make_batch, learner, assessment
+    ):
+        """Both read no entitlement; the one-per-learner unique index lets one in, the other is not_eligible."""
+        codes = list(make_batch(assessment_offer, count=2).codes.values_list("code", flat=True))
+        outcomes = race([
+            lambda code=code: voucher_redeem(code=code, user=learner, assessment=assessment) for code in codes
+        ], success="redeemed", connect_first=True)  # fmt: skip
+        assert outcomes == Counter({"redeemed": 1, "not_eligible": 1})
+        assert AssessmentEntitlement.objects.get(user=learner).attempts == 3
+        assert Code.objects.filter(uses=1).count() == 1

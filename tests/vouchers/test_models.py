@@ -1,10 +1,10 @@
 """The voucher models (tessera.vouchers.models): the audit log refuses every change and removal
-that goes through Django."""
+that goes through Django, and a redemption names a session or an assessment."""
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
-from tessera.vouchers.models import AuditEvent
+from tessera.vouchers.models import AuditEvent, Redemption
 
 Action = AuditEvent.Action
 
@@ -67,3 +67,21 @@ class TestAppendOnly:
         with pytest.raises(TypeError, match="append-only"):
             AuditEvent.objects.all()._raw_delete(connection.alias)
         assert (AuditEvent.objects.count(), AuditEvent.objects.get().actor) == (1, "cli")
+
+
+class TestRedemptionPlace:
+    """A redemption is for a session or for an assessment: the database refuses both and neither."""
+
+    @pytest.mark.parametrize("places", ["both", "neither"])
+    def test_exactly_one_of_session_and_assessment(self, places, assessment_offer, make_batch, learner,
+                                                   running_session, assessment, now):  # fmt: skip
+        code = make_batch(assessment_offer).codes.get()
+        where = {"session": running_session, "assessment": assessment} if places == "both" else {}
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Redemption.objects.create(code=code, user=learner, product="assessment", redeemed_at=now, **where)
+        assert not Redemption.objects.exists()
+
+    def test_one_of_them_is_a_redemption(self, assessment_offer, make_batch, learner, assessment, now):
+        code = make_batch(assessment_offer).codes.get()
+        Redemption.objects.create(code=code, user=learner, product="assessment", redeemed_at=now, assessment=assessment)
+        assert Redemption.objects.get().session is None

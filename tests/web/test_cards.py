@@ -37,6 +37,11 @@ class TestBatchCards:
         assert [card.link for card in cards] == [f"{BASE}/courses"] * 2
         assert "choose your course" in cards[0].how_to
 
+    def test_an_assessments_cards_lead_to_its_page(self, assessment_offer, make_batch):
+        [card] = batch_cards(make_batch(assessment_offer), base=BASE)
+        assert card.link == f"{BASE}/assessments/python-exam"
+        assert card.how_to == "Go to tessera.example/assessments/python-exam, sign in and enter this code."
+
     def test_unused_prints_only_the_codes_never_used(self, enrollment_offer, make_batch, learner, running_session):
         batch = make_batch(enrollment_offer, count=3)
         voucher_redeem(code=batch.codes.order_by("code").first().code, user=learner, session=running_session)

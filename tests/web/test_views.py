@@ -418,3 +418,88 @@ class TestLoneSurrogatesInForms:
     def test_log_in_refuses_them(self, client, learner):
         fields = {"username": SURROGATE_ON_THE_WIRE, "password": SURROGATE_ON_THE_WIRE}
         assert post_form(client, "/login", fields).status_code == 200  # the form again, with its error
+
+
+EXAM = "/assessments/python-exam"
+
+
+class TestAssessmentPage:
+    def test_it_shows_the_assessment_its_window_and_a_code_form(self, learner_client, assessment):
+        body = text(learner_client.get(EXAM))
+        assert "<h1>Python certification exam</h1>" in body
+        assert "Part of Python" in body
+        assert "up to 3 attempts each" in body
+        assert 'id="assessment-code"' in body
+        assert "Take this assessment with a code" in body
+
+    def test_a_good_code_grants_it_and_the_page_shows_the_attempts(self, learner_client, learner, assessment_offer,
+                                                                   make_code):  # fmt: skip
+        response = redeem_on_page(learner_client, EXAM, "assessment", make_code(assessment_offer))
+        assert (response.status_code, response["Location"]) == (303, EXAM)
+        body = text(learner_client.get(EXAM))
+        assert "Python certification exam is yours: 3 attempts in all." in body
+        assert "Yours: 3 attempts in all" in body
+        assert "More attempts with a code" in body
+
+    def test_a_refusal_is_shown_beside_the_code_kept(self, learner_client, enrollment_offer, make_code, assessment):
+        code = make_code(enrollment_offer)
+        response = redeem_on_page(learner_client, EXAM, "assessment", code)
+        assert response.status_code == 422
+        body = text(response)
+        assert "This code is for enrollment, not assessment." in body
+        assert f'value="{code}"' in body
+
+    def test_a_closed_assessment_says_so_and_shows_no_form(self, learner_client, assessment, now):
+        assessment.closes_at, assessment.opens_at = now - timedelta(minutes=1), now - timedelta(days=2)
+        assessment.save()
+        body = text(learner_client.get(EXAM))
+        assert "This assessment has closed." in body
+        assert 'id="assessment-code"' not in body
+
+    def test_no_code_yet_links_to_the_store_and_a_holder_to_a_retake(self, learner_client, make_offer, make_code,
+                                                                     assessment):  # fmt: skip
+        plain = make_offer(Product.ASSESSMENT, None, assessment=assessment, price=Decimal("39"),
+                           store_url="https://shop.example/exam")  # fmt: skip
+        make_offer(Product.ASSESSMENT, None, assessment=assessment, attempts=1, adds_attempts=True,
+                   price=Decimal("9"), store_url="https://shop.example/retake")  # fmt: skip
+        body = text(learner_client.get(EXAM))
+        assert 'No code yet? <a href="https://shop.example/exam" rel="noopener">Buy one</a>' in body
+        assert '<span class="price">39.00 EUR</span>' in body
+        redeem_on_page(learner_client, EXAM, "assessment", make_code(plain))
+        assert 'href="https://shop.example/retake"' in text(learner_client.get(EXAM))
+
+    def test_anonymous_visitors_are_asked_to_log_in_and_a_post_leads_there(self, client, assessment_offer, make_code):
+        body = text(client.get(EXAM))
+        assert "Log in</a> or" in body
+        response = redeem_on_page(client, EXAM, "assessment", make_code(assessment_offer))
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login?next=/assessments/python-exam")
+
+    def test_the_course_page_links_its_assessments_and_the_list_those_alone(self, client, running_session,
+                                                                           assessment, lone_assessment):  # fmt: skip
+        course_page = text(client.get(COURSE))
+        assert '<a href="/assessments/python-exam">Python certification exam</a>' in course_page
+        assert "sql-placement" not in course_page
+        listed = text(client.get("/courses"))
+        assert "Assessments on their own" in listed
+        assert '<a href="/assessments/sql-placement">SQL placement test</a>' in listed
+        assert "/assessments/python-exam" not in listed
+
+    def test_an_unknown_assessment_is_404(self, client, db):
+        assert client.get("/assessments/nope").status_code == 404
+
+    def test_the_dashboard_lists_my_assessments_with_their_attempts(self, learner_client, learner, assessment,
+                                                                   assessment_offer):  # fmt: skip
+        voucher_redeem(code=make_code_for(assessment_offer), user=learner, assessment=assessment)
+        body = text(learner_client.get("/dashboard"))
+        assert "My assessments" in body
+        assert 'href="/assessments/python-exam"' in body
+        assert "3 attempts in all" in body
+
+
+def make_code_for(offer) -> str:
+    from tessera.vouchers.selectors.codes import display_code
+    from tessera.vouchers.services import BatchSpec, batch_create
+
+    batch = batch_create(offer=offer, spec=BatchSpec(count=1, country="DE"))
+    return display_code(batch.codes.get().code, batch.prefix)

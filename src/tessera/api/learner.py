@@ -13,10 +13,12 @@ from ninja import Field, Router, Schema, Status
 
 from tessera.api.auth import USER_AUTH, caller
 from tessera.api.schemas import ERRORS, ApiIn, ErrorOut, ProductName
-from tessera.catalog.selectors import session_by_slug
+from tessera.catalog.models import Assessment, CourseSession
+from tessera.catalog.selectors import assessment_by_slug, session_by_slug
+from tessera.core.errors import InvalidInput
 from tessera.core.ratelimit.keys import client_ip
 from tessera.vouchers.selectors.codes import display_of
-from tessera.vouchers.selectors.entitlements import entitlements_of
+from tessera.vouchers.selectors.entitlements import entitlements_of, redemption_place
 from tessera.vouchers.services import voucher_check, voucher_redeem
 
 router = Router(auth=USER_AUTH, tags=["learner"])
@@ -24,11 +26,26 @@ router = Router(auth=USER_AUTH, tags=["learner"])
 
 class CodeIn(ApiIn):
     code: str = Field(min_length=1, max_length=100, description="As printed; case, spaces and dashes don't matter.")
-    session: str = Field(min_length=1, max_length=50, description="The course session's slug.")
+    session: str | None = Field(
+        None, min_length=1, max_length=50, description="The course session's slug (or give `assessment`)."
+    )
+    assessment: str | None = Field(
+        None, min_length=1, max_length=50, description="The assessment's slug, for an assessment's code."
+    )
     product: ProductName | None = Field(None, description="What the learner asked for; a code for another is refused.")
+
+    def place(self) -> tuple[CourseSession | None, Assessment | None]:
+        """The session or the assessment named: exactly one of the two (else 400 invalid_input)."""
+        if (self.session is None) == (self.assessment is None):
+            raise InvalidInput("Name either a course session or an assessment.", field="session")
+        if self.session is not None:
+            return session_by_slug(self.session), None
+        return None, assessment_by_slug(self.assessment or "")
 
 
 class PreviewOut(Schema):
+    """A code's preview in a course session (the platform API's shape too)."""
+
     code: str
     product: str
     session: str
@@ -37,13 +54,36 @@ class PreviewOut(Schema):
     expires_at: datetime | None
 
 
+SESSION_OR_NULL = "The course session's slug; null for an assessment's code."
+COURSE_OR_NULL = "The session's course, or the assessment's (null if it stands alone)."
+ASSESSMENT_OR_NULL = "The assessment's slug; null for a course session's code."
+
+
+class CodePreviewOut(PreviewOut):
+    """A code's preview in a course session or for an assessment."""
+
+    session: str | None = Field(description=SESSION_OR_NULL)  # type: ignore[assignment]
+    course: str | None = Field(description=COURSE_OR_NULL)  # type: ignore[assignment]
+    assessment: str | None = Field(description=ASSESSMENT_OR_NULL)
+
+
 class RedemptionOut(Schema):
+    """A redemption in a course session (the platform API's shape too)."""
+
     id: int
     code: str
     product: str
     session: str
     course: str
     redeemed_at: datetime
+
+
+class CodeRedemptionOut(RedemptionOut):
+    """A redemption in a course session or for an assessment."""
+
+    session: str | None = Field(description=SESSION_OR_NULL)  # type: ignore[assignment]
+    course: str | None = Field(description=COURSE_OR_NULL)  # type: ignore[assignment]
+    assessment: str | None = Field(description=ASSESSMENT_OR_NULL)
 
 
 class CsrfOut(Schema):
@@ -56,30 +96,39 @@ def csrf(request: HttpRequest) -> CsrfOut:
     return CsrfOut(csrf_token=get_token(request))
 
 
-@router.post("/codes/check", response={200: PreviewOut, **ERRORS}, summary="What a code would unlock, unredeemed")
-def code_check(request: HttpRequest, payload: CodeIn) -> PreviewOut:
-    session = session_by_slug(payload.session)
+@router.post("/codes/check", response={200: CodePreviewOut, **ERRORS}, summary="What a code would unlock, unredeemed")
+def code_check(request: HttpRequest, payload: CodeIn) -> CodePreviewOut:
+    session, assessment = payload.place()
     preview = voucher_check(
-        code=payload.code, user=caller(request), session=session, product=payload.product,
+        code=payload.code, user=caller(request), session=session, assessment=assessment, product=payload.product,
         client_ip=client_ip(request),
     )  # fmt: skip
     batch = preview.code.batch
-    return PreviewOut(
-        code=display_of(preview.code), product=preview.product, session=session.slug,
-        course=session.course.slug, uses_left=preview.uses_left, expires_at=batch.expires_at,
+    return CodePreviewOut(
+        code=display_of(preview.code), product=preview.product, **_named(session, assessment),
+        uses_left=preview.uses_left, expires_at=batch.expires_at,
     )  # fmt: skip
 
 
-@router.post("/redemptions", response={201: RedemptionOut, **ERRORS}, summary="Redeem a code for the caller")
-def redemption_create(request: HttpRequest, payload: CodeIn) -> Status[RedemptionOut]:
-    session = session_by_slug(payload.session)
+def _named(session: CourseSession | None, assessment: Assessment | None) -> dict[str, str | None]:
+    """The place by slugs: the session and its course, or the assessment and its course (if any)."""
+    if session is not None:
+        return {"session": session.slug, "course": session.course.slug, "assessment": None}
+    course = assessment.course if assessment is not None else None
+    slug = assessment.slug if assessment is not None else None
+    return {"session": None, "course": course.slug if course else None, "assessment": slug}
+
+
+@router.post("/redemptions", response={201: CodeRedemptionOut, **ERRORS}, summary="Redeem a code for the caller")
+def redemption_create(request: HttpRequest, payload: CodeIn) -> Status[CodeRedemptionOut]:
+    session, assessment = payload.place()
     redemption = voucher_redeem(
-        code=payload.code, user=caller(request), session=session, product=payload.product,
+        code=payload.code, user=caller(request), session=session, assessment=assessment, product=payload.product,
         client_ip=client_ip(request),
     )  # fmt: skip
-    shaped = RedemptionOut(
-        id=redemption.pk, code=display_of(redemption.code),
-        product=redemption.product, session=session.slug, course=session.course.slug,
+    shaped = CodeRedemptionOut(
+        id=redemption.pk, code=display_of(redemption.code), product=redemption.product,
+        **_named(session, assessment),
         redeemed_at=redemption.redeemed_at,
     )  # fmt: skip
     return Status(201, shaped)
@@ -95,6 +144,8 @@ class EnrollmentOut(Schema):
 
 
 class MyRedemptionOut(Schema):
+    """A redemption in a course session (the platform API's shape too)."""
+
     id: int
     code: str
     product: str
@@ -103,9 +154,27 @@ class MyRedemptionOut(Schema):
     reversed_at: datetime | None
 
 
+class MyCodeRedemptionOut(MyRedemptionOut):
+    """A redemption in a course session or for an assessment."""
+
+    session: str | None = Field(description=SESSION_OR_NULL)  # type: ignore[assignment]
+    assessment: str | None = Field(description=ASSESSMENT_OR_NULL)
+
+
+class AssessmentEntitlementOut(Schema):
+    assessment: str
+    title: str
+    course: str | None
+    attempts: int = Field(description="Attempts granted, in total.")
+    opens_at: datetime | None
+    closes_at: datetime | None
+    granted_at: datetime
+
+
 class EntitlementsOut(Schema):
     enrollments: list[EnrollmentOut]
-    redemptions: list[MyRedemptionOut]
+    assessments: list[AssessmentEntitlementOut]
+    redemptions: list[MyCodeRedemptionOut]
 
 
 @router.get("/me/entitlements", response={200: EntitlementsOut, 401: ErrorOut}, summary="What the caller has")
@@ -117,9 +186,17 @@ def my_entitlements(request: HttpRequest) -> EntitlementsOut:
                           reactivated_until=e.reactivated_until, enrolled_at=e.created_at)
             for e in mine.enrollments
         ],
+        assessments=[
+            AssessmentEntitlementOut(assessment=a.assessment.slug, title=a.assessment.title,
+                                     course=a.assessment.course.slug if a.assessment.course else None,
+                                     attempts=a.attempts, opens_at=a.assessment.opens_at,
+                                     closes_at=a.assessment.closes_at, granted_at=a.created_at)
+            for a in mine.assessments
+        ],
         redemptions=[
-            MyRedemptionOut(id=r.pk, code=display_of(r.code), product=r.product,
-                            session=r.session.slug, redeemed_at=r.redeemed_at, reversed_at=r.reversed_at)
+            MyCodeRedemptionOut(id=r.pk, code=display_of(r.code), product=r.product,
+                            session=redemption_place(r)["session"], assessment=redemption_place(r)["assessment"],
+                            redeemed_at=r.redeemed_at, reversed_at=r.reversed_at)
             for r in mine.redemptions
         ],
     )  # fmt: skip

@@ -8,7 +8,7 @@ from ninja import Field, Schema
 from ninja.schema import DjangoGetter
 from pydantic import BeforeValidator, field_validator, model_validator
 
-ProductName = Literal["enrollment", "proctoring", "reactivation"]
+ProductName = Literal["enrollment", "proctoring", "reactivation", "assessment"]
 
 
 def _end_of_a_bare_date(value: Any) -> Any:

@@ -17,7 +17,7 @@ from ninja.pagination import PageNumberPagination, paginate
 
 from tessera.api.auth import STAFF_AUTH, caller
 from tessera.api.schemas import ERRORS, ApiIn, Moment, ProductName
-from tessera.catalog.selectors import session_by_slug
+from tessera.catalog.selectors import assessment_by_slug, session_by_slug
 from tessera.core.csvstream import csv_download
 from tessera.core.users import user_named
 from tessera.vouchers.audit import actor_of
@@ -36,6 +36,7 @@ from tessera.vouchers.selectors.codes import (
     redemption_numbered,
     status_of,
 )
+from tessera.vouchers.selectors.entitlements import redemption_place
 from tessera.vouchers.selectors.exports import EXPORT_HEADER, batches_for_export, export_rows
 from tessera.vouchers.selectors.offers import offer_numbered, offers_listed
 from tessera.vouchers.selectors.stats import code_stats
@@ -72,7 +73,9 @@ class StaffPages(PageNumberPagination):
 # --- offers -----------------------------------------------------------------------------------
 
 
-class OfferIn(ApiIn):
+class OfferFieldsIn(ApiIn):
+    """An offer of a course session's product (the course platforms' API shares it)."""
+
     name: str = Field(min_length=1, max_length=200)
     product: ProductName
     session: str | None = Field(None, max_length=50, description="A course session's slug; none: any session.")
@@ -87,12 +90,29 @@ class OfferIn(ApiIn):
     )  # fmt: skip
 
 
+class OfferIn(OfferFieldsIn):
+    """An offer of a course session's product, or of an assessment."""
+
+    assessment: str | None = Field(
+        None, max_length=50, description="Product assessment: the assessment's slug (and no session)."
+    )
+    attempts: int | None = Field(
+        None, ge=1, le=32767, description="Product assessment: attempts one code gives; none: the assessment's."
+    )
+    adds_attempts: bool = Field(
+        False, description="Product assessment: a learner holding the assessment gets the attempts added."
+    )
+
+
 class OfferOut(Schema):
     id: int
     name: str
     product: str
     session: str | None
     course: str | None
+    assessment: str | None
+    attempts: int | None
+    adds_attempts: bool
     price: Decimal
     currency: str
     payment_mode: str
@@ -108,7 +128,12 @@ class OfferOut(Schema):
 
     @staticmethod
     def resolve_course(offer: Offer) -> str | None:
-        return offer.session.course.slug if offer.session else None
+        course = offer.session.course if offer.session else offer.assessment.course if offer.assessment else None
+        return course.slug if course else None
+
+    @staticmethod
+    def resolve_assessment(offer: Offer) -> str | None:
+        return offer.assessment.slug if offer.assessment else None
 
 
 @router.get("/offers", response={200: list[OfferOut], **ERRORS}, summary="Offers, newest first")
@@ -120,8 +145,12 @@ def offers_list(request: HttpRequest) -> QuerySet[Offer]:
 @router.post("/offers", response={201: OfferOut, **ERRORS}, summary="Create an offer")
 def offers_create(request: HttpRequest, payload: OfferIn) -> Status[Offer]:
     fields = payload.dict()
-    slug = fields.pop("session")
-    offer = offer_create(session=session_by_slug(slug) if slug else None, actor=actor_of(caller(request)), **fields)
+    slug, assessment = fields.pop("session"), fields.pop("assessment")
+    offer = offer_create(
+        session=session_by_slug(slug) if slug else None,
+        assessment=assessment_by_slug(assessment) if assessment else None,
+        actor=actor_of(caller(request)), **fields,
+    )  # fmt: skip
     return Status(201, offer)
 
 
@@ -269,8 +298,9 @@ def batches_codes(request: HttpRequest, batch_id: int) -> QuerySet[Code]:
 class RedemptionRowOut(Schema):
     id: int
     user: str
-    session: str
-    course: str
+    session: str | None  # a session's product; None for an assessment's
+    course: str | None  # the session's course, or the assessment's (None if it stands alone)
+    assessment: str | None = None
     redeemed_at: datetime
     client_ip: str | None
     reversed_at: datetime | None
@@ -298,8 +328,8 @@ class CodeOut(Schema):
             offer=batch.offer_id, product=batch.offer.product, tag=batch.tag, expires_at=batch.expires_at,
             revoked_at=code.revoked_at or batch.revoked_at,
             redemptions=[
-                RedemptionRowOut(id=r.pk, user=r.user.get_username(), session=r.session.slug,
-                                 course=r.session.course.slug, redeemed_at=r.redeemed_at, client_ip=r.client_ip,
+                RedemptionRowOut(id=r.pk, user=r.user.get_username(), **redemption_place(r),
+                                 redeemed_at=r.redeemed_at, client_ip=r.client_ip,
                                  reversed_at=r.reversed_at, reversed_by=r.reversed_by)
                 for r in details.redemptions
             ],

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from tessera.catalog.models import Course, CourseSession, Enrollment, Exam
+from tessera.catalog.models import Assessment, AssessmentEntitlement, Course, CourseSession, Enrollment, Exam
 
 
 class SessionInline(admin.TabularInline):
@@ -46,4 +46,22 @@ class EnrollmentAdmin(admin.ModelAdmin):
     list_filter = ("active", "proctored")
     search_fields = ("user__username", "session__slug")
     list_select_related = ("user", "session__course")
+    raw_id_fields = ("user",)
+
+
+@admin.register(Assessment)
+class AssessmentAdmin(admin.ModelAdmin):
+    list_display = ("title", "slug", "course", "opens_at", "closes_at", "attempts", "active")
+    list_filter = ("active",)
+    search_fields = ("slug", "title", "course__title")
+    list_select_related = ("course",)
+    prepopulated_fields = {"slug": ("title",)}
+
+
+@admin.register(AssessmentEntitlement)
+class AssessmentEntitlementAdmin(admin.ModelAdmin):
+    list_display = ("user", "assessment", "attempts", "active", "created_at")
+    list_filter = ("active",)
+    search_fields = ("user__username", "assessment__slug")
+    list_select_related = ("user", "assessment")
     raw_id_fields = ("user",)

@@ -1,4 +1,5 @@
-"""A small demo catalog: three courses whose sessions show every product's rules at work.
+"""A small demo catalog: three courses whose sessions show every product's rules at work, and an
+assessment sold on its own.
 
 Idempotent: running it again matches what exists by slug, moves the dates so they stay relative
 to today (the running session keeps running, the ended one stays ended), and resets the demo
@@ -12,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
-from tessera.catalog.models import Course, CourseSession, Exam
+from tessera.catalog.models import Assessment, Course, CourseSession, Exam
 
 DEMO_USERS = (("staff", True), ("alice", False), ("bob", False))
 
@@ -60,6 +61,22 @@ def demo_catalog_load(now: datetime | None = None) -> list[CourseSession]:
     _exam(ended, "Final assignment", now - 9 * week, proctored=False)
     _exam(upcoming, "Capstone", now + 13 * week, proctored=True)
     return [running, ended, upcoming]
+
+
+def demo_assessment_load(now: datetime | None = None) -> Assessment:
+    """A placement test sold on its own (no course), open for three months from a week ago, of
+    which a learner may hold up to three attempts."""
+    now = now or timezone.now()
+    week = timedelta(weeks=1)
+    assessment, _ = Assessment.objects.update_or_create(
+        slug="python-placement",
+        defaults={
+            "title": "Python Placement Test", "course": None, "attempts": 3, "active": True,
+            "description": "Forty questions that tell you which Python course to start with.",
+            "opens_at": now - week, "closes_at": now + 12 * week,
+        },
+    )  # fmt: skip
+    return assessment
 
 
 def _course(slug: str, title: str, description: str) -> Course:

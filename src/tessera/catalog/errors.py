@@ -11,3 +11,7 @@ class EnrollmentConflict(DomainError):
     code = "not_eligible"
     http_status = 409
     default_message = "This is already active for you."
+
+
+class EntitlementConflict(EnrollmentConflict):
+    """An assessment entitlement changed under us, or holds as many attempts as allowed already."""

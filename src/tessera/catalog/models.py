@@ -110,3 +110,65 @@ class Enrollment(models.Model):
 
     def is_reactivated(self, now: datetime) -> bool:
         return self.reactivated_until is not None and self.reactivated_until > now
+
+
+class Assessment(models.Model):
+    """A graded assessment a learner may take: part of a course, or sold on its own (seed 000's
+    paid assessment, for which the course-session steps are skipped). An entitlement gives a
+    learner a number of attempts; whoever runs the assessment counts the attempts taken."""
+
+    course = models.ForeignKey(
+        Course, on_delete=models.PROTECT, null=True, blank=True, related_name="assessments",
+        help_text="Empty: the assessment stands alone.",
+    )  # fmt: skip
+    slug = models.SlugField(unique=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    opens_at = models.DateTimeField(null=True, blank=True, help_text="Empty: open from the start.")
+    closes_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never closes.")
+    attempts = models.PositiveSmallIntegerField(
+        default=1, help_text="The most attempts one learner may hold (codes that add attempts stop there)."
+    )
+    active = models.BooleanField(default=True, help_text="Off: no code for it can be redeemed.")
+
+    class Meta:
+        ordering = ["title", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(attempts__gte=1), name="assessment_allows_an_attempt"),
+            models.CheckConstraint(
+                condition=Q(opens_at__isnull=True) | Q(closes_at__isnull=True) | Q(closes_at__gt=models.F("opens_at")),
+                name="assessment_closes_after_it_opens",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def closed_reason(self, now: datetime) -> str | None:
+        """Why no one can get this assessment now (in words for the learner), or None if open."""
+        if not self.active:
+            return "This assessment is not offered."
+        if self.opens_at is not None and now < self.opens_at:
+            return f"This assessment opens at {self.opens_at:%Y-%m-%d %H:%M} UTC."
+        if self.closes_at is not None and self.closes_at <= now:
+            return "This assessment has closed."
+        return None
+
+
+class AssessmentEntitlement(models.Model):
+    """A learner's right to take an assessment `attempts` times (attempts granted, in total)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assessment_entitlements")
+    assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, related_name="entitlements")
+    attempts = models.PositiveSmallIntegerField(default=1)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "assessment"], name="one_entitlement_per_user_and_assessment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} for {self.assessment}"

@@ -3,9 +3,9 @@
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Min
+from django.db.models import Min, QuerySet
 
-from tessera.catalog.models import Course, CourseSession, Enrollment, Exam
+from tessera.catalog.models import Assessment, AssessmentEntitlement, Course, CourseSession, Enrollment, Exam
 from tessera.core.db import columns, fetch_one, instance_from_row
 from tessera.core.errors import InvalidInput
 
@@ -62,3 +62,28 @@ def exam_deadlines(*, session: CourseSession, enrollment: Enrollment | None) -> 
     """The session's exams, each with the deadline that holds for this learner (moved out by a
     reactivation for graded exams). Reads `session.exams`, so a prefetch serves it."""
     return [(exam, exam_deadline_for(exam=exam, enrollment=enrollment)) for exam in session.exams.all()]
+
+
+def assessment_by_slug(slug: str) -> Assessment:
+    assessment = Assessment.objects.select_related("course").filter(slug=slug).first()
+    if assessment is None:
+        raise InvalidInput(f"There is no assessment {slug!r}.", field="assessment")
+    return assessment
+
+
+def entitlement_for(*, user: AbstractBaseUser, assessment: Assessment) -> AssessmentEntitlement | None:
+    return AssessmentEntitlement.objects.filter(user_id=user.pk, assessment_id=assessment.pk).first()
+
+
+def entitlements_of(user: AbstractBaseUser) -> QuerySet[AssessmentEntitlement]:
+    """The learner's active assessment entitlements, newest first, with their assessments."""
+    return (
+        AssessmentEntitlement.objects.filter(user_id=user.pk, active=True)
+        .select_related("assessment__course")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def assessments_shown(*, course: Course | None = None) -> QuerySet[Assessment]:
+    """Active assessments by title: a course's, or (no course given) those that stand alone."""
+    return Assessment.objects.filter(active=True, course=course).order_by("title", "pk")

@@ -1,4 +1,4 @@
-"""Changes to enrollments, inside the caller's transaction.
+"""Changes to enrollments and assessment entitlements, inside the caller's transaction.
 
 Each takes the enrollment the caller has just read (or None) and makes one conditional write:
 an UPDATE guarded by the state that was read, or an INSERT guarded by the one-enrollment-per-user
@@ -13,10 +13,10 @@ from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError
-from django.db.models import Q
+from django.db.models import F, Q
 
-from tessera.catalog.errors import EnrollmentConflict
-from tessera.catalog.models import CourseSession, Enrollment
+from tessera.catalog.errors import EnrollmentConflict, EntitlementConflict
+from tessera.catalog.models import Assessment, AssessmentEntitlement, CourseSession, Enrollment
 from tessera.core.db import insert, violates_unique
 
 
@@ -73,3 +73,51 @@ def reactivation_end(*, user: AbstractBaseUser, session: CourseSession, now: dat
     """Ends a reactivation now; unless the learner was enrolled before it, the enrollment ends too."""
     ended = Enrollment.objects.filter(user_id=user.pk, session=session, reactivated_until__gt=now)
     return bool(ended.update(reactivated_until=now, active=keep_enrolled))
+
+
+# --- assessment entitlements -------------------------------------------------------------------
+# The same shape as the enrollments above: each write is guarded by the state the caller read,
+# so a concurrent request that got there first makes it find nothing (EntitlementConflict).
+
+
+def entitlement_grant(
+    *, user: AbstractBaseUser, assessment: Assessment, attempts: int, entitlement: AssessmentEntitlement | None
+) -> None:
+    """Grants the assessment with `attempts` attempts, or restores an ended entitlement with them."""
+    if entitlement is None:
+        try:
+            insert(AssessmentEntitlement(user_id=user.pk, assessment_id=assessment.pk, attempts=attempts))
+        except IntegrityError as error:
+            if violates_unique(error, "one_entitlement_per_user_and_assessment"):
+                raise EntitlementConflict() from None
+            raise
+    elif not AssessmentEntitlement.objects.filter(pk=entitlement.pk, active=False).update(
+        active=True, attempts=attempts
+    ):
+        raise EntitlementConflict()
+
+
+def entitlement_add_attempts(*, entitlement: AssessmentEntitlement, attempts: int, most: int) -> None:
+    """Adds `attempts` to an active entitlement, as long as it then holds at most `most`. One
+    conditional UPDATE: PostgreSQL re-checks its WHERE against the newest row, so two concurrent
+    additions both count, or the second one finds the limit reached."""
+    room = Q(attempts__lte=most - attempts)
+    added = AssessmentEntitlement.objects.filter(room, pk=entitlement.pk, active=True).update(
+        attempts=F("attempts") + attempts
+    )
+    if not added:
+        raise EntitlementConflict("You hold all the attempts this assessment allows.")
+
+
+def entitlement_reduce(*, user: AbstractBaseUser, assessment: Assessment, attempts: int) -> bool:
+    """Takes `attempts` attempts back; an entitlement left with none ends. Whether anything changed."""
+    held = AssessmentEntitlement.objects.filter(user_id=user.pk, assessment_id=assessment.pk, active=True)
+    if held.filter(attempts__gt=attempts).update(attempts=F("attempts") - attempts):
+        return True
+    return bool(held.update(active=False))
+
+
+def entitlement_revoke(*, user: AbstractBaseUser, assessment: Assessment) -> bool:
+    """Ends the learner's entitlement to the assessment, whatever attempts it held."""
+    held = AssessmentEntitlement.objects.filter(user_id=user.pk, assessment_id=assessment.pk, active=True)
+    return bool(held.update(active=False))

@@ -139,10 +139,11 @@ def _numbered_then_written(
 
 def on_voucher_redeemed(sender: object, *, redemption: Redemption, **kwargs: Any) -> None:
     # The redemption holds its code's row lock until it commits: a session of Tessera's own catalog
-    # (loaded with the redemption, so no query) keeps that short by asking nothing more.
-    if redemption.session.source != CourseSession.Source.PLATFORM:
+    # (loaded with the redemption, so no query) keeps that short by asking nothing more. Nor does
+    # an assessment: platforms own no assessments (yet), so no platform hears of one.
+    if redemption.session is None or redemption.session.source != CourseSession.Source.PLATFORM:
         return
-    owner = _owner(session_id=redemption.session_id, user_id=redemption.user_id)
+    owner = _owner(session_id=redemption.session.pk, user_id=redemption.user_id)
     if owner is None:
         return
     about = _about(owner, redemption)
@@ -177,6 +178,8 @@ def _reactivated_until(redemption: Redemption) -> datetime:
 
 
 def on_redemption_reversed(sender: object, *, redemption: Redemption, use_returned: bool, **kwargs: Any) -> None:
+    if redemption.session_id is None:  # an assessment's: no platform owns one
+        return
     owner = _owner(session_id=redemption.session_id, user_id=redemption.user_id)
     if owner is None:
         return

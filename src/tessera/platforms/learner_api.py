@@ -124,6 +124,7 @@ def _entitlements_shaped(learner: str, held: LearnerEntitlements) -> LearnerEnti
             MyRedemptionOut(id=r.pk, code=display_of(r.code), product=r.product,
                             session=names[r.session_id].session, redeemed_at=r.redeemed_at, reversed_at=r.reversed_at)
             for r in held.redemptions
+            if r.session_id is not None  # always: only the platform's sessions were asked for
         ],
     )  # fmt: skip
 

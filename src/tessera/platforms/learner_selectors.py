@@ -74,7 +74,8 @@ def learner_entitlements(platform: Platform, external_id: str) -> LearnerEntitle
     if user is None:
         return NO_ENTITLEMENTS
     held = entitlements_of(user, sessions=CourseSession.objects.filter(platform_session__platform=platform))
-    session_ids = {e.session_id for e in held.enrollments} | {r.session_id for r in held.redemptions}
+    # Only the platform's sessions were asked for, so every redemption here names one.
+    session_ids = {e.session_id for e in held.enrollments} | {r.session_id for r in held.redemptions if r.session_id}
     return LearnerEntitlements(
         enrollments=held.enrollments, redemptions=held.redemptions, names=session_names(platform, session_ids)
     )

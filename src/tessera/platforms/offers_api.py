@@ -18,7 +18,7 @@ from tessera.api.staff import (
     BatchOut,
     BatchSpecIn,
     CodeRowOut,
-    OfferIn,
+    OfferFieldsIn,
     RemindIn,
     SendJobOut,
     StaffPages,
@@ -52,7 +52,7 @@ from tessera.web.cards import public_base
 router = Router(tags=["course platforms: offers and codes"])
 
 
-class PlatformOfferIn(OfferIn):
+class PlatformOfferIn(OfferFieldsIn):
     session: str = Field(min_length=1, max_length=MAX_EXTERNAL_ID, description="The platform's id of the session.")
 
 

@@ -1,5 +1,5 @@
 """The shop bridge at /bridges/shop: Xikolo's shop API v1, so Xikolo shop integrations work
-unchanged, plus documented extensions (one voucher, void, session/expiry/uses on create).
+unchanged, plus documented extensions (one voucher, void, session/assessment/expiry/uses on create).
 
 Routes parse the wire, call one service or selector, and shape the answer; errors are rendered
 by the bridge's one exception handler (tessera.shop.api)."""
@@ -9,7 +9,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 
-from tessera.catalog.selectors import session_by_slug
+from tessera.catalog.selectors import assessment_by_slug, session_by_slug
 from tessera.core.countries import COUNTRY_CODES
 from tessera.core.errors import InvalidInput
 from tessera.shop import openapi, xikolo
@@ -61,13 +61,19 @@ def _create_arguments(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _extensions(params: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
-    """Tessera's additions: a course session, an expiry and uses per code."""
+    """Tessera's additions: a course session or an assessment (each by its slug), an expiry and
+    uses per code."""
     found: dict[str, Any] = {}
     if slug := xikolo.text(params.get("course_session")):
         try:
             found["session"] = session_by_slug(slug)
         except InvalidInput:
             errors["course_session"] = ["invalid"]
+    if slug := xikolo.text(params.get("assessment")):
+        try:
+            found["assessment"] = assessment_by_slug(slug)
+        except InvalidInput:
+            errors["assessment"] = ["invalid"]
     if expires := xikolo.text(params.get("expires_at")):
         found["expires_at"] = xikolo.moment(expires)
         if found["expires_at"] is None:
@@ -168,7 +174,7 @@ def _voucher_details(code: Code) -> dict[str, Any]:
         "uses": details.code.uses, "max_uses": details.code.max_uses, "expires_at": xikolo.wire_time(batch.expires_at),
         "redemptions": [
             {"claimed_at": xikolo.wire_time(r.redeemed_at), "claimant_ip": r.client_ip or "",
-             "course_session": r.session.slug, "course": r.session.course.slug,
+             **xikolo.claim_place(r),
              "reversed_at": xikolo.wire_time(r.reversed_at)}
             for r in details.redemptions
         ],

@@ -6,7 +6,7 @@ knows nothing of shops.
 
 from django.db import models
 
-from tessera.catalog.models import CourseSession
+from tessera.catalog.models import Assessment, CourseSession
 from tessera.core.models import IssuedToken
 from tessera.vouchers.models import Batch, Offer, Product
 
@@ -43,19 +43,25 @@ class ShopToken(IssuedToken):
 
 
 class ShopOffer(models.Model):
-    """The offer a shop's bridge vouchers of one product (and optional session) belong to."""
+    """The offer a shop's bridge vouchers of one product (and optional session, or assessment)
+    belong to."""
 
     shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="offers")
     product = models.CharField(max_length=16, choices=Product)
     session = models.ForeignKey(CourseSession, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     offer = models.OneToOneField(Offer, on_delete=models.PROTECT, related_name="shop_offer")
 
     class Meta:
         # Two partial constraints rather than NULLS NOT DISTINCT, which SQLite lacks.
         constraints = [
             models.UniqueConstraint(
-                fields=["shop", "product"], condition=models.Q(session__isnull=True),
+                fields=["shop", "product"], condition=models.Q(session__isnull=True, assessment__isnull=True),
                 name="one_any_session_offer_per_shop",
+            ),
+            models.UniqueConstraint(
+                fields=["shop", "product", "assessment"], condition=models.Q(assessment__isnull=False),
+                name="one_assessment_offer_per_shop",
             ),
             models.UniqueConstraint(
                 fields=["shop", "product", "session"], condition=models.Q(session__isnull=False),

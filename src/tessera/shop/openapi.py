@@ -74,10 +74,12 @@ NULLABLE_TIME: Json = {"anyOf": [TIME, {"type": "null"}]}
 REDEMPTION_FIELDS: Json = {
     "claimed_at": TIME,
     "claimant_ip": {"type": "string"},
-    "course_session": {"type": "string"},
-    "course": {"type": "string"},
+    "course_session": {"type": ["string", "null"], "description": "null for an assessment's voucher"},
+    "course": {"type": ["string", "null"], "description": "the session's course, or the assessment's (or null)"},
     "reversed_at": NULLABLE_TIME,
 }
+# Tessera extension, on an assessment's redemptions only (not required).
+REDEMPTION_EXTRA: Json = {"assessment": {"type": "string", "description": "Tessera extension: the assessment's slug"}}
 DETAIL_FIELDS: Json = {
     **VOUCHER_FIELDS,
     "status": {"type": "string", "enum": ["unused", "partly_redeemed", "redeemed", "expired", "revoked"]},
@@ -90,7 +92,7 @@ DETAIL_FIELDS: Json = {
             "type": "object",
             "additionalProperties": False,
             "required": list(REDEMPTION_FIELDS),
-            "properties": REDEMPTION_FIELDS,
+            "properties": {**REDEMPTION_FIELDS, **REDEMPTION_EXTRA},
         },
     },
 }
@@ -155,6 +157,10 @@ CREATE_FIELDS: Json = {
         "country": {"type": "string", "description": "ISO 3166-1 alpha-2, any case", "pattern": "^[A-Za-z]{2}$"},
         "tag": {"type": "string", "maxLength": 100},
         "course_session": {"type": "string", "description": "Tessera extension: a course session's slug"},
+        "assessment": {
+            "type": "string",
+            "description": "Tessera extension: an assessment's slug, for product `assessment` (and no course_session)",
+        },
         "expires_at": {**TIME, "description": "Tessera extension: ISO 8601; without an offset it is UTC"},
         "uses": {
             "description": "Tessera extension: uses per code (1 by default)",

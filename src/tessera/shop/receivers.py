@@ -49,7 +49,7 @@ def _subscribed_shop(code_id: str) -> Shop | None:
 
 
 def _redemption(pk: int) -> Redemption:
-    return Redemption.objects.select_related("code__batch__offer", "session__course").get(pk=pk)
+    return Redemption.objects.select_related("code__batch__offer", "session__course", "assessment__course").get(pk=pk)
 
 
 @_never_raises

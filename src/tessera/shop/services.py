@@ -8,7 +8,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from tessera.catalog.models import CourseSession
+from tessera.catalog.models import Assessment, CourseSession
 from tessera.core.destinations import url_origin, webhook_url_checked
 from tessera.core.errors import InvalidInput
 from tessera.core.tokens import token_digest
@@ -100,33 +100,40 @@ def shop_vouchers_create(
     country: str,
     tag: str = "",
     session: CourseSession | None = None,
+    assessment: Assessment | None = None,
     expires_at: datetime | None = None,
     uses_per_code: int = 1,
 ) -> Batch:
-    """`qty` codes for `shop`, all or nothing, in the shop's own offer for the product."""
+    """`qty` codes for `shop`, all or nothing, in the shop's own offer for the product (and the
+    session or assessment, if named)."""
     check_qty(qty)
     with transaction.atomic():
         spec = BatchSpec(count=qty, country=country, tag=tag, expires_at=expires_at, uses_per_code=uses_per_code)
-        offer = _shop_offer(shop, product, session)
+        offer = _shop_offer(shop, product, session, assessment)
         batch = batch_create_in_request(offer=offer, spec=spec, actor=f"shop:{shop.name}")
         ShopBatch.objects.create(shop=shop, batch=batch)
     return batch
 
 
-def _shop_offer(shop: Shop, product: str, session: CourseSession | None) -> Offer:
-    links = ShopOffer.objects.select_related("offer").filter(shop=shop, product=product, session=session)
+def _shop_offer(shop: Shop, product: str, session: CourseSession | None, assessment: Assessment | None) -> Offer:
+    links = ShopOffer.objects.select_related("offer").filter(
+        shop=shop, product=product, session=session, assessment=assessment
+    )
     link = links.first()
     if link is not None:
         return link.offer
-    where = f" in {session.slug}" if session else ""
+    where = f" in {session.slug}" if session else f" of {assessment.slug}" if assessment else ""
     try:
         # A savepoint: two first orders of one product may race, and the unique constraint
         # lets one offer in; the loser takes the winner's, committed by the time it is refused.
         with transaction.atomic():
             offer = offer_create(
-                name=f"{shop.name}: {product}{where}", product=product, session=session, actor=f"shop:{shop.name}"
-            )
-            return ShopOffer.objects.create(shop=shop, product=product, session=session, offer=offer).offer
+                name=f"{shop.name}: {product}{where}", product=product, session=session, assessment=assessment,
+                actor=f"shop:{shop.name}",
+            )  # fmt: skip
+            return ShopOffer.objects.create(
+                shop=shop, product=product, session=session, assessment=assessment, offer=offer
+            ).offer
     except IntegrityError:
         return links.get().offer
 

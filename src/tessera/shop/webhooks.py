@@ -39,12 +39,12 @@ def _claim(redemption: Redemption) -> dict[str, Any]:
     return {
         "claimed_at": xikolo.wire_time(redemption.redeemed_at), "claimant_ip": redemption.client_ip or "",
         "claimant_country": xikolo.claimant_country(redemption.client_ip),
-        "course_session": redemption.session.slug, "course": redemption.session.course.slug,
+        **xikolo.claim_place(redemption),
     }  # fmt: skip
 
 
 def redeemed_data(redemption: Redemption) -> dict[str, Any]:
-    """redemption: with code__batch__offer and session__course loaded."""
+    """redemption: with code__batch__offer, session__course and assessment__course loaded."""
     return {**_voucher(redemption.code), **_claim(redemption)}
 
 

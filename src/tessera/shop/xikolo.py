@@ -16,14 +16,15 @@ from django.http import HttpRequest, JsonResponse
 
 from tessera.core.errors import InvalidInput
 from tessera.core.geoip import geoip
-from tessera.vouchers.models import Product
+from tessera.vouchers.models import Product, Redemption
 from tessera.vouchers.selectors.codes import display_code
 
-# Xikolo's product names where one exists; enrollment is Tessera's own.
+# Xikolo's product names where one exists; enrollment and assessment are Tessera's own.
 WIRE_PRODUCTS = {
     "course_reactivation": Product.REACTIVATION,
     "proctoring_smowl": Product.PROCTORING,
     "course_enrollment": Product.ENROLLMENT,
+    "assessment": Product.ASSESSMENT,
 }
 PRODUCT_ON_WIRE: dict[str, str] = {str(product): wire for wire, product in WIRE_PRODUCTS.items()}
 LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")  # in a str from JSON, every surrogate is a lone one
@@ -52,6 +53,20 @@ def voucher(*, code: str, prefix: str, country: str, product: str, tag: str, cre
     return {
         "id": display_code(code, prefix), "country": country, "product": PRODUCT_ON_WIRE[product], "tag": tag,
         "created_at": wire_time(created_at),
+    }  # fmt: skip
+
+
+def claim_place(redemption: Redemption) -> dict[str, str | None]:
+    """Where a voucher was claimed, as the bridge names it: the course session and its course
+    (Xikolo's words), or, a Tessera extension, the assessment by its slug (course_session then
+    null, course the assessment's course or null). Session and assessment loaded with courses."""
+    if redemption.session is not None:
+        return {"course_session": redemption.session.slug, "course": redemption.session.course.slug}
+    assessment = redemption.assessment
+    course = assessment.course if assessment is not None else None
+    return {
+        "course_session": None, "course": course.slug if course else None,
+        "assessment": assessment.slug if assessment else None,
     }  # fmt: skip
 
 

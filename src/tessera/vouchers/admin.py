@@ -50,8 +50,8 @@ class OfferForm(forms.ModelForm):
     class Meta:
         model = Offer
         fields = (
-            "name", "product", "session", "price", "currency", "payment_mode",
-            "sale_starts_at", "sale_ends_at", "auto_subscribe", "store_url",
+            "name", "product", "session", "assessment", "attempts", "adds_attempts", "price", "currency",
+            "payment_mode", "sale_starts_at", "sale_ends_at", "auto_subscribe", "store_url",
         )  # fmt: skip
 
     def clean(self) -> dict[str, Any]:
@@ -215,10 +215,10 @@ class CodeAdmin(ExactCodeSearch, CreatedByServicesAdmin):
 @admin.register(Redemption)
 class RedemptionAdmin(ExactCodeSearch, CreatedByServicesAdmin):
     code_lookup = "code_id"
-    list_display = ("code", "user", "session", "product", "redeemed_at", "client_ip", "reversed_at")
+    list_display = ("code", "user", "session", "assessment", "product", "redeemed_at", "client_ip", "reversed_at")
     list_filter = ("product",)
     search_fields = ("user__username",)
-    list_select_related = ("user", "session__course")
+    list_select_related = ("user", "session__course", "assessment")
     readonly_fields = [f.name for f in Redemption._meta.fields]
     actions = ["reverse_redemptions"]
 

@@ -95,12 +95,23 @@ class JobNotRequeued(DomainError):
 
 
 class OfferFrozen(DomainError):
-    """An offer with codes keeps its product and course session: the codes issued unlock that
-    product in that session, so changing either would change what people bought."""
+    """An offer with codes keeps its product and course session (or assessment and attempts): the
+    codes issued unlock that product there, so changing either would change what people bought."""
 
     code = "offer_frozen"
     http_status = 409
     default_message = "This offer has codes, so its product and course session can no longer change."
+
+
+class OfferPlaceMismatch(InvalidInput):
+    """An offer is for the kind of place its product is had at: an assessment offer names its
+    assessment and no course session; an offer of a session's product names no assessment."""
+
+    code = "offer_place_mismatch"
+    default_message = "An assessment offer names one assessment; other offers name no assessment."
+
+    def __init__(self, message: str | None = None, *, field: str = "assessment") -> None:
+        super().__init__(message, field=field)
 
 
 class InvalidStoreUrl(InvalidInput):

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from tessera.catalog.models import CourseSession
+from tessera.catalog.models import Assessment, CourseSession
 from tessera.vouchers.permissions import MANAGE_VOUCHERS_CODENAME
 
 
@@ -15,6 +15,7 @@ class Product(models.TextChoices):
     ENROLLMENT = "enrollment", "Enrollment"
     PROCTORING = "proctoring", "Proctoring"
     REACTIVATION = "reactivation", "Reactivation"
+    ASSESSMENT = "assessment", "Assessment"
 
 
 STORE_URL_MAX_LENGTH = 500
@@ -25,6 +26,11 @@ class Offer(models.Model):
 
     An offer without a session is valid for any session that offers its product, as Xikolo's
     vouchers are (a reactivation voucher is not bound to one course).
+
+    An assessment offer names its assessment and no session: its codes give `attempts` attempts
+    (empty: the assessment's allowance). A plain one is for learners who do not hold the
+    assessment; one that `adds_attempts` also adds its attempts to a learner who does, up to the
+    assessment's allowance (tessera.vouchers.products.AssessmentRule).
     """
 
     class PaymentMode(models.TextChoices):
@@ -33,6 +39,13 @@ class Offer(models.Model):
     name = models.CharField(max_length=200)
     product = models.CharField(max_length=16, choices=Product)
     session = models.ForeignKey(CourseSession, on_delete=models.PROTECT, null=True, blank=True, related_name="offers")
+    assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, null=True, blank=True, related_name="offers")
+    attempts = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Assessment offers: attempts one code gives (empty: the assessment's)."
+    )
+    adds_attempts = models.BooleanField(
+        default=False, help_text="Assessment offers: a learner who holds the assessment gets the attempts added."
+    )
     price = models.DecimalField(max_digits=10, decimal_places=2, default=0)
     currency = models.CharField(max_length=3, default="EUR")
     payment_mode = models.CharField(max_length=16, choices=PaymentMode, default=PaymentMode.OFFLINE)
@@ -56,6 +69,11 @@ class Offer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_product_display()})"
+
+    @property
+    def place(self) -> CourseSession | Assessment | None:
+        """What the offer is for: its session, its assessment, or None (any session)."""
+        return self.session or self.assessment
 
     @property
     def display_price(self) -> str:
@@ -194,8 +212,16 @@ class BatchJob(models.Model):
 class Redemption(models.Model):
     code = models.ForeignKey(Code, on_delete=models.PROTECT, related_name="redemptions")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="redemptions")
-    session = models.ForeignKey(CourseSession, on_delete=models.PROTECT, related_name="redemptions")
+    # Exactly one of the two: the session of a session's product, or the assessment.
+    session = models.ForeignKey(
+        CourseSession, on_delete=models.PROTECT, null=True, blank=True, related_name="redemptions"
+    )
+    assessment = models.ForeignKey(
+        Assessment, on_delete=models.PROTECT, null=True, blank=True, related_name="redemptions"
+    )
     product = models.CharField(max_length=16, choices=Product)
+    # Assessment redemptions: the attempts this one granted or added, which a reversal takes back.
+    attempts = models.PositiveSmallIntegerField(null=True, blank=True)
     redeemed_at = models.DateTimeField()
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     # Whether the learner was actively enrolled before this redemption: a reversal puts that back,
@@ -212,6 +238,11 @@ class Redemption(models.Model):
                 fields=["code", "user"],
                 condition=Q(reversed_at__isnull=True),
                 name="one_live_redemption_per_code_and_user",
+            ),
+            models.CheckConstraint(
+                condition=Q(session__isnull=False, assessment__isnull=True)
+                | Q(session__isnull=True, assessment__isnull=False),
+                name="redemption_for_a_session_or_an_assessment",
             ),
         ]
         indexes = [models.Index(fields=["redeemed_at"])]

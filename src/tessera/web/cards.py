@@ -3,7 +3,8 @@ API and `tessera print-cards`. Here, with the learner pages, because each card l
 them: its QR code holds the code's redeem link (/redeem, docs/platforms.md#redeem-links) when the
 offer is for one session. An offer valid in any session has no link that could name the session,
 and the redeem page redeems for the session its link names, so those cards lead to the course
-list, where the learner picks the course and types the code on its page.
+list, where the learner picks the course and types the code on its page. An assessment's cards
+lead to the assessment's page, where the code is typed.
 """
 
 from collections.abc import Callable, Iterator
@@ -30,8 +31,11 @@ def batch_cards(batch: Batch, *, base: str, uses: str = "") -> Iterator[Card]:
 
 def _destination(batch: Batch, base: str) -> tuple[Callable[[str], str], str]:
     """Where a card's QR code leads, as a function of its code, and the line telling how to redeem."""
-    session = batch.offer.session
+    session, assessment = batch.offer.session, batch.offer.assessment
     site = base.split("://", 1)[-1]
+    if assessment is not None:
+        page = f"{base}{reverse('web:assessment_detail', args=[assessment.slug])}"
+        return (lambda code: page), f"Go to {site}/assessments/{assessment.slug}, sign in and enter this code."
     if session is None:
         course_list = f"{base}{reverse('web:course_list')}"
         return (lambda code: course_list), f"Go to {site}/courses, choose your course, sign in and enter this code."

@@ -22,6 +22,7 @@ FORM_TITLES = {
     Product.ENROLLMENT: ("Enroll with a code", "Enroll"),
     Product.PROCTORING: ("Book proctoring", "Book proctoring"),
     Product.REACTIVATION: ("Reactivate this course", "Reactivate"),
+    Product.ASSESSMENT: ("Take this assessment with a code", "Redeem"),
 }
 
 

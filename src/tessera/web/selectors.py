@@ -7,11 +7,11 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Prefetch
 
-from tessera.catalog.models import Course, CourseSession, Enrollment, Exam
+from tessera.catalog.models import Assessment, Course, CourseSession, Enrollment, Exam
 from tessera.catalog.selectors import exam_deadlines
 from tessera.vouchers import config
 from tessera.vouchers.models import Product
-from tessera.vouchers.products import product_rule, products_held
+from tessera.vouchers.products import SESSION, product_rule, products_at, products_held
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,16 @@ def products_shown(session: CourseSession) -> list[str]:
     and the session offering it."""
     if not config.vouchers_enabled():
         return []
-    return [name for name in Product.values if config.product_enabled(name) and product_rule(name).offered_by(session)]
+    return [
+        name for name in products_at(SESSION) if config.product_enabled(name) and product_rule(name).offered_by(session)
+    ]
+
+
+def assessment_form_shown(assessment: Assessment, now: datetime) -> bool:
+    """Whether the assessment's page shows its code form: vouchers and the product on, and the
+    assessment open (a closed one's codes are refused as product_unavailable)."""
+    on = config.vouchers_enabled() and config.product_enabled(Product.ASSESSMENT)
+    return on and assessment.closed_reason(now) is None
 
 
 def products_to_offer(session: CourseSession, enrollment: Enrollment | None, now: datetime) -> list[str]:
@@ -47,7 +56,7 @@ def reactivatable(
     if Product.REACTIVATION not in products_shown(session):
         return False
     reactivation = product_rule(Product.REACTIVATION)
-    return reactivation.refusal(user=user, session=session, enrollment=enrollment, now=now) is None  # type: ignore[arg-type]
+    return reactivation.refusal(user=user, place=session, holding=enrollment, now=now) is None  # type: ignore[arg-type]
 
 
 def courses_with_sessions(

@@ -6,6 +6,7 @@ from tessera.web import redeem, views
 app_name = "web"
 
 urlpatterns = [
+    path("assessments/<slug:slug>", views.assessment_detail, name="assessment_detail"),
     path("courses", views.course_list, name="course_list"),
     path("courses/<slug:slug>", views.course_detail, name="course_detail"),
     path("dashboard", views.dashboard, name="dashboard"),

@@ -41,6 +41,9 @@ class TestCardWords:
         batch = make_batch(make_offer(Product.REACTIVATION, None))
         assert card_title(batch) == ("reactivation offer", "Reactivation, for any course")
 
+    def test_an_assessments_card_names_the_assessment_and_the_offer(self, assessment_offer, make_batch):
+        assert card_title(make_batch(assessment_offer)) == ("Python certification exam", "Assessment (exam offer)")
+
     def test_the_expiry_in_utc_or_none(self, enrollment_offer, make_batch):
         expiring = make_batch(enrollment_offer, expires_at=datetime(2027, 3, 31, 18, 30, tzinfo=UTC))
         assert card_expiry(expiring) == "Redeem by 2027-03-31 18:30 UTC"

@@ -118,6 +118,19 @@ class TestExportRows:
         assert len(export()) == 9
 
 
+class TestAssessmentRows:
+    def test_an_assessment_redemption_names_the_assessment_where(self, assessment_offer, make_batch, learner,
+                                                                 assessment):  # fmt: skip
+        batch = make_batch(assessment_offer)
+        voucher_redeem(code=only_code(batch).code, user=learner, assessment=assessment)
+        [row] = export(batch=batch)
+        assert (field(row, "product"), field(row, "redeemed_by"), field(row, "where")) == (
+            "assessment",
+            "learner",
+            "assessment:python-exam",
+        )
+
+
 class TestExportStreams:
     def test_export_rows_is_a_generator_not_a_list(self, enrollment_offer, make_batch):
         make_batch(enrollment_offer, count=3)

@@ -48,6 +48,19 @@ class TestCodeStats:
         assert (rows["(any course)"].issued, rows["(any course)"].redeemed) == (5, 0)
         assert rows["(any course)"].percent == 0.0
 
+    def test_assessment_codes_count_under_their_course_or_none(
+        self, assessment_offer, make_offer, make_batch, learner, assessment, lone_assessment
+    ):
+        voucher_redeem(code=make_batch(assessment_offer, count=2).codes.first().code, user=learner,
+                       assessment=assessment)  # fmt: skip
+        make_batch(make_offer(Product.ASSESSMENT, None, assessment=lone_assessment), count=3)
+        rows = stats_by("course")
+        assert {key: (row.issued, row.redeemed) for key, row in rows.items()} == {
+            "python": (2, 1),
+            "(no course)": (3, 0),
+        }
+        assert (stats_by("product")["assessment"].issued, stats_by("product")["assessment"].redeemed) == (5, 1)
+
     def test_no_codes_no_rows(self, db):
         assert code_stats("product") == []
 

@@ -167,9 +167,59 @@ class TestAnOfferWithCodesIsFrozen:
         offer_save(offer=enrollment_offer, changed=["product"], actor="staff")
         assert Offer.objects.get().product == Product.PROCTORING
 
-    def test_the_frozen_fields_are_product_and_session_once_codes_exist(self, enrollment_offer, make_batch):
+    def test_the_frozen_fields_are_product_and_place_once_codes_exist(self, enrollment_offer, make_batch):
         make_batch(enrollment_offer)
-        assert offer_frozen_fields(enrollment_offer) == ("product", "session")
+        assert offer_frozen_fields(enrollment_offer) == (
+            "product",
+            "session",
+            "assessment",
+            "attempts",
+            "adds_attempts",
+        )
+
+
+class TestAssessmentOffers:
+    def test_an_assessment_offer_names_its_assessment_and_is_audited_with_it(self, assessment):
+        offer = offer_create(name="Exam", product=Product.ASSESSMENT, assessment=assessment, attempts=2, actor="cli")
+        assert (offer.session, offer.assessment, offer.attempts, offer.adds_attempts) == (None, assessment, 2, False)
+        row = AuditEvent.objects.get(action=AuditEvent.Action.OFFER_CREATED)
+        assert row.detail == {
+            "offer_id": offer.pk, "name": "Exam", "product": "assessment", "session": None,
+            "assessment": "python-exam", "attempts": 2, "adds_attempts": False,
+        }  # fmt: skip
+
+    @pytest.mark.parametrize(
+        ("fields", "code", "field"),
+        [({"product": Product.ASSESSMENT}, "offer_place_mismatch", "assessment"),
+         ({"product": Product.ASSESSMENT, "assessment": True, "session": True}, "offer_place_mismatch", "assessment"),
+         ({"product": Product.ENROLLMENT, "assessment": True}, "offer_place_mismatch", "assessment"),
+         ({"product": Product.ENROLLMENT, "attempts": 2}, "invalid_input", "attempts"),
+         ({"product": Product.ENROLLMENT, "adds_attempts": True}, "invalid_input", "attempts"),
+         ({"product": Product.ASSESSMENT, "assessment": True, "attempts": 4}, "invalid_input", "attempts"),
+         ({"product": Product.ASSESSMENT, "assessment": True, "attempts": 0}, "invalid_input", "attempts")],
+    )  # fmt: skip
+    def test_an_offer_is_for_the_place_its_product_is_had_at(self, fields, code, field, assessment, running_session):
+        fields = dict(fields)
+        if fields.pop("assessment", False):
+            fields["assessment"] = assessment
+        if fields.pop("session", False):
+            fields["session"] = running_session
+        with pytest.raises(InvalidInput) as refused:
+            offer_create(name="Mixed up", **fields)
+        assert (refused.value.code, refused.value.field) == (code, field)
+        assert not Offer.objects.exists()
+
+    def test_an_assessment_offer_with_codes_keeps_its_assessment_and_attempts(
+        self, assessment_offer, lone_assessment, make_batch
+    ):
+        make_batch(assessment_offer)
+        assessment_offer.attempts = 1
+        with pytest.raises(OfferFrozen):
+            offer_save(offer=assessment_offer, changed=["attempts"], actor="staff")
+        assessment_offer.assessment = lone_assessment
+        with pytest.raises(OfferFrozen):
+            offer_save(offer=assessment_offer, changed=["assessment"], actor="staff")
+        assert Offer.objects.get().attempts is None
 
 
 class TestBatchSpec:

@@ -91,6 +91,18 @@ class TestTheMail:
         assert "https://tessera.example/courses" in inbox.received[0].body
         assert inbox.received[0].message["Subject"] == "Your code for reactivation offer"
 
+    def test_an_assessments_code_leads_to_the_assessments_page(
+        self, assessment_offer, make_batch, inbox, public_url, django_capture_on_commit_callbacks
+    ):
+        batch = make_batch(assessment_offer, count=1)
+        with django_capture_on_commit_callbacks(execute=True):
+            job = assignments_create(batch=batch, recipients=[Recipient(1, "ada@example.org")], actor="staff")
+        send_job_run(job_id=job.pk)
+        [received] = inbox.received
+        assert received.message["Subject"] == "Your code for Python certification exam"
+        assert "https://tessera.example/assessments/python-exam" in received.body
+        assert shown_code(Assignment.objects.get()) in received.body
+
 
 class TestSendJobRun:
     def test_a_refused_recipient_fails_with_the_servers_answer_and_the_others_are_sent(self, queue, inbox):

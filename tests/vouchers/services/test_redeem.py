@@ -8,7 +8,7 @@ from django.db.models import Exists, F, OuterRef, Sum
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tessera.catalog.models import CourseSession, Enrollment, Exam
+from tessera.catalog.models import AssessmentEntitlement, CourseSession, Enrollment, Exam
 from tessera.core.errors import DomainError
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.errors import CodeNotFound
@@ -428,7 +428,7 @@ class TestHandWrittenStatements:
         found = redeem._code_for_redemption(CodeKey(key=normalized, missing=CodeNotFound()), attempt)
         code = found.code
         return (columns_of(code), columns_of(code.batch), columns_of(code.batch.offer), found.held,
-                columns_of(found.enrollment))  # fmt: skip
+                columns_of(found.holding))  # fmt: skip
 
     def test_the_redemption_read_finds_what_the_orm_finds(
         self, enrollment_offer, make_code, learner, other_learner, running_session
@@ -458,3 +458,198 @@ class TestHandWrittenStatements:
         for pk, counted in [(unused, 1), (used, 0), (revoked, 0)]:
             assert rolled_back(lambda pk=pk: by_hand(pk)) == rolled_back(lambda pk=pk: by_orm(pk))
             assert rolled_back(lambda pk=pk: by_hand(pk))[0] == counted
+
+
+def _entitlement(user) -> AssessmentEntitlement:
+    return AssessmentEntitlement.objects.get(user=user)
+
+
+def _assessment_refusal(code: str, user, assessment, **kwargs) -> str:
+    with pytest.raises(DomainError) as caught:
+        voucher_redeem(code=code, user=user, assessment=assessment, **kwargs)
+    return caught.value.code
+
+
+class TestAssessmentCodes:
+    def test_a_code_grants_the_assessment_with_its_attempts_and_no_session(
+        self, assessment_offer, make_code, learner, assessment
+    ):
+        redemption = voucher_redeem(code=make_code(assessment_offer), user=learner, assessment=assessment)
+        assert (redemption.session, redemption.assessment, redemption.attempts) == (None, assessment, 3)
+        entitlement = _entitlement(learner)
+        assert (entitlement.assessment, entitlement.attempts, entitlement.active) == (assessment, 3, True)
+        assert not Enrollment.objects.exists()
+        assert Code.objects.get().uses == 1
+
+    def test_the_redemption_is_audited_naming_the_assessment(self, assessment_offer, make_code, learner, assessment):
+        voucher_redeem(code=make_code(assessment_offer), user=learner, assessment=assessment)
+        event = AuditEvent.objects.get(action=AuditEvent.Action.REDEEMED)
+        assert event.detail == {"assessment": "python-exam"}
+
+    def test_an_offer_may_give_fewer_attempts_than_the_assessment_allows(
+        self, make_offer, make_code, learner, assessment
+    ):
+        offer = make_offer(Product.ASSESSMENT, None, assessment=assessment, attempts=2)
+        voucher_redeem(code=make_code(offer), user=learner, assessment=assessment)
+        assert _entitlement(learner).attempts == 2
+
+    def test_a_holder_is_not_eligible_for_a_plain_code(self, assessment_offer, make_code, learner, assessment):
+        voucher_redeem(code=make_code(assessment_offer), user=learner, assessment=assessment)
+        assert _assessment_refusal(make_code(assessment_offer), learner, assessment) == "not_eligible"
+        assert _entitlement(learner).attempts == 3
+        assert Redemption.objects.count() == 1
+
+    def test_a_retake_code_adds_its_attempts_to_a_holder(self, make_offer, retake_offer, make_code, learner,
+                                                         assessment):  # fmt: skip
+        first = make_offer(Product.ASSESSMENT, None, assessment=assessment, attempts=1)
+        voucher_redeem(code=make_code(first), user=learner, assessment=assessment)
+        voucher_redeem(code=make_code(retake_offer), user=learner, assessment=assessment)
+        assert _entitlement(learner).attempts == 2
+
+    def test_a_retake_code_grants_the_assessment_to_a_newcomer(self, retake_offer, make_code, learner, assessment):
+        voucher_redeem(code=make_code(retake_offer), user=learner, assessment=assessment)
+        assert _entitlement(learner).attempts == 1
+
+    def test_no_code_adds_attempts_past_the_allowance(self, assessment_offer, retake_offer, make_code, learner,
+                                                      assessment):  # fmt: skip
+        voucher_redeem(code=make_code(assessment_offer), user=learner, assessment=assessment)  # all three
+        with pytest.raises(DomainError) as caught:
+            voucher_redeem(code=make_code(retake_offer), user=learner, assessment=assessment)
+        assert (caught.value.code, caught.value.message) == (
+            "not_eligible",
+            "You hold 3 of the 3 attempts this assessment allows.",
+        )
+        assert _entitlement(learner).attempts == 3
+
+    @pytest.mark.parametrize(
+        ("window", "reason"),
+        [({"opens_at": timedelta(days=1)}, "opens at"),
+         ({"closes_at": -timedelta(minutes=1), "opens_at": -timedelta(days=2)}, "has closed"),
+         ({"active": False}, "not offered")],
+    )  # fmt: skip
+    def test_a_closed_assessment_is_unavailable(self, window, reason, assessment_offer, make_code, learner,
+                                                assessment, now):  # fmt: skip
+        for field, value in window.items():
+            setattr(assessment, field, now + value if isinstance(value, timedelta) else value)
+        assessment.save()
+        with pytest.raises(DomainError) as caught:
+            voucher_redeem(code=make_code(assessment_offer), user=learner, assessment=assessment)
+        assert caught.value.code == "product_unavailable"
+        assert reason in caught.value.message
+        assert not AssessmentEntitlement.objects.exists()
+        assert _nothing_redeemed()
+
+    def test_a_code_for_another_assessment_is_wrong_product(
+        self, assessment_offer, make_code, learner, lone_assessment
+    ):
+        assert _assessment_refusal(make_code(assessment_offer), learner, lone_assessment) == "wrong_product"
+
+    def test_a_session_code_is_wrong_product_for_an_assessment(self, enrollment_offer, make_code, learner, assessment):
+        assert _assessment_refusal(make_code(enrollment_offer), learner, assessment) == "wrong_product"
+        assert not Enrollment.objects.exists()
+
+    def test_an_assessment_code_is_wrong_product_in_a_session(
+        self, assessment_offer, make_code, learner, running_session
+    ):
+        assert _refusal(make_code(assessment_offer), learner, running_session) == "wrong_product"
+        assert not AssessmentEntitlement.objects.exists()
+
+    def test_asking_for_another_product_is_wrong_product(self, assessment_offer, make_code, learner, assessment):
+        code = make_code(assessment_offer)
+        assert _assessment_refusal(code, learner, assessment, product="enrollment") == "wrong_product"
+
+    def test_switched_off_assessments_are_unavailable(self, assessment_offer, make_code, learner, assessment,
+                                                      settings):  # fmt: skip
+        code = make_code(assessment_offer)
+        settings.TESSERA_PRODUCTS_ENABLED = ["enrollment"]
+        assert _assessment_refusal(code, learner, assessment) == "product_unavailable"
+
+    @pytest.mark.parametrize("places", [{}, {"both": True}])
+    def test_a_redemption_names_a_session_or_an_assessment_never_both_nor_neither(
+        self, places, assessment_offer, make_code, learner, assessment, running_session
+    ):
+        where = {"session": running_session, "assessment": assessment} if places else {}
+        with pytest.raises(DomainError) as caught:
+            voucher_redeem(code=make_code(assessment_offer), user=learner, **where)
+        assert (caught.value.code, caught.value.field) == ("invalid_input", "session")
+        assert _nothing_redeemed()
+
+    def test_a_refusal_is_audited_naming_the_assessment(self, learner, assessment):
+        assert _assessment_refusal("NOPE-NOPE", learner, assessment) in {"not_found", "mistyped"}
+        assert AuditEvent.objects.get(action=AuditEvent.Action.REFUSED).detail["assessment"] == "python-exam"
+
+    def test_a_code_is_checked_for_an_assessment_without_redeeming(
+        self, assessment_offer, make_code, learner, assessment
+    ):
+        preview = voucher_check(code=make_code(assessment_offer), user=learner, assessment=assessment)
+        assert (preview.product, preview.assessment, preview.session, preview.uses_left) == (
+            "assessment",
+            assessment,
+            None,
+            1,
+        )
+        assert not AssessmentEntitlement.objects.exists()
+
+    def test_a_check_refuses_as_the_redemption_would(self, assessment_offer, make_code, learner, assessment):
+        voucher_redeem(code=make_code(assessment_offer), user=learner, assessment=assessment)
+        with pytest.raises(DomainError) as caught:
+            voucher_check(code=make_code(assessment_offer), user=learner, assessment=assessment)
+        assert caught.value.code == "not_eligible"
+
+    def test_an_assessment_redemption_takes_as_many_queries_as_an_enrollment(
+        self, assessment_offer, enrollment_offer, make_code, learner, assessment, running_session
+    ):
+        assessment_code, enrollment_code = make_code(assessment_offer), make_code(enrollment_offer)
+        with CaptureQueriesContext(connection) as by_session:
+            voucher_redeem(code=enrollment_code, user=learner, session=running_session, limited=False)
+        with CaptureQueriesContext(connection) as by_assessment:
+            voucher_redeem(code=assessment_code, user=learner, assessment=assessment, limited=False)
+        assert _code_lookups(by_assessment) == 1
+        assert len(by_assessment.captured_queries) == len(by_session.captured_queries)
+
+
+class TestAssessmentReversal:
+    def test_reversing_a_grant_ends_the_entitlement(self, assessment_offer, make_code, learner, assessment):
+        redemption = voucher_redeem(code=make_code(assessment_offer), user=learner, assessment=assessment)
+        redemption_reverse(redemption=redemption, actor="staff")
+        assert not _entitlement(learner).active
+        assert Code.objects.get().uses == 0
+
+    def test_reversing_a_retake_takes_back_its_attempts_only(self, make_offer, retake_offer, make_code, learner,
+                                                             assessment):  # fmt: skip
+        first = make_offer(Product.ASSESSMENT, None, assessment=assessment, attempts=1)
+        voucher_redeem(code=make_code(first), user=learner, assessment=assessment)
+        retake = voucher_redeem(code=make_code(retake_offer), user=learner, assessment=assessment)
+        redemption_reverse(redemption=retake, actor="staff")
+        entitlement = _entitlement(learner)
+        assert (entitlement.active, entitlement.attempts) == (True, 1)
+
+    def test_after_a_refund_the_assessment_can_be_bought_again(self, assessment_offer, make_code, learner,
+                                                               assessment):  # fmt: skip
+        redemption = voucher_redeem(code=make_code(assessment_offer), user=learner, assessment=assessment)
+        redemption_reverse(redemption=redemption, actor="staff")
+        voucher_redeem(code=make_code(assessment_offer), user=learner, assessment=assessment)
+        entitlement = _entitlement(learner)
+        assert (entitlement.active, entitlement.attempts) == (True, 3)
+        assert AssessmentEntitlement.objects.count() == 1
+
+
+class TestAssessmentHandWrittenRead:
+    def test_the_assessment_read_finds_what_the_orm_finds(
+        self, assessment_offer, make_code, learner, other_learner, assessment
+    ):
+        code = codebook.normalize(make_code(assessment_offer, uses_per_code=3))
+        voucher_redeem(code=code, user=learner, assessment=assessment)  # learner holds it, and the entitlement
+        for user in (learner, other_learner):
+            attempt = redeem.Attempt(user=user, session=None, assessment=assessment, product=None, client_ip=None,
+                                     now=timezone.now())  # fmt: skip
+            found = redeem._code_for_redemption(CodeKey(key=code, missing=CodeNotFound()), attempt)
+            held = Redemption.objects.filter(code_id=code, user=user, reversed_at__isnull=True).exists()
+            entitlement = AssessmentEntitlement.objects.filter(user=user, assessment=assessment).first()
+            stored = Code.objects.select_related("batch__offer").get(pk=code)
+            assert (columns_of(found.code), columns_of(found.code.batch.offer), found.held) == (
+                columns_of(stored),
+                columns_of(stored.batch.offer),
+                held,
+            )
+            assert columns_of(found.holding) == columns_of(entitlement)

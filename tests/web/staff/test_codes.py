@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from tessera.catalog.models import CourseSession, Enrollment
+from tessera.catalog.models import AssessmentEntitlement, CourseSession, Enrollment
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.errors import AlreadyReversed, CodeMistyped, CodeNotFound, CodeRevoked
 from tessera.vouchers.models import Assignment, AuditEvent, Batch, Code, Offer, Product, Redemption
@@ -331,3 +331,17 @@ class TestSentByEmail:
     def test_a_code_never_sent_has_no_such_section(self, manager_client, enrollment_offer, make_batch):
         code = make_batch(enrollment_offer, count=1).codes.get()
         assert "Sent by email" not in text(manager_client.get(f"/staff/codes/{code.code}"))
+
+
+class TestAnAssessmentCode:
+    def test_its_page_shows_the_assessment_and_reversing_ends_the_entitlement(
+        self, manager_client, make_code, assessment_offer, learner, assessment
+    ):
+        code = make_code(assessment_offer)
+        redemption = voucher_redeem(code=code, user=learner, assessment=assessment)
+        body = text(manager_client.get(page_of(code)))
+        assert "Python certification exam (python-exam)" in body
+        assert "Python certification exam (python-exam, 3 attempts)" in body
+        response = manager_client.post(reverse_url(redemption))
+        assert response.status_code == 303
+        assert not AssessmentEntitlement.objects.get(user=learner).active

@@ -40,6 +40,34 @@ class TestOffers:
         assert reactivation_offer.name not in page
         assert "Show the offers of every session" in page
 
+    def test_creating_an_assessment_offer(self, manager_client, assessment):
+        response = manager_client.post("/staff/offers/new", {
+            "name": "Exam retake", "product": "assessment", "assessment": assessment.pk, "attempts": "1",
+            "adds_attempts": "on", "price": "19", "currency": "EUR", "auto_subscribe": "on",
+        })  # fmt: skip
+        offer = Offer.objects.get()
+        assert response.status_code == 303
+        assert (offer.assessment, offer.session, offer.attempts, offer.adds_attempts) == (assessment, None, 1, True)
+        page = text(manager_client.get(f"/staff/offers/{offer.pk}"))
+        assert "Python certification exam (python-exam, part of Python)" in page
+        assert "1 a code; added for a learner who holds the assessment, up to its 3" in page
+
+    def test_an_assessment_offer_without_its_assessment_is_shown_beside_the_field(self, manager_client, db):
+        response = manager_client.post("/staff/offers/new", {
+            "name": "Exam", "product": "assessment", "price": "0", "currency": "EUR", "auto_subscribe": "on",
+        })  # fmt: skip
+        assert response.status_code == 422
+        assert "An assessment offer must name its assessment." in text(response)
+        assert not Offer.objects.exists()
+
+    def test_assessment_offers_are_listed_under_their_assessment(self, manager_client, assessment_offer,
+                                                                enrollment_offer, make_batch):  # fmt: skip
+        make_batch(assessment_offer, count=2)
+        page = text(manager_client.get("/staff/offers"))
+        assert "Assessment: Python certification exam" in page
+        assert page.index("python-2026") < page.index("Assessment: Python certification exam")
+        assert page.index("Assessment: Python certification exam") < page.index(assessment_offer.name)
+
     def test_creating_an_offer_with_every_field(self, manager_client, voucher_manager, running_session):
         response = manager_client.post("/staff/offers/new", {
             "name": "Seat, spring run", "product": "enrollment", "session": running_session.pk, "price": "49.50",

@@ -26,9 +26,11 @@ def codes_to_print(batch: Batch, *, uses: str = "", chunk_size: int = 2000) -> I
 
 
 def card_title(batch: Batch) -> tuple[str, str]:
-    """The card's title and the line under it: the course session and the product, or, for an
-    offer valid in any session, the offer's name."""
+    """The card's title and the line under it: the course session and the product, the assessment
+    and the offer's name, or, for an offer valid in any session, the offer's name."""
     offer = batch.offer
+    if offer.assessment is not None:
+        return offer.assessment.title, f"{offer.get_product_display()} ({offer.name})"
     if offer.session is None:
         return offer.name, f"{offer.get_product_display()}, for any course"
     return str(offer.session), f"{offer.get_product_display()} ({offer.name})"

@@ -91,7 +91,7 @@ class CodeDetails:
 def code_details(text: str) -> CodeDetails:
     lookup = code_key(text)
     code = (
-        Code.objects.select_related("batch__offer__session__course", "batch__restricted_to")
+        Code.objects.select_related("batch__offer__session__course", "batch__offer__assessment", "batch__restricted_to")
         .filter(pk=lookup.key)
         .first()
     )
@@ -114,7 +114,9 @@ def status_of(code: Code, now: datetime) -> str:
 
 def details_of(code: Code) -> CodeDetails:
     status = status_of(code, timezone.now())
-    redemptions = list(code.redemptions.select_related("user", "session__course").order_by("redeemed_at", "pk"))
+    redemptions = list(
+        code.redemptions.select_related("user", "session__course", "assessment__course").order_by("redeemed_at", "pk")
+    )
     return CodeDetails(code=code, status=status, redemptions=redemptions)
 
 
@@ -138,7 +140,7 @@ def live_redemption(details: CodeDetails, username: str) -> Redemption:
 
 
 def redemption_numbered(pk: int) -> Redemption:
-    redemption = Redemption.objects.select_related("user", "session", "code__batch").filter(pk=pk).first()
+    redemption = Redemption.objects.select_related("user", "session", "assessment", "code__batch").filter(pk=pk).first()
     if redemption is None:
         raise DoesNotExist(f"There is no redemption {pk}.")
     return redemption

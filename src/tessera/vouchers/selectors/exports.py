@@ -31,7 +31,7 @@ EXPORT_COLUMNS = (
     "code", "batch__prefix", "batch__imported", "batch_id", "batch__offer__name", "batch__offer__product", "batch__tag",
     "uses", "max_uses", "revoked_at", "batch__revoked_at", "batch__expires_at",
     "redemptions__user__username", "redemptions__redeemed_at", "redemptions__session__slug",
-    "redemptions__reversed_at",
+    "redemptions__reversed_at", "redemptions__assessment__slug",
 )  # fmt: skip
 
 
@@ -57,14 +57,14 @@ def export_rows(batches: QuerySet[Batch], *, chunk_size: int = 5000) -> Iterator
 
 def _export_row(row: tuple[Any, ...], now: datetime) -> tuple[object, ...]:
     (code, prefix, imported, batch_id, offer, product, tag, uses, max_uses, revoked, batch_revoked, expires,
-     user, at, where, reversed_at) = row  # fmt: skip
+     user, at, where, reversed_at, assessment) = row  # fmt: skip
     status = code_status(
         uses=uses, max_uses=max_uses, revoked=bool(revoked or batch_revoked), expires_at=expires, now=now
     )
     redeemed_by = f"{user} (reversed)" if reversed_at else (user or "")
     return (
         display_code(code, prefix, imported=imported), batch_id, offer, product, tag, uses, max_uses, status,
-        _iso(expires), redeemed_by, _iso(at), where or "",
+        _iso(expires), redeemed_by, _iso(at), where or (f"assessment:{assessment}" if assessment else ""),
     )  # fmt: skip
 
 

@@ -4,8 +4,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Case, CharField, Count, Q, Sum, Value, When
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from tessera.vouchers.models import Batch, Code, Redemption
@@ -37,9 +37,16 @@ def stats_total(rows: Iterable[StatsRow], key: str = "Total") -> StatsRow:
 STATS_DIMENSIONS = {
     "product": "offer__product",
     "tag": "tag",
-    "course": "offer__session__course__slug",
+    "course": "course_key",  # annotated by _batches, below
 }
 ANY_COURSE = "(any course)"  # the key of offers without a session, valid for any course
+NO_COURSE = "(no course)"  # the key of offers of an assessment that stands alone
+# A batch's course: its session's, or its assessment's, or NO_COURSE for a lone assessment (NULL,
+# ANY_COURSE, for an offer of any session).
+COURSE_OF_BATCH = Coalesce(
+    "offer__session__course__slug", "offer__assessment__course__slug",
+    Case(When(offer__assessment__isnull=False, then=Value(NO_COURSE))), output_field=CharField(),
+)  # fmt: skip
 
 
 def code_stats(by: str) -> list[StatsRow]:
@@ -60,9 +67,8 @@ def code_stats_by(*dimensions: str) -> dict[str, list[StatsRow]]:
     columns = [STATS_DIMENSIONS[by] for by in dimensions]
     used = _used_codes_per_batch()
     totals: dict[str, dict[str, list[int]]] = {by: {} for by in dimensions}
-    for pk, count, uses_per_code, *keys in Batch.objects.order_by().values_list(
-        "pk", "count", "uses_per_code", *columns
-    ):
+    batches = Batch.objects.annotate(course_key=COURSE_OF_BATCH).order_by()
+    for pk, count, uses_per_code, *keys in batches.values_list("pk", "count", "uses_per_code", *columns):
         redeemed, uses = used.get(pk, (0, 0))
         for by, key in zip(dimensions, keys, strict=True):
             figures = totals[by].setdefault(key or ANY_COURSE, [0, 0, 0, 0])

@@ -13,7 +13,7 @@ from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from tessera.catalog.models import CourseSession
+from tessera.catalog.models import Assessment, CourseSession
 from tessera.core.countries import country_code
 from tessera.core.errors import InvalidInput
 from tessera.core.validation import fits_decimal, fits_text, one_of
@@ -21,9 +21,9 @@ from tessera.vouchers import codes as codebook
 from tessera.vouchers import config
 from tessera.vouchers.audit import audit_record
 from tessera.vouchers.bulk_insert import codes_writer
-from tessera.vouchers.errors import InvalidStoreUrl, OfferFrozen
+from tessera.vouchers.errors import InvalidStoreUrl, OfferFrozen, OfferPlaceMismatch
 from tessera.vouchers.models import STORE_URL_MAX_LENGTH, AuditEvent, Batch, Code, Offer
-from tessera.vouchers.products import product_rule
+from tessera.vouchers.products import ASSESSMENT, SESSION, product_rule
 from tessera.vouchers.signals import batch_revoked_in_transaction
 
 MAX_BATCH = 1_000_000
@@ -35,7 +35,7 @@ CHUNK = 50_000
 ATTEMPTS = 3
 # What an offer's codes unlock: once it has codes these stay as they are (OfferFrozen). The rest
 # (name, price, store link, sale window) describe the offer and may change at any time.
-FROZEN_ONCE_ISSUED = ("product", "session")
+FROZEN_ONCE_ISSUED = ("product", "session", "assessment", "attempts", "adds_attempts")
 STORE_URL_SCHEMES = ("http", "https")
 
 Progress = Callable[[int], object]
@@ -46,6 +46,9 @@ def offer_create(
     name: str,
     product: str,
     session: CourseSession | None = None,
+    assessment: Assessment | None = None,
+    attempts: int | None = None,
+    adds_attempts: bool = False,
     price: Decimal = Decimal("0"),
     currency: str = "EUR",
     sale_starts_at: datetime | None = None,
@@ -56,7 +59,8 @@ def offer_create(
 ) -> Offer:
     config.require_vouchers()
     offer = Offer(
-        name=name.strip(), product=product, session=session, price=price, currency=currency.upper(),
+        name=name.strip(), product=product, session=session, assessment=assessment, attempts=attempts,
+        adds_attempts=adds_attempts, price=price, currency=currency.upper(),
         sale_starts_at=sale_starts_at, sale_ends_at=sale_ends_at, auto_subscribe=auto_subscribe,
         store_url=store_url.strip(),
     )  # fmt: skip
@@ -66,21 +70,29 @@ def offer_create(
 def offer_save(*, offer: Offer, changed: Iterable[str] = (), actor: str) -> Offer:
     """A new offer, or an offer edited in the admin: only the fields named in `changed` are
     saved and logged, so saving the form unchanged changes and logs nothing. An offer with codes
-    keeps its product and session (OfferFrozen)."""
+    keeps its product and what it is for: session, assessment and attempts (OfferFrozen)."""
     config.require_vouchers()
     offer_validate(offer)
     with transaction.atomic():
         if offer._state.adding:
             offer.save()
-            audit_record(
-                action=AuditEvent.Action.OFFER_CREATED, actor=actor, offer_id=offer.pk, name=offer.name,
-                product=offer.product, session=offer.session.slug if offer.session else None,
-            )  # fmt: skip
+            audit_record(action=AuditEvent.Action.OFFER_CREATED, actor=actor, **_offer_logged(offer))
         elif fields := sorted(changed):
             _check_not_frozen(offer, fields, lock=True)
             offer.save(update_fields=fields)
             audit_record(action=AuditEvent.Action.OFFER_CHANGED, actor=actor, offer_id=offer.pk, changed=fields)
     return offer
+
+
+def _offer_logged(offer: Offer) -> dict[str, Any]:
+    """What the audit log keeps of a new offer: an assessment offer names its assessment too."""
+    logged: dict[str, Any] = {
+        "offer_id": offer.pk, "name": offer.name, "product": offer.product,
+        "session": offer.session.slug if offer.session else None,
+    }  # fmt: skip
+    if offer.assessment is not None:
+        logged.update(assessment=offer.assessment.slug, attempts=offer.attempts, adds_attempts=offer.adds_attempts)
+    return logged
 
 
 def offer_delete(*, offer: Offer, actor: str) -> None:
@@ -91,8 +103,9 @@ def offer_delete(*, offer: Offer, actor: str) -> None:
 
 
 def offer_frozen_fields(offer: Offer) -> tuple[str, ...]:
-    """The fields of a stored offer that can no longer change: its product and session, once it
-    has codes. The admin shows them read-only; offer_save refuses a change of them."""
+    """The fields of a stored offer that can no longer change once it has codes: its product, its
+    session or assessment, and the attempts its codes give. The admin shows them read-only;
+    offer_save refuses a change of them."""
     return FROZEN_ONCE_ISSUED if not offer._state.adding and offer.batches.exists() else ()
 
 
@@ -100,6 +113,7 @@ def offer_validate(offer: Offer, *, changed: Iterable[str] = ()) -> None:
     """The rules of a well-formed offer, and of a change of the fields named in `changed` (an
     offer with codes is frozen), shared by offer_save and the admin's offer form."""
     _check_product_offered(offer.product, offer.session)
+    _check_assessment(offer)
     config.require_product(offer.product)
     if not offer.name.strip():
         raise InvalidInput("An offer needs a name.", field="name")
@@ -145,9 +159,27 @@ def _check_not_frozen(offer: Offer, changed: Iterable[str], *, lock: bool = Fals
         raise OfferFrozen()
 
 
+def _check_assessment(offer: Offer) -> None:
+    """An assessment offer names its assessment and no session; no other offer names one. Its
+    codes give between one attempt and the assessment's allowance."""
+    if product_rule(offer.product).place_kind != ASSESSMENT:
+        if offer.assessment_id is not None:
+            raise OfferPlaceMismatch(f"A {offer.product} offer is for a course session, not an assessment.")
+        if offer.attempts is not None or offer.adds_attempts:
+            raise InvalidInput("Only an assessment offer gives attempts.", field="attempts")
+        return
+    if offer.session_id is not None:
+        raise OfferPlaceMismatch("An assessment offer names an assessment, not a course session.")
+    if offer.assessment is None:
+        raise OfferPlaceMismatch("An assessment offer must name its assessment.", field="assessment")
+    most = offer.assessment.attempts
+    if offer.attempts is not None and not 1 <= offer.attempts <= most:
+        raise InvalidInput(f"A code gives 1 to {most} attempts of this assessment.", field="attempts")
+
+
 def _check_product_offered(product: str, session: CourseSession | None) -> None:
     rule = product_rule(product)
-    if session is not None and not rule.offered_by(session):
+    if session is not None and rule.place_kind == SESSION and not rule.offered_by(session):
         raise InvalidInput(f"The course session {session.slug!r} does not offer {product}.", field="product")
 
 

@@ -194,13 +194,19 @@ def message_for(
 
 def mail_title(batch: Batch) -> str:
     offer = batch.offer
+    if offer.assessment is not None:
+        return offer.assessment.title
     return offer.session.course.title if offer.session is not None else offer.name
 
 
 def redeem_link_maker(batch: Batch, *, base: str) -> Callable[[str], str]:
-    """The redeem link of a code of the batch (as printed cards have: tessera.web.cards); an offer
-    valid in any session has none that could name the session, so its mails lead to the course list."""
-    session = batch.offer.session
+    """The redeem link of a code of the batch (as printed cards have: tessera.web.cards): an
+    assessment's codes lead to its page, where the code is typed; an offer valid in any session
+    has no link that could name the session, so its mails lead to the course list."""
+    session, assessment = batch.offer.session, batch.offer.assessment
+    if assessment is not None:
+        page = f"{base}{reverse('web:assessment_detail', args=[assessment.slug])}"
+        return lambda code: page
     if session is None:
         course_list = f"{base}{reverse('web:course_list')}"
         return lambda code: course_list
@@ -228,7 +234,7 @@ def send_job_run(*, job_id: int) -> SendJob:
     claimed = SendJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
         status=Status.RUNNING, attempts=F("attempts") + 1, started_at=now, updated_at=now
     )
-    job = SendJob.objects.select_related("batch__offer__session__course").get(pk=job_id)
+    job = SendJob.objects.select_related("batch__offer__session__course", "batch__offer__assessment").get(pk=job_id)
     if not claimed:
         return job
     try:

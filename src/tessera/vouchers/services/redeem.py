@@ -7,9 +7,10 @@ never exceed max_uses; a CHECK constraint backs it up.
 
 A redemption is the hot path (hundreds a second), so its statements are written by hand (see
 tessera.core.db) and kept few: one read (the code, its batch and offer, whether this user already
-holds it, and their enrollment in the session), then the writes. A typed code is looked up once,
-generated or imported: selectors.codes.code_key picks the key before any query. The use is counted last, so a
-much-used code's row stays locked only from that UPDATE to the COMMIT.
+holds it, and their enrollment in the session, or for an assessment their entitlement to it), then
+the writes. A typed code is looked up once, generated or imported: selectors.codes.code_key picks
+the key before any query. The use is counted last, so a much-used code's row stays locked only
+from that UPDATE to the COMMIT.
 
 Redemptions and checks are a learner's attempts, so the services themselves hold them to the
 failed- and refused-attempt limits (tessera.core.ratelimit), per learner and per the address the
@@ -21,6 +22,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import accumulate
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
@@ -28,7 +30,7 @@ from django.db.models import F, Model
 from django.utils import timezone
 
 from tessera.catalog.errors import EnrollmentConflict
-from tessera.catalog.models import CourseSession, Enrollment
+from tessera.catalog.models import Assessment, AssessmentEntitlement, CourseSession, Enrollment
 from tessera.core.db import columns, fetch_one, insert, instance_from_row, violates_unique
 from tessera.core.errors import InvalidInput
 from tessera.core.ratelimit.keys import attempt_keys
@@ -53,7 +55,7 @@ from tessera.vouchers.errors import (
     WrongUser,
 )
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Redemption
-from tessera.vouchers.products import product_rule
+from tessera.vouchers.products import ASSESSMENT, SESSION, product_rule
 from tessera.vouchers.selectors.codes import CodeKey, code_key
 from tessera.vouchers.signals import (
     redemption_reversed,
@@ -62,18 +64,27 @@ from tessera.vouchers.signals import (
     voucher_redeemed_in_transaction,
 )
 
+
 # Everything the checks need, in one query: see Found. Columns in model field order. The ORM needs
 # two queries for it (select_related with an Exists, then the enrollment), which took 1,451 µs of
 # CPU against 189 µs (PostgreSQL; docs/benchmarks.md section 5). tests/vouchers/test_redeem.py
 # holds both this and COUNT_USE to the ORM's answers on the same rows.
-CODE_FOR_REDEMPTION = (
-    f"SELECT {columns(Code, 'c')}, {columns(Batch, 'b')}, {columns(Offer, 'o')}, {columns(Enrollment, 'e')},"  # noqa: S608
-    " EXISTS(SELECT 1 FROM vouchers_redemption r WHERE r.code_id = c.code AND r.user_id = %s"
-    " AND r.reversed_at IS NULL)"
-    " FROM vouchers_code c JOIN vouchers_batch b ON b.id = c.batch_id JOIN vouchers_offer o ON o.id = b.offer_id"
-    " LEFT JOIN catalog_enrollment e ON e.user_id = %s AND e.session_id = %s"
-    " WHERE c.code = %s"
-)
+def _code_read(holding: type[Model], place_column: str) -> str:
+    """The read of a code with what the checks need, joined to the learner's holding at the place
+    (their enrollment in the session, or their entitlement to the assessment)."""
+    return (
+        f"SELECT {columns(Code, 'c')}, {columns(Batch, 'b')}, {columns(Offer, 'o')}, {columns(holding, 'e')},"  # noqa: S608
+        " EXISTS(SELECT 1 FROM vouchers_redemption r WHERE r.code_id = c.code AND r.user_id = %s"
+        " AND r.reversed_at IS NULL)"
+        " FROM vouchers_code c JOIN vouchers_batch b ON b.id = c.batch_id JOIN vouchers_offer o ON o.id = b.offer_id"
+        f" LEFT JOIN {holding._meta.db_table} e ON e.user_id = %s AND e.{place_column} = %s"
+        " WHERE c.code = %s"
+    )
+
+
+CODE_FOR_REDEMPTION = _code_read(Enrollment, "session_id")
+# The same read for an assessment: the learner's entitlement in place of the enrollment.
+CODE_FOR_ASSESSMENT = _code_read(AssessmentEntitlement, "assessment_id")
 
 
 def _column_slices(*models: type[Model]) -> list[slice]:
@@ -82,6 +93,12 @@ def _column_slices(*models: type[Model]) -> list[slice]:
 
 
 CODE_COLUMNS, BATCH_COLUMNS, OFFER_COLUMNS, ENROLLMENT_COLUMNS = _column_slices(Code, Batch, Offer, Enrollment)
+ENTITLEMENT_COLUMNS = _column_slices(Code, Batch, Offer, AssessmentEntitlement)[3]
+# Per kind of place: its read, the holding it finds, and where the holding's columns are.
+READS: dict[str, tuple[str, type[Model], slice]] = {
+    SESSION: (CODE_FOR_REDEMPTION, Enrollment, ENROLLMENT_COLUMNS),
+    ASSESSMENT: (CODE_FOR_ASSESSMENT, AssessmentEntitlement, ENTITLEMENT_COLUMNS),
+}
 # The ORM can say this too (filter(uses__lt=F("max_uses"), ...).update(uses=F("uses") + 1)), but
 # took 392 µs of CPU against 65 µs (PostgreSQL; docs/benchmarks.md section 5).
 COUNT_USE = "UPDATE vouchers_code SET uses = uses + 1 WHERE code = %s AND uses < max_uses AND revoked_at IS NULL"
@@ -89,47 +106,75 @@ COUNT_USE = "UPDATE vouchers_code SET uses = uses + 1 WHERE code = %s AND uses <
 
 @dataclass(frozen=True)
 class Found:
-    """What a redemption reads: the code (with its batch and offer; not the offer's session, only
-    its id is compared and the caller passes the session), whether the user holds a live
-    redemption of it, and the user's enrollment in the session."""
+    """What a redemption reads: the code (with its batch and offer; not the offer's session or
+    assessment, only its id is compared and the caller passes the place), whether the user holds
+    a live redemption of it, and the user's holding at the place: their enrollment in the
+    session, or their entitlement to the assessment."""
 
     code: Code
     held: bool
-    enrollment: Enrollment | None
+    holding: Enrollment | AssessmentEntitlement | None
 
 
 @dataclass(frozen=True)
 class Attempt:
-    """One call to redeem: who, where, what for, from which address, when."""
+    """One call to redeem: who, where (a session, or an assessment), what for, from which
+    address, when."""
 
     user: AbstractBaseUser
-    session: CourseSession
+    session: CourseSession | None
     product: str | None
     client_ip: str | None
     now: datetime
+    assessment: Assessment | None = None
+
+    @property
+    def place_kind(self) -> str:
+        return SESSION if self.session is not None else ASSESSMENT
+
+    @property
+    def place(self) -> CourseSession | Assessment:
+        place = self.session or self.assessment
+        if place is None:  # _place_named refuses such a call before any Attempt is made
+            raise InvalidInput("Name a course session or an assessment.", field="session")
+        return place
+
+    def where(self) -> dict[str, Any]:
+        """The place as the audit log names it."""
+        return {self.place_kind: self.place.slug}
+
+
+def _place_named(session: CourseSession | None, assessment: Assessment | None) -> None:
+    if (session is None) == (assessment is None):
+        raise InvalidInput("Name either a course session or an assessment.", field="session")
 
 
 def voucher_redeem(
     *,
     code: str,
     user: AbstractBaseUser,
-    session: CourseSession,
+    session: CourseSession | None = None,
+    assessment: Assessment | None = None,
     product: str | None = None,
     client_ip: str | None = None,
     limited: bool = True,
     unknown_address_shared: bool = True,
 ) -> Redemption:
-    """Redeems `code` for `user` on `session` and activates its product, or refuses and changes
-    nothing but the audit log. `product`, when given, is what the user asked for (the form they
-    used); a code for another product is refused rather than activating something unexpected.
+    """Redeems `code` for `user` on `session`, or on `assessment` (exactly one of the two), and
+    activates its product, or refuses and changes nothing but the audit log. `product`, when
+    given, is what the user asked for (the form they used); a code for another product is
+    refused rather than activating something unexpected.
     `client_ip` is the learner's address as the caller knows it: it is kept with the redemption
     and, with the learner, names the rate limits' counters (see _attempts_limited, `limited`,
     `unknown_address_shared`)."""
+    _place_named(session, assessment)
     with _attempts_limited(user, client_ip, limited=limited, unknown_address_shared=unknown_address_shared):
         config.require_vouchers()
         if not user.is_authenticated:
             raise InvalidInput("Sign in to redeem a code.", field="user")
-        attempt = Attempt(user=user, session=session, product=product, client_ip=client_ip, now=timezone.now())
+        attempt = Attempt(
+            user=user, session=session, assessment=assessment, product=product, client_ip=client_ip, now=timezone.now()
+        )
         try:
             lookup = code_key(code)
             with transaction.atomic():
@@ -138,7 +183,7 @@ def voucher_redeem(
             # Written after the rollback, in its own transaction, so the refusal is kept.
             audit_record(
                 action=AuditEvent.Action.REFUSED, actor=actor_of(user), code=_as_logged(code), at=attempt.now,
-                reason=refusal.code, session=session.slug,
+                reason=refusal.code, **attempt.where(),
             )  # fmt: skip
             raise
 
@@ -167,19 +212,21 @@ def _attempts_limited(
 
 @dataclass(frozen=True)
 class Preview:
-    """What a code would unlock for this user on this session, were it redeemed now."""
+    """What a code would unlock for this user on this session or assessment, were it redeemed now."""
 
     code: Code
     product: str
-    session: CourseSession
+    session: CourseSession | None
     uses_left: int
+    assessment: Assessment | None = None
 
 
 def voucher_check(
     *,
     code: str,
     user: AbstractBaseUser,
-    session: CourseSession,
+    session: CourseSession | None = None,
+    assessment: Assessment | None = None,
     product: str | None = None,
     client_ip: str | None = None,
     unknown_address_shared: bool = True,
@@ -189,34 +236,42 @@ def voucher_check(
     an attempt like a redemption, held to the same limits under the same counters (a guesser
     would otherwise check codes unlimited); `client_ip` and `unknown_address_shared` mean the
     same. Only learners check codes, so no caller is exempt."""
+    _place_named(session, assessment)
     with _attempts_limited(user, client_ip, limited=True, unknown_address_shared=unknown_address_shared):
         config.require_vouchers()
         if not user.is_authenticated:
             raise InvalidInput("Sign in to check a code.", field="user")
-        attempt = Attempt(user=user, session=session, product=product, client_ip=client_ip, now=timezone.now())
+        attempt = Attempt(
+            user=user, session=session, assessment=assessment, product=product, client_ip=client_ip, now=timezone.now()
+        )
         lookup = code_key(code)
         # A transaction, though nothing is written: the capacity rule reads the session's row with
         # SELECT ... FOR UPDATE, which PostgreSQL allows only inside one.
         with transaction.atomic():
             found = _code_for_redemption(lookup, attempt)
             _check_code(found, attempt)
-            code_row, enrollment = found.code, found.enrollment
-            offered = code_row.batch.offer.product
-            product_rule(offered).ensure_eligible(user=user, session=session, enrollment=enrollment, now=attempt.now)
-        return Preview(code=code_row, product=offered, session=session, uses_left=code_row.max_uses - code_row.uses)
+            code_row, offer = found.code, found.code.batch.offer
+            product_rule(offer.product).ensure_eligible(
+                user=user, place=attempt.place, holding=found.holding, now=attempt.now, offer=offer
+            )
+        uses_left = code_row.max_uses - code_row.uses
+        return Preview(
+            code=code_row, product=offer.product, session=session, assessment=assessment, uses_left=uses_left
+        )
 
 
 def _code_for_redemption(lookup: CodeKey, attempt: Attempt) -> Found:
-    user, session = attempt.user.pk, attempt.session.pk
-    row = fetch_one(CODE_FOR_REDEMPTION, [user, user, session, lookup.key])
+    statement, holding_model, holding_columns = READS[attempt.place_kind]
+    user = attempt.user.pk
+    row = fetch_one(statement, [user, user, attempt.place.pk, lookup.key])
     if row is None:
         raise lookup.missing
     code = instance_from_row(Code, row[CODE_COLUMNS])
     code.batch = instance_from_row(Batch, row[BATCH_COLUMNS])
     code.batch.offer = instance_from_row(Offer, row[OFFER_COLUMNS])
-    enrolled = row[ENROLLMENT_COLUMNS][0] is not None  # the LEFT JOIN found a row
-    enrollment = instance_from_row(Enrollment, row[ENROLLMENT_COLUMNS]) if enrolled else None
-    return Found(code=code, held=bool(row[-1]), enrollment=enrollment)
+    found = row[holding_columns][0] is not None  # the LEFT JOIN found a row
+    holding = instance_from_row(holding_model, row[holding_columns]) if found else None
+    return Found(code=code, held=bool(row[-1]), holding=holding)  # type: ignore[arg-type]
 
 
 def _as_logged(text: str) -> str:
@@ -236,19 +291,22 @@ def _as_logged(text: str) -> str:
 def _redeem(lookup: CodeKey, attempt: Attempt) -> Redemption:
     found = _code_for_redemption(lookup, attempt)
     _check_code(found, attempt)
-    code, enrollment = found.code, found.enrollment
-    rule = product_rule(code.batch.offer.product)
-    rule.ensure_eligible(user=attempt.user, session=attempt.session, enrollment=enrollment, now=attempt.now)
-    redemption = _record(code, attempt, had_active_enrollment=bool(enrollment and enrollment.active))
+    code, holding, offer, place = found.code, found.holding, found.code.batch.offer, attempt.place
+    rule = product_rule(offer.product)
+    rule.ensure_eligible(user=attempt.user, place=place, holding=holding, now=attempt.now, offer=offer)
+    redemption = _record(
+        code, attempt, attempts=rule.attempts_given(offer=offer, place=place),
+        had_active_enrollment=isinstance(holding, Enrollment) and holding.active,
+    )  # fmt: skip
     try:
-        rule.activate(user=attempt.user, session=attempt.session, enrollment=enrollment, now=attempt.now)
+        rule.activate(user=attempt.user, place=place, holding=holding, now=attempt.now, offer=offer)
     except EnrollmentConflict as conflict:
         # A concurrent request changed the enrollment since we read it; the transaction rolls
         # back the redemption.
         raise NotEligible(conflict.message) from None
     audit_record(
         action=AuditEvent.Action.REDEEMED, actor=actor_of(attempt.user), code=code.code,
-        batch=code.batch, at=attempt.now, session=attempt.session.slug,
+        batch=code.batch, at=attempt.now, **attempt.where(),
     )  # fmt: skip
     # Last: the code's row lock is held from here to the commit; a refusal here rolls back all.
     _count_use(code)
@@ -271,24 +329,40 @@ def _check_code(found: Found, attempt: Attempt) -> None:
         raise WrongUser()
     if attempt.product is not None and attempt.product != offer.product:
         raise WrongProduct(f"This code is for {offer.product}, not {attempt.product}.")
-    if offer.session_id is not None and offer.session_id != attempt.session.pk:
-        raise WrongProduct("This code is for another course session.")
-    _check_product_available(code, attempt.session)
+    _check_place(offer, attempt)
+    _check_product_available(code, attempt)
     if found.held:
         raise AlreadyRedeemed()
     if code.uses >= code.max_uses:
         raise CodeExhausted()
 
 
-def _check_product_available(code: Code, session: CourseSession) -> None:
-    offer = code.batch.offer
+def _check_place(offer: Offer, attempt: Attempt) -> None:
+    """A code is for a kind of place (a session's product, or an assessment) and, if its offer
+    names one, for that session or assessment only."""
+    if product_rule(offer.product).place_kind != attempt.place_kind:
+        raise WrongProduct(f"This code is for {offer.product}, not for {_A_PLACE[attempt.place_kind]}.")
+    named = offer.session_id if attempt.place_kind == SESSION else offer.assessment_id
+    if named is not None and named != attempt.place.pk:
+        raise WrongProduct(f"This code is for another {_PLACE_WORD[attempt.place_kind]}.")
+
+
+_PLACE_WORD = {SESSION: "course session", ASSESSMENT: "assessment"}
+_A_PLACE = {SESSION: "a course session", ASSESSMENT: "an assessment"}
+
+
+def _check_product_available(code: Code, attempt: Attempt) -> None:
+    offer, place = code.batch.offer, attempt.place
+    rule = product_rule(offer.product)
     config.require_product(offer.product)
-    if reason := closed_reason(session):
+    if attempt.session is not None and (reason := closed_reason(attempt.session)):
         raise ProductUnavailable(reason)
     if not offer.auto_subscribe:
         raise ProductUnavailable("This offer is not active: its codes do not subscribe anyone yet.")
-    if not product_rule(offer.product).offered_by(session):
-        raise ProductUnavailable(f"This course session does not offer {offer.product}.")
+    if not rule.offered_by(place):
+        raise ProductUnavailable(f"This {_PLACE_WORD[attempt.place_kind]} does not offer {offer.product}.")
+    if reason := rule.closed(place, attempt.now):
+        raise ProductUnavailable(reason)
 
 
 def _count_use(code: Code) -> None:
@@ -300,12 +374,13 @@ def _count_use(code: Code) -> None:
         raise CodeRevoked() if Code.objects.filter(pk=code.pk, revoked_at__isnull=False).exists() else CodeExhausted()
 
 
-def _record(code: Code, attempt: Attempt, *, had_active_enrollment: bool) -> Redemption:
+def _record(code: Code, attempt: Attempt, *, attempts: int | None, had_active_enrollment: bool) -> Redemption:
     # No savepoint: a conflict (the same user redeeming the same code concurrently) ends the
     # whole redemption, so the outer transaction rolls back and nothing is left to recover.
     redemption = Redemption(
-        code=code, user_id=attempt.user.pk, session=attempt.session, product=code.batch.offer.product,
-        redeemed_at=attempt.now, client_ip=attempt.client_ip, had_active_enrollment=had_active_enrollment,
+        code=code, user_id=attempt.user.pk, session=attempt.session, assessment=attempt.assessment,
+        product=code.batch.offer.product, redeemed_at=attempt.now, client_ip=attempt.client_ip,
+        had_active_enrollment=had_active_enrollment, attempts=attempts,
     )  # fmt: skip
     try:
         insert(redemption)

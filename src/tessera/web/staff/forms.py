@@ -12,7 +12,7 @@ from django import forms
 from django.contrib.auth.models import User
 from django.core.validators import MaxValueValidator
 
-from tessera.catalog.models import CourseSession
+from tessera.catalog.models import Assessment, CourseSession
 from tessera.core.errors import DomainError, InvalidInput
 from tessera.vouchers.models import Batch, MessageTemplate, Product
 from tessera.vouchers.services import BatchSpec, CodeList, Recipient, codes_from_csv, recipients_from_text
@@ -54,8 +54,9 @@ class StaffForm(forms.Form):
 
 
 class OfferForm(StaffForm):
-    """Seed 000's event fields (name, product, course session, price, sale window, auto-subscribe)
-    and the store link the course page shows learners without a code."""
+    """Seed 000's event fields (name, product, course session, price, sale window, auto-subscribe),
+    the assessment and its attempts for an assessment offer, and the store link the course or
+    assessment page shows learners without a code."""
 
     name = forms.CharField(max_length=200)
     product = forms.ChoiceField(choices=Product.choices)
@@ -63,6 +64,16 @@ class OfferForm(StaffForm):
         CourseSession.objects.select_related("course").order_by("course__title", "starts_at"), required=False,
         empty_label="Any session that offers the product", label="Course session",
     )  # fmt: skip
+    assessment = forms.ModelChoiceField(
+        Assessment.objects.select_related("course").order_by("title", "pk"), required=False,
+        empty_label="None (a course session's product)", label="Assessment (product assessment only)",
+    )  # fmt: skip
+    attempts = forms.IntegerField(
+        required=False, min_value=1, max_value=32767, label="Attempts a code gives (empty: the assessment's)"
+    )
+    adds_attempts = forms.BooleanField(
+        required=False, label="A learner who holds the assessment gets these attempts added (a retake)"
+    )
     price = forms.DecimalField(min_value=0, max_digits=10, decimal_places=2, initial=0)
     currency = forms.CharField(min_length=3, max_length=3, initial="EUR")
     sale_starts_at = forms.DateTimeField(

@@ -50,3 +50,17 @@ class TestCreateOffer:
         with pytest.raises(CommandError, match=r"^invalid_store_url: The store link must be a full web address"):
             run_command("create_offer", "--name", "X", "--product", "enrollment", "--store-url", "javascript:alert(1)")
         assert not Offer.objects.exists()
+
+
+class TestCreateAssessmentOffer:
+    def test_an_offer_of_an_assessment_with_its_attempts(self, assessment):
+        out = run_command("create_offer", "--name", "Retake", "--product", "assessment",
+                          "--assessment", assessment.slug, "--attempts", "1", "--adds-attempts")  # fmt: skip
+        offer = Offer.objects.get()
+        assert f"Created offer {offer.pk}" in out
+        assert (offer.assessment, offer.session, offer.attempts, offer.adds_attempts) == (assessment, None, 1, True)
+
+    def test_an_assessment_offer_without_its_assessment_is_refused(self, db):
+        with pytest.raises(CommandError, match=r"^offer_place_mismatch: "):
+            run_command("create_offer", "--name", "Exam", "--product", "assessment")
+        assert not Offer.objects.exists()

@@ -27,7 +27,7 @@ class TestDemo:
     def test_with_vouchers_on_prints_codes_that_parse(self, db):
         out = run_command("demo")
         printed = CODE_LINE.findall(out)
-        assert len(printed) == 9  # three codes for each of the three products
+        assert len(printed) == 12  # three codes for each of the four products
         assert {codes.parse(text) for text in printed} == set(Code.objects.values_list("code", flat=True))
         assert set(Offer.objects.values_list("product", flat=True)) == set(Product.values)
 
@@ -38,14 +38,20 @@ class TestDemo:
             "enrollment": ("https://shop.example/python-basics-2026/enrollment", "49.00 EUR"),
             "proctoring": ("https://shop.example/python-basics-2026/proctoring", "29.00 EUR"),
             "reactivation": ("https://shop.example/data-science-2025/reactivation", "19.00 EUR"),
+            "assessment": ("https://shop.example/python-placement/assessment", "39.00 EUR"),
         }
+
+    def test_the_demo_assessment_offer_gives_its_codes_up_to_three_attempts(self, db):
+        run_command("demo")
+        offer = Offer.objects.select_related("assessment").get(product=Product.ASSESSMENT)
+        assert (offer.session, offer.assessment.slug, offer.assessment.attempts) == (None, "python-placement", 3)
 
     def test_a_second_run_reuses_the_offers_and_codes(self, db):
         first = CODE_LINE.findall(run_command("demo"))
         second = CODE_LINE.findall(run_command("demo"))
         assert first == second
-        assert Offer.objects.count() == 3
-        assert Code.objects.count() == 9
+        assert Offer.objects.count() == 4
+        assert Code.objects.count() == 12
 
     def test_with_vouchers_off_creates_no_offers(self, db, settings):
         settings.TESSERA_VOUCHERS_ENABLED = False

@@ -1,9 +1,9 @@
-"""`tessera redeem`: a code redeemed for a named learner in a session, as the course page does."""
+"""`tessera redeem`: a code redeemed for a named learner in a session or for an assessment, as the pages do."""
 
 import pytest
 from django.core.management.base import CommandError
 
-from tessera.catalog.models import Enrollment
+from tessera.catalog.models import AssessmentEntitlement, Enrollment
 from tessera.vouchers import codes
 from tessera.vouchers.errors import CodeNotFound
 from tessera.vouchers.models import Redemption
@@ -39,3 +39,22 @@ class TestRedeem:
             voucher_redeem(code=codes.generate(1)[0], user=learner, session=running_session)
         out = run_command("redeem", make_code(enrollment_offer), "--user", "learner", "--session", running_session.slug)
         assert "Redeemed for learner: enrollment" in out  # while the learner is at the limit
+
+
+class TestRedeemForAnAssessment:
+    def test_a_code_grants_the_named_learner_the_assessment(self, assessment_offer, make_code, learner, assessment):
+        out = run_command("redeem", make_code(assessment_offer), "--user", "learner", "--assessment", assessment.slug)
+        assert "Redeemed for learner: assessment python-exam (3 attempts given)." in out
+        assert AssessmentEntitlement.objects.get(user=learner).attempts == 3
+
+    def test_a_session_and_an_assessment_together_are_refused_by_the_parser(
+        self, assessment_offer, make_code, learner, assessment, running_session
+    ):
+        with pytest.raises(CommandError, match="not allowed with argument"):
+            run_command("redeem", make_code(assessment_offer), "--user", "learner", "--assessment", assessment.slug,
+                        "--session", running_session.slug)  # fmt: skip
+        assert not Redemption.objects.exists()
+
+    def test_an_unknown_assessment_is_invalid_input(self, assessment_offer, make_code, learner):
+        with pytest.raises(CommandError, match=r"^invalid_input: There is no assessment"):
+            run_command("redeem", make_code(assessment_offer), "--user", "learner", "--assessment", "nope")

@@ -3,9 +3,10 @@
 import pytest
 from django.core.management.base import CommandError
 
-from tessera.catalog.models import Enrollment
+from tessera.catalog.models import AssessmentEntitlement, Enrollment
 from tessera.vouchers import codes
 from tessera.vouchers.models import Code, Redemption
+from tessera.vouchers.services import voucher_redeem
 from tests.commands import run_command
 
 
@@ -32,3 +33,14 @@ class TestReverse:
         run_command("reverse", redeemed_code, "--user", "learner")
         with pytest.raises(CommandError, match="not_found"):
             run_command("reverse", redeemed_code, "--user", "learner")
+
+
+class TestReverseAnAssessment:
+    def test_reverse_takes_the_attempts_back_and_ends_the_entitlement(
+        self, assessment_offer, make_code, learner, assessment
+    ):
+        code = make_code(assessment_offer)
+        voucher_redeem(code=code, user=learner, assessment=assessment)
+        run_command("reverse", code, "--user", "learner")
+        assert not AssessmentEntitlement.objects.get(user=learner).active
+        assert Code.objects.get(pk=codes.parse(code)).uses == 0

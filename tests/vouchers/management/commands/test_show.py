@@ -5,6 +5,7 @@ from django.core.management.base import CommandError
 
 from tessera.vouchers import codes
 from tessera.vouchers.models import Redemption
+from tessera.vouchers.services import voucher_redeem
 from tests.commands import run_command
 
 
@@ -25,6 +26,13 @@ class TestShow:
         assert "Status:     redeemed" in out
         assert "Uses:       1 of 1" in out
         assert f"Redeemed:   {redemption.redeemed_at.isoformat()} by learner in python-2026 from 203.0.113.7" in out
+
+    def test_an_assessments_code_names_the_assessment(self, assessment_offer, make_code, learner, assessment):
+        text = make_code(assessment_offer)
+        voucher_redeem(code=text, user=learner, assessment=assessment)
+        out = run_command("show", text)
+        assert "Assessment: python-exam" in out
+        assert "by learner in python-exam from -" in out
 
     def test_an_unknown_code_is_not_found(self, db):
         with pytest.raises(CommandError, match="not_found"):

@@ -1,7 +1,9 @@
 from typing import Any
 
 from tessera.vouchers.management.base import VoucherCommand
+from tessera.vouchers.models import Offer
 from tessera.vouchers.selectors.codes import code_details
+from tessera.vouchers.selectors.entitlements import place_of
 
 
 class Command(VoucherCommand):
@@ -19,7 +21,7 @@ class Command(VoucherCommand):
             f"Status:     {details.status}",
             f"Uses:       {details.code.uses} of {details.code.max_uses}",
             f"Offer:      {offer.pk} {offer.name} ({offer.product})",
-            f"Session:    {offer.session.slug if offer.session else '(any session offering it)'}",
+            _offered_place(offer),
             f"Batch:      {batch.pk}, tag {batch.tag}, country {batch.country or '-'}",
             f"Expires:    {batch.expires_at.isoformat() if batch.expires_at else 'never'}",
             f"Restricted: {batch.restricted_to.get_username() if batch.restricted_to else 'no'}",
@@ -28,6 +30,12 @@ class Command(VoucherCommand):
             reversed_note = f", reversed {r.reversed_at.isoformat()}" if r.reversed_at else ""
             lines.append(
                 f"Redeemed:   {r.redeemed_at.isoformat()} by {r.user.get_username()} "
-                f"in {r.session.slug} from {r.client_ip or '-'}{reversed_note}"
+                f"in {place_of(r)} from {r.client_ip or '-'}{reversed_note}"
             )
         self.stdout.write("\n".join(lines))
+
+
+def _offered_place(offer: Offer) -> str:
+    if offer.assessment is not None:
+        return f"Assessment: {offer.assessment.slug}"
+    return f"Session:    {offer.session.slug if offer.session else '(any session offering it)'}"
