@@ -24,9 +24,9 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from tessera.catalog.models import CourseSession, Enrollment
-from tessera.vouchers.models import Batch, Offer, Product, Redemption
+from tessera.vouchers.models import Batch, Offer, Product, Redemption, SendJob
 from tessera.vouchers.selectors.codes import display_code, live_codes
-from tessera.vouchers.services import BatchSpec, batch_create, redemption_reverse, voucher_redeem
+from tessera.vouchers.services import BatchSpec, batch_create, redemption_reverse, send_job_run, voucher_redeem
 from tests.browser.conftest import redeem_on_the_page, submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,6 +34,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 OUT = Path(os.environ.get("TESSERA_SCREENSHOTS_DIR") or Path(__file__).resolve().parents[2] / "docs" / "screenshots")
 PHONE = {"width": 390, "height": 844}
 COURSE = "/courses/python-basics-2026"
+ASSESSMENT = "/assessments/python-placement"
 # Campaign batches beside the demo's own, so the statistics have something to count.
 CAMPAIGNS = (
     (Product.ENROLLMENT, "spring-campaign", "DE", 40),
@@ -91,6 +92,37 @@ def shoot_cards(page: Page, batch: Batch) -> None:
         document.close()
 
 
+def shoot_import_refused(page: Page, offer: Offer) -> None:
+    """An import whose file needs mending: nothing imported, every line to fix listed."""
+    page.goto(f"/staff/offers/{offer.pk}")
+    region = page.get_by_role("region", name="Import codes")
+    lines = "code\nBOOK-SALE-0001\nBOOK-SALE-0002\nBOOK SALE 0001\nBOOK-SALE-0003!\n"
+    region.get_by_label("CSV file").set_input_files(
+        files=[{"name": "reseller.csv", "mimeType": "text/csv", "buffer": lines.encode()}]
+    )
+    region.get_by_label("Tag", exact=True).fill("bookshop")
+    region.get_by_label("Country").fill("DE")
+    submit(page, region.get_by_role("button", name="Import codes"))
+    expect(page.locator("#import-problems")).to_contain_text("the same code as line 2")
+    page.locator("#import").scroll_into_view_if_needed()
+    shoot(page, "import")
+
+
+def shoot_mail(page: Page, batch: Batch) -> None:
+    """Codes of a batch mailed to three people, sent at once here as the task worker would."""
+    page.goto(f"/staff/batches/{batch.pk}/mail")
+    send = page.get_by_role("region", name="Send codes")
+    send.get_by_label("Recipients").fill(
+        "ada@example.org,Ada Lovelace,en\ngrace@example.org,Grace Hopper,en\nkarl@example.de,Karl Zuse,de"
+    )
+    submit(page, send.get_by_role("button", name="Send codes"))
+    send_job_run(job_id=SendJob.objects.get(batch=batch).pk)
+    page.goto(f"/staff/batches/{batch.pk}/mail")
+    page.get_by_role("region", name="Sent to").scroll_into_view_if_needed()
+    expect(page.get_by_role("region", name="Sent to")).to_contain_text("karl@example.de")
+    shoot(page, "mail")
+
+
 def test_screenshots(page: Page, browser, live_server, log_in, settings) -> None:
     settings.TESSERA_PUBLIC_URL = "https://tessera.example"
     call_command("demo", stdout=StringIO())
@@ -106,6 +138,11 @@ def test_screenshots(page: Page, browser, live_server, log_in, settings) -> None
     redeem_on_the_page(page, "Enroll with a code", demo_code(Product.ENROLLMENT))
     expect(page.get_by_role("status")).to_contain_text("You are enrolled")
     shoot(page, "course")
+
+    page.goto(ASSESSMENT)
+    redeem_on_the_page(page, "Take this assessment with a code", demo_code(Product.ASSESSMENT))
+    expect(page.get_by_role("status")).to_be_visible()
+    shoot(page, "assessment")
 
     voucher_redeem(code=demo_code(Product.PROCTORING), user=alice, session=CourseSession.objects.get(slug=COURSE[9:]))
     page.goto("/dashboard")
@@ -141,6 +178,9 @@ def test_screenshots(page: Page, browser, live_server, log_in, settings) -> None
     assert Batch.objects.filter(tag="summer-school").count() == 1
     shoot(page, "batch")
     shoot_cards(page, Batch.objects.get(tag="spring-campaign"))
+    shoot_import_refused(page, offer)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    shoot_mail(page, Batch.objects.get(tag="spring-campaign"))
 
     page.goto("/staff/stats")
     shoot(page, "stats")
