@@ -227,12 +227,22 @@ def connection_kept_open() -> Iterator[None]:
     request_finished.connect(close_old_connections)
 
 
+def _host_left_alone(case: schemathesis.Case) -> schemathesis.Case:
+    """The case without a Host header of schemathesis' making. Django checks the Host against
+    TESSERA_ALLOWED_HOSTS before any route is reached and answers a stranger 400, whatever the
+    path: that is the deployment's rule (docs/operations/configuration.md), not an answer of the
+    API's, and no operation's document could list it usefully."""
+    for name in [name for name in case.headers or {} if name.lower() == "host"]:
+        del case.headers[name]
+    return case
+
+
 @platform_api.parametrize()
 @SHARED_WORLD
 def test_no_platform_api_request_gets_a_server_error_or_an_undocumented_answer(
     case: schemathesis.Case, world: World
 ) -> None:
-    case.call_and_validate(headers=world.auth_for(case.path), excluded_checks=NOT_APPLICABLE)
+    _host_left_alone(case).call_and_validate(headers=world.auth_for(case.path), excluded_checks=NOT_APPLICABLE)
 
 
 @shop_bridge.parametrize()
@@ -240,7 +250,7 @@ def test_no_platform_api_request_gets_a_server_error_or_an_undocumented_answer(
 def test_no_shop_bridge_request_gets_a_server_error_or_an_undocumented_answer(
     case: schemathesis.Case, world: World
 ) -> None:
-    case.call_and_validate(headers=world.auth_for(case.path), excluded_checks=NOT_APPLICABLE)
+    _host_left_alone(case).call_and_validate(headers=world.auth_for(case.path), excluded_checks=NOT_APPLICABLE)
 
 
 # schemathesis makes up the credentials here (none, or random ones), and checks that a request
@@ -250,7 +260,7 @@ def test_no_shop_bridge_request_gets_a_server_error_or_an_undocumented_answer(
 def test_without_a_valid_token_every_platform_api_answer_is_documented_too(
     case: schemathesis.Case, world: World
 ) -> None:
-    case.call_and_validate(excluded_checks=NOT_APPLICABLE)
+    _host_left_alone(case).call_and_validate(excluded_checks=NOT_APPLICABLE)
 
 
 @shop_bridge_unauthenticated.parametrize()
@@ -258,7 +268,7 @@ def test_without_a_valid_token_every_platform_api_answer_is_documented_too(
 def test_without_a_valid_token_every_shop_bridge_answer_is_documented_too(
     case: schemathesis.Case, world: World
 ) -> None:
-    case.call_and_validate(excluded_checks=NOT_APPLICABLE)
+    _host_left_alone(case).call_and_validate(excluded_checks=NOT_APPLICABLE)
 
 
 # Bodies no generator writes: JSON nested a thousand levels deep (past what Python's parser

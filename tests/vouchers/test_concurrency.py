@@ -104,6 +104,7 @@ class TestConcurrentAssignment:
         assert Assignment.objects.values("code").distinct().count() == 10
 
 
+@pytest.mark.django_db(transaction=True)
 class TestConcurrentAttempts:
     def test_retake_codes_redeemed_at_once_add_exactly_up_to_the_allowance(
         self, make_offer, retake_offer, make_batch, learner, assessment
