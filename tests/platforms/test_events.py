@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db import connections, transaction
 from django.utils import timezone
 
-from tessera.catalog.models import Enrollment
+from tessera.catalog.models import Assessment, Course, Enrollment
 from tessera.platforms.events import (
     Owner,
     _numbered_and_written,
@@ -22,10 +22,17 @@ from tessera.platforms.events import (
     reactivations_expire,
 )
 from tessera.platforms.feed import wire_time
-from tessera.platforms.models import Platform, PlatformEvent, PlatformLearner, PlatformReactivation, PlatformSession
+from tessera.platforms.models import (
+    Platform,
+    PlatformCourse,
+    PlatformEvent,
+    PlatformLearner,
+    PlatformReactivation,
+    PlatformSession,
+)
 from tessera.vouchers.errors import CodeExhausted
-from tessera.vouchers.models import Product, Redemption
-from tessera.vouchers.services import batch_revoke, redemption_reverse, voucher_redeem
+from tessera.vouchers.models import Batch, Offer, Product, Redemption
+from tessera.vouchers.services import batch_revoke, offer_create, redemption_reverse, voucher_redeem
 from tessera.vouchers.signals import voucher_redeemed_in_transaction
 from tests.concurrency import race
 
@@ -124,14 +131,24 @@ class TestOnlyWhatCommits:
         with django_assert_num_queries(0):
             on_voucher_redeemed(Redemption, redemption=redemption)
 
-    def test_an_assessment_gets_no_event_for_no_query_nor_its_reversal(
-        self, platform_a, assessment_offer, make_code, learner, assessment, django_assert_num_queries
+    def test_an_assessment_that_stands_alone_gets_no_event_for_no_query(
+        self, platform_a, make_code, learner, assessment, django_assert_num_queries
     ):
-        """Platforms own no assessments (yet): like a session of Tessera's own, no platform hears of one."""
-        redemption = voucher_redeem(code=make_code(assessment_offer), user=learner, assessment=assessment)
+        Assessment.objects.filter(pk=assessment.pk).update(course=None)
+        assessment.refresh_from_db()
+        offer = offer_create(name="placement", product=Product.ASSESSMENT, assessment=assessment)
+        redemption = voucher_redeem(code=make_code(offer), user=learner, assessment=assessment)
         with django_assert_num_queries(0):
             on_voucher_redeemed(Redemption, redemption=redemption)
         redemption_reverse(redemption=redemption, actor="staff")
+        assert PlatformEvent.objects.count() == 0
+
+    def test_an_assessment_of_a_course_of_tesseras_own_tells_no_platform(
+        self, platform_a, assessment_offer, make_code, learner, assessment
+    ):
+        redemption = voucher_redeem(code=make_code(assessment_offer), user=learner, assessment=assessment)
+        redemption_reverse(redemption=redemption, actor="staff")
+        batch_revoke(batch=Batch.objects.get(offer=assessment_offer), actor="user:1")
         assert PlatformEvent.objects.count() == 0
 
     def test_a_platforms_session_is_looked_up_once(
@@ -398,3 +415,54 @@ class TestTheOwnerLookup:
         assert [raw.learner if raw else "no platform" for raw, _ in answers] == [
             "a-1", None, None, "no platform", "no platform", "no platform",
         ]  # fmt: skip
+
+
+@pytest.mark.django_db
+class TestAnAssessmentOfAPlatformsCourse:
+    """Platforms own courses, not assessments: the platform whose course an assessment belongs to
+    hears of its codes, and no other platform does."""
+
+    @pytest.fixture
+    def exam(self, platform_a, now) -> Assessment:
+        course = Course.objects.create(slug="moodle-python", title="Python on Moodle")
+        PlatformCourse.objects.create(platform=platform_a.platform, external_id="c-9", course=course)
+        return Assessment.objects.create(
+            course=course, slug="moodle-exam", title="Final exam", attempts=3,
+            opens_at=now - timedelta(days=1), closes_at=now + timedelta(days=30),
+        )  # fmt: skip
+
+    @pytest.fixture
+    def exam_offer(self, exam) -> Offer:
+        return offer_create(name="exam", product=Product.ASSESSMENT, assessment=exam, attempts=2)
+
+    def test_its_redemption_is_a_code_redeemed_and_an_entitlement_granted_with_the_attempts(
+        self, platform_a, platform_b, exam, exam_offer, make_code, events_learner
+    ):
+        user = events_learner(platform_a, "u-7")
+        redemption = voucher_redeem(code=make_code(exam_offer), user=user, assessment=exam)
+        redeemed, granted = events_of(platform_a)
+        about = {
+            "learner": "u-7", "user": user.pk, "session": None, "course": "c-9", "assessment": "moodle-exam",
+            "product": "assessment", "redemption": redemption.pk,
+        }  # fmt: skip
+        assert (redeemed.type, granted.type) == (Type.CODE_REDEEMED, Type.ENTITLEMENT_GRANTED)
+        assert {key: redeemed.data[key] for key in about} == about
+        assert {key: granted.data[key] for key in about} == about
+        assert granted.data["effect"] == {"attempts": 2, "attempts_added": 2}
+        assert events_of(platform_b) == []
+
+    def test_its_reversal_tells_the_attempts_left_and_a_revoked_batch_is_told_too(
+        self, platform_a, platform_b, exam, exam_offer, make_code, learner
+    ):
+        redemption = voucher_redeem(code=make_code(exam_offer), user=learner, assessment=exam)
+        redemption_reverse(redemption=redemption, actor="staff")
+        batch_revoke(batch=Batch.objects.get(offer=exam_offer), actor="user:1")
+        revoked, batch_revoked = events_of(platform_a)[2:]
+        assert revoked.type == Type.ENTITLEMENT_REVOKED
+        assert revoked.data["learner"] is None  # not platform A's learner: told by user id only
+        assert revoked.data["effect"] == {"attempts": 0, "active": False}
+        assert batch_revoked.type == Type.BATCH_REVOKED
+        assert {key: batch_revoked.data[key] for key in ("session", "course", "assessment", "codes_revoked")} == {
+            "session": None, "course": "c-9", "assessment": "moodle-exam", "codes_revoked": 1,
+        }  # fmt: skip
+        assert events_of(platform_b) == []

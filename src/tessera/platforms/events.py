@@ -29,11 +29,17 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from tessera.catalog.models import CourseSession, Enrollment
+from tessera.catalog.models import Assessment, AssessmentEntitlement, CourseSession, Enrollment
 from tessera.core.db import fetch_one
 from tessera.platforms import delivery
 from tessera.platforms.feed import wire_time
-from tessera.platforms.models import PlatformEvent, PlatformLearner, PlatformReactivation, PlatformSession
+from tessera.platforms.models import (
+    PlatformCourse,
+    PlatformEvent,
+    PlatformLearner,
+    PlatformReactivation,
+    PlatformSession,
+)
 from tessera.vouchers.models import Batch, Product, Redemption
 from tessera.vouchers.selectors.codes import display_of
 
@@ -138,9 +144,11 @@ def _numbered_then_written(
 
 
 def on_voucher_redeemed(sender: object, *, redemption: Redemption, **kwargs: Any) -> None:
+    if redemption.assessment_id is not None:
+        _assessment_redeemed(redemption)
+        return
     # The redemption holds its code's row lock until it commits: a session of Tessera's own catalog
-    # (loaded with the redemption, so no query) keeps that short by asking nothing more. Nor does
-    # an assessment: platforms own no assessments (yet), so no platform hears of one.
+    # (loaded with the redemption, so no query) keeps that short by asking nothing more.
     if redemption.session is None or redemption.session.source != CourseSession.Source.PLATFORM:
         return
     owner = _owner(session_id=redemption.session.pk, user_id=redemption.user_id)
@@ -148,9 +156,13 @@ def on_voucher_redeemed(sender: object, *, redemption: Redemption, **kwargs: Any
         return
     about = _about(owner, redemption)
     effect = _granted(owner, redemption)
+    _write_redeemed(owner.platform_id, redemption, about, effect)
+
+
+def _write_redeemed(platform_id: int, redemption: Redemption, about: dict[str, Any], effect: dict[str, Any]) -> None:
     at = redemption.redeemed_at
     redeemed = {**about, "redeemed_at": wire_time(at)}
-    _write(owner.platform_id, [(Type.CODE_REDEEMED, redeemed), (Type.ENTITLEMENT_GRANTED, {**about, "effect": effect})],
+    _write(platform_id, [(Type.CODE_REDEEMED, redeemed), (Type.ENTITLEMENT_GRANTED, {**about, "effect": effect})],
            at=at)  # fmt: skip
 
 
@@ -178,12 +190,15 @@ def _reactivated_until(redemption: Redemption) -> datetime:
 
 
 def on_redemption_reversed(sender: object, *, redemption: Redemption, use_returned: bool, **kwargs: Any) -> None:
-    if redemption.session_id is None:  # an assessment's: no platform owns one
+    at = redemption.reversed_at or timezone.now()  # set by the service before it sends this
+    if redemption.assessment_id is not None:
+        _assessment_reversed(redemption, use_returned=use_returned, at=at)
+        return
+    if redemption.session_id is None:
         return
     owner = _owner(session_id=redemption.session_id, user_id=redemption.user_id)
     if owner is None:
         return
-    at = redemption.reversed_at or timezone.now()  # set by the service before it sends this
     revoked = {
         **_about(owner, redemption), "effect": _revoked(redemption), "use_returned": use_returned,
         "reversed_at": wire_time(at),
@@ -205,6 +220,9 @@ def _revoked(redemption: Redemption) -> dict[str, Any]:
 
 def on_batch_revoked(sender: object, *, batch: Batch, codes: int, at: datetime, **kwargs: Any) -> None:
     offer = batch.offer
+    if offer.assessment_id is not None:
+        _assessment_batch_revoked(batch, codes=codes, at=at)
+        return
     if offer.session_id is None:  # an offer for any session: no platform's
         return
     mapping = PlatformSession.objects.select_related("course").filter(session_id=offer.session_id).first()
@@ -215,6 +233,88 @@ def on_batch_revoked(sender: object, *, batch: Batch, codes: int, at: datetime, 
         "batch": batch.pk, "tag": batch.tag, "codes_revoked": codes, "revoked_at": wire_time(at),
     }  # fmt: skip
     _write(mapping.platform_id, [(Type.BATCH_REVOKED, revoked)], at=at)
+
+
+# --- an assessment of a platform's course --------------------------------------------------------
+# Platforms own courses, not assessments: an assessment belongs to a course or stands alone, and
+# the platform whose course it belongs to hears of its codes. A rarer path than a session's, so
+# the ORM: one indexed lookup of the course's mapping, none for an assessment that stands alone.
+
+
+@dataclass(frozen=True)
+class CourseOwner:
+    """The platform of an assessment's course, as its events name the course, and the learner."""
+
+    platform_id: int
+    course: str
+    learner: str | None
+
+
+def _course_owner(*, course_id: int | None, user_id: int) -> CourseOwner | None:
+    if course_id is None:
+        return None
+    mapping = PlatformCourse.objects.filter(course_id=course_id).values_list("platform_id", "external_id").first()
+    if mapping is None:
+        return None
+    platform_id, course = mapping
+    learner = PlatformLearner.objects.filter(platform_id=platform_id, user_id=user_id).values_list("external_id")
+    found = learner.first()
+    return CourseOwner(platform_id=platform_id, course=course, learner=found[0] if found else None)
+
+
+def _about_assessment(owner: CourseOwner, redemption: Redemption, assessment: Assessment) -> dict[str, Any]:
+    return {
+        "learner": owner.learner, "user": redemption.user_id, "session": None, "course": owner.course,
+        "assessment": assessment.slug, "product": redemption.product, "code": _display(redemption),
+        "redemption": redemption.pk,
+    }  # fmt: skip
+
+
+def _attempts_held(redemption: Redemption, assessment: Assessment) -> tuple[int, bool]:
+    """The attempts the learner holds at the assessment and whether the entitlement is active, as
+    the redemption or its reversal has just left them (an ended entitlement holds none)."""
+    held = AssessmentEntitlement.objects.filter(user_id=redemption.user_id, assessment=assessment)
+    row = held.values_list("attempts", "active").first()
+    return (row[0], True) if row and row[1] else (0, False)
+
+
+def _assessment_redeemed(redemption: Redemption) -> None:
+    assessment = redemption.assessment
+    owner = _course_owner(course_id=assessment.course_id, user_id=redemption.user_id) if assessment else None
+    if assessment is None or owner is None:
+        return
+    attempts, _ = _attempts_held(redemption, assessment)
+    effect = {"attempts": attempts, "attempts_added": redemption.attempts}
+    _write_redeemed(owner.platform_id, redemption, _about_assessment(owner, redemption, assessment), effect)
+
+
+def _assessment_reversed(redemption: Redemption, *, use_returned: bool, at: datetime) -> None:
+    assessment = redemption.assessment
+    owner = _course_owner(course_id=assessment.course_id, user_id=redemption.user_id) if assessment else None
+    if assessment is None or owner is None:
+        return
+    attempts, active = _attempts_held(redemption, assessment)
+    revoked = {
+        **_about_assessment(owner, redemption, assessment), "effect": {"attempts": attempts, "active": active},
+        "use_returned": use_returned, "reversed_at": wire_time(at),
+    }  # fmt: skip
+    _write(owner.platform_id, [(Type.ENTITLEMENT_REVOKED, revoked)], at=at)
+
+
+def _assessment_batch_revoked(batch: Batch, *, codes: int, at: datetime) -> None:
+    assessment = batch.offer.assessment
+    if assessment is None or assessment.course_id is None:
+        return
+    mapping = PlatformCourse.objects.filter(course_id=assessment.course_id).values_list("platform_id", "external_id")
+    found = mapping.first()
+    if found is None:
+        return
+    platform_id, course = found
+    revoked = {
+        "session": None, "course": course, "assessment": assessment.slug, "product": batch.offer.product,
+        "batch": batch.pk, "tag": batch.tag, "codes_revoked": codes, "revoked_at": wire_time(at),
+    }  # fmt: skip
+    _write(platform_id, [(Type.BATCH_REVOKED, revoked)], at=at)
 
 
 # --- a reactivation's end ------------------------------------------------------------------------
