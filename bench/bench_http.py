@@ -69,10 +69,11 @@ TARGETS = {
     "list-claimed": "p95 ≤ 50 ms",
     "list-unclaimed": "p95 ≤ 50 ms",
     "list-tag": "p95 ≤ 50 ms",
+    "list-dated": "p95 ≤ 50 ms",
 }
 # In this order: the lists read the seeded shop before the bulk creates add a million codes more.
 ALL_SCENARIOS = (
-    "healthz", "list-1", "list", "list-claimed", "list-unclaimed", "list-tag",
+    "healthz", "list-1", "list", "list-claimed", "list-unclaimed", "list-tag", "list-dated",
     "redeem-random", "redeem-hot", "bulk-create-1", "bulk-create",
 )  # fmt: skip
 
@@ -134,7 +135,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--server-side-binding", action="store_true",
         help="serve with ?server_side_binding=true in DATABASE_URL (psycopg binds and prepares statements)",
     )  # fmt: skip
-    parser.add_argument("--keep-database", action="store_true", help="leave tessera_bench_http in place")
+    parser.add_argument("--keep-database", action="store_true", help="leave the database in place")
+    parser.add_argument("--database", default=DATABASE, help=f"the database's name (tessera_bench...; {DATABASE})")
+    parser.add_argument(
+        "--reuse-database", action="store_true",
+        help="lists only: serve the listed shop a kept database holds (--keep-database) instead of seeding anew; "
+        "kept again",
+    )  # fmt: skip
 
 
 def main() -> int:
@@ -148,16 +155,20 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed; on Debian or Ubuntu: apt-get install -y wrk", file=sys.stderr)
         return 2
+    if not args.database.startswith("tessera_bench"):
+        parser.error("--database must start with tessera_bench")
+    if args.reuse_database and not all(name.startswith("list") for name in scenarios):
+        parser.error("--reuse-database serves the lists only")
     print("command: " + shlex.join([".venv/bin/python", "bench/bench_http.py", *sys.argv[1:]]))
-    benchlib.setup_django("postgres", pg_database=DATABASE)
+    benchlib.setup_django("postgres", pg_database=args.database, recreate=not args.reuse_database)
     try:
         return run(args, scenarios)
     finally:
-        if not args.keep_database:
+        if not (args.keep_database or args.reuse_database):
             from django.db import connections
 
             connections.close_all()
-            benchlib.drop_postgres_database(DATABASE)
+            benchlib.drop_postgres_database(args.database)
 
 
 def run(args: argparse.Namespace, names: list[str]) -> int:
@@ -325,7 +336,7 @@ class Seeder:
     def _lists(self, names: list[str]) -> list[Scenario]:
         shop_token, totals = self._listed_shop(self.args.vouchers)
         queries = {"list-1": "", "list": "", "list-claimed": "&claimed=true", "list-unclaimed": "&claimed=false",
-                   "list-tag": f"&tag={TAGS[0]}"}  # fmt: skip
+                   "list-tag": f"&tag={TAGS[0]}", "list-dated": _dated_query(totals)}  # fmt: skip
         made = []
         for name, query in queries.items():
             if name not in names:
@@ -343,12 +354,17 @@ class Seeder:
                                  expected_total=total))  # fmt: skip
         return made
 
-    def _listed_shop(self, vouchers: int) -> tuple[str, dict[str, int]]:
+    def _listed_shop(self, vouchers: int) -> tuple[str, dict[str, Any]]:
         """A shop with `vouchers` codes in batches of 500 (as the bridge creates them), four tags
         taking turns, and 1% of them claimed (recorded directly: there is no redemption to time)."""
         from tessera.shop.models import Shop
-        from tessera.shop.services import shop_vouchers_create
+        from tessera.shop.services import shop_vouchers_create, token_issue
 
+        shop = Shop.objects.filter(name="Bench list shop").first()
+        if self.args.reuse_database and shop is not None:
+            _, token = token_issue(shop=shop)
+            print(f"listed shop: reused from {self.args.database}", flush=True)
+            return token, _listed_totals(shop.pk)
         token = self._shop("Bench list shop")
         shop = Shop.objects.get(name="Bench list shop")
         started = time.perf_counter()
@@ -359,7 +375,7 @@ class Seeder:
         claimed = self._claim_some(shop.pk, round(vouchers * CLAIMED_SHARE))
         tagged = sum(min(LIST_BATCH, vouchers - n * LIST_BATCH) for n in range(0, math.ceil(vouchers / LIST_BATCH), 4))
         totals = {"list": vouchers, "list-claimed": claimed, "list-unclaimed": vouchers - claimed, "list-tag": tagged}
-        return token, totals
+        return token, {**totals, **_dated_totals(shop.pk)}
 
     def _claim_some(self, shop_id: int, count: int) -> int:
         from django.contrib.auth.models import User
@@ -398,6 +414,52 @@ class Seeder:
         path = self.work / f"{name}.tsv"
         path.write_text("".join("\t".join(line) + "\n" for line in lines))
         return path
+
+
+def _listed_totals(shop_id: int) -> dict[str, int]:
+    """What a reused shop's lists hold, counted plainly."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE c.uses > 0), COUNT(*) FILTER (WHERE b.tag = %s)"
+            " FROM vouchers_code c JOIN vouchers_batch b ON b.id = c.batch_id"
+            " JOIN shop_shopbatch sb ON sb.batch_id = b.id WHERE sb.shop_id = %s",
+            [TAGS[0], shop_id],
+        )
+        listed, claimed, tagged = cursor.fetchone()
+    totals = {"list": listed, "list-claimed": claimed, "list-unclaimed": listed - claimed, "list-tag": tagged}
+    return {**totals, **_dated_totals(shop_id)}
+
+
+def _dated_totals(shop_id: int) -> dict[str, Any]:
+    """list-dated: claimed=true from the tenth day after the first claim, for ten days (a third
+    of the seeded claims, which spread over 30 days); its total counted plainly."""
+    from datetime import timedelta
+
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT MIN(r.redeemed_at) FROM vouchers_redemption r JOIN vouchers_code c ON c.code = r.code_id"
+            " JOIN shop_shopbatch sb ON sb.batch_id = c.batch_id WHERE sb.shop_id = %s",
+            [shop_id],
+        )
+        (first,) = cursor.fetchone()
+        start = first.date() + timedelta(days=10)
+        end = start + timedelta(days=9)  # end_date is inclusive: ten days
+        cursor.execute(
+            "SELECT COUNT(*) FROM vouchers_code c JOIN shop_shopbatch sb ON sb.batch_id = c.batch_id"
+            " WHERE sb.shop_id = %s AND c.uses > 0 AND EXISTS (SELECT 1 FROM vouchers_redemption r"
+            " WHERE r.code_id = c.code AND r.reversed_at IS NULL AND r.redeemed_at >= %s AND r.redeemed_at < %s)",
+            [shop_id, start, end + timedelta(days=1)],
+        )
+        (dated,) = cursor.fetchone()
+    return {"list-dated": dated, "dated-from": start.isoformat(), "dated-to": end.isoformat()}
+
+
+def _dated_query(totals: dict[str, Any]) -> str:
+    return f"&claimed=true&start_date={totals['dated-from']}&end_date={totals['dated-to']}"
 
 
 # --- the server --------------------------------------------------------------------------------

@@ -68,8 +68,9 @@ def _replace_db_argument(argv: list[str], db: str) -> list[str]:
 # --- the throw-away database --------------------------------------------------------------------
 
 
-def setup_django(db: str, *, pg_database: str = PG_BENCH_DB) -> None:
-    """Points settings at a fresh bench database, then sets Django up and migrates it.
+def setup_django(db: str, *, pg_database: str = PG_BENCH_DB, recreate: bool = True) -> None:
+    """Points settings at a fresh bench database (or, recreate=False on PostgreSQL, the one of
+    that name if it exists), then sets Django up and migrates it.
 
     Everything here must happen before django.setup(): settings read the environment once.
     """
@@ -85,7 +86,8 @@ def setup_django(db: str, *, pg_database: str = PG_BENCH_DB) -> None:
         _recreate_sqlite_file()
     else:
         os.environ["DATABASE_URL"] = f"{PG_SERVER}/{pg_database}"
-        _recreate_postgres_database(pg_database)
+        if recreate or not _postgres_database_exists(pg_database):
+            _recreate_postgres_database(pg_database)
     import django
     from django.core.management import call_command
 
@@ -104,6 +106,13 @@ def _recreate_postgres_database(name: str) -> None:
 
     with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
+
+
+def _postgres_database_exists(name: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
+        return admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
 
 
 def drop_postgres_database(name: str) -> None:

@@ -338,26 +338,59 @@ PER_PAGE = 50
 
 
 def _shop_list_pairs(data: Data, rng: random.Random) -> list[Pair]:
+    """A list page with its count: shop_codes_page's one statement against the ORM's three (the
+    per-batch counts, the page's first code in its batch, the page from that code on), the way
+    the list was read before issue 16."""
     made = []
     for name, filters in FILTERS.items():
-        raw_batches = _raw_batches(data.listed_shop.pk, **filters)
-        orm_batches = _orm_batches(data.listed_shop.pk, **filters)
-        ends = [row[1] for row in raw_batches(0)]
-        starts = [rng.randrange(0, sum(ends), PER_PAGE) for _ in range(400)]
-        made.append(Pair(f"shop list ({name}): codes listed per batch", raw_batches, orm_batches, calls=20))
-        located = _located(raw_batches(0), starts)
-        made.append(Pair(f"shop list ({name}): a page's first code", _raw_nth(located, filters["claimed"]),
-                         _orm_nth(located, filters["claimed"])))  # fmt: skip
+        per_batch = _orm_batches(data.listed_shop.pk, **filters)(0)
+        pages = [rng.randrange(1, sum(listed for _, listed in per_batch) // PER_PAGE + 1) for _ in range(400)]
+        raw, orm = _raw_page(data.listed_shop, pages, filters), _orm_page(data.listed_shop, pages, filters)
+        made.append(Pair(f"shop list ({name}): a page and its count", raw, orm, calls=100))
     return made
 
 
-def _raw_batches(shop_id: int, *, tag: str | None, claimed: bool | None) -> Any:
-    def read(n: int) -> list[tuple[int, int]]:
-        counts = shop_selectors.batch_counts(shop_id, tag=tag, claimed=claimed)
-        starts = [0, *counts.ends[:-1]]
-        return [(batch, end - start) for batch, start, end in zip(counts.batches, starts, counts.ends, strict=True)]
+def _raw_page(shop: Shop, pages: list[int], filters: dict[str, Any]) -> Any:
+    def read(n: int) -> tuple[list[dict[str, Any]], int]:
+        found = shop_selectors.shop_codes_page(
+            shop, shop_selectors.VoucherFilters(**filters), page=pages[n % len(pages)], per_page=PER_PAGE
+        )
+        return found.rows, found.total
 
     return read
+
+
+def _orm_page(shop: Shop, pages: list[int], filters: dict[str, Any]) -> Any:
+    batches, claimed = _orm_batches(shop.pk, **filters), filters["claimed"]
+    uses = {None: {}, True: {"uses__gt": 0}, False: {"uses": 0}}[claimed]
+
+    def read(n: int) -> tuple[list[dict[str, Any]], int]:
+        per_batch = batches(n)
+        total = sum(listed for _, listed in per_batch)
+        batch, offset = _located(per_batch, (pages[n % len(pages)] - 1) * PER_PAGE)
+        later = [b for b, _ in per_batch if b > batch][:PER_PAGE]
+        first = Code.objects.filter(batch_id=batch, **uses).order_by("code").values_list("code", flat=True)
+        code = first[offset : offset + 1].get()
+        codes = Code.objects.filter(batch__shop_batch__shop=shop, **uses)
+        if filters["tag"]:
+            codes = codes.filter(batch__tag=filters["tag"])
+        live = Redemption.objects.filter(code=OuterRef("pk"), reversed_at__isnull=True).order_by("redeemed_at", "pk")
+        listed = codes.annotate(claimed_at=Subquery(live.values("redeemed_at")[:1]),
+                                claimant_ip=Subquery(live.values("client_ip")[:1]))  # fmt: skip
+        window = listed.filter(Q(batch_id=batch, code__gte=code) | Q(batch_id__in=later)).order_by("batch_id", "code")
+        return list(window[:PER_PAGE].values(*shop_selectors.LISTED_FIELDS)), total
+
+    return read
+
+
+def _located(per_batch: list[tuple[int, int]], start: int) -> tuple[int, int]:
+    """A page's start as (batch, n-th listed code of that batch)."""
+    seen = 0
+    for batch, listed in per_batch:
+        if seen + listed > start:
+            return batch, start - seen
+        seen += listed
+    raise ValueError(f"{start} is past the list's end")
 
 
 def _orm_batches(shop_id: int, *, tag: str | None, claimed: bool | None) -> Any:
@@ -375,37 +408,6 @@ def _orm_batches(shop_id: int, *, tag: str | None, claimed: bool | None) -> Any:
         return list(listed.filter(listed__gt=0).order_by("batch_id").values_list("batch_id", "listed"))
 
     return read
-
-
-def _located(per_batch: list[tuple[int, int]], starts: list[int]) -> list[tuple[int, int]]:
-    """Each page start as (batch, n-th listed code of that batch)."""
-    located, seen, index = [], 0, 0
-    for start in sorted(starts):
-        while seen + per_batch[index][1] <= start:
-            seen += per_batch[index][1]
-            index += 1
-        located.append((per_batch[index][0], start - seen))
-    random.Random(5).shuffle(located)
-    return located
-
-
-def _raw_nth(located: list[tuple[int, int]], claimed: bool | None) -> Any:
-    def nth(n: int) -> str | None:
-        batch, offset = located[n % len(located)]
-        return shop_selectors.nth_code(batch, offset, claimed=claimed)
-
-    return nth
-
-
-def _orm_nth(located: list[tuple[int, int]], claimed: bool | None) -> Any:
-    uses = {None: {}, True: {"uses__gt": 0}, False: {"uses": 0}}[claimed]
-
-    def nth(n: int) -> str | None:
-        batch, offset = located[n % len(located)]
-        codes = Code.objects.filter(batch_id=batch, **uses).order_by("code").values_list("code", flat=True)
-        return next(iter(codes[offset : offset + 1]), None)
-
-    return nth
 
 
 # --- writing a batch's codes ------------------------------------------------------------------------

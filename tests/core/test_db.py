@@ -12,7 +12,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from tessera.catalog.models import CourseSession, Enrollment
-from tessera.core.db import columns, fetch_one, insert, instance_from_row, violates_unique
+from tessera.core.db import columns, fetch_one, from_db, insert, instance_from_row, violates_unique
 from tessera.vouchers.models import AuditEvent, Batch, Code, Offer, Redemption
 from tessera.vouchers.services import voucher_redeem
 from tests.rows import columns_of, rolled_back
@@ -89,6 +89,24 @@ def _read_by_hand(model: type[Model], pk: object) -> Model:
     row = fetch_one(f'SELECT {columns(model, "t")} FROM "{table}" t WHERE t."{key}" = %s', [pk])  # noqa: S608
     assert row is not None
     return instance_from_row(model, row)
+
+
+class TestFromDb:
+    @pytest.mark.parametrize(
+        ("model", "field"),
+        [(Batch, "created_at"), (Redemption, "redeemed_at"), (Redemption, "client_ip"), (Offer, "price"),
+         (AuditEvent, "detail")],
+    )  # fmt: skip
+    def test_converts_a_selected_value_as_the_orm_loads_it(self, redeemed, model, field):
+        row = model._base_manager.order_by("pk").first()
+        column = model._meta.get_field(field).column
+        sql = f'SELECT "{column}" FROM "{model._meta.db_table}" WHERE "{model._meta.pk.column}" = %s'  # noqa: S608
+        raw = fetch_one(sql, [row.pk])
+        expected = getattr(row, field)
+        assert (from_db(model, field, raw[0]), type(from_db(model, field, raw[0]))) == (expected, type(expected))
+
+    def test_none_stays_none(self):
+        assert from_db(Redemption, "reversed_at", None) is None
 
 
 class TestInstanceFromRow:

@@ -147,6 +147,24 @@ class TestList:
         create(client, shop_a, qty="1", product="course_reactivation", country="DE", tag="autumn")
         assert {v["tag"] for v in client.get(URL, {"tag": "spring"}, **shop_a.auth).json()} == {"spring"}
 
+    @pytest.mark.parametrize(
+        "params",
+        [{}, {"claimed": "true"}, {"claimed": "false"}, {"tag": "spring"}, {"tag": "spring", "claimed": "false"},
+         {"claimed": "true", "start_date": "2026-01-01"}, {"claimed": "true", "end_date": "2099-12-31"},
+         {"claimed": "true", "start_date": "2026-01-01", "end_date": "2099-12-31"}, {"page": "3", "per_page": "1"},
+         {"page": "99"}],
+    )  # fmt: skip
+    def test_a_page_takes_two_statements_whatever_the_filters(
+        self, client, shop_a, ended_session, learner, django_assert_num_queries, params
+    ):
+        """The token's shop, then the page with its count in one (issue 16); a HEAD the count alone."""
+        ids = [v["id"] for v in create(client, shop_a, qty="3", product="course_reactivation", country="DE").json()]
+        create(client, shop_a, qty="2", product="course_reactivation", country="DE", tag="spring")
+        voucher_redeem(code=ids[1], user=learner, session=ended_session, client_ip="203.0.113.5")
+        for method in (client.get, client.head):
+            with django_assert_num_queries(2):
+                assert method(URL, params, **shop_a.auth).status_code == 200
+
 
 class TestClaims:
     @pytest.fixture

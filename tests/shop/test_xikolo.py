@@ -8,7 +8,8 @@ import pytest
 
 from tessera.shop import xikolo
 from tessera.shop.models import IdempotencyKey
-from tessera.vouchers.models import Batch
+from tessera.vouchers import codes
+from tessera.vouchers.models import Batch, Code
 from tessera.vouchers.services import voucher_redeem
 from tests.shop.conftest import order
 
@@ -154,6 +155,24 @@ class TestPagesAsXikoloAnswersThem:
         for rel, page in (("first", 1), ("prev", 4), ("last", 1)):
             assert f'page={page}>; rel="{rel}"' in links
         assert 'rel="next"' not in links
+
+    def test_the_links_keep_every_other_parameter_as_sent(self, client, shop_a):
+        """Each link is the request's own URL with its page replaced, the other parameters in
+        their order and encoding (the list and the headers are pinned byte for byte here)."""
+        order(client, shop_a, qty="120", tag="spring sale/ü")
+        response = client.get(f"{URL}?tag=spring+sale%2F%C3%BC&page=2&per_page=50&x=1&x=2", **shop_a.auth)
+        query = "tag=spring+sale%2F%C3%BC&page={}&per_page=50&x=1&x=2"
+        links = ", ".join(f'<http://testserver{URL}?{query.format(n)}>; rel="{rel}"'
+                          for rel, n in (("first", 1), ("prev", 1), ("next", 3), ("last", 3)))  # fmt: skip
+        assert response["Link"] == links
+        listed = Code.objects.filter(batch__tag="spring sale/ü").order_by("code")[50:100]
+        batch = listed[0].batch
+        assert response.content == json.dumps(
+            [{"id": codes.format_code(c.code), "country": "DE", "product": "course_reactivation",
+              "tag": "spring sale/ü", "created_at": batch.created_at.isoformat(timespec="milliseconds")[:23] + "Z"}
+             for c in listed],
+            separators=(",", ":"),
+        ).encode()  # fmt: skip
 
     @pytest.mark.parametrize("page", ["0", "-1", "-0x10"])
     def test_a_page_below_1_is_not_found_as_in_xikolo(self, client, shop_a, page):

@@ -48,6 +48,15 @@ def instance_from_row(model: type[M], values: Sequence[object]) -> M:
     return model.from_db(connection.alias, _attnames(model), converted)
 
 
+def from_db(model: type[Model], field_name: str, value: object) -> object:
+    """A value of `model.field_name` that hand-written SQL selected, converted as the ORM would
+    load it (SQLite's text timestamps made aware; on PostgreSQL most fields need nothing)."""
+    if value is None:
+        return None
+    converters, expression = _field_converters(model, field_name, connection.vendor)
+    return _convert(value, converters, expression) if converters else value
+
+
 def insert(instance: M) -> M:
     """INSERTs a new instance as `instance.save()` would, and returns it saved (primary key set).
 
@@ -99,6 +108,12 @@ def _converters(model: type[Model], vendor: str) -> list[tuple[list[Converter], 
         converters = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
         found.append((converters, expression))
     return found
+
+
+@functools.cache
+def _field_converters(model: type[Model], field_name: str, vendor: str) -> tuple[list[Converter], Any]:
+    field = model._meta.get_field(field_name)
+    return _converters(model, vendor)[model._meta.concrete_fields.index(field)]
 
 
 def _convert(value: object, converters: list[Converter], expression: object) -> object:

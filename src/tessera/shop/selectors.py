@@ -1,19 +1,16 @@
 """Reads for the bridge: which shop a token names, and a shop's vouchers."""
 
 import hmac
-from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import accumulate
 from typing import Any, NamedTuple
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
-from tessera.core.db import columns, fetch_one, instance_from_row
+from tessera.core.db import columns, fetch_one, from_db, instance_from_row
 from tessera.core.tokens import token_digest
 from tessera.shop.models import Shop
-from tessera.vouchers.models import Code, Redemption
+from tessera.vouchers.models import Batch, Code, Redemption
 
 # Every bridge request runs this: hand-written SQL, see tessera.core.db. The ORM's select_related
 # query took 914 µs of CPU against 128 µs (PostgreSQL; docs/benchmarks.md section 5);
@@ -71,134 +68,143 @@ def shop_codes_page(shop: Shop, filters: VoucherFilters, *, page: int, per_page:
     """Page `page` (from 1) of the shop's codes, oldest batch first then by code (a stable
     order), with `per_page` codes a page; a page past the end is empty but still counts them.
 
-    Counted and cut batch by batch (see "paging a shop's codes by batch" below), unless claim
-    dates narrow the list: then with COUNT and OFFSET, as those lists are short."""
-    listed = _listed_codes(shop, filters)
+    One statement counts the list and reads the page, batch by batch (see "paging a shop's codes
+    by batch" below), whatever the filters."""
     start = (page - 1) * per_page
-    if filters.dated:
-        total = listed.count()
-        window = listed[start : start + per_page]
-    else:
-        counts = batch_counts(shop.pk, tag=filters.tag, claimed=filters.claimed)
-        total = counts.total
-        # No OFFSET: the database reads the page's batches only, from the page's first code on,
-        # and works out claimed_at and claimant_ip for the page's codes only.
-        window = listed.filter(counts.from_code(start, start + per_page, claimed=filters.claimed))[:per_page]
-    rows = list(window.values(*LISTED_FIELDS)) if start < total else []
-    return CodesPage(rows=rows, total=total)
+    sql, params = _listed_per_batch(shop.pk, filters)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            PAGE.format(listed=sql, codes=_codes_condition(filters), **FIRST_LIVE_CLAIMS),
+            [*params, start, start + per_page, *_dated_params(filters), start, start + per_page],
+        )
+        found = cursor.fetchall()
+    # Always one row at least: the total, with the page's first code or none.
+    rows = [_listed_row(values[1:]) for values in found if values[1] is not None]
+    return CodesPage(rows=rows, total=int(found[0][0]))
 
 
 def shop_codes_total(shop: Shop, filters: VoucherFilters) -> int:
     """How many codes the shop's list holds, counted as shop_codes_page counts them."""
-    if filters.dated:
-        return _listed_codes(shop, filters).count()
-    return batch_counts(shop.pk, tag=filters.tag, claimed=filters.claimed).total
-
-
-def _listed_codes(shop: Shop, filters: VoucherFilters) -> QuerySet[Code]:
-    """The shop's codes as listed, in the list's order, each annotated with its first live
-    redemption: claimed_at and claimant_ip."""
-    codes = Code.objects.filter(batch__shop_batch__shop=shop)
-    if filters.tag:
-        codes = codes.filter(batch__tag=filters.tag)
-    if filters.claimed is not None:
-        codes = codes.filter(uses__gt=0) if filters.claimed else codes.filter(uses=0)
-    if filters.dated:
-        # A live redemption means uses > 0: said again so the index of used codes can serve it.
-        codes = codes.filter(Exists(_claims_between(filters.claimed_from, filters.claimed_before)), uses__gt=0)
-    first_claim = Redemption.objects.filter(code=OuterRef("pk"), reversed_at__isnull=True).order_by("redeemed_at", "pk")
-    return codes.annotate(
-        claimed_at=Subquery(first_claim.values("redeemed_at")[:1]),
-        claimant_ip=Subquery(first_claim.values("client_ip")[:1]),
-    ).order_by("batch_id", "code")
-
-
-def _claims_between(start: datetime | None, end: datetime | None) -> QuerySet[Redemption]:
-    claims = Redemption.objects.filter(code=OuterRef("pk"), reversed_at__isnull=True)
-    if start is not None:
-        claims = claims.filter(redeemed_at__gte=start)
-    if end is not None:
-        claims = claims.filter(redeemed_at__lt=end)
-    return claims
+    sql, params = _listed_per_batch(shop.pk, filters)
+    row = fetch_one(TOTAL.format(listed=sql), params)
+    return 0 if row is None else int(row[0])
 
 
 # --- paging a shop's codes by batch ------------------------------------------------------------
 #
 # A shop's codes come in batches of at most 500 (the bridge's limit per request) whose sizes are
 # known, and the list is ordered by batch first. So the number of codes listed is a sum over the
-# shop's batches, and a page starts inside one known batch: counting and OFFSET never walk the
-# shop's codes, which take seconds at a million (docs/benchmarks.md section 3, "What changed to
-# get here"). Claimed or unclaimed codes per batch come from the index of used codes (vouchers
-# migration 0005), which holds only codes with uses > 0. A page then reads from its first code on
-# (found in its batch), so no row is skipped by OFFSET: PostgreSQL would work out claimed_at and
-# claimant_ip for every skipped row too.
+# shop's batches, and a page lies in the few batches whose running sum passes its first and last
+# code: counting and OFFSET never walk the shop's codes, which take seconds at a million
+# (docs/benchmarks.md section 3, "What changed to get here"). Claimed or unclaimed codes per batch
+# come from the index of used codes (vouchers migration 0005), which holds only codes with
+# uses > 0; so do codes claimed between two dates, each checked against its redemptions. Within
+# its batches a page's codes are numbered in the list's order, and claimed_at and claimant_ip are
+# worked out for the page's codes only, and only for used ones (a live redemption means uses > 0).
 #
-# Both statements are written by hand. Their ORM equivalents, on a shop of a million codes in
-# 2,000 batches (PostgreSQL; docs/benchmarks.md section 5): a page's first code took 289-471 µs
-# of CPU against 56-84 µs; the counts per batch 0.7-4.8 ms against 0.2-1.6 ms, and with claimed=
-# 21-25 ms of wall time against 11-17 ms, since the ORM cannot join to the grouped count of used
-# codes and counts them batch by batch instead. A list page has about 2.5 ms of CPU to spend (section 3,
-# "What limits it"). tests/shop/test_selectors.py holds every page to the plain ORM query.
+# One statement, written by hand, counts and reads the page (issue 16: the ORM's page query cost
+# more to build and compile than to run, and three round trips became one; docs/benchmarks.md
+# section 3, "Issue 16"). tests/shop/test_selectors.py holds every page to the plain ORM query
+# with COUNT and OFFSET, and tests/shop/test_bridge.py the statements per request.
 
-# %s: the shop (twice with claimed), then the tag if any; filled in from the filters.
+# The shop's batches with how many codes each lists. %s: the used codes' count's (the shop twice,
+# or the shop and the claim dates), the shop, then the tag if any.
 LISTED = (
     "SELECT b.id, {per_batch} AS listed FROM shop_shopbatch sb JOIN vouchers_batch b ON b.id = sb.batch_id{used}"
     " WHERE sb.shop_id = %s{tag}"
 )
-# A batch's used codes, counted in the index of used codes.
+# A batch's used codes, counted in the index of used codes: read in its order from the shop's
+# first batch to its last, so counted as read rather than hashed (the shop's 10,000 used codes:
+# 2.7 ms against 5.4 ms joined to the shop's batches, which read every used code of every shop
+# anyway). A batch of another shop in that range is counted, then left out by the join that follows.
 USED = (
-    " LEFT JOIN (SELECT c.batch_id, COUNT(*) AS used FROM vouchers_code c"
-    " JOIN shop_shopbatch ub ON ub.batch_id = c.batch_id WHERE ub.shop_id = %s AND c.uses > 0"
+    " LEFT JOIN (SELECT c.batch_id, COUNT(*) AS used FROM vouchers_code c WHERE c.uses > 0"
+    " AND c.batch_id BETWEEN (SELECT MIN(batch_id) FROM shop_shopbatch WHERE shop_id = %s)"
+    " AND (SELECT MAX(batch_id) FROM shop_shopbatch WHERE shop_id = %s)"
     " GROUP BY c.batch_id) u ON u.batch_id = b.id"
 )
+# Used codes claimed between two dates, per batch. Joined to the shop's batches, not read by range:
+# the range's low row estimate makes PostgreSQL check each used code's redemptions one by one
+# (20 ms of PostgreSQL CPU a page against 10 ms; docs/benchmarks.md section 3, "Issue 16").
+USED_DATED = (
+    " LEFT JOIN (SELECT c.batch_id, COUNT(*) AS used FROM vouchers_code c"
+    " JOIN shop_shopbatch ub ON ub.batch_id = c.batch_id WHERE ub.shop_id = %s AND c.uses > 0{dated}"
+    " GROUP BY c.batch_id) u ON u.batch_id = b.id"
+)
+# A code claimed between the dates: by one live redemption made then; %s: the dates given.
+DATED = " AND EXISTS (SELECT 1 FROM vouchers_redemption r WHERE r.code_id = c.code AND r.reversed_at IS NULL{between})"
+TOTAL = "WITH per_batch AS ({listed}) SELECT COALESCE(SUM(listed), 0) FROM per_batch"
+# %s, after the listed batches' own: the page's first and end position (twice).
+FIRST_LIVE_CLAIM = (
+    "CASE WHEN n.uses > 0 THEN (SELECT r.{column} FROM vouchers_redemption r WHERE r.code_id = n.code"
+    " AND r.reversed_at IS NULL ORDER BY r.redeemed_at, r.id LIMIT 1) END"
+)
+PAGE = (
+    "WITH per_batch AS ({listed}),"
+    " ends AS (SELECT id, listed, SUM(listed) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) AS listed_to"
+    " FROM per_batch WHERE listed > 0),"
+    " page_batches AS (SELECT id, listed_to - listed AS listed_before FROM ends"
+    " WHERE listed_to > %s AND listed_to - listed < %s),"
+    " numbered AS (SELECT c.code, c.batch_id, c.uses,"
+    " pb.listed_before + ROW_NUMBER() OVER (PARTITION BY c.batch_id ORDER BY c.code) AS position"
+    " FROM page_batches pb JOIN vouchers_code c ON c.batch_id = pb.id"
+    # The range lets PostgreSQL plan an index scan of the page's batches, however many it guesses.
+    " WHERE c.batch_id BETWEEN (SELECT MIN(id) FROM page_batches) AND (SELECT MAX(id) FROM page_batches){codes}),"
+    " page AS (SELECT n.code, b.prefix, b.country, o.product, b.tag, b.created_at,"
+    " {claimed_at} AS claimed_at, {claimant_ip} AS claimant_ip, n.batch_id"
+    " FROM numbered n JOIN vouchers_batch b ON b.id = n.batch_id JOIN vouchers_offer o ON o.id = b.offer_id"
+    " WHERE n.position > %s AND n.position <= %s)"
+    " SELECT total.listed, page.code, page.prefix, page.country, page.product, page.tag, page.created_at,"
+    " page.claimed_at, page.claimant_ip"
+    " FROM (SELECT COALESCE(MAX(listed_to), 0) AS listed FROM ends) total LEFT JOIN page ON 1 = 1"
+    " ORDER BY page.batch_id, page.code"
+)
+FIRST_LIVE_CLAIMS = {"claimed_at": FIRST_LIVE_CLAIM.format(column="redeemed_at"),
+                     "claimant_ip": FIRST_LIVE_CLAIM.format(column="client_ip")}  # fmt: skip
 LISTED_PER_BATCH = {None: "b.count", True: "COALESCE(u.used, 0)", False: "b.count - COALESCE(u.used, 0)"}
-PER_BATCH = "SELECT id, listed FROM ({listed}) listed_per_batch WHERE listed > 0 ORDER BY id"
-# The n-th (%s) listed code of a batch (%s), in the list's order.
-NTH_CODE = "SELECT code FROM vouchers_code WHERE batch_id = %s{uses} ORDER BY code LIMIT 1 OFFSET %s"
-USES = {None: "", True: " AND uses > 0", False: " AND uses = 0"}
+USES = {None: "", True: " AND c.uses > 0", False: " AND c.uses = 0"}
 
 
-@dataclass(frozen=True)
-class BatchCounts:
-    """How many of the listed codes each of the shop's batches holds (a shop with a million
-    codes has 2,000 batches), in the list's order; batches listing none are left out."""
-
-    batches: list[int]
-    ends: list[int]  # listed codes up to each batch's end
-
-    @property
-    def total(self) -> int:
-        return self.ends[-1] if self.ends else 0
-
-    def from_code(self, start: int, stop: int, *, claimed: bool | None) -> Q:
-        """Listed codes start..stop-1 are the first stop - start codes matching this condition: the
-        batches that hold them, from the page's first code on."""
-        first, last = bisect_right(self.ends, start), bisect_right(self.ends, stop - 1)
-        if first == len(self.batches):
-            return Q(pk__in=[])
-        before = self.ends[first - 1] if first else 0
-        first_batch, later_batches = self.batches[first], self.batches[first + 1 : last + 1]
-        code = nth_code(first_batch, start - before, claimed=claimed)
-        if code is None:
-            # The batch lost matching codes since it was counted (one was redeemed while listing
-            # unclaimed codes): the page starts with the next batch instead.
-            return Q(batch_id__in=later_batches)
-        return Q(batch_id=first_batch, code__gte=code) | Q(batch_id__in=later_batches)
+def _listed_per_batch(shop_id: int, filters: VoucherFilters) -> tuple[str, list[Any]]:
+    """The LISTED statement for these filters, and its parameters."""
+    dated = _dated_params(filters)
+    if filters.dated and filters.claimed is False:
+        per_batch = "0"  # unclaimed and claimed between two dates: none is both
+    else:
+        per_batch = LISTED_PER_BATCH[True if filters.dated else filters.claimed]
+    if filters.dated:
+        used, used_params = USED_DATED.format(dated=_dated_condition(filters)), [shop_id, *dated]
+    elif filters.claimed is not None:
+        used, used_params = USED, [shop_id, shop_id]
+    else:
+        used, used_params = "", []
+    sql = LISTED.format(per_batch=per_batch, used=used, tag=" AND b.tag = %s" if filters.tag else "")
+    return sql, [*used_params, shop_id, *([filters.tag] if filters.tag else [])]
 
 
-def batch_counts(shop_id: int, *, tag: str | None, claimed: bool | None) -> BatchCounts:
-    used = claimed is not None
-    listed = LISTED.format(
-        per_batch=LISTED_PER_BATCH[claimed], used=USED if used else "", tag=" AND b.tag = %s" if tag else ""
-    )
-    params = [shop_id] * (2 if used else 1) + ([tag] if tag else [])
-    with connection.cursor() as cursor:
-        cursor.execute(PER_BATCH.format(listed=listed), params)
-        rows = cursor.fetchall()
-    return BatchCounts(batches=[batch for batch, _ in rows], ends=list(accumulate(listed for _, listed in rows)))
+def _codes_condition(filters: VoucherFilters) -> str:
+    """Which of a batch's codes are listed; %s: the claim dates given."""
+    if filters.dated:
+        return USES[filters.claimed] + USES[True] + _dated_condition(filters)
+    return USES[filters.claimed]
 
 
-def nth_code(batch_id: int, n: int, *, claimed: bool | None) -> str | None:
-    """The batch's n-th listed code (from 0), in the list's order; None if it lists fewer."""
-    row = fetch_one(NTH_CODE.format(uses=USES[claimed]), [batch_id, n])
-    return None if row is None else str(row[0])
+def _dated_condition(filters: VoucherFilters) -> str:
+    if not filters.dated:
+        return ""
+    since = " AND r.redeemed_at >= %s" if filters.claimed_from is not None else ""
+    before = " AND r.redeemed_at < %s" if filters.claimed_before is not None else ""
+    return DATED.format(between=since + before)
+
+
+def _dated_params(filters: VoucherFilters) -> list[datetime]:
+    return [moment for moment in (filters.claimed_from, filters.claimed_before) if moment is not None]
+
+
+def _listed_row(values: tuple[Any, ...]) -> dict[str, Any]:
+    code, prefix, country, product, tag, created_at, claimed_at, claimant_ip = values
+    return {
+        "code": code, "batch__prefix": prefix, "batch__country": country, "batch__offer__product": product,
+        "batch__tag": tag, "batch__created_at": from_db(Batch, "created_at", created_at),
+        "claimed_at": from_db(Redemption, "redeemed_at", claimed_at), "claimant_ip": claimant_ip,
+    }  # fmt: skip

@@ -9,6 +9,7 @@ query string and the body in one, compact JSON naming its charset, will_paginate
 import json
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -247,8 +248,9 @@ def paging_headers(request: HttpRequest, *, number: int, size: int, total: int) 
     last = max(math.ceil(total / size), 1)  # an empty list has one (empty) page
     links = {"first": 1, "prev": number - 1 if number > 1 else None,
              "next": number + 1 if number < last else None, "last": last}  # fmt: skip
+    page_url = _page_urls(request)
     return {
-        "Link": ", ".join(f'<{_page_url(request, n)}>; rel="{rel}"' for rel, n in links.items() if n),
+        "Link": ", ".join(f'<{page_url(n)}>; rel="{rel}"' for rel, n in links.items() if n),
         "X-Total-Pages": str(last),
         "X-Total-Count": str(total),
         "X-Per-Page": str(size),
@@ -256,7 +258,12 @@ def paging_headers(request: HttpRequest, *, number: int, size: int, total: int) 
     }
 
 
-def _page_url(request: HttpRequest, number: int) -> str:
+def _page_urls(request: HttpRequest) -> Callable[[int], str]:
+    """The request's own URL with another page: the query copied once for the four links."""
     query = request.GET.copy()
-    query["page"] = str(number)
-    return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+
+    def page_url(number: int) -> str:
+        query["page"] = str(number)
+        return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+
+    return page_url
