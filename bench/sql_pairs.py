@@ -167,7 +167,7 @@ def pairs(data: Data, rng: random.Random) -> list[Pair]:
 
 def _found(found: redeem.Found) -> tuple[Any, ...]:
     code = found.code
-    return (values(code), values(code.batch), values(code.batch.offer), found.held, values(found.enrollment))
+    return (values(code), values(code.batch), values(code.batch.offer), found.held, values(found.holding))
 
 
 def _redemption_pairs(data: Data) -> list[Pair]:
@@ -187,8 +187,8 @@ def _redemption_pairs(data: Data) -> list[Pair]:
         code, tried = attempt(n)
         held = Redemption.objects.filter(code=OuterRef("pk"), user_id=tried.user.pk, reversed_at__isnull=True)
         row = Code.objects.select_related("batch__offer").annotate(held=Exists(held)).get(pk=code)
-        enrollment = Enrollment.objects.filter(user_id=tried.user.pk, session_id=tried.session.pk).first()
-        return _found(redeem.Found(code=row, held=row.held, enrollment=enrollment))
+        enrollment = Enrollment.objects.filter(user_id=tried.user.pk, session_id=data.session.pk).first()
+        return _found(redeem.Found(code=row, held=row.held, holding=enrollment))
 
     slugs = [data.session.slug]
 
