@@ -1,5 +1,5 @@
 """The voucher models (tessera.vouchers.models): the audit log refuses every change and removal
-that goes through Django."""
+that goes through Django; codes compare byte by byte."""
 
 import pytest
 from django.db import connection, transaction
@@ -67,3 +67,15 @@ class TestAppendOnly:
         with pytest.raises(TypeError, match="append-only"):
             AuditEvent.objects.all()._raw_delete(connection.alias)
         assert (AuditEvent.objects.count(), AuditEvent.objects.get().actor) == (1, "cli")
+
+
+class TestCodeCollation:
+    """The code and every column pointing at it compare byte by byte: collation "C" on
+    PostgreSQL (CodeField), SQLite's own default (BINARY) there."""
+
+    @pytest.mark.parametrize(("table", "column"), [("vouchers_code", "code"), ("vouchers_redemption", "code_id")])
+    def test_the_code_columns_compare_bytes(self, db, table, column):
+        with connection.cursor() as cursor:
+            described = {info.name: info for info in connection.introspection.get_table_description(cursor, table)}
+        expected = "C" if connection.vendor == "postgresql" else None
+        assert described[column].collation == expected
