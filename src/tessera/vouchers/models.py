@@ -103,12 +103,12 @@ class CodeField(models.CharField):
     """A code's text, compared byte by byte on PostgreSQL (collation "C"), as SQLite and Python
     compare it anyway.
 
-    Codes are ASCII digits and capital letters, so "C" orders them exactly as the database's
-    default collation does (and as batch_create sorts them); but a default such as C.UTF-8 compares
+    Codes are ASCII digits and capital letters, so "C" orders them as a C.UTF-8 or en_US.UTF-8
+    default does (and as batch_create sorts them); but such a default compares
     through the C library's strcoll, and every insert into the code's B-tree index makes some 25
-    comparisons. In one COPY of a million codes into a table of ten million, the primary key costs
-    most of the time; with "C" the same inserts took ~20% less (docs/benchmarks.md section 1,
-    "Again for issue 16"). The foreign keys to the code (Redemption.code) take the same collation.
+    comparisons. The primary key costs most of a batch's COPY once the table is big; inserting
+    sorted codes into it took ~20% less with "C" (docs/benchmarks.md section 1, "Again for issue
+    16"). The foreign keys to the code (Redemption.code) take the same collation.
 
     Set here, not with db_collation, because SQLite has no collation named C (its default,
     BINARY, already compares bytes). Altering this column later must keep the class: a plain
