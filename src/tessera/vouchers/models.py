@@ -107,7 +107,7 @@ class CodeField(models.CharField):
     default does (and as batch_create sorts them); but such a default compares
     through the C library's strcoll, and every insert into the code's B-tree index makes some 25
     comparisons. The primary key costs most of a batch's COPY once the table is big; inserting
-    sorted codes into it took ~20% less with "C" (docs/benchmarks.md section 1, "Again for issue
+    sorted codes into it took 2-20% less with "C" (docs/benchmarks.md section 1, "Again for issue
     16"). The foreign keys to the code (Redemption.code) take the same collation.
 
     Set here, not with db_collation, because SQLite has no collation named C (its default,
