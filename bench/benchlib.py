@@ -73,7 +73,11 @@ def setup_django(db: str, *, pg_database: str = PG_BENCH_DB, recreate: bool = Tr
     that name if it exists), then sets Django up and migrates it.
 
     Everything here must happen before django.setup(): settings read the environment once.
+    This checkout's src/ goes first on the path: the shared virtualenv's `tessera` may be another
+    checkout's, and source_fingerprint() describes this one.
     """
+    if str(REPO / "src") not in sys.path[:1]:
+        sys.path.insert(0, str(REPO / "src"))
     BENCH_VAR.mkdir(parents=True, exist_ok=True)
     os.environ["DJANGO_SETTINGS_MODULE"] = "tessera.settings"
     # Keeps settings' own files (the secret key) in var/bench too, away from the dev var/.

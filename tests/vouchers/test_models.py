@@ -1,5 +1,6 @@
 """The voucher models (tessera.vouchers.models): the audit log refuses every change and removal
-that goes through Django, and a redemption names a session or an assessment."""
+that goes through Django, a redemption names a session or an assessment, and codes compare byte
+by byte."""
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -85,3 +86,15 @@ class TestRedemptionPlace:
         code = make_batch(assessment_offer).codes.get()
         Redemption.objects.create(code=code, user=learner, product="assessment", redeemed_at=now, assessment=assessment)
         assert Redemption.objects.get().session is None
+
+
+class TestCodeCollation:
+    """The code and every column pointing at it compare byte by byte: collation "C" on
+    PostgreSQL (CodeField), SQLite's own default (BINARY) there."""
+
+    @pytest.mark.parametrize(("table", "column"), [("vouchers_code", "code"), ("vouchers_redemption", "code_id")])
+    def test_the_code_columns_compare_bytes(self, db, table, column):
+        with connection.cursor() as cursor:
+            described = {info.name: info for info in connection.introspection.get_table_description(cursor, table)}
+        expected = "C" if connection.vendor == "postgresql" else None
+        assert described[column].collation == expected
