@@ -605,6 +605,24 @@ class TestAssessmentCodes:
         with CaptureQueriesContext(connection) as by_assessment:
             voucher_redeem(code=assessment_code, user=learner, assessment=assessment, limited=False)
         assert _code_lookups(by_assessment) == 1
+        # One more, of the platform events' receiver: whether the assessment's course is a
+        # platform's (tessera.platforms.events); a session carries that in its own row.
+        course_lookups = [
+            query for query in by_assessment.captured_queries if "platforms_platformcourse" in query["sql"]
+        ]
+        assert len(course_lookups) == 1
+        assert len(by_assessment.captured_queries) == len(by_session.captured_queries) + 1
+
+    def test_an_assessment_standing_alone_takes_as_many_queries_as_an_enrollment(
+        self, assessment_offer, enrollment_offer, make_code, learner, assessment, running_session
+    ):
+        assessment.course = None
+        assessment.save(update_fields=["course"])
+        assessment_code, enrollment_code = make_code(assessment_offer), make_code(enrollment_offer)
+        with CaptureQueriesContext(connection) as by_session:
+            voucher_redeem(code=enrollment_code, user=learner, session=running_session, limited=False)
+        with CaptureQueriesContext(connection) as by_assessment:
+            voucher_redeem(code=assessment_code, user=learner, assessment=assessment, limited=False)
         assert len(by_assessment.captured_queries) == len(by_session.captured_queries)
 
 
