@@ -1,13 +1,19 @@
 """The learner's platform API: check, redeem, my entitlements; every refusal as HTTP."""
 
 import json
+import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tessera.catalog.models import AssessmentEntitlement, Enrollment
+from tessera.shop.models import WebhookDelivery
+from tessera.shop.services import shop_webhook_set
 from tessera.vouchers import codes as codebook
 from tessera.vouchers.models import Code, Redemption
 from tests.api.conftest import MINE, post
+from tests.shop.webhooking import shop_code
 
 CHECK = "/api/v1/codes/check"
 REDEEM = "/api/v1/redemptions"
@@ -214,3 +220,64 @@ class TestOddRequests:
                         **learner_api.auth)  # fmt: skip
         assert response.status_code == 201
         assert Redemption.objects.get().client_ip is None
+
+
+# The statements of one redemption request, end to end, pinned so that none creeps back unnoticed
+# (docs/benchmarks.md section 3, "Issue 16: the redemption's statements"). The counts are the same
+# on SQLite and PostgreSQL: every statement here is one the code sends itself. In a test the
+# request runs inside the test's transaction, so the redemption's transaction.atomic() is a
+# SAVEPOINT ... RELEASE SAVEPOINT where a real request sends BEGIN ... COMMIT: one statement each
+# either way. The on-commit receivers run as the capture block ends, inside the counted block.
+def _statements(capture, client, persona, body) -> list[str]:
+    with CaptureQueriesContext(connection) as queries, capture(execute=True):
+        response = post(client, REDEEM, body, **persona.auth)
+    assert response.status_code == 201, response.content
+    return [_kind(query["sql"]) for query in queries]
+
+
+def _kind(sql: str) -> str:
+    """A statement as its verb and first table: "INSERT vouchers_redemption", "SAVEPOINT"."""
+    verb = sql.split()[0].upper()
+    while re.search(r"\([^()]*\)", sql):  # subqueries and column lists out: the outermost FROM left
+        sql = re.sub(r"\([^()]*\)", "", sql)
+    table = re.search(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', sql, re.IGNORECASE)
+    return verb if verb in ("SAVEPOINT", "RELEASE") or table is None else f"{verb} {table.group(1)}"
+
+
+# What every redemption of a code by a bearer token's learner does, up to its commit.
+REDEMPTION = [
+    "SELECT platform_apitoken",  # the token and its user, one join
+    "SELECT catalog_coursesession",  # the session named by its slug
+    "SELECT core_failurecounter",  # the failed-attempt limit: read only, no write on success
+    "SAVEPOINT",  # BEGIN outside a test
+    "SELECT vouchers_code",  # the code, its batch and offer, a live redemption, the enrollment
+    "INSERT vouchers_redemption",
+    "INSERT catalog_enrollment",
+    "INSERT vouchers_auditevent",
+    "UPDATE vouchers_code",  # the use counted last: its row lock held shortest
+    "RELEASE",  # COMMIT outside a test
+]
+
+
+class TestStatementsPerRedemption:
+    def test_a_tessera_sessions_code(self, client, learner_api, enrollment_offer, make_code, running_session,
+                                     django_capture_on_commit_callbacks):  # fmt: skip
+        code = make_code(enrollment_offer)
+        body = {"code": code, "session": running_session.slug}
+        statements = _statements(django_capture_on_commit_callbacks, client, learner_api, body)
+        # After the commit, the shop receiver reads Batch.source with the code: no shop's, no query.
+        assert statements == REDEMPTION
+
+    def test_a_shops_code_tells_its_shop(self, client, learner_api, shop_a, running_session,
+                                         django_capture_on_commit_callbacks):  # fmt: skip
+        shop_webhook_set(shop=shop_a.shop, url="https://shop-a.example/hooks")
+        body = {"code": shop_code(shop_a.shop, running_session), "session": running_session.slug}
+        statements = _statements(django_capture_on_commit_callbacks, client, learner_api, body)
+        assert statements == [
+            *REDEMPTION,
+            "SELECT shop_shop",  # the shop that sold it, with its webhook URL
+            "SELECT vouchers_redemption",  # the redemption with what its event tells
+            "INSERT shop_webhookdelivery",
+            "INSERT django_tasks_database_dbtaskresult",  # its delivery queued
+        ]
+        assert WebhookDelivery.objects.filter(shop=shop_a.shop, event_type=WebhookDelivery.Event.REDEEMED).count() == 1

@@ -11,10 +11,10 @@ from django_tasks.backends.base import BaseTaskBackend
 from django_tasks_db.models import DBTaskResult
 
 from tessera.shop.models import Shop, WebhookDelivery
-from tessera.shop.receivers import _subscribed_shop
+from tessera.shop.receivers import _subscribed_shop, on_voucher_redeemed
 from tessera.shop.services import shop_vouchers_create
 from tessera.vouchers.errors import CodeExhausted
-from tessera.vouchers.models import Redemption
+from tessera.vouchers.models import Batch, Redemption
 from tessera.vouchers.services import redemption_reverse, voucher_redeem
 from tests.rows import columns_of
 from tests.shop.conftest import BRIDGE
@@ -203,3 +203,36 @@ class TestSubscribedShop:
         for code in [*codes, "NOSUCHCODE"]:
             assert columns_of(_subscribed_shop(code)) == columns_of(shop_by_orm(code))
         assert [_subscribed_shop(code) is not None for code in codes] == [True, True, False, False]
+
+
+class TestBatchSource:
+    """The redeemed receiver reads Batch.source from the code the redemption carries: a code of no
+    shop's batch costs it no query; a shop's batch is marked so from its creation."""
+
+    def test_only_the_shops_batches_are_marked(self, shop_a, enrollment_offer, make_batch):
+        sold = shop_vouchers_create(shop=shop_a.shop, qty=1, product="enrollment", country="DE")
+        assert (sold.source, make_batch(enrollment_offer).source) == (Batch.Source.SHOP, Batch.Source.TESSERA)
+
+    def test_a_code_of_no_shops_batch_asks_nothing(
+        self, sender, shop_a, secret_a, learner, running_session, enrollment_offer, make_code,
+        django_assert_num_queries,
+    ):  # fmt: skip
+        redemption = voucher_redeem(code=make_code(enrollment_offer), user=learner, session=running_session)
+        with django_assert_num_queries(0):
+            on_voucher_redeemed(Redemption, redemption=redemption)
+        assert not WebhookDelivery.objects.exists()
+
+    def test_a_shops_code_is_looked_up_even_without_a_webhook(
+        self, sender, shop_a, learner, running_session, django_assert_num_queries
+    ):
+        code = shop_code(shop_a.shop, running_session)
+        redemption = voucher_redeem(code=code, user=learner, session=running_session)
+        with django_assert_num_queries(1):  # SUBSCRIBED_SHOP, which finds no URL
+            on_voucher_redeemed(Redemption, redemption=redemption)
+        assert not WebhookDelivery.objects.exists()
+
+    def test_a_bare_redemption_is_looked_up(self, sender, shop_a, secret_a, learner, running_session):
+        code = shop_code(shop_a.shop, running_session)
+        bare = Redemption.objects.get(pk=voucher_redeem(code=code, user=learner, session=running_session).pk)
+        on_voucher_redeemed(Redemption, redemption=bare)  # its code not loaded: SUBSCRIBED_SHOP asks
+        assert WebhookDelivery.objects.get().event_type == "voucher.redeemed"

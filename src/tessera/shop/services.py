@@ -108,7 +108,10 @@ def shop_vouchers_create(
     session or assessment, if named)."""
     check_qty(qty)
     with transaction.atomic():
-        spec = BatchSpec(count=qty, country=country, tag=tag, expires_at=expires_at, uses_per_code=uses_per_code)
+        spec = BatchSpec(
+            count=qty, country=country, tag=tag, expires_at=expires_at, uses_per_code=uses_per_code,
+            source=Batch.Source.SHOP,
+        )  # fmt: skip
         offer = _shop_offer(shop, product, session, assessment)
         batch = batch_create_in_request(offer=offer, spec=spec, actor=f"shop:{shop.name}")
         ShopBatch.objects.create(shop=shop, batch=batch)

@@ -82,6 +82,12 @@ class Offer(models.Model):
 
 
 class Batch(models.Model):
+    class Source(models.TextChoices):
+        """Who made the batch. Fixed when it is created."""
+
+        TESSERA = "", "Tessera"
+        SHOP = "shop", "A shop"  # sold through tessera.shop, which marks its batches so
+
     class RefundPolicy(models.TextChoices):
         RETURN_USE = "return_use", "A reversed redemption gives the use back"
         KEEP_USE = "keep_use", "A reversed redemption keeps the use spent"
@@ -104,6 +110,9 @@ class Batch(models.Model):
     created_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Read on every redemption with the rest of the row: what a shop adds to a redemption (its
+    # webhook event) costs a code of no shop's batch no query.
+    source = models.CharField(max_length=16, choices=Source, blank=True, default=Source.TESSERA, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -198,6 +198,7 @@ class BatchSpec:
     note: str = ""
     prefix: str | None = None  # None: the configured TESSERA_CODE_PREFIX
     refund_policy: str = Batch.RefundPolicy.RETURN_USE
+    source: str = Batch.Source.TESSERA  # who makes it: a shop's bridge says so; no form or payload asks
 
     def checked(self, offer: Offer) -> "BatchSpec":
         """This batch for `offer`, normalised (country upper-cased, a blank tag untagged, the
