@@ -11,12 +11,11 @@ from collections.abc import Callable, Iterator
 
 from django.conf import settings
 from django.http import HttpRequest, StreamingHttpResponse
-from django.urls import reverse
 
 from tessera.core.cardpdf import Card, CardsPdf
-from tessera.platforms.links import redeem_links
 from tessera.vouchers.models import Batch
 from tessera.vouchers.selectors.cards import card_expiry, card_title, codes_to_print
+from tessera.vouchers.services.mailing import redeem_link_maker
 
 
 def batch_cards(batch: Batch, *, base: str, uses: str = "") -> Iterator[Card]:
@@ -30,16 +29,16 @@ def batch_cards(batch: Batch, *, base: str, uses: str = "") -> Iterator[Card]:
 
 
 def _destination(batch: Batch, base: str) -> tuple[Callable[[str], str], str]:
-    """Where a card's QR code leads, as a function of its code, and the line telling how to redeem."""
+    """Where a card's QR code leads, as a function of its code (the link a mailed code has too),
+    and the line telling how to redeem."""
     session, assessment = batch.offer.session, batch.offer.assessment
     site = base.split("://", 1)[-1]
+    link = redeem_link_maker(batch, base=base)
     if assessment is not None:
-        page = f"{base}{reverse('web:assessment_detail', args=[assessment.slug])}"
-        return (lambda code: page), f"Go to {site}/assessments/{assessment.slug}, sign in and enter this code."
+        return link, f"Go to {site}/assessments/{assessment.slug}, sign in and enter this code."
     if session is None:
-        course_list = f"{base}{reverse('web:course_list')}"
-        return (lambda code: course_list), f"Go to {site}/courses, choose your course, sign in and enter this code."
-    return redeem_links(session, base=base), f"Scan the QR code or go to {site}, sign in and redeem this code."
+        return link, f"Go to {site}/courses, choose your course, sign in and enter this code."
+    return link, f"Scan the QR code or go to {site}, sign in and redeem this code."
 
 
 def public_base(request: HttpRequest | None = None) -> str:
